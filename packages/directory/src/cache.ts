@@ -1,0 +1,170 @@
+import { LRUCache } from 'lru-cache';
+import { abortError, DirectoryError } from './errors.js';
+import { LatencyHistogram } from './latency.js';
+
+export interface CacheOptions {
+  /** Most entries kept; the least recently used go first. */
+  readonly maxEntries: number;
+  /** How long a found user is served without asking the source again. */
+  readonly ttlMs: number;
+  /** How long "no such user" is remembered; shorter, so a new user works soon. */
+  readonly negativeTtlMs: number;
+  /** How long past its TTL a found user is still served while the source fails. */
+  readonly staleIfErrorMs: number;
+  /** Milliseconds since some epoch; injectable for tests. */
+  readonly now?: () => number;
+}
+
+export type CacheOutcome = 'hit' | 'negative-hit' | 'miss' | 'stale';
+
+export interface CacheResult<V> {
+  readonly value: V | undefined;
+  readonly outcome: CacheOutcome;
+  /** Milliseconds since the source gave this answer. */
+  readonly ageMs: number;
+}
+
+export interface CacheCounters {
+  hits: number;
+  negativeHits: number;
+  misses: number;
+  /** Lookups that joined a query already under way instead of making their own. */
+  coalesced: number;
+  staleServed: number;
+  errors: number;
+}
+
+interface Entry<V> {
+  readonly value: V | undefined;
+  readonly storedAt: number;
+}
+
+type Loader<V> = (key: string) => Promise<V | undefined>;
+
+/**
+ * Positive and negative answers with their own TTLs, stale-if-error for positive answers only
+ * (a stale "no such user" would turn a directory outage into permanent SMTP failures), and
+ * single-flight: concurrent misses of one key share one source query.
+ */
+export class LookupCache<V extends object> {
+  readonly counters: CacheCounters = {
+    hits: 0,
+    negativeHits: 0,
+    misses: 0,
+    coalesced: 0,
+    staleServed: 0,
+    errors: 0,
+  };
+  /** Time the source took to answer, in seconds. */
+  readonly sourceLatency = new LatencyHistogram();
+
+  readonly #lru: LRUCache<string, Entry<V>>;
+  readonly #inflight = new Map<string, Promise<Entry<V>>>();
+  readonly #options: CacheOptions;
+  readonly #now: () => number;
+  readonly #load: Loader<V>;
+
+  constructor(options: CacheOptions, load: Loader<V>) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#load = load;
+    this.#lru = new LRUCache({ max: Math.max(1, options.maxEntries) });
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  invalidate(key: string): void {
+    this.#lru.delete(key);
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  async get(key: string, signal?: AbortSignal): Promise<CacheResult<V>> {
+    if (signal?.aborted) throw abortError(signal);
+    const now = this.#now();
+    const cached = this.#lru.get(key);
+    if (cached && now - cached.storedAt < this.#ttl(cached)) {
+      if (cached.value === undefined) this.counters.negativeHits += 1;
+      else this.counters.hits += 1;
+      return {
+        value: cached.value,
+        outcome: cached.value ? 'hit' : 'negative-hit',
+        ageMs: now - cached.storedAt,
+      };
+    }
+    if (cached && !this.#servableStale(cached, now)) this.#lru.delete(key);
+
+    this.counters.misses += 1;
+    try {
+      const fresh = await raceAbort(this.#query(key), signal);
+      return { value: fresh.value, outcome: 'miss', ageMs: 0 };
+    } catch (error) {
+      if (error instanceof DirectoryError && error.code === 'ABORTED') throw error;
+      const stale = this.#lru.get(key);
+      const at = this.#now();
+      if (stale && this.#servableStale(stale, at)) {
+        this.counters.staleServed += 1;
+        return { value: stale.value, outcome: 'stale', ageMs: at - stale.storedAt };
+      }
+      throw error;
+    }
+  }
+
+  #ttl(entry: Entry<V>): number {
+    return entry.value === undefined ? this.#options.negativeTtlMs : this.#options.ttlMs;
+  }
+
+  #servableStale(entry: Entry<V>, now: number): boolean {
+    return (
+      entry.value !== undefined &&
+      now - entry.storedAt < this.#options.ttlMs + this.#options.staleIfErrorMs
+    );
+  }
+
+  #query(key: string): Promise<Entry<V>> {
+    const running = this.#inflight.get(key);
+    if (running) {
+      this.counters.coalesced += 1;
+      return running;
+    }
+    const started = performance.now();
+    const query = this.#load(key).then(
+      (value) => {
+        this.sourceLatency.observe((performance.now() - started) / 1000);
+        const entry = { value, storedAt: this.#now() };
+        this.#lru.set(key, entry);
+        return entry;
+      },
+      (error: unknown) => {
+        this.counters.errors += 1;
+        throw error;
+      },
+    );
+    const settled = query.finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, settled);
+    return settled;
+  }
+}
+
+/** Lets one caller stop waiting without cancelling a query that others share. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
