@@ -38,7 +38,7 @@ export function parseYaml<S extends z.ZodType>(
   transformScalar?: (value: string, key: string) => string,
 ): z.output<S> {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const lineOf = (node: Node | null | undefined) =>
     node?.range ? lines.linePos(node.range[0]).line : undefined;
 
@@ -63,11 +63,11 @@ export function parseYaml<S extends z.ZodType>(
         });
       })
     : data;
-  if (issues.length > 0) throw new YamlSchemaError(file, issues);
-
   const result = schema.safeParse(substituted);
-  if (result.success) return result.data;
+  if (result.success && issues.length === 0) return result.data;
+  if (result.success) throw new YamlSchemaError(file, issues);
   for (const issue of result.error.issues) {
+    if (issues.some((i) => i.key === issue.path.join('.'))) continue;
     const path = issue.path.map(String);
     if (issue.code === 'unrecognized_keys') {
       for (const name of issue.keys) {
@@ -80,13 +80,14 @@ export function parseYaml<S extends z.ZodType>(
       }
       continue;
     }
-    issues.push({
-      key: path.join('.'),
-      line: nearestLine(doc, path, lineOf),
-      message: issue.message,
-    });
+    const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
+    const message = missing ? `is required (${issue.expected})` : issue.message;
+    issues.push({ key: path.join('.'), line: nearestLine(doc, path, lineOf), message });
   }
-  throw new YamlSchemaError(file, issues);
+  throw new YamlSchemaError(
+    file,
+    issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
+  );
 }
 
 type LineOf = (node: Node | undefined) => number | undefined;

@@ -1,0 +1,61 @@
+import type { AddressKind } from '@homing/directory';
+import { pino } from 'pino';
+import { splitListen } from '../admin.js';
+import { buildDirectory } from '../build-directory.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { describeLookup, formatLookup, type LookupDescription } from '../describe-route.js';
+import { reportError } from './errors.js';
+
+export interface LookupFlags {
+  readonly config: string;
+  readonly kind: AddressKind;
+  readonly json: boolean;
+  readonly node: boolean;
+}
+
+/** Exit codes: 0 found, 2 no such user, 1 the question could not be answered. */
+export async function lookup(address: string, flags: LookupFlags): Promise<number> {
+  try {
+    const { config } = loadConfig(flags.config);
+    const described = flags.node
+      ? await askNode(config, address, flags.kind)
+      : await askDirectory(config, address, flags.kind);
+    process.stdout.write(
+      flags.json ? `${JSON.stringify(described, null, 2)}\n` : formatLookup(described),
+    );
+    return described.found ? 0 : 2;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+async function askDirectory(config: Config, address: string, kind: AddressKind) {
+  const directory = await buildDirectory(config, pino({ level: 'error' }));
+  try {
+    return describeLookup(address, await directory.lookup(address, { kind }));
+  } finally {
+    await directory.close();
+  }
+}
+
+/** Asks a running node, so the answer shows that node's cache (and stale entries). */
+async function askNode(
+  config: Config,
+  address: string,
+  kind: AddressKind,
+): Promise<LookupDescription> {
+  if (!config.admin) throw new Error('--node needs an admin section in the config');
+  const { host, port } = splitListen(config.admin.listen);
+  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}/directory/lookup`);
+  url.searchParams.set('address', address);
+  url.searchParams.set('kind', kind);
+  const headers: Record<string, string> = config.admin.token
+    ? { authorization: `Bearer ${config.admin.token}` }
+    : {};
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+  const body = (await response.json()) as LookupDescription & { error?: string };
+  if (!response.ok)
+    throw new Error(`node at ${config.admin.listen}: ${body.error ?? response.status}`);
+  return body;
+}

@@ -1,0 +1,241 @@
+import { filterPlaceholders } from '@homing/directory';
+import { z } from 'zod';
+import { duration } from './duration.js';
+
+const port = z.number().int().min(1).max(65535);
+const tlsMode = z.enum(['none', 'starttls', 'implicit']);
+const forwardMode = z.enum(['none', 'id', 'xclient', 'proxy']);
+
+const endpoint = (defaultPort: number, forward: z.infer<typeof forwardMode>, about: string) =>
+  z
+    .strictObject({
+      port: port.default(defaultPort).describe('TCP port'),
+      tls: tlsMode.default('none').describe('none, starttls or implicit (TLS from the first byte)'),
+      forward: forwardMode
+        .default(forward)
+        .describe(
+          'how the client address reaches the backend: none, id (IMAP ID), xclient (POP3/SMTP XCLIENT) or proxy (PROXY protocol v2)',
+        ),
+    })
+    .describe(about);
+
+const backendTls = z
+  .strictObject({
+    verify: z
+      .boolean()
+      .default(true)
+      .describe('verify the backend certificate; turning this off is logged at start'),
+    ca_file: z
+      .string()
+      .optional()
+      .describe(
+        'PEM file of the CA(s) to trust instead of the system store (relative to this file)',
+      ),
+    servername: z
+      .string()
+      .optional()
+      .describe('name to verify the certificate against, if not the host'),
+  })
+  .prefault({})
+  .describe('TLS towards the backend');
+
+const endpoints = {
+  imap: endpoint(143, 'none', 'IMAP service of the backend').optional(),
+  pop3: endpoint(110, 'none', 'POP3 service of the backend').optional(),
+  smtp: endpoint(25, 'none', 'SMTP service of the backend').optional(),
+  lmtp: endpoint(24, 'none', 'LMTP service of the backend').optional(),
+  submission: endpoint(587, 'none', 'submission service of the backend').optional(),
+};
+
+const backend = z
+  .strictObject({
+    host: z.string().min(1).describe('host name or address'),
+    tls: backendTls,
+    master: z
+      .strictObject({
+        user: z.string().min(1).describe('master user name'),
+        password: z.string().min(1).describe('master password; use ${ENV} rather than the literal'),
+      })
+      .optional()
+      .describe('master credentials, used after the password was checked by LDAP bind'),
+    ...endpoints,
+  })
+  .describe('a mailbox server; users name it by its key in their home attribute');
+
+const ldap = z
+  .strictObject({
+    urls: z
+      .array(
+        z
+          .string()
+          .regex(/^ldaps?:\/\/[^/\s]+\/?$/, 'must be ldap://host[:port] or ldaps://host[:port]'),
+      )
+      .min(1)
+      .describe('LDAP servers, tried in order; the one that last answered is tried first'),
+    bind_dn: z.string().optional().describe('DN to bind as for searches; anonymous when unset'),
+    bind_password: z.string().optional().describe('password of bind_dn; use ${ENV}'),
+    base_dn: z.string().min(1).describe('where user entries are searched'),
+    scope: z.enum(['base', 'one', 'sub']).default('sub').describe('search scope'),
+    filter: z
+      .string()
+      .default('(|(uid={address})(mail={address})(mailLocalAddress={address}))')
+      .describe(
+        'search filter; {address}, {local} and {domain} are replaced by the escaped (RFC 4515) values',
+      ),
+    login_attributes: z
+      .array(z.string().min(1))
+      .default(['mailRoutingAddress', 'mail'])
+      .describe('attributes tried in order for the login presented to the backend'),
+    home_attribute: z
+      .string()
+      .default('mailHost')
+      .describe('attribute naming the home backend (catalog key or host[:port])'),
+    extra_attributes: z
+      .array(z.string().min(1))
+      .default(['mailLocalAddress'])
+      .describe('further attributes fetched and kept with the route'),
+    starttls: z.boolean().default(false).describe('upgrade ldap:// connections with StartTLS'),
+    tls: backendTls.describe('TLS towards the LDAP servers (ldaps:// and StartTLS)'),
+    timeout: duration('time limit of one LDAP operation', '3s'),
+    connect_timeout: duration('time limit of connecting to one LDAP server', '2s'),
+  })
+  .describe('users in LDAP (the inetLocalMailRecipient schema by default)');
+
+const file = z
+  .strictObject({
+    path: z.string().min(1).describe('YAML file of users and aliases (relative to this file)'),
+    watch: z.boolean().default(true).describe('reload the file when it changes'),
+  })
+  .describe('users in a YAML file');
+
+const directory = z
+  .strictObject({
+    source: z.enum(['ldap', 'file']).describe('where users live'),
+    ldap: ldap.optional(),
+    file: file.optional(),
+    cache: z
+      .strictObject({
+        max_entries: z.number().int().min(1).default(100_000).describe('most users kept'),
+        ttl: duration('how long a found user is served from cache', '5m'),
+        negative_ttl: duration('how long "no such user" is remembered', '30s'),
+        stale_if_error: duration(
+          'how long past its ttl a found user is still served while the source fails',
+          '1h',
+        ),
+      })
+      .prefault({})
+      .describe('lookup cache in front of the source'),
+    addresses: z
+      .strictObject({
+        default_domain: z.string().optional().describe('domain added to a bare login'),
+        local_part_folding: z
+          .enum(['none', 'lower'])
+          .default('none')
+          .describe('lower: fold the local part to lower case before looking it up'),
+        detail_separator: z
+          .string()
+          .max(1)
+          .default('+')
+          .describe('separator of a recipient +detail that is stripped; "" keeps it'),
+        domain_aliases: z
+          .record(z.string(), z.string())
+          .default({})
+          .describe('other names of a domain: alias → domain'),
+        max_length: z.number().int().min(3).max(4096).default(320).describe('longest address'),
+      })
+      .prefault({})
+      .describe('how logins and recipients become lookup keys'),
+    default_home: z.string().optional().describe('home of users whose entry names none'),
+    allow_literal_hosts: z
+      .boolean()
+      .default(true)
+      .describe('accept host[:port] in the home attribute, not only catalog keys'),
+  })
+  .describe('the user directory');
+
+export const configSchema = z
+  .strictObject({
+    node_name: z.string().optional().describe('name of this node in logs; default: the host name'),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+          .default('info')
+          .describe('lowest level logged'),
+        format: z
+          .enum(['auto', 'json', 'pretty'])
+          .default('auto')
+          .describe('auto: pretty on a terminal, JSON otherwise'),
+      })
+      .prefault({})
+      .describe('logging'),
+    admin: z
+      .strictObject({
+        listen: z
+          .string()
+          .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port')
+          .default('127.0.0.1:9925')
+          .describe('address of the admin HTTP API'),
+        token: z
+          .string()
+          .min(16)
+          .optional()
+          .describe('bearer token; required when listen is not a loopback address'),
+      })
+      .optional()
+      .describe('admin HTTP API; off when absent'),
+    directory,
+    backends: z
+      .record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'), backend)
+      .default({})
+      .describe('the backend catalog'),
+    backend_defaults: z
+      .strictObject(endpoints)
+      .prefault({
+        imap: {},
+        pop3: {},
+        smtp: {},
+        lmtp: {},
+        submission: {},
+      })
+      .describe('services of a backend named by a literal host[:port]'),
+  })
+  .superRefine((config, ctx) => {
+    const { source } = config.directory;
+    if (!config.directory[source]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['directory', source],
+        message: `directory.source is ${source}, so a directory.${source} section is required`,
+      });
+    }
+    const filter = config.directory.ldap?.filter ?? '';
+    for (const name of filterPlaceholders(filter)) {
+      if (!['address', 'local', 'domain'].includes(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['directory', 'ldap', 'filter'],
+          message: `unknown placeholder {${name}}; use {address}, {local} or {domain}`,
+        });
+      }
+    }
+    const home = config.directory.default_home;
+    if (home !== undefined && !config.backends[home] && !config.directory.allow_literal_hosts) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['directory', 'default_home'],
+        message: `"${home}" is not a key of backends`,
+      });
+    }
+    const admin = config.admin;
+    if (admin && !admin.token && !/^(127\.|\[::1\]|localhost:)/.test(admin.listen)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admin', 'token'],
+        message: 'a token is required when the admin API listens beyond loopback',
+      });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,162 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { YamlSchemaError } from '@homing/directory';
+import { describe, expect, it } from 'vitest';
+import { parseDuration } from '../src/config/duration.js';
+import { substituteEnv } from '../src/config/env.js';
+import { loadConfig } from '../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'homing-config-'));
+let n = 0;
+
+function load(text: string, env: NodeJS.ProcessEnv = {}) {
+  n += 1;
+  const path = join(dir, `c${n}.yaml`);
+  writeFileSync(path, text);
+  return { path, result: () => loadConfig(path, env).config };
+}
+
+function issuesOf(text: string, env: NodeJS.ProcessEnv = {}) {
+  const { result } = load(text, env);
+  try {
+    result();
+  } catch (error) {
+    if (error instanceof YamlSchemaError) return error.issues;
+    throw error;
+  }
+  throw new Error('config was accepted');
+}
+
+const minimal = 'directory:\n  source: file\n  file:\n    path: users.yaml\n';
+
+describe('loadConfig', () => {
+  it('fills defaults and resolves files relative to the config file', () => {
+    const { result } = load(minimal);
+    const config = result();
+    expect(config.directory.file?.path).toBe(join(dir, 'users.yaml'));
+    expect(config.directory.cache).toEqual({
+      max_entries: 100_000,
+      ttl: 300_000,
+      negative_ttl: 30_000,
+      stale_if_error: 3_600_000,
+    });
+    expect(config.log).toEqual({ level: 'info', format: 'auto' });
+    expect(config.backend_defaults.imap).toEqual({ port: 143, tls: 'none', forward: 'none' });
+    expect(config.backend_defaults.lmtp?.port).toBe(24);
+  });
+
+  it.each([
+    [
+      'a wrong type',
+      `${minimal}  cache:\n    max_entries: lots\n`,
+      'directory.cache.max_entries',
+      6,
+    ],
+    ['an unknown key', `${minimal}  cahce:\n    ttl: 1m\n`, 'directory.cahce', 5],
+    ['a bad enum value', `log:\n  level: loud\n${minimal}`, 'log.level', 2],
+    ['a bad duration', `${minimal}  cache:\n    ttl: forever\n`, 'directory.cache.ttl', 6],
+    [
+      'a port out of range',
+      `${minimal}backends:\n  a:\n    host: x\n    imap:\n      port: 0\n`,
+      'backends.a.imap.port',
+      9,
+    ],
+    ['a missing required key', `${minimal}backends:\n  a:\n    imap: {}\n`, 'backends.a.host', 6],
+    ['a missing section', 'directory:\n  source: ldap\n', 'directory.ldap', 1],
+    [
+      'an unknown filter placeholder',
+      'directory:\n  source: ldap\n  ldap:\n    urls: [ldap://x]\n    base_dn: dc=x\n    filter: (uid={user})\n',
+      'directory.ldap.filter',
+      6,
+    ],
+    [
+      'an exposed admin API without a token',
+      `admin:\n  listen: 0.0.0.0:9925\n${minimal}`,
+      'admin.token',
+      1,
+    ],
+  ])('names the key and the line of %s', (_name, text, key, line) => {
+    const issues = issuesOf(text);
+    expect(issues).toContainEqual(expect.objectContaining({ key, line }));
+  });
+
+  it('reports every problem, not just the first', () => {
+    const issues = issuesOf(`log:\n  level: loud\n  colour: red\n${minimal}`);
+    expect(issues.map((i) => i.key)).toEqual(['log.level', 'log.colour']);
+  });
+
+  it('formats problems as FILE:LINE: key: message', () => {
+    const { path, result } = load(`log:\n  level: loud\n${minimal}`);
+    expect(result).toThrow(`${path}:2: log.level: Invalid option`);
+  });
+
+  it('names the line of a YAML syntax error', () => {
+    expect(issuesOf('directory:\n  source: file\n  file: [\n')[0]?.line).toBeGreaterThan(1);
+  });
+
+  it('substitutes ${ENV} and refuses an unset variable with key and line', () => {
+    const ldap =
+      'directory:\n  source: ldap\n  ldap:\n    urls: [ldap://x]\n    base_dn: dc=x\n    bind_password: ${LDAP_PW}\n';
+    expect(load(ldap).result.length).toBe(0);
+    const config = loadConfig(load(ldap).path, { LDAP_PW: 's3cret' }).config;
+    expect(config.directory.ldap?.bind_password).toBe('s3cret');
+    expect(issuesOf(ldap)).toEqual([
+      {
+        key: 'directory.ldap.bind_password',
+        line: 6,
+        message: 'environment variable LDAP_PW is not set',
+      },
+    ]);
+  });
+
+  it('says when the file cannot be read', () => {
+    expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(
+      /missing\.yaml: cannot read: ENOENT/,
+    );
+  });
+});
+
+describe('substituteEnv', () => {
+  it.each([
+    ['plain', 'plain'],
+    ['${A}', 'x'],
+    ['a${A}b${B}c', 'axbyc'],
+    ['$${A}', '${A}'],
+    ['$A', '$A'],
+    ['${1A}', '${1A}'],
+  ])('%j → %j', (input, expected) => {
+    expect(substituteEnv(input, { A: 'x', B: 'y' })).toBe(expected);
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['1d', 86_400_000],
+    ['1.5s', 1500],
+    [0, 0],
+    [2, 2000],
+    ['0s', 0],
+  ])('%j → %d ms', (input, ms) => {
+    expect(parseDuration(input)).toBe(ms);
+  });
+
+  it.each([
+    '',
+    'forever',
+    '5',
+    '-1s',
+    '1w',
+    '1 h',
+    'NaNs',
+    -1,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+  ])('refuses %j', (input) => {
+    expect(parseDuration(input)).toBeUndefined();
+  });
+});
