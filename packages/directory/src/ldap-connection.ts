@@ -23,11 +23,14 @@ export interface LdapConnectionOptions {
 
 /** Builds ldapts client options for one URL; shared by the search connection and bind checks. */
 export function clientOptions(url: string, options: LdapConnectionOptions) {
+  // ldapts speaks TLS from the first byte whenever it is given TLS options, whatever the
+  // scheme: hand them over for ldaps:// only (StartTLS passes its own to startTLS()).
+  const implicitTls = url.toLowerCase().startsWith('ldaps:');
   return {
     url,
     timeout: options.timeoutMs,
     connectTimeout: options.connectTimeoutMs,
-    tlsOptions: tlsOptions(options.tls),
+    ...(implicitTls ? { tlsOptions: tlsOptions(options.tls) } : {}),
     strictDN: false,
   };
 }

@@ -77,6 +77,22 @@ export class Slapd {
     return this.#daemon.kill();
   }
 
+  /** SIGSTOP: connections stay open but nothing is answered, like a hung server. */
+  freeze(): void {
+    this.#signal('SIGSTOP');
+  }
+
+  /** SIGCONT: undoes `freeze`. */
+  thaw(): void {
+    this.#signal('SIGCONT');
+  }
+
+  #signal(signal: NodeJS.Signals): void {
+    const pid = this.#daemon.pid;
+    if (pid === undefined) throw new Error('slapd is not running');
+    process.kill(pid, signal);
+  }
+
   async destroy(): Promise<void> {
     await this.#daemon.kill();
     this.#dir.remove();
