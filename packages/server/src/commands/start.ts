@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { splitListen, startAdmin } from '../admin.js';
 import { buildDirectory } from '../build-directory.js';
 import { loadConfig } from '../config/load.js';
+import { startListeners } from '../listeners.js';
 import { createLogger } from '../logger.js';
 import { reportError } from './errors.js';
 
@@ -17,6 +18,7 @@ export async function start(path: string): Promise<number> {
   const log = createLogger(config);
   try {
     const directory = await buildDirectory(config, log);
+    const listeners = await startListeners(config, directory, log);
     let admin: Server | undefined;
     if (config.admin) {
       const { host, port } = splitListen(config.admin.listen);
@@ -32,6 +34,9 @@ export async function start(path: string): Promise<number> {
       process.once('SIGINT', resolve);
     });
     log.info({ signal }, 'stopping');
+    const closing = listeners.close();
+    listeners.registry.kickAll('shutdown');
+    await closing;
     await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()));
     await directory.close();
     return 0;

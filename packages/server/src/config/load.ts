@@ -34,6 +34,14 @@ function resolvePaths(config: Config, base: string): Config {
   const { directory } = config;
   return {
     ...config,
+    tls: config.tls && {
+      ...config.tls,
+      certificates: config.tls.certificates.map((c) => ({
+        ...c,
+        cert: at(c.cert) as string,
+        key: at(c.key) as string,
+      })),
+    },
     directory: {
       ...directory,
       file: directory.file && { ...directory.file, path: at(directory.file.path) as string },

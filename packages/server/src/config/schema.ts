@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { filterPlaceholders } from '@homing/directory';
 import { z } from 'zod';
 import { duration } from './duration.js';
@@ -153,6 +154,93 @@ const directory = z
   })
   .describe('the user directory');
 
+const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port');
+
+const listener = z
+  .strictObject({
+    name: z.string().optional().describe('name in logs and metrics; default: protocol and address'),
+    protocol: z.enum(['imap']).describe('imap (pop3 and smtp come with their proxies)'),
+    listen: listen.describe('address and port, e.g. 0.0.0.0:143 or [::]:993'),
+    tls: z
+      .enum(['none', 'starttls', 'implicit'])
+      .default('starttls')
+      .describe(
+        'starttls: plain, STARTTLS offered; implicit: TLS from the first byte (993); none: no TLS',
+      ),
+    proxy_protocol: z
+      .boolean()
+      .default(false)
+      .describe('expect a PROXY v1/v2 header first (from trusted_proxies only)'),
+    trusted_proxies: z
+      .array(
+        z
+          .string()
+          .refine((v) => isIP(v.split('/')[0] ?? '') !== 0, 'must be an address or CIDR block'),
+      )
+      .default([])
+      .describe('addresses and CIDR blocks allowed to send PROXY headers'),
+    allow_plaintext_auth: z
+      .boolean()
+      .default(false)
+      .describe('allow passwords over a connection without TLS'),
+    oauth: z
+      .boolean()
+      .default(false)
+      .describe('offer XOAUTH2 and OAUTHBEARER, passed through to the backend'),
+  })
+  .describe('a client-facing listener');
+
+const limits = z
+  .strictObject({
+    line_bytes: z
+      .number()
+      .int()
+      .min(512)
+      .default(8192)
+      .describe('longest command line before login'),
+    literal_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(16_384)
+      .describe('largest IMAP literal before login; larger ones are refused unread'),
+    commands: z.number().int().min(1).default(100).describe('commands allowed before login'),
+    idle_timeout: duration('silence allowed before login', '60s'),
+    auth_timeout: duration('time from connect to a completed login', '2m'),
+    failed_login_delay: duration(
+      'least time a failed login takes (unknown user and wrong password alike)',
+      '2s',
+    ),
+    backend_connect_timeout: duration('one deadline for backend TCP + TLS + greeting', '5s'),
+    backend_login_timeout: duration('time the backend has to answer the login', '15s'),
+    proxy_header_timeout: duration('time a PROXY protocol header may take', '5s'),
+  })
+  .prefault({})
+  .describe('pre-login bounds and timeouts');
+
+const tls = z
+  .strictObject({
+    certificates: z
+      .array(
+        z.strictObject({
+          cert: z.string().describe('PEM certificate chain file (relative to this file)'),
+          key: z.string().describe('PEM private key file'),
+          names: z
+            .array(z.string())
+            .optional()
+            .describe('SNI names served; default: the names in the certificate'),
+        }),
+      )
+      .min(1)
+      .describe('certificates; the first is the default, the others are chosen by SNI'),
+    min_version: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default('TLSv1.2')
+      .describe('oldest TLS version accepted'),
+  })
+  .optional()
+  .describe('client-facing TLS');
+
 export const configSchema = z
   .strictObject({
     node_name: z.string().optional().describe('name of this node in logs; default: the host name'),
@@ -185,6 +273,16 @@ export const configSchema = z
       .optional()
       .describe('admin HTTP API; off when absent'),
     directory,
+    listeners: z.array(listener).default([]).describe('client-facing listeners'),
+    tls,
+    limits,
+    backend_health: z
+      .strictObject({
+        backoff_min: duration('how long a failed backend is skipped at first', '1s'),
+        backoff_max: duration('the longest it is skipped after repeated failures', '30s'),
+      })
+      .prefault({})
+      .describe('passive backend health: a backend that failed gets a fast temporary failure'),
     backends: z
       .record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'), backend)
       .default({})
@@ -227,6 +325,22 @@ export const configSchema = z
         message: `"${home}" is not a key of backends`,
       });
     }
+    config.listeners.forEach((l, i) => {
+      if (l.tls !== 'none' && !config.tls) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', i, 'tls'],
+          message: `tls ${l.tls} needs certificates in the tls section`,
+        });
+      }
+      if (l.proxy_protocol && l.trusted_proxies.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', i, 'trusted_proxies'],
+          message: 'proxy_protocol needs trusted_proxies',
+        });
+      }
+    });
     const admin = config.admin;
     if (admin && !admin.token && !/^(127\.|\[::1\]|localhost:)/.test(admin.listen)) {
       ctx.addIssue({

@@ -1,0 +1,157 @@
+import type { Socket } from 'node:net';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { connectTls, LineReader } from '@homing/proxy-core';
+import { type Astring, astringFor } from './quote.js';
+
+export interface TaggedResponse {
+  readonly status: 'OK' | 'NO' | 'BAD';
+  /** The response code, e.g. `CAPABILITY IMAP4rev1 …` or `AUTHENTICATIONFAILED`. */
+  readonly code: string | undefined;
+  readonly text: string;
+  /** Untagged lines that came before it, raw (with CRLF), in order. */
+  readonly untagged: Buffer[];
+}
+
+const TAGGED = /^(\S+) (OK|NO|BAD)(?: \[([^\]]*)\])? ?(.*)$/i;
+
+/** The proxy's side of a pre-login IMAP conversation with a backend. */
+export class BackendSession {
+  socket: Socket | TLSSocket;
+  #reader: LineReader;
+  #tag = 0;
+  /** Capabilities from the greeting (or a CAPABILITY response). */
+  capabilities = new Set<string>();
+
+  constructor(
+    socket: Socket | TLSSocket,
+    readonly maxLineBytes: number,
+  ) {
+    this.socket = socket;
+    this.#reader = new LineReader(socket, maxLineBytes);
+  }
+
+  /** Reads the greeting; false when the backend is not ready (BYE, PREAUTH, garbage). */
+  async greeting(signal: AbortSignal): Promise<boolean> {
+    const line = (await this.#reader.readLine(signal)).toString('utf8');
+    if (!/^\* OK\b/i.test(line)) return false;
+    this.#noteCapabilities(line);
+    return true;
+  }
+
+  async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
+    const response = await this.command('STARTTLS', [], signal);
+    if (response.status !== 'OK') return false;
+    const rest = this.#reader.detach();
+    if (rest.length > 0) return false; // bytes after OK before the handshake: refuse them
+    this.socket = await connectTls(this.socket as Socket, options, signal);
+    this.#reader = new LineReader(this.socket, this.maxLineBytes);
+    this.capabilities.clear();
+    return true;
+  }
+
+  /** Sends `TAG NAME args` (strings already encoded as astrings) and reads up to the tagged reply. */
+  async command(
+    name: string,
+    args: (string | Astring)[],
+    signal: AbortSignal,
+    onContinue?: (line: string) => Buffer | undefined,
+  ): Promise<TaggedResponse> {
+    this.#tag += 1;
+    const tag = `H${this.#tag}`;
+    const literalPlus = this.capabilities.has('LITERAL+');
+    let head = `${tag} ${name}`;
+    const literals: { head: string; bytes: Buffer }[] = [];
+    for (const arg of args) {
+      if (typeof arg === 'string') head += ` ${arg}`;
+      else if ('quoted' in arg) head += ` ${arg.quoted}`;
+      else {
+        literals.push({
+          head: `${head} {${arg.literal.length}${literalPlus ? '+' : ''}}\r\n`,
+          bytes: arg.literal,
+        });
+        head = '';
+      }
+    }
+    // Each literal either rides along (LITERAL+) or waits for the backend's "+".
+    for (const literal of literals) {
+      this.socket.write(literal.head);
+      if (!literalPlus) {
+        const line = await this.#readLine(signal);
+        if (!line.startsWith('+')) return this.#tagged(tag, line, [], signal);
+      }
+      this.socket.write(literal.bytes);
+    }
+    this.socket.write(`${head}\r\n`);
+    return this.#until(tag, signal, onContinue);
+  }
+
+  /** Stops reading; returns bytes that arrived after the last reply. */
+  detach(): Buffer {
+    return this.#reader.detach();
+  }
+
+  async #until(
+    tag: string,
+    signal: AbortSignal,
+    onContinue?: (line: string) => Buffer | undefined,
+  ): Promise<TaggedResponse> {
+    const untagged: Buffer[] = [];
+    for (;;) {
+      const line = await this.#readLine(signal);
+      if (line.startsWith('+')) {
+        const answer = onContinue?.(line);
+        // A challenge we have no answer for: cancel (RFC 9051 §6.2.2).
+        this.socket.write(answer ? Buffer.concat([answer, Buffer.from('\r\n')]) : '*\r\n');
+        continue;
+      }
+      if (line.startsWith('* ')) {
+        this.#noteCapabilities(line);
+        untagged.push(Buffer.from(`${line}\r\n`, 'utf8'));
+        continue;
+      }
+      return this.#tagged(tag, line, untagged, signal);
+    }
+  }
+
+  #tagged(tag: string, line: string, untagged: Buffer[], _signal: AbortSignal): TaggedResponse {
+    const match = TAGGED.exec(line);
+    if (!match || match[1] !== tag) {
+      return {
+        status: 'BAD',
+        code: undefined,
+        text: `unexpected backend reply: ${line.slice(0, 200)}`,
+        untagged,
+      };
+    }
+    const status = (match[2] as string).toUpperCase() as TaggedResponse['status'];
+    const code = match[3];
+    if (code) this.#noteCapabilities(`[${code}]`);
+    return { status, code, text: match[4] ?? '', untagged };
+  }
+
+  /** Reads a line, folding in any literal it announces (`{n}` at its end). */
+  async #readLine(signal: AbortSignal): Promise<string> {
+    let line = (await this.#reader.readLine(signal)).toString('utf8');
+    for (let spec = /\{(\d+)\}$/.exec(line); spec; spec = /\{(\d+)\}$/.exec(line)) {
+      const size = Number(spec[1]);
+      if (size > this.maxLineBytes) throw new Error('backend literal too large before login');
+      const literal = await this.#reader.readBytes(size, signal);
+      const rest = (await this.#reader.readLine(signal)).toString('utf8');
+      line = `${line.slice(0, spec.index)}"${literal.toString('utf8').replaceAll('"', "'")}"${rest}`;
+    }
+    return line;
+  }
+
+  #noteCapabilities(line: string): void {
+    const match = /(?:\[|^\* )CAPABILITY ([^\]\r\n]*)/i.exec(line);
+    if (!match) return;
+    this.capabilities = new Set(
+      (match[1] as string)
+        .trim()
+        .split(/\s+/)
+        .map((c) => c.toUpperCase()),
+    );
+  }
+}
+
+export { astringFor };

@@ -1,0 +1,247 @@
+/**
+ * The pre-login IMAP command reader (RFC 9051 §2.2, §4.3; RFC 7888 literals): bytes in,
+ * commands out, no socket. Literals `{n}` (synchronizing: the caller sends `+`) and `{n+}`
+ * (non-synchronizing) are bounded before a byte of them is read.
+ */
+
+/** An argument: atom (string), quoted or literal string (Buffer), list, or NIL (null). */
+export type Token = string | Buffer | null | Token[];
+
+export interface ImapCommand {
+  readonly type: 'command';
+  readonly tag: string;
+  /** Upper-cased command name. */
+  readonly name: string;
+  readonly args: Token[];
+}
+
+export type FrameEvent =
+  | ImapCommand
+  /** A synchronizing literal was announced within limits: answer `+` to get its bytes. */
+  | { readonly type: 'continue' }
+  /** The raw line asked for with `expectLine()` (a SASL response). */
+  | { readonly type: 'line'; readonly line: Buffer }
+  | {
+      readonly type: 'error';
+      readonly kind: 'too-long' | 'literal-too-big' | 'syntax';
+      readonly tag: string | undefined;
+      readonly message: string;
+      /** The stream cannot be resynchronized: answer and close. */
+      readonly fatal: boolean;
+    };
+
+export interface FramerLimits {
+  readonly lineBytes: number;
+  readonly literalBytes: number;
+}
+
+type Piece = { readonly text: Buffer } | { readonly literal: Buffer };
+
+const LITERAL_SPEC = /\{(\d{1,20})(\+?)\}$/;
+
+export class ImapFramer {
+  #buffer: Buffer = Buffer.alloc(0);
+  #pieces: Piece[] = [];
+  #literalBytes = 0;
+  #pendingLiteral: number | undefined;
+  #expectLine = false;
+  #failed = false;
+  readonly #limits: FramerLimits;
+
+  constructor(limits: FramerLimits) {
+    this.#limits = limits;
+  }
+
+  push(chunk: Buffer): void {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+  }
+
+  /** The next line is a SASL response, returned raw rather than parsed as a command. */
+  expectLine(): void {
+    this.#expectLine = true;
+  }
+
+  /** Bytes received but not yet framed: handed to the backend at the splice. */
+  takeRest(): Buffer {
+    const rest = this.#buffer;
+    this.#buffer = Buffer.alloc(0);
+    return rest;
+  }
+
+  next(): FrameEvent | undefined {
+    if (this.#failed) return undefined;
+    for (;;) {
+      if (this.#pendingLiteral !== undefined) {
+        if (this.#buffer.length < this.#pendingLiteral) return undefined;
+        this.#pieces.push({ literal: this.#buffer.subarray(0, this.#pendingLiteral) });
+        this.#buffer = this.#buffer.subarray(this.#pendingLiteral);
+        this.#pendingLiteral = undefined;
+        continue;
+      }
+      const lf = this.#buffer.indexOf(0x0a);
+      if (lf === -1) {
+        return this.#buffer.length > this.#limits.lineBytes
+          ? this.#fatal('too-long', 'line too long')
+          : undefined;
+      }
+      if (lf > this.#limits.lineBytes + 1) return this.#fatal('too-long', 'line too long');
+      const line = this.#buffer.subarray(0, lf > 0 && this.#buffer[lf - 1] === 0x0d ? lf - 1 : lf);
+      this.#buffer = this.#buffer.subarray(lf + 1);
+
+      if (this.#expectLine) {
+        this.#expectLine = false;
+        return { type: 'line', line };
+      }
+      const spec = LITERAL_SPEC.exec(line.toString('latin1'));
+      if (!spec) {
+        this.#pieces.push({ text: line });
+        return this.#complete();
+      }
+      const size = Number(spec[1]);
+      const nonSync = spec[2] === '+';
+      this.#pieces.push({ text: line.subarray(0, line.length - spec[0].length) });
+      this.#literalBytes += size;
+      if (this.#literalBytes > this.#limits.literalBytes) {
+        const tag = tagOf(this.#pieces);
+        // A synchronizing literal was not sent yet, so the stream stays in step; a
+        // non-synchronizing one is already on its way and we will not read it.
+        if (nonSync) return this.#fatal('literal-too-big', 'literal too big', tag);
+        this.#reset();
+        return {
+          type: 'error',
+          kind: 'literal-too-big',
+          tag,
+          message: 'literal too big',
+          fatal: false,
+        };
+      }
+      this.#pendingLiteral = size;
+      if (!nonSync) return { type: 'continue' };
+    }
+  }
+
+  #complete(): FrameEvent {
+    const pieces = this.#pieces;
+    this.#reset();
+    try {
+      return parseCommand(pieces);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return { type: 'error', kind: 'syntax', tag: tagOf(pieces), message, fatal: false };
+    }
+  }
+
+  #reset(): void {
+    this.#pieces = [];
+    this.#literalBytes = 0;
+  }
+
+  #fatal(kind: 'too-long' | 'literal-too-big', message: string, tag?: string): FrameEvent {
+    this.#failed = true;
+    this.#buffer = Buffer.alloc(0);
+    return { type: 'error', kind, tag: tag ?? tagOf(this.#pieces), message, fatal: true };
+  }
+}
+
+function tagOf(pieces: Piece[]): string | undefined {
+  const first = pieces[0];
+  if (!first || !('text' in first)) return undefined;
+  const text = first.text.toString('latin1');
+  const end = text.indexOf(' ');
+  const tag = end === -1 ? text : text.slice(0, end);
+  return isTag(tag) ? tag : undefined;
+}
+
+// ATOM-CHAR: any CHAR except atom-specials (RFC 9051 §9): ( ) { SP CTL % * " \ ]
+function isAtomChar(byte: number): boolean {
+  return byte > 0x20 && byte < 0x7f && !'(){%*"\\]'.includes(String.fromCharCode(byte));
+}
+
+function isTag(tag: string): boolean {
+  if (tag.length === 0) return false;
+  for (let i = 0; i < tag.length; i += 1) {
+    const c = tag.charCodeAt(i);
+    if (!(isAtomChar(c) || c === 0x5d) || c === 0x2b) return false; // astring-char minus "+"
+  }
+  return true;
+}
+
+/** Parses `tag SP name *(SP arg)` from text pieces and the literals between them. */
+export function parseCommand(pieces: readonly Piece[]): ImapCommand {
+  const tokens: Token[] = [];
+  const stack: Token[][] = [tokens];
+  const top = () => stack[stack.length - 1] as Token[];
+  for (const piece of pieces) {
+    if ('literal' in piece) {
+      top().push(piece.literal);
+      continue;
+    }
+    const text = piece.text;
+    let i = 0;
+    while (i < text.length) {
+      const c = text[i] as number;
+      if (c === 0x20) {
+        i += 1;
+      } else if (c === 0x28) {
+        const list: Token[] = [];
+        top().push(list);
+        stack.push(list);
+        i += 1;
+      } else if (c === 0x29) {
+        if (stack.length === 1) throw new Error('unbalanced )');
+        stack.pop();
+        i += 1;
+      } else if (c === 0x22) {
+        const [value, next] = readQuoted(text, i + 1);
+        top().push(value);
+        i = next;
+      } else if (isAtomChar(c) || c === 0x5d || c === 0x25 || c === 0x2a) {
+        let j = i;
+        while (
+          j < text.length &&
+          (isAtomChar(text[j] as number) ||
+            text[j] === 0x5d ||
+            text[j] === 0x25 ||
+            text[j] === 0x2a)
+        )
+          j += 1;
+        const atom = text.subarray(i, j).toString('latin1');
+        top().push(atom.toUpperCase() === 'NIL' ? null : atom);
+        i = j;
+      } else {
+        throw new Error(`unexpected byte 0x${c.toString(16).padStart(2, '0')}`);
+      }
+    }
+  }
+  if (stack.length !== 1) throw new Error('unbalanced (');
+  const [tag, name, ...args] = tokens;
+  if (typeof tag !== 'string' || !isTag(tag)) throw new Error('missing or invalid tag');
+  if (typeof name !== 'string') throw new Error('missing command');
+  return { type: 'command', tag, name: name.toUpperCase(), args };
+}
+
+/** Reads a quoted string starting after its opening quote; returns the value and the next index. */
+function readQuoted(text: Buffer, start: number): [Buffer, number] {
+  const out: number[] = [];
+  for (let i = start; i < text.length; i += 1) {
+    const c = text[i] as number;
+    if (c === 0x22) return [Buffer.from(out), i + 1];
+    if (c === 0x00) throw new Error('NUL in quoted string');
+    if (c === 0x5c) {
+      const escaped = text[i + 1];
+      if (escaped !== 0x22 && escaped !== 0x5c) throw new Error('bad escape in quoted string');
+      out.push(escaped);
+      i += 1;
+      continue;
+    }
+    out.push(c);
+  }
+  throw new Error('unterminated quoted string');
+}
+
+/** An astring argument as text (UTF-8), or undefined when the token is not a string. */
+export function astring(token: Token | undefined): string | undefined {
+  if (typeof token === 'string') return token;
+  if (Buffer.isBuffer(token)) return token.toString('utf8');
+  return undefined;
+}

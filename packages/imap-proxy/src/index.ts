@@ -1,0 +1,12 @@
+export { preauthCapabilities } from './capabilities.js';
+export {
+  astring,
+  type FrameEvent,
+  type ImapCommand,
+  ImapFramer,
+  parseCommand,
+  type Token,
+} from './framer.js';
+export { decodeBase64, decodePlain, encodePlain, oauthUser } from './sasl.js';
+export { type ImapListenerOptions, startImapListener } from './server.js';
+export { ImapSession, type ImapSessionOptions } from './session.js';

@@ -1,0 +1,451 @@
+import { type Directory, DirectoryError, type Route } from '@homing/directory';
+import {
+  atLeast,
+  type BackendHealth,
+  type ClientConnection,
+  type Limits,
+  type ServerTls,
+  type SessionInfo,
+  type SessionRegistry,
+  splice,
+} from '@homing/proxy-core';
+import { preauthCapabilities } from './capabilities.js';
+import { astring, type FrameEvent, type ImapCommand, ImapFramer, type Token } from './framer.js';
+import { backendLogin, type Credentials } from './login.js';
+import { decodeBase64, decodePlain, oauthUser } from './sasl.js';
+
+export interface ImapSessionOptions {
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  readonly registry: SessionRegistry;
+  /** Certificates for STARTTLS; absent: STARTTLS is not offered. */
+  readonly tls: ServerTls | undefined;
+  readonly allowPlaintext: boolean;
+  readonly oauth: boolean;
+  /** True when host:port is one of this node's own listeners (a route loop). */
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+}
+
+type Handler = (session: ImapSession, command: ImapCommand) => Promise<void> | void;
+
+// RFC 9051 §6.1–6.2: the commands valid in the not-authenticated state, all this proxy reads.
+const commands: Record<string, Handler> = {
+  CAPABILITY: (s, c) =>
+    s.reply(`* CAPABILITY ${s.capabilities()}`, `${c.tag} OK CAPABILITY completed`),
+  NOOP: (s, c) => s.reply(`${c.tag} OK NOOP completed`),
+  LOGOUT: (s, c) => s.close(['* BYE Logging out', `${c.tag} OK LOGOUT completed`], 'logout'),
+  ID: (s, c) => s.id(c),
+  STARTTLS: (s, c) => s.startTls(c),
+  LOGIN: (s, c) => s.login(c),
+  AUTHENTICATE: (s, c) => s.authenticate(c),
+};
+
+const AUTH_FAILED = 'NO [AUTHENTICATIONFAILED] Authentication failed.';
+const UNAVAILABLE = 'NO [UNAVAILABLE] Temporary failure, try again later.';
+
+/** One client connection, from greeting to splice. Nothing after the splice is parsed. */
+export class ImapSession {
+  readonly #conn: ClientConnection;
+  readonly #options: ImapSessionOptions;
+  readonly #framer: ImapFramer;
+  readonly #started = Date.now();
+  readonly #info: SessionInfo;
+  #unregister: () => void = () => {};
+  #busy = false;
+  #spliced = false;
+  #closed = false;
+  #commands = 0;
+  #clientId: [string, string][] = [];
+  #idleTimer: NodeJS.Timeout | undefined;
+  #authTimer: NodeJS.Timeout | undefined;
+  #awaitingSasl: { tag: string; mechanism: string } | undefined;
+  #kick: (reason: string) => void;
+  readonly #onData = (chunk: Buffer) => {
+    this.#framer.push(chunk);
+    this.#touch();
+    void this.#pump();
+  };
+
+  constructor(connection: ClientConnection, options: ImapSessionOptions) {
+    this.#conn = connection;
+    this.#options = options;
+    this.#framer = new ImapFramer(options.limits);
+    this.#info = {
+      id: connection.id,
+      protocol: 'imap',
+      client: connection.client.address,
+      since: new Date(),
+    };
+    this.#kick = (reason) => this.close(['* BYE Disconnected by the administrator'], reason);
+  }
+
+  start(): void {
+    const { socket } = this.#conn;
+    this.#unregister = this.#options.registry.add(this.#info, (reason) => this.#kick(reason));
+    socket.on('data', this.#onData);
+    socket.on('close', () => {
+      if (!this.#spliced) this.#finish('client closed', { up: 0, down: 0 });
+    });
+    socket.on('error', () => {});
+    this.#authTimer = setTimeout(
+      () => this.close(['* BYE Autologout; authentication took too long'], 'auth timeout'),
+      this.#options.limits.authTimeoutMs,
+    );
+    this.#touch();
+    this.reply(`* OK [CAPABILITY ${this.capabilities()}] homing ready.`);
+  }
+
+  capabilities(): string {
+    return preauthCapabilities({
+      secure: this.#conn.secure,
+      canStartTls: this.#canStartTls(),
+      allowPlaintext: this.#options.allowPlaintext,
+      oauth: this.#options.oauth,
+    });
+  }
+
+  reply(...lines: string[]): void {
+    if (this.#closed) return;
+    this.#conn.socket.write(`${lines.join('\r\n')}\r\n`);
+  }
+
+  close(lines: string[], reason: string): void {
+    if (this.#closed) return;
+    this.reply(...lines);
+    this.#closed = true;
+    this.#conn.socket.end();
+    setTimeout(() => this.#conn.socket.destroy(), 2000).unref();
+    this.#finish(reason, { up: 0, down: 0 });
+  }
+
+  id(command: ImapCommand): void {
+    const [list] = command.args;
+    if (Array.isArray(list)) {
+      const fields: [string, string][] = [];
+      for (let i = 0; i + 1 < list.length && fields.length < 30; i += 2) {
+        const key = astring(list[i]);
+        const value = astring(list[i + 1]);
+        // The client may not speak for the proxy: x-originating-* and friends are ours to set.
+        if (
+          key &&
+          value !== undefined &&
+          !/^x-/i.test(key) &&
+          key.length <= 30 &&
+          value.length <= 1024
+        ) {
+          fields.push([key, value]);
+        }
+      }
+      this.#clientId = fields;
+    }
+    this.reply('* ID ("name" "homing")', `${command.tag} OK ID completed`);
+  }
+
+  async startTls(command: ImapCommand): Promise<void> {
+    const tls = this.#options.tls;
+    if (!tls || !this.#canStartTls()) {
+      this.reply(`${command.tag} BAD STARTTLS not available`);
+      return;
+    }
+    this.reply(`${command.tag} OK Begin TLS negotiation now`);
+    // Anything pipelined after STARTTLS arrived in plaintext: drop it (command injection).
+    this.#framer.takeRest();
+    const plain = this.#conn.socket;
+    plain.off('data', this.#onData);
+    try {
+      this.#conn.socket = await tls.accept(
+        plain as import('node:net').Socket,
+        AbortSignal.timeout(this.#options.limits.idleTimeoutMs),
+      );
+      this.#conn.secure = true;
+      this.#conn.socket.on('data', this.#onData);
+      this.#conn.socket.on('error', () => {});
+    } catch (error) {
+      this.#conn.log.debug({ err: error }, 'STARTTLS handshake failed');
+      this.#closed = true;
+      plain.destroy();
+      this.#finish('tls handshake failed', { up: 0, down: 0 });
+    }
+  }
+
+  async login(command: ImapCommand): Promise<void> {
+    const [user, password] = command.args.map(astring);
+    if (command.args.length !== 2 || !user || password === undefined) {
+      this.reply(`${command.tag} BAD LOGIN needs a user name and a password`);
+      return;
+    }
+    if (!this.#plaintextAllowed()) {
+      this.reply(
+        `${command.tag} NO [PRIVACYREQUIRED] Plaintext login is disabled before STARTTLS.`,
+      );
+      return;
+    }
+    await this.#authenticated(command.tag, { mechanism: 'LOGIN', user, password });
+  }
+
+  async authenticate(command: ImapCommand): Promise<void> {
+    const mechanism = typeof command.args[0] === 'string' ? command.args[0].toUpperCase() : '';
+    const oauth = mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER';
+    if (!(mechanism === 'PLAIN' || (oauth && this.#options.oauth)) || command.args.length > 2) {
+      this.reply(`${command.tag} NO Unsupported authentication mechanism`);
+      return;
+    }
+    if (!this.#plaintextAllowed()) {
+      this.reply(`${command.tag} NO [PRIVACYREQUIRED] Authentication is disabled before STARTTLS.`);
+      return;
+    }
+    const initial = astring(command.args[1]);
+    if (initial !== undefined) return this.#saslResponse(command.tag, mechanism, initial);
+    // No initial response (RFC 4959): ask for it; the next line is the answer, not a command.
+    this.#awaitingSasl = { tag: command.tag, mechanism };
+    this.#framer.expectLine();
+    this.reply('+ ');
+  }
+
+  async #saslResponse(tag: string, mechanism: string, response: string): Promise<void> {
+    if (response === '*') {
+      this.reply(`${tag} BAD Authentication cancelled`);
+      return;
+    }
+    // RFC 4959: "=" is an empty initial response.
+    const decoded = response === '=' ? Buffer.alloc(0) : decodeBase64(response);
+    if (!decoded) {
+      this.reply(`${tag} BAD Invalid base64 in authentication response`);
+      return;
+    }
+    if (mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER') {
+      const user = oauthUser(mechanism, decoded);
+      if (!user) return this.#failAfterDelay(tag, performance.now());
+      return this.#authenticated(tag, { mechanism, user, response: decoded });
+    }
+    const plain = decodePlain(decoded);
+    if (!plain) {
+      this.reply(`${tag} BAD Malformed PLAIN response`);
+      return;
+    }
+    await this.#authenticated(tag, { mechanism: 'PLAIN', ...plain });
+  }
+
+  #canStartTls(): boolean {
+    return (
+      this.#conn.listener.tls === 'starttls' &&
+      this.#options.tls !== undefined &&
+      !this.#conn.secure
+    );
+  }
+
+  #plaintextAllowed(): boolean {
+    return this.#conn.secure || this.#options.allowPlaintext;
+  }
+
+  async #failAfterDelay(tag: string, startedAt: number): Promise<void> {
+    await atLeast(startedAt, this.#options.limits.failedLoginDelayMs);
+    this.reply(`${tag} ${AUTH_FAILED}`);
+  }
+
+  async #authenticated(tag: string, credentials: Credentials): Promise<void> {
+    const startedAt = performance.now();
+    const { directory, limits } = this.#options;
+    const log = this.#conn.log.child({ user: credentials.user, mech: credentials.mechanism });
+    let route: Route | undefined;
+    try {
+      const result = await directory.lookup(credentials.user, {
+        signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
+      });
+      route = result.route;
+      if (result.stale) log.warn('directory failing: using a stale route');
+    } catch (error) {
+      log.warn(
+        { err: error instanceof DirectoryError ? error.message : error },
+        'directory unavailable',
+      );
+      this.reply(`${tag} ${UNAVAILABLE}`);
+      return;
+    }
+    if (!route) {
+      log.info('login failed: no such user');
+      return this.#failAfterDelay(tag, startedAt);
+    }
+    const endpoint = route.backend.endpoints.imap;
+    if (!endpoint) {
+      log.error({ backend: route.backend.name }, 'the home backend has no imap service configured');
+      this.reply(`${tag} ${UNAVAILABLE}`);
+      return;
+    }
+    if (this.#options.isOwnAddress(route.backend.host, endpoint.port)) {
+      log.error({ backend: route.backend.name }, 'route loop: the home backend is this proxy');
+      this.reply(`${tag} ${UNAVAILABLE}`);
+      return;
+    }
+    let useMaster = false;
+    if (route.backend.master && directory.canVerifyPasswords && 'password' in credentials) {
+      try {
+        if (!(await directory.verifyPassword(route, credentials.password))) {
+          log.info('login failed: wrong password (directory bind)');
+          return this.#failAfterDelay(tag, startedAt);
+        }
+        useMaster = true;
+      } catch (error) {
+        log.warn(
+          { err: error instanceof Error ? error.message : error },
+          'password check unavailable',
+        );
+        this.reply(`${tag} ${UNAVAILABLE}`);
+        return;
+      }
+    }
+    const outcome = await backendLogin({
+      connection: this.#conn,
+      route,
+      endpoint,
+      credentials,
+      useMaster,
+      clientId: this.#clientId,
+      limits,
+      health: this.#options.health,
+    });
+    if (this.#closed) {
+      if (outcome.kind === 'ok') outcome.backend.socket.destroy();
+      return;
+    }
+    if (outcome.kind === 'unavailable') {
+      log.warn({ backend: route.backend.name, reason: outcome.reason }, 'backend unavailable');
+      this.reply(`${tag} ${UNAVAILABLE}`);
+      return;
+    }
+    if (outcome.kind === 'rejected') {
+      log.info({ backend: route.backend.name }, 'login failed: rejected by the backend');
+      return this.#failAfterDelay(tag, startedAt);
+    }
+    await this.#splice(tag, route, outcome);
+  }
+
+  async #splice(
+    tag: string,
+    route: Route,
+    outcome: Extract<Awaited<ReturnType<typeof backendLogin>>, { kind: 'ok' }>,
+  ) {
+    const { backend, response } = outcome;
+    let code = response.code;
+    if (!code || !/^CAPABILITY /i.test(code)) {
+      // RFC 9051 §6.2.3: clients want the post-login capabilities; ask for them.
+      const caps = await backend
+        .command('CAPABILITY', [], AbortSignal.timeout(this.#options.limits.backendLoginTimeoutMs))
+        .catch(() => undefined);
+      const line = caps?.untagged
+        .map((b) => b.toString('utf8'))
+        .find((l) => /^\* CAPABILITY /i.test(l));
+      if (line) code = line.trim().slice(2);
+    }
+    clearTimeout(this.#authTimer);
+    clearTimeout(this.#idleTimer);
+    const client = this.#conn.socket;
+    client.off('data', this.#onData);
+    client.pause();
+    for (const untagged of response.untagged) client.write(untagged);
+    client.write(`${tag} OK${code ? ` [${code}]` : ''} ${response.text || 'Logged in'}\r\n`);
+    const fromBackend = backend.detach();
+    if (fromBackend.length > 0) client.write(fromBackend);
+    const fromClient = this.#framer.takeRest();
+    if (fromClient.length > 0) backend.socket.write(fromClient);
+
+    this.#info.user = route.login;
+    this.#info.backend = route.backend.name;
+    this.#spliced = true;
+    const piped = splice(client, backend.socket);
+    this.#info.counts = piped.counts;
+    this.#kick = (reason) => piped.destroy(reason);
+    this.#closed = true;
+    const log = this.#conn.log.child({ user: route.login, backend: route.backend.name });
+    log.info('logged in');
+    void piped.done.then((result) => this.#finish(result.reason, result, log));
+  }
+
+  #finished = false;
+  #finish(reason: string, bytes: { up: number; down: number }, log = this.#conn.log): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#authTimer);
+    clearTimeout(this.#idleTimer);
+    this.#unregister();
+    log.info(
+      {
+        proto: 'imap',
+        bytes_up: bytes.up,
+        bytes_down: bytes.down,
+        duration_ms: Date.now() - this.#started,
+        reason,
+      },
+      'session closed',
+    );
+  }
+
+  #touch(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#closed) return;
+    this.#idleTimer = setTimeout(
+      () => this.close(['* BYE Autologout; idle for too long'], 'idle timeout'),
+      this.#options.limits.idleTimeoutMs,
+    );
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    // While a command is handled (a login may take seconds) the client is not read: its
+    // pipelined bytes wait in the kernel, not in our memory.
+    this.#conn.socket.pause();
+    try {
+      for (let event = this.#framer.next(); event && !this.#closed; event = this.#framer.next()) {
+        await this.#handle(event);
+      }
+    } finally {
+      this.#busy = false;
+      if (!this.#closed) this.#conn.socket.resume();
+    }
+  }
+
+  async #handle(event: FrameEvent): Promise<void> {
+    switch (event.type) {
+      case 'continue':
+        this.reply('+ Ready for literal data');
+        return;
+      case 'line': {
+        const sasl = this.#awaitingSasl;
+        this.#awaitingSasl = undefined;
+        if (sasl) await this.#saslResponse(sasl.tag, sasl.mechanism, event.line.toString('latin1'));
+        return;
+      }
+      case 'error': {
+        const tag = event.tag ?? '*';
+        const text =
+          event.kind === 'syntax'
+            ? `BAD Error in IMAP command: ${event.message}`
+            : `BAD [TOOBIG] ${capitalize(event.message)}`;
+        if (event.fatal) this.close([`${tag} ${text}`, '* BYE Closing connection'], event.kind);
+        else this.reply(`${tag} ${text}`);
+        return;
+      }
+      case 'command': {
+        this.#commands += 1;
+        if (this.#commands > this.#options.limits.commands) {
+          this.close(['* BYE Too many commands before login'], 'too many commands');
+          return;
+        }
+        const handler = commands[event.name];
+        if (!handler) {
+          this.reply(`${event.tag} BAD Command unknown or not valid before login`);
+          return;
+        }
+        await handler(this, event);
+      }
+    }
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export type { Token };

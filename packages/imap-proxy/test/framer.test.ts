@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { type FrameEvent, ImapFramer } from '../src/framer.js';
+
+const limits = { lineBytes: 1024, literalBytes: 100 };
+
+function frames(input: string | Buffer, l = limits): FrameEvent[] {
+  const framer = new ImapFramer(l);
+  framer.push(typeof input === 'string' ? Buffer.from(input, 'latin1') : input);
+  const out: FrameEvent[] = [];
+  for (let e = framer.next(); e; e = framer.next()) out.push(e);
+  return out;
+}
+
+describe('ImapFramer: commands', () => {
+  it.each([
+    ['a1 NOOP\r\n', 'a1', 'NOOP', []],
+    ['a1 noop\r\n', 'a1', 'NOOP', []],
+    ['a1 NOOP\n', 'a1', 'NOOP', []],
+    ['a LOGIN alice secret\r\n', 'a', 'LOGIN', ['alice', 'secret']],
+    [
+      'a LOGIN "alice" "se cr\\"et\\\\"\r\n',
+      'a',
+      'LOGIN',
+      [Buffer.from('alice'), Buffer.from('se cr"et\\')],
+    ],
+    ['a LOGIN "" x\r\n', 'a', 'LOGIN', [Buffer.alloc(0), 'x']],
+    ['a ID NIL\r\n', 'a', 'ID', [null]],
+    [
+      'a ID ("name" "mutt" "version" NIL)\r\n',
+      'a',
+      'ID',
+      [[Buffer.from('name'), Buffer.from('mutt'), Buffer.from('version'), null]],
+    ],
+    [
+      'a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n',
+      'a',
+      'AUTHENTICATE',
+      ['PLAIN', 'AGFsaWNlAHNlY3JldA=='],
+    ],
+    ['a.b-c]1 CAPABILITY\r\n', 'a.b-c]1', 'CAPABILITY', []],
+  ])('%j', (input, tag, name, args) => {
+    expect(frames(input)).toEqual([{ type: 'command', tag, name, args }]);
+  });
+
+  it('keeps UTF-8 in quoted strings byte for byte', () => {
+    const [event] = frames(Buffer.from('a LOGIN "jörg" "pässwörd"\r\n', 'utf8'));
+    expect(event).toMatchObject({ args: [Buffer.from('jörg'), Buffer.from('pässwörd')] });
+  });
+
+  it('frames pipelined commands one by one', () => {
+    const events = frames('a NOOP\r\nb NOOP\r\nc CAPABILITY\r\n');
+    expect(events.map((e) => (e.type === 'command' ? e.tag : e.type))).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('ImapFramer: literals', () => {
+  it('asks for a synchronizing literal and reads it', () => {
+    const framer = new ImapFramer(limits);
+    framer.push(Buffer.from('a LOGIN {5}\r\n'));
+    expect(framer.next()).toEqual({ type: 'continue' });
+    expect(framer.next()).toBeUndefined();
+    framer.push(Buffer.from('alice {3}\r\n'));
+    expect(framer.next()).toEqual({ type: 'continue' });
+    framer.push(Buffer.from('p\r\n\r\n'));
+    expect(framer.next()).toEqual({
+      type: 'command',
+      tag: 'a',
+      name: 'LOGIN',
+      args: [Buffer.from('alice'), Buffer.from('p\r\n')],
+    });
+  });
+
+  it('reads non-synchronizing literals without asking (LITERAL+)', () => {
+    expect(frames('a LOGIN {5+}\r\nalice {6+}\r\nsecret\r\n')).toEqual([
+      {
+        type: 'command',
+        tag: 'a',
+        name: 'LOGIN',
+        args: [Buffer.from('alice'), Buffer.from('secret')],
+      },
+    ]);
+  });
+
+  it('refuses a synchronizing literal that is too big and stays in step', () => {
+    const events = frames('a LOGIN {4294967296}\r\nb NOOP\r\n');
+    expect(events[0]).toMatchObject({
+      type: 'error',
+      kind: 'literal-too-big',
+      tag: 'a',
+      fatal: false,
+    });
+    expect(events[1]).toMatchObject({ type: 'command', tag: 'b', name: 'NOOP' });
+  });
+
+  it('refuses a non-synchronizing literal that is too big and stops', () => {
+    const events = frames('a LOGIN {101+}\r\nxxxxxxxx');
+    expect(events).toEqual([
+      { type: 'error', kind: 'literal-too-big', tag: 'a', message: 'literal too big', fatal: true },
+    ]);
+  });
+
+  it('counts every literal of a command against the limit', () => {
+    const events = frames(`a LOGIN {60+}\r\n${'x'.repeat(60)} {60}\r\n`);
+    expect(events[0]).toMatchObject({ kind: 'literal-too-big', fatal: false });
+  });
+
+  it('treats a 20-digit size as too big rather than overflowing', () => {
+    expect(frames('a LOGIN {99999999999999999999}\r\n')[0]).toMatchObject({
+      kind: 'literal-too-big',
+    });
+  });
+});
+
+describe('ImapFramer: hostile input', () => {
+  it('stops on a line longer than the limit, even without a line end', () => {
+    const framer = new ImapFramer(limits);
+    framer.push(Buffer.alloc(1025, 0x41));
+    expect(framer.next()).toMatchObject({ type: 'error', kind: 'too-long', fatal: true });
+    framer.push(Buffer.from('\r\na NOOP\r\n'));
+    expect(framer.next()).toBeUndefined();
+  });
+
+  it('stops on a complete line that is too long', () => {
+    expect(frames(`a NOOP ${'x'.repeat(2000)}\r\n`)[0]).toMatchObject({
+      kind: 'too-long',
+      tag: undefined,
+    });
+  });
+
+  it.each([
+    ['NUL in an atom', 'a LOGIN al\u0000ice x\r\n', 'a'],
+    ['NUL in a quoted string', 'a LOGIN "al\u0000ice" x\r\n', 'a'],
+    ['unbalanced quote', 'a LOGIN "alice x\r\n', 'a'],
+    ['unbalanced (', 'a ID ("a" "b"\r\n', 'a'],
+    ['unbalanced )', 'a ID "a")\r\n', 'a'],
+    ['bad escape', 'a LOGIN "a\\b" x\r\n', 'a'],
+    ['8-bit atom', 'a LOGIN j\u00f6rg x\r\n', 'a'],
+    ['no command', 'a\r\n', 'a'],
+    ['tag with +', '+a NOOP\r\n', undefined],
+    ['empty line', '\r\n', undefined],
+    ['only spaces', '   \r\n', undefined],
+    ['tag with *', '* NOOP\r\n', undefined],
+  ])('answers %s with a syntax error and goes on', (_name, input, tag) => {
+    const events = frames(`${input}z NOOP\r\n`);
+    expect(events[0]).toMatchObject({ type: 'error', kind: 'syntax', tag, fatal: false });
+    expect(events[1]).toMatchObject({ type: 'command', tag: 'z', name: 'NOOP' });
+  });
+
+  it('frames 10,000 pipelined NOOPs without trouble', () => {
+    expect(frames('a NOOP\r\n'.repeat(10_000))).toHaveLength(10_000);
+  });
+
+  it('returns a raw line when asked (SASL response)', () => {
+    const framer = new ImapFramer(limits);
+    framer.expectLine();
+    framer.push(Buffer.from('AGFsaWNl\r\nb NOOP\r\n'));
+    expect(framer.next()).toEqual({ type: 'line', line: Buffer.from('AGFsaWNl') });
+    expect(framer.next()).toMatchObject({ type: 'command', tag: 'b' });
+  });
+
+  it('hands back unframed bytes', () => {
+    const framer = new ImapFramer(limits);
+    framer.push(Buffer.from('a NOOP\r\nb SEL'));
+    framer.next();
+    expect(framer.takeRest().toString()).toBe('b SEL');
+  });
+});

@@ -1,0 +1,43 @@
+import { connect, type Socket } from 'node:net';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { type Endpoint, encodeProxyV2 } from './proxy-protocol.js';
+import { connectTls } from './tls.js';
+
+export interface BackendTarget {
+  readonly host: string;
+  readonly port: number;
+  /** Implicit TLS from the first byte; STARTTLS is the protocol's to do. */
+  readonly implicitTls: boolean;
+  readonly tlsOptions: ConnectionOptions;
+  /** Sent first, when the backend entry asks for PROXY protocol v2. */
+  readonly proxy?: { readonly source: Endpoint; readonly destination: Endpoint } | undefined;
+}
+
+/** Opens a connection to a backend; `signal` carries the one deadline for connect + TLS + greeting. */
+export async function connectBackend(
+  target: BackendTarget,
+  signal: AbortSignal,
+): Promise<Socket | TLSSocket> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect({ host: target.host, port: target.port, noDelay: true });
+    const onAbort = () => {
+      s.destroy();
+      reject(new Error(`connect to ${target.host}:${target.port} timed out`));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    s.once('connect', () => {
+      signal.removeEventListener('abort', onAbort);
+      s.off('error', onError);
+      resolve(s);
+    });
+    const onError = (error: Error) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(error);
+    };
+    s.once('error', onError);
+  });
+  if (target.proxy) socket.write(encodeProxyV2(target.proxy.source, target.proxy.destination));
+  if (!target.implicitTls) return socket;
+  return connectTls(socket, target.tlsOptions, signal);
+}

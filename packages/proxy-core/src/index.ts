@@ -1,0 +1,31 @@
+export { type BackendTarget, connectBackend } from './backend.js';
+export { atLeast } from './delay.js';
+export { BackendHealth, type BackendState, type HealthOptions } from './health.js';
+export { defaultLimits, type Limits } from './limits.js';
+export { ConnectionClosedError, LineReader, LineTooLongError } from './line-reader.js';
+export {
+  type ClientConnection,
+  type ListenerSpec,
+  type ListenerTls,
+  type ListenOptions,
+  listen,
+  sessionId,
+} from './listener.js';
+export {
+  type Endpoint,
+  encodeProxyV2,
+  PROXY_V2_SIGNATURE,
+  type ProxyHeader,
+  parseProxyHeader,
+} from './proxy-protocol.js';
+export { type SessionInfo, type SessionProtocol, SessionRegistry } from './sessions.js';
+export { type Splice, type SpliceResult, splice } from './splice.js';
+export {
+  backendTlsOptions,
+  type CertificateSpec,
+  certificateNames,
+  connectTls,
+  ServerTls,
+  type TlsVersion,
+} from './tls.js';
+export { AddressSet } from './trusted.js';

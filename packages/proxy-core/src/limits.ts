@@ -1,0 +1,36 @@
+/**
+ * What a client may send before it has authenticated, and how long the proxy waits for it
+ * and for backends. One place, named; every value is a config setting (`limits:`).
+ */
+export interface Limits {
+  /** Longest command line before login, in bytes. */
+  readonly lineBytes: number;
+  /** Largest literal (IMAP) before login, in bytes; a larger one is refused without reading it. */
+  readonly literalBytes: number;
+  /** Commands accepted before login; then the connection is closed. */
+  readonly commands: number;
+  /** Silence allowed before login. */
+  readonly idleTimeoutMs: number;
+  /** Time from connect to a completed login. */
+  readonly authTimeoutMs: number;
+  /** The least time a failed login takes to be answered, so that failures all look alike. */
+  readonly failedLoginDelayMs: number;
+  /** One deadline for TCP connect, TLS and greeting of a backend. */
+  readonly backendConnectTimeoutMs: number;
+  /** Time the backend has to answer the replayed login. */
+  readonly backendLoginTimeoutMs: number;
+  /** Time a PROXY protocol header may take to arrive. */
+  readonly proxyHeaderTimeoutMs: number;
+}
+
+export const defaultLimits: Limits = {
+  lineBytes: 8192,
+  literalBytes: 16_384,
+  commands: 100,
+  idleTimeoutMs: 60_000,
+  authTimeoutMs: 120_000,
+  failedLoginDelayMs: 2000,
+  backendConnectTimeoutMs: 5000,
+  backendLoginTimeoutMs: 15_000,
+  proxyHeaderTimeoutMs: 5000,
+};

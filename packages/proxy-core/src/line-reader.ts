@@ -1,0 +1,102 @@
+import type { Duplex } from 'node:stream';
+
+export class LineTooLongError extends Error {
+  override readonly name = 'LineTooLongError';
+}
+
+export class ConnectionClosedError extends Error {
+  override readonly name = 'ConnectionClosedError';
+}
+
+/**
+ * Reads CRLF-terminated lines (or byte counts) from a socket, bounded in length. `detach()`
+ * hands back whatever was read but not consumed, so nothing is lost when the socket is then
+ * spliced to another.
+ */
+export class LineReader {
+  #buffer: Buffer = Buffer.alloc(0);
+  #closed: Error | undefined;
+  #wake: (() => void) | undefined;
+  readonly #socket: Duplex;
+  readonly #maxLineBytes: number;
+  readonly #onData = (chunk: Buffer) => {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    this.#notify();
+  };
+  readonly #onEnd = () => {
+    this.#closed ??= new ConnectionClosedError('connection closed');
+    this.#notify();
+  };
+  readonly #onError = (error: Error) => {
+    this.#closed ??= error;
+    this.#notify();
+  };
+
+  constructor(socket: Duplex, maxLineBytes: number) {
+    this.#socket = socket;
+    this.#maxLineBytes = maxLineBytes;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onEnd);
+    socket.on('error', this.#onError);
+  }
+
+  /** The next line without its line ending. */
+  async readLine(signal?: AbortSignal): Promise<Buffer> {
+    for (;;) {
+      const end = this.#buffer.indexOf(0x0a);
+      if (end !== -1) {
+        const line = this.#buffer.subarray(
+          0,
+          end > 0 && this.#buffer[end - 1] === 0x0d ? end - 1 : end,
+        );
+        this.#buffer = this.#buffer.subarray(end + 1);
+        if (line.length > this.#maxLineBytes) throw new LineTooLongError('line too long');
+        return line;
+      }
+      if (this.#buffer.length > this.#maxLineBytes) throw new LineTooLongError('line too long');
+      await this.#more(signal);
+    }
+  }
+
+  /** Exactly `count` bytes (an IMAP literal). */
+  async readBytes(count: number, signal?: AbortSignal): Promise<Buffer> {
+    while (this.#buffer.length < count) await this.#more(signal);
+    const bytes = this.#buffer.subarray(0, count);
+    this.#buffer = this.#buffer.subarray(count);
+    return bytes;
+  }
+
+  /** Stops reading; returns the bytes received but not consumed. */
+  detach(): Buffer {
+    this.#socket.off('data', this.#onData);
+    this.#socket.off('end', this.#onEnd);
+    this.#socket.off('close', this.#onEnd);
+    this.#socket.off('error', this.#onError);
+    const rest = this.#buffer;
+    this.#buffer = Buffer.alloc(0);
+    return rest;
+  }
+
+  #more(signal?: AbortSignal): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#wake = undefined;
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#wake = undefined;
+        if (this.#closed && this.#buffer.length === 0) reject(this.#closed);
+        else resolve();
+      };
+    });
+  }
+
+  #notify(): void {
+    this.#wake?.();
+  }
+}

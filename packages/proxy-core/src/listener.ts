@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Limits } from './limits.js';
+import { type Endpoint, PROXY_V2_MAX, parseProxyHeader } from './proxy-protocol.js';
+import type { ServerTls } from './tls.js';
+import type { AddressSet } from './trusted.js';
+
+export type ListenerTls = 'none' | 'starttls' | 'implicit';
+
+export interface ListenerSpec {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tls: ListenerTls;
+  /** Expect a PROXY v1/v2 header first, from these sources only. */
+  readonly proxyProtocol: boolean;
+  readonly trustedProxies: AddressSet;
+}
+
+/** One accepted client connection, after any PROXY header and implicit TLS. */
+export interface ClientConnection {
+  readonly id: string;
+  socket: Socket | TLSSocket;
+  secure: boolean;
+  /** The real client (from the PROXY header when there is one). */
+  readonly client: Endpoint;
+  /** The address the client connected to. */
+  readonly local: Endpoint;
+  readonly listener: ListenerSpec;
+  readonly log: Logger;
+}
+
+export interface ListenOptions {
+  readonly spec: ListenerSpec;
+  readonly tls: ServerTls | undefined;
+  readonly limits: Limits;
+  readonly log: Logger;
+  readonly onConnection: (connection: ClientConnection) => void;
+}
+
+export function sessionId(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+/** A TCP listener that turns raw sockets into ClientConnections for a protocol handler. */
+export async function listen(options: ListenOptions): Promise<Server> {
+  const { spec, log } = options;
+  if (spec.tls !== 'none' && !options.tls) {
+    throw new Error(`listener ${spec.name}: tls ${spec.tls} needs a certificate`);
+  }
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    accept(socket, options).catch((error: unknown) => {
+      log.debug(
+        { err: error, client: socket.remoteAddress },
+        'connection dropped before the protocol began',
+      );
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(spec.port, spec.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+async function accept(socket: Socket, options: ListenOptions): Promise<void> {
+  const { spec, limits } = options;
+  socket.on('error', () => {}); // handled by whoever owns the socket next; never crash on it
+  let client: Endpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+  let local: Endpoint = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+  const signal = AbortSignal.timeout(limits.proxyHeaderTimeoutMs);
+  if (spec.proxyProtocol) {
+    if (!spec.trustedProxies.has(client.address)) {
+      options.log.warn(
+        { client: client.address, listener: spec.name },
+        'PROXY header from an untrusted address refused',
+      );
+      socket.destroy();
+      return;
+    }
+    const header = await readProxyHeader(socket, signal);
+    client = header.source ?? client;
+    local = header.destination ?? local;
+  }
+  const id = sessionId();
+  let stream: Socket | TLSSocket = socket;
+  if (spec.tls === 'implicit' && options.tls) stream = await options.tls.accept(socket, signal);
+  const log = options.log.child({ sid: id, client: client.address });
+  options.onConnection({
+    id,
+    socket: stream,
+    secure: spec.tls === 'implicit',
+    client,
+    local,
+    listener: spec,
+    log,
+  });
+}
+
+/** Reads exactly the PROXY header, putting back whatever follows it. */
+function readProxyHeader(socket: Socket, signal: AbortSignal) {
+  return new Promise<
+    Exclude<ReturnType<typeof parseProxyHeader>, { kind: 'incomplete' | 'invalid' }>
+  >((resolve, reject) => {
+    let buffer = Buffer.alloc(0);
+    const done = (error?: Error) => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+    };
+    const onAbort = () => done(new Error('no PROXY header in time'));
+    const onEnd = () => done(new Error('closed before the PROXY header'));
+    const onData = (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const header = parseProxyHeader(buffer);
+      if (header.kind === 'incomplete') {
+        if (buffer.length > PROXY_V2_MAX) done(new Error('PROXY header too long'));
+        return;
+      }
+      if (header.kind === 'invalid') return done(new Error(`bad PROXY header: ${header.reason}`));
+      done();
+      socket.pause();
+      const rest = buffer.subarray(header.consumed);
+      if (rest.length > 0) socket.unshift(rest);
+      resolve(header);
+    };
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

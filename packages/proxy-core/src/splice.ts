@@ -1,0 +1,81 @@
+import type { Duplex } from 'node:stream';
+
+export interface SpliceResult {
+  /** Bytes from the client to the backend. */
+  readonly up: number;
+  /** Bytes from the backend to the client. */
+  readonly down: number;
+  /** Who ended it: `client`, `backend`, or `error: ...`. */
+  readonly reason: string;
+}
+
+export interface Splice {
+  readonly done: Promise<SpliceResult>;
+  /** Bytes so far, for the session list. */
+  counts(): { up: number; down: number };
+  /** Ends both sides at once (kick, drain timeout). */
+  destroy(reason: string): void;
+}
+
+/**
+ * Pipes client and backend into each other with backpressure (pipe pauses the faster side).
+ * A half-close is passed on: the client's FIN ends the backend's write side and the backend may
+ * still answer. Nothing is parsed: whatever the protocol does from here on just works.
+ */
+export function splice(client: Duplex, backend: Duplex): Splice {
+  let up = 0;
+  let down = 0;
+  let reason: string | undefined;
+  const first = (why: string) => {
+    reason ??= why;
+  };
+  client.on('data', (chunk: Buffer) => {
+    up += chunk.length;
+  });
+  backend.on('data', (chunk: Buffer) => {
+    down += chunk.length;
+  });
+  client.once('end', () => first('client'));
+  backend.once('end', () => first('backend'));
+  const onError = (side: string) => (error: Error) => {
+    first(`error: ${side}: ${error.message}`);
+    client.destroy();
+    backend.destroy();
+  };
+  client.on('error', onError('client'));
+  backend.on('error', onError('backend'));
+
+  const closed = (socket: Duplex) =>
+    new Promise<void>((resolve) => {
+      if (socket.destroyed) resolve();
+      else socket.once('close', () => resolve());
+    });
+  // When one side is fully closed the other has nothing left to say to it.
+  client.once('close', () => {
+    first('client');
+    backend.end();
+    setTimeout(() => backend.destroy(), 5000).unref();
+  });
+  backend.once('close', () => {
+    first('backend');
+    client.end();
+    setTimeout(() => client.destroy(), 5000).unref();
+  });
+
+  client.pipe(backend);
+  backend.pipe(client);
+  const done = Promise.all([closed(client), closed(backend)]).then(() => ({
+    up,
+    down,
+    reason: reason ?? 'closed',
+  }));
+  return {
+    done,
+    counts: () => ({ up, down }),
+    destroy(why: string) {
+      first(why);
+      client.destroy();
+      backend.destroy();
+    },
+  };
+}
