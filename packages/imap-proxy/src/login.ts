@@ -1,4 +1,4 @@
-import type { Endpoint as BackendEndpoint, Directory, Route } from '@homing/directory';
+import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
   type BackendHealth,
   backendTlsOptions,

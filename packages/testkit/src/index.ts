@@ -1,4 +1,11 @@
-export { freePort, waitForPort } from './ports.js';
+export {
+  type Certificates,
+  issueServerCertificate,
+  makeCertificates,
+  type ServerCertificate,
+} from './certs.js';
+export { Dovecot, type DovecotOptions, type DovecotUser } from './dovecot.js';
+export { freePort, freePorts, waitForPort } from './ports.js';
 export { Daemon } from './process.js';
 export {
   type LdapUser,

@@ -16,6 +16,13 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** `count` distinct ports that were free on 127.0.0.1 a moment ago. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
 /** Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`. */
 export async function waitForPort(
   port: number,

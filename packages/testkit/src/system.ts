@@ -2,8 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /**
- * Makes sure the Debian packages that provide these programs are installed. As root it runs
- * apt-get; otherwise it stops with a message that says what to install.
+ * Makes sure the Debian packages that provide these programs are installed. A key is a program
+ * name looked up in the usual bin directories, or an absolute path for files outside them (say
+ * `/usr/lib/dovecot/imap`). As root it runs apt-get; otherwise it stops with a message that says
+ * what to install.
  */
 export function ensureDebianPackages(programs: Readonly<Record<string, string>>): void {
   const missing = Object.entries(programs).filter(([program]) => !hasProgram(program));
@@ -21,6 +23,7 @@ export function ensureDebianPackages(programs: Readonly<Record<string, string>>)
 }
 
 export function hasProgram(program: string): boolean {
+  if (program.startsWith('/')) return existsSync(program);
   const dirs = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')];
   return dirs.some((dir) => dir !== '' && existsSync(`${dir}/${program}`));
 }
