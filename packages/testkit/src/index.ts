@@ -7,6 +7,7 @@ export {
 export { Dovecot, type DovecotOptions, type DovecotUser } from './dovecot.js';
 export { freePort, freePorts, waitForPort } from './ports.js';
 export { Daemon } from './process.js';
+export { RawClient, type RawClientOptions } from './raw-client.js';
 export {
   type LdapUser,
   Slapd,
