@@ -101,6 +101,8 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
     listener: spec,
     log,
   });
+  // The PROXY header reader paused the socket; the handler has attached its reader by now.
+  stream.resume();
 }
 
 /** Reads exactly the PROXY header, putting back whatever follows it. */

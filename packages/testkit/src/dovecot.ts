@@ -393,6 +393,11 @@ function dovecotConf(
       : ['ssl = no']),
     '',
     'mail_location = maildir:~/Maildir',
+    // COMPRESS=DEFLATE (RFC 4978), so tests show it works through the proxy's splice.
+    'mail_plugins = $mail_plugins zlib',
+    'protocol imap {',
+    '  mail_plugins = $mail_plugins imap_zlib',
+    '}',
     '',
     ...(options.masterUser
       ? [
