@@ -1,12 +1,15 @@
-// The demo cluster on loopback: a real OpenLDAP with a few users and a homing node in front of
-// two mailbox servers. `npm run demo` runs the tour and keeps running until Ctrl-C;
-// `npm run demo -- --once` runs the tour and exits (non-zero when a step fails).
+// The demo cluster on loopback: real OpenLDAP with a few users, two real Dovecot mailbox
+// servers (A and B, each holding a message that names it) and a homing node in front of them.
+// `npm run demo` runs the tour and keeps running until Ctrl-C; `npm run demo -- --once` runs the
+// tour and exits, non-zero when a step fails.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  Dovecot,
   freePort,
+  makeCertificates,
   Slapd,
   slapdServiceDn,
   slapdServicePassword,
@@ -19,21 +22,40 @@ const homing = join(import.meta.dirname, '..', 'packages', 'server', 'bin', 'hom
 const run = promisify(execFile);
 const env = { ...process.env, HOMING_LDAP_PASSWORD: slapdServicePassword };
 
-const users = [
-  {
-    uid: 'alice',
-    mail: 'alice@example.com',
-    password: 'alice-pw',
-    mailHost: 'mbox-a',
-    aliases: ['a.smith@example.com'],
-  },
-  { uid: 'bob', mail: 'bob@example.com', password: 'bob-pw', mailHost: 'mbox-b' },
-  { uid: 'carol', mail: 'carol@example.com', password: 'carol-pw', mailHost: 'mbox-a' },
+const people = [
+  { uid: 'alice', home: 'mbox-a' },
+  { uid: 'bob', home: 'mbox-b' },
+  { uid: 'carol', home: 'mbox-a' },
 ];
+const mail = (uid: string) => `${uid}@example.com`;
+const secret = (uid: string) => `${uid}-pw`;
 
 const dir = tempDir('demo');
-const slapd = await Slapd.start(users);
+const certs = makeCertificates(dir.path);
+const [slapd, a, b] = await Promise.all([
+  Slapd.start(
+    people.map((p) => ({
+      uid: p.uid,
+      mail: mail(p.uid),
+      password: secret(p.uid),
+      mailHost: p.home,
+    })),
+  ),
+  Dovecot.start({
+    name: 'A',
+    users: people
+      .filter((p) => p.home === 'mbox-a')
+      .map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
+  }),
+  Dovecot.start({
+    name: 'B',
+    users: people
+      .filter((p) => p.home === 'mbox-b')
+      .map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
+  }),
+]);
 const adminPort = await freePort();
+const imapPort = await freePort();
 const config = join(dir.path, 'homing.yaml');
 writeFileSync(
   config,
@@ -51,13 +73,25 @@ directory:
     base_dn: ou=people,${slapdSuffix}
   addresses:
     default_domain: example.com
+listeners:
+  - protocol: imap
+    listen: 127.0.0.1:${imapPort}
+    tls: starttls
+    # loopback demo: curl and mail clients may log in without STARTTLS
+    allow_plaintext_auth: true
+tls:
+  certificates:
+    - cert: ${certs.cert}
+      key: ${certs.key}
+limits:
+  failed_login_delay: 1s
 backends:
   mbox-a:
     host: 127.0.0.1
-    imap: {}
+    imap: { port: ${a.imapPort}, forward: id }
   mbox-b:
-    host: 127.0.0.2
-    imap: {}
+    host: 127.0.0.1
+    imap: { port: ${b.imapPort}, forward: id }
 `,
 );
 
@@ -70,17 +104,21 @@ node.stdout?.on('data', (chunk: Buffer) => {
   log += chunk.toString();
 });
 
+let cleaning = false;
 async function cleanup(code: number): Promise<never> {
-  node.kill('SIGTERM');
-  await slapd.destroy();
-  dir.remove();
+  if (!cleaning) {
+    cleaning = true;
+    node.kill('SIGTERM');
+    await Promise.all([slapd.destroy(), a.destroy(), b.destroy()]);
+    dir.remove();
+  }
   process.exit(code);
 }
 process.once('SIGINT', () => void cleanup(0));
 process.once('SIGTERM', () => void cleanup(0));
 
 async function waitReady(): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 15_000;
   while (!log.includes('homing ready')) {
     if (Date.now() > deadline || node.exitCode !== null)
       throw new Error(`homing did not start:\n${log}`);
@@ -88,41 +126,95 @@ async function waitReady(): Promise<void> {
   }
 }
 
-async function lookup(address: string): Promise<{ found: boolean; backend?: { name: string } }> {
+/** Exit status 2 means "no such user": an answer, not a failure. */
+async function lookup(address: string): Promise<string | undefined> {
   const args = [homing, 'lookup', '-c', config, '--node', '--json', address];
-  // Exit status 2 means "no such user": an answer, not a failure.
   const { stdout } = await run(process.execPath, args, { env }).catch(
     (error: { code?: number; stdout?: string }) => {
       if (error.code === 2 && error.stdout) return { stdout: error.stdout };
       throw error;
     },
   );
-  return JSON.parse(stdout);
+  const answer = JSON.parse(stdout) as { found: boolean; backend?: { name: string } };
+  return answer.found ? answer.backend?.name : undefined;
+}
+
+/** Reads the subject of message 1 through homing with curl, as a user would. */
+async function subjectOverImap(uid: string): Promise<string> {
+  const url = `imap://127.0.0.1:${imapPort}/INBOX;UID=1;SECTION=HEADER.FIELDS%20(SUBJECT)`;
+  const { stdout } = await run('curl', [
+    '-s',
+    '--max-time',
+    '10',
+    '--url',
+    url,
+    '--user',
+    `${uid}:${secret(uid)}`,
+  ]);
+  return (
+    /^Subject: (.*)$/m.exec(stdout)?.[1]?.trim() ?? `(nothing: ${stdout.trim() || 'login failed'})`
+  );
+}
+
+let failed = 0;
+function step(ok: boolean, text: string): void {
+  if (!ok) failed += 1;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${text}`);
 }
 
 try {
   await waitReady();
-  console.log(
-    `\nhoming demo: LDAP at ${slapd.url}, homing admin API at http://127.0.0.1:${adminPort}`,
-  );
-  console.log(`config: ${config}\n`);
-  const tour: [string, string | undefined][] = [
+  console.log('\nhoming demo cluster on loopback');
+  console.log(`  LDAP        ${slapd.url}`);
+  console.log(`  mailbox A   imap://127.0.0.1:${a.imapPort}   (alice, carol)`);
+  console.log(`  mailbox B   imap://127.0.0.1:${b.imapPort}   (bob)`);
+  console.log(`  homing      imap://127.0.0.1:${imapPort}   admin http://127.0.0.1:${adminPort}`);
+  console.log(`  config      ${config}\n`);
+
+  console.log('directory: where does each user live?');
+  for (const [address, expected] of [
     ['alice', 'mbox-a'],
     ['bob@example.com', 'mbox-b'],
-    ['a.smith@example.com', 'mbox-a'],
     ['nobody@example.com', undefined],
-  ];
-  let failed = 0;
-  for (const [address, expected] of tour) {
-    const result = await lookup(address);
-    const got = result.found ? result.backend?.name : undefined;
-    const ok = got === expected;
-    if (!ok) failed += 1;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} ${address} → ${got ?? 'no such user'}`);
+  ] as const) {
+    const home = await lookup(address);
+    step(home === expected, `${address} → ${home ?? 'no such user'}`);
   }
-  console.log(`\ntry: node ${homing} lookup -c ${config} --node alice`);
+
+  console.log('\nIMAP: the same homing address, each user on their own mailbox server');
+  for (const [uid, backend] of [
+    ['alice', 'A'],
+    ['bob', 'B'],
+    ['carol', 'A'],
+  ] as const) {
+    const subject = await subjectOverImap(uid);
+    step(subject === `You are on backend ${backend}`, `${uid} reads "${subject}"`);
+  }
+  const wrong = await run('curl', [
+    '-s',
+    '--url',
+    `imap://127.0.0.1:${imapPort}/`,
+    '--user',
+    'alice:wrong',
+  ]).then(
+    () => 'logged in',
+    () => 'refused',
+  );
+  step(wrong === 'refused', `alice with a wrong password is ${wrong}`);
+
+  console.log('\ntry it yourself:');
+  console.log(`  curl --url 'imap://127.0.0.1:${imapPort}/INBOX;UID=1' --user bob:bob-pw`);
+  console.log(
+    `  a mail client: server 127.0.0.1 port ${imapPort}, STARTTLS, user alice, password alice-pw`,
+  );
+  console.log(`    (the demo's CA: ${certs.caCert})`);
+  console.log(`  node ${homing} lookup -c ${config} --node carol`);
   if (once) await cleanup(failed === 0 ? 0 : 1);
-  console.log('running until Ctrl-C');
+  console.log(
+    failed === 0
+      ? '\ntour passed; running until Ctrl-C'
+      : `\n${failed} step(s) failed; running until Ctrl-C`,
+  );
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   await cleanup(1);

@@ -160,3 +160,12 @@ describe('parseDuration', () => {
     expect(parseDuration(input)).toBeUndefined();
   });
 });
+
+describe('deploy/examples/homing.yaml', () => {
+  it('is a valid config', () => {
+    const example = new URL('../../../deploy/examples/homing.yaml', import.meta.url).pathname;
+    const { config } = loadConfig(example, { HOMING_LDAP_PASSWORD: 'x' });
+    expect(config.listeners.map((l) => l.tls)).toEqual(['starttls', 'implicit', 'starttls']);
+    expect(Object.keys(config.backends)).toEqual(['mbox-a', 'mbox-b']);
+  });
+});
