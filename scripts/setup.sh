@@ -45,8 +45,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# npm ci when node_modules is missing or older than the lock file.
+# npm install (not npm ci) when node_modules is missing or older than the lock file: the
+# registry mirror serves only this platform's optional packages (biome, turbo, esbuild), so the
+# lock file lists no others and npm ci would call it out of sync.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: npm install"
+  npm install --no-audit --no-fund --loglevel=error
 fi
