@@ -56,6 +56,7 @@ const [slapd, a, b] = await Promise.all([
 ]);
 const adminPort = await freePort();
 const imapPort = await freePort();
+const pop3Port = await freePort();
 const config = join(dir.path, 'homing.yaml');
 writeFileSync(
   config,
@@ -79,6 +80,10 @@ listeners:
     tls: starttls
     # loopback demo: curl and mail clients may log in without STARTTLS
     allow_plaintext_auth: true
+  - protocol: pop3
+    listen: 127.0.0.1:${pop3Port}
+    tls: starttls
+    allow_plaintext_auth: true
 tls:
   certificates:
     - cert: ${certs.cert}
@@ -89,9 +94,11 @@ backends:
   mbox-a:
     host: 127.0.0.1
     imap: { port: ${a.imapPort}, forward: id }
+    pop3: { port: ${a.pop3Port}, forward: xclient }
   mbox-b:
     host: 127.0.0.1
     imap: { port: ${b.imapPort}, forward: id }
+    pop3: { port: ${b.pop3Port}, forward: xclient }
 `,
 );
 
@@ -156,6 +163,23 @@ async function subjectOverImap(uid: string): Promise<string> {
   );
 }
 
+/** Reads the subject of message 1 through homing over POP3 with curl. */
+async function subjectOverPop3(uid: string): Promise<string> {
+  const url = `pop3://127.0.0.1:${pop3Port}/1`;
+  const { stdout } = await run('curl', [
+    '-s',
+    '--max-time',
+    '10',
+    '--url',
+    url,
+    '--user',
+    `${uid}:${secret(uid)}`,
+  ]);
+  return (
+    /^Subject: (.*)$/m.exec(stdout)?.[1]?.trim() ?? `(nothing: ${stdout.trim() || 'login failed'})`
+  );
+}
+
 let failed = 0;
 function step(ok: boolean, text: string): void {
   if (!ok) failed += 1;
@@ -168,7 +192,8 @@ try {
   console.log(`  LDAP        ${slapd.url}`);
   console.log(`  mailbox A   imap://127.0.0.1:${a.imapPort}   (alice, carol)`);
   console.log(`  mailbox B   imap://127.0.0.1:${b.imapPort}   (bob)`);
-  console.log(`  homing      imap://127.0.0.1:${imapPort}   admin http://127.0.0.1:${adminPort}`);
+  console.log(`  homing      imap://127.0.0.1:${imapPort}   pop3://127.0.0.1:${pop3Port}`);
+  console.log(`  admin API   http://127.0.0.1:${adminPort}`);
   console.log(`  config      ${config}\n`);
 
   console.log('directory: where does each user live?');
@@ -190,6 +215,14 @@ try {
     const subject = await subjectOverImap(uid);
     step(subject === `You are on backend ${backend}`, `${uid} reads "${subject}"`);
   }
+  console.log("\nPOP3: the same, through homing's POP3 listener");
+  for (const [uid, backend] of [
+    ['bob', 'B'],
+    ['alice', 'A'],
+  ] as const) {
+    const subject = await subjectOverPop3(uid);
+    step(subject === `You are on backend ${backend}`, `${uid} retrieves "${subject}"`);
+  }
   const wrong = await run('curl', [
     '-s',
     '--url',
@@ -204,6 +237,7 @@ try {
 
   console.log('\ntry it yourself:');
   console.log(`  curl --url 'imap://127.0.0.1:${imapPort}/INBOX;UID=1' --user bob:bob-pw`);
+  console.log(`  curl --url 'pop3://127.0.0.1:${pop3Port}/1' --user alice:alice-pw`);
   console.log(
     `  a mail client: server 127.0.0.1 port ${imapPort}, STARTTLS, user alice, password alice-pw`,
   );

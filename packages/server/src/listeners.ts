@@ -2,6 +2,7 @@ import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Directory } from '@homing/directory';
 import { startImapListener } from '@homing/imap-proxy';
+import { startPop3Listener } from '@homing/pop3-proxy';
 import {
   AddressSet,
   BackendHealth,
@@ -77,7 +78,8 @@ export async function startListeners(
       proxyProtocol: l.proxy_protocol,
       trustedProxies: new AddressSet(l.trusted_proxies),
     };
-    const server = await startImapListener({
+    const start = l.protocol === 'pop3' ? startPop3Listener : startImapListener;
+    const server = await start({
       spec,
       directory,
       health,

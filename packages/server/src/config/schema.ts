@@ -159,7 +159,7 @@ const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must 
 const listener = z
   .strictObject({
     name: z.string().optional().describe('name in logs and metrics; default: protocol and address'),
-    protocol: z.enum(['imap']).describe('imap (pop3 and smtp come with their proxies)'),
+    protocol: z.enum(['imap', 'pop3']).describe('imap (143, 993) or pop3 (110, 995)'),
     listen: listen.describe('address and port, e.g. 0.0.0.0:143 or [::]:993'),
     tls: z
       .enum(['none', 'starttls', 'implicit'])

@@ -68,6 +68,12 @@ function collect(schema: JsonSchema, key: string, required: boolean, rows: Row[]
       collect(child, `${key}.${name}`, (schema.required ?? []).includes(name), rows);
     }
   }
+  const item = schema.items;
+  if (schema.type === 'array' && item?.properties) {
+    for (const [name, child] of Object.entries(item.properties)) {
+      collect(child, `${key}[].${name}`, (item.required ?? []).includes(name), rows);
+    }
+  }
   const extra = schema.additionalProperties;
   if (extra && typeof extra === 'object' && extra.properties) {
     for (const [name, child] of Object.entries(extra.properties)) {

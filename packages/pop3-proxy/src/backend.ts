@@ -1,0 +1,79 @@
+import type { Socket } from 'node:net';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { connectTls, LineReader } from '@homing/proxy-core';
+import { type Pop3Reply, parseReply } from './reply.js';
+
+/** At most this many SASL challenges are answered before the proxy gives up on a backend. */
+const MAX_CHALLENGES = 3;
+
+/** The proxy's side of a pre-login POP3 conversation with a backend: one reply per command. */
+export class Pop3Backend {
+  socket: Socket | TLSSocket;
+  #reader: LineReader;
+  /** The greeting offered XCLIENT (Dovecot's POP3 says `+OK [XCLIENT] …` to trusted peers). */
+  xclient = false;
+
+  constructor(
+    socket: Socket | TLSSocket,
+    readonly maxLineBytes: number,
+  ) {
+    this.socket = socket;
+    this.#reader = new LineReader(socket, maxLineBytes);
+  }
+
+  /** Reads the greeting (RFC 1939 §4); false when the backend is not ready to serve. */
+  async greeting(signal: AbortSignal): Promise<boolean> {
+    const reply = await this.#read(signal);
+    if (reply.status !== 'ok') return false;
+    this.xclient = reply.code?.toUpperCase() === 'XCLIENT';
+    return true;
+  }
+
+  /** STLS (RFC 2595 §4), then the TLS handshake within the same deadline. */
+  async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
+    const reply = await this.command('STLS', signal);
+    if (reply.status !== 'ok') return false;
+    // Bytes after +OK and before the handshake were not sent under TLS: refuse them.
+    if (this.#reader.detach().length > 0) return false;
+    this.socket = await connectTls(this.socket as Socket, options, signal);
+    this.#reader = new LineReader(this.socket, this.maxLineBytes);
+    return true;
+  }
+
+  /** Sends one command line and reads its status line. */
+  command(line: string, signal: AbortSignal): Promise<Pop3Reply> {
+    this.socket.write(`${line}\r\n`);
+    return this.#read(signal);
+  }
+
+  /**
+   * AUTH with an initial response (RFC 5034 §4; "=" when it is empty). A challenge is answered
+   * by `answer` (base64, without CRLF); without one the exchange is cancelled with "*".
+   */
+  async authenticate(
+    mechanism: string,
+    initial: Buffer,
+    signal: AbortSignal,
+    answer?: (challenge: Pop3Reply) => string | undefined,
+  ): Promise<Pop3Reply> {
+    const response = initial.length === 0 ? '=' : initial.toString('base64');
+    let reply = await this.command(`AUTH ${mechanism} ${response}`, signal);
+    for (let n = 0; reply.status === 'challenge'; n += 1) {
+      if (n === MAX_CHALLENGES) throw new Error('backend keeps sending SASL challenges');
+      reply = await this.command(answer?.(reply) ?? '*', signal);
+    }
+    return reply;
+  }
+
+  /** Stops reading; returns bytes that arrived after the last reply. */
+  detach(): Buffer {
+    return this.#reader.detach();
+  }
+
+  async #read(signal: AbortSignal): Promise<Pop3Reply> {
+    const line = await this.#reader.readLine(signal);
+    const reply = parseReply(line);
+    if (!reply) throw new Error(`unexpected backend reply: ${line.toString('utf8').slice(0, 200)}`);
+    return reply;
+  }
+}

@@ -1,0 +1,126 @@
+import { saslMechanisms } from './capabilities.js';
+import { parseAuthArgument } from './command.js';
+import type { Credentials } from './login.js';
+import { decodeBase64, decodePlain, oauthUser } from './sasl.js';
+import type { Pop3Session } from './session.js';
+
+export type Mechanism = 'PLAIN' | 'XOAUTH2' | 'OAUTHBEARER';
+
+export interface CommandSpec {
+  /**
+   * Carries credentials: refused on a connection without TLS unless the listener allows
+   * plaintext logins (RFC 2595 §2.4: a server must be able to refuse them before TLS).
+   */
+  readonly credentials: boolean;
+  readonly handle: (session: Pop3Session, argument: string | undefined) => void | Promise<void>;
+}
+
+/**
+ * The AUTHORIZATION state (RFC 1939 §4), the only one this proxy reads: its commands and the
+ * extensions valid in it. NOOP and RSET are TRANSACTION-state commands (RFC 1939 §5) and APOP
+ * is not offered, so they get -ERR like any other command.
+ */
+export const commands = {
+  // RFC 2449 §5
+  CAPA: {
+    credentials: false,
+    handle: (s) => s.reply('+OK Capability list follows', ...s.capabilities(), '.'),
+  },
+  // RFC 2595 §4
+  STLS: {
+    credentials: false,
+    handle: (s, argument) =>
+      argument === undefined ? s.startTls() : s.reply('-ERR STLS takes no argument.'),
+  },
+  // RFC 1939 §7
+  USER: { credentials: true, handle: user },
+  PASS: { credentials: true, handle: pass },
+  // RFC 5034 §4
+  AUTH: { credentials: true, handle: auth },
+  // RFC 1939 §4: QUIT in the AUTHORIZATION state just ends the session.
+  QUIT: { credentials: false, handle: (s) => s.close(['+OK Logging out.'], 'quit') },
+} satisfies Record<string, CommandSpec>;
+
+export type Verb = keyof typeof commands;
+
+export function commandSpec(verb: string): CommandSpec | undefined {
+  return Object.hasOwn(commands, verb) ? commands[verb as Verb] : undefined;
+}
+
+function user(session: Pop3Session, argument: string | undefined): void {
+  if (!argument) {
+    session.reply('-ERR USER needs a user name.');
+    return;
+  }
+  // Said of every name alike: whether the user exists is answered only after PASS.
+  session.pendingUser = argument;
+  session.reply('+OK');
+}
+
+async function pass(session: Pop3Session, argument: string | undefined): Promise<void> {
+  const name = session.pendingUser;
+  session.pendingUser = undefined;
+  if (name === undefined) {
+    session.reply('-ERR No user name given: USER first.');
+    return;
+  }
+  if (!argument) {
+    session.reply('-ERR PASS needs a password.');
+    return;
+  }
+  await session.login({ mechanism: 'USER', user: name, password: argument });
+}
+
+async function auth(session: Pop3Session, argument: string | undefined): Promise<void> {
+  const parsed = parseAuthArgument(argument);
+  if (!parsed) {
+    session.reply('-ERR Syntax: AUTH mechanism [initial-response].');
+    return;
+  }
+  const mechanism = saslMechanisms(session.oauth).find((m) => m === parsed.mechanism) as
+    | Mechanism
+    | undefined;
+  if (!mechanism) {
+    session.reply('-ERR Unsupported authentication mechanism.');
+    return;
+  }
+  if (parsed.initial === undefined) {
+    // No initial response: an empty challenge, and the next line is the answer.
+    session.awaitSaslResponse(mechanism);
+    return;
+  }
+  // RFC 5034 §4: "=" is an empty initial response.
+  await saslResponse(session, mechanism, parsed.initial === '=' ? '' : parsed.initial);
+}
+
+/** The client's answer to AUTH: an initial response, or the line after our "+ " challenge. */
+export async function saslResponse(
+  session: Pop3Session,
+  mechanism: Mechanism,
+  response: string,
+): Promise<void> {
+  if (response === '*') {
+    session.reply('-ERR Authentication cancelled.'); // RFC 5034 §4
+    return;
+  }
+  const decoded = decodeBase64(response);
+  if (!decoded) {
+    session.reply('-ERR Invalid base64 data in authentication response.');
+    return;
+  }
+  let credentials: Credentials | undefined;
+  if (mechanism === 'PLAIN') {
+    const plain = decodePlain(decoded);
+    if (!plain) {
+      session.reply('-ERR Malformed PLAIN response.');
+      return;
+    }
+    credentials = { mechanism, ...plain };
+  } else {
+    const name = oauthUser(mechanism, decoded);
+    // No user to look up: fail as a wrong token would, after the same delay.
+    if (name === undefined) return session.failLogin(performance.now());
+    credentials = { mechanism, user: name, response: decoded };
+  }
+  await session.login(credentials);
+}

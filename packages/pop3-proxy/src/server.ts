@@ -1,0 +1,40 @@
+import type { Server } from 'node:net';
+import type { Directory } from '@homing/directory';
+import {
+  type BackendHealth,
+  type Limits,
+  type ListenerSpec,
+  listen,
+  type ServerTls,
+  type SessionRegistry,
+} from '@homing/proxy-core';
+import type { Logger } from 'pino';
+import { Pop3Session } from './session.js';
+
+export interface Pop3ListenerOptions {
+  readonly spec: ListenerSpec;
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  readonly registry: SessionRegistry;
+  /** Certificates for implicit TLS and STLS. */
+  readonly tls: ServerTls | undefined;
+  /** USER/PASS and AUTH without TLS (not advertised, and refused, otherwise). */
+  readonly allowPlaintext: boolean;
+  /** Pass XOAUTH2 and OAUTHBEARER through to backends. */
+  readonly oauth: boolean;
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly log: Logger;
+}
+
+/** Starts one POP3 listener; every connection becomes a Pop3Session. */
+export function startPop3Listener(options: Pop3ListenerOptions): Promise<Server> {
+  const log = options.log.child({ listener: options.spec.name, proto: 'pop3' });
+  return listen({
+    spec: options.spec,
+    tls: options.tls,
+    limits: options.limits,
+    log,
+    onConnection: (connection) => new Pop3Session(connection, options).start(),
+  });
+}
