@@ -85,7 +85,10 @@ export class ImapSession {
     this.#unregister = this.#options.registry.add(this.#info, (reason) => this.#kick(reason));
     socket.on('data', this.#onData);
     socket.on('close', () => {
-      if (!this.#spliced) this.#finish('client closed', { up: 0, down: 0 });
+      if (this.#spliced) return;
+      // A login under way sees this and drops its backend connection instead of splicing.
+      this.#closed = true;
+      this.#finish('client closed', { up: 0, down: 0 });
     });
     socket.on('error', () => {});
     this.#authTimer = setTimeout(
