@@ -20,6 +20,8 @@ import { tempDir } from './tmp.js';
 export interface DovecotUser {
   user: string;
   password: string;
+  /** A storage quota such as `1K`: deliveries beyond it fail (LMTP answers 552 after DATA). */
+  quota?: string;
 }
 
 export interface DovecotOptions {
@@ -394,7 +396,10 @@ function dovecotConf(
     '',
     'mail_location = maildir:~/Maildir',
     // COMPRESS=DEFLATE (RFC 4978), so tests show it works through the proxy's splice.
-    'mail_plugins = $mail_plugins zlib',
+    'mail_plugins = $mail_plugins zlib quota',
+    'plugin {',
+    '  quota = maildir:User quota',
+    '}',
     'protocol imap {',
     '  mail_plugins = $mail_plugins imap_zlib',
     '}',
@@ -448,7 +453,12 @@ function dovecotConf(
 }
 
 function passwdFile(users: readonly DovecotUser[]): string {
-  return users.map((u) => `${u.user.toLowerCase()}:{PLAIN}${u.password}::::::\n`).join('');
+  return users
+    .map((u) => {
+      const extra = u.quota ? `userdb_quota_rule=*:storage=${u.quota}` : '';
+      return `${u.user.toLowerCase()}:{PLAIN}${u.password}::::::${extra}\n`;
+    })
+    .join('');
 }
 
 function markerMessage(name: string, user: string): string {

@@ -1,0 +1,151 @@
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { connectBackend, connectTls, LineReader, type Endpoint as Peer } from '@homing/proxy-core';
+import { DotStuffer } from './dot-stuff.js';
+import { extensions, ReplyCollector, type SmtpReply } from './reply.js';
+
+export interface BackendClientOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly lmtp: boolean;
+  readonly tls: 'none' | 'starttls' | 'implicit';
+  readonly tlsOptions: ConnectionOptions;
+  /** PROXY v2 header with the client's address, where the backend entry asks for it. */
+  readonly proxy?: { readonly source: Peer; readonly destination: Peer } | undefined;
+  /** Our name in EHLO/LHLO. */
+  readonly name: string;
+  readonly maxLineBytes: number;
+}
+
+/**
+ * The proxy's SMTP/LMTP client towards one backend, one step at a time, so that a backend's
+ * answer to each RCPT reaches the sender while it waits for that answer (RFC 5321 §4.1.1).
+ */
+export class BackendClient {
+  extensions = new Map<string, string>();
+  #socket: Socket | TLSSocket;
+  #reader: LineReader;
+  #closed = false;
+
+  private constructor(
+    socket: Socket | TLSSocket,
+    readonly options: BackendClientOptions,
+  ) {
+    this.#socket = socket;
+    this.#reader = new LineReader(socket, options.maxLineBytes);
+    socket.on('close', () => {
+      this.#closed = true;
+    });
+    socket.on('error', () => {});
+  }
+
+  /** Connect, greeting, EHLO/LHLO and STARTTLS, all within `signal`'s deadline. */
+  static async open(options: BackendClientOptions, signal: AbortSignal): Promise<BackendClient> {
+    const socket = await connectBackend(
+      {
+        host: options.host,
+        port: options.port,
+        implicitTls: options.tls === 'implicit',
+        tlsOptions: options.tlsOptions,
+        proxy: options.proxy,
+      },
+      signal,
+    );
+    const client = new BackendClient(socket, options);
+    try {
+      const greeting = await client.#read(signal);
+      if (greeting.code !== 220)
+        throw new Error(`greeting ${greeting.code} ${greeting.lines.join(' ')}`);
+      await client.hello(signal);
+      if (options.tls === 'starttls') {
+        if (!client.extensions.has('STARTTLS')) throw new Error('backend does not offer STARTTLS');
+        const ok = await client.command('STARTTLS', signal);
+        if (ok.code !== 220) throw new Error(`STARTTLS refused: ${ok.code}`);
+        client.#reader.detach();
+        client.#socket = await connectTls(client.#socket as Socket, options.tlsOptions, signal);
+        client.#reader = new LineReader(client.#socket, options.maxLineBytes);
+        await client.hello(signal);
+      }
+      return client;
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async hello(signal: AbortSignal): Promise<SmtpReply> {
+    const reply = await this.command(
+      `${this.options.lmtp ? 'LHLO' : 'EHLO'} ${this.options.name}`,
+      signal,
+    );
+    if (reply.code !== 250)
+      throw new Error(`${this.options.lmtp ? 'LHLO' : 'EHLO'} refused: ${reply.code}`);
+    this.extensions = extensions(reply);
+    return reply;
+  }
+
+  /** Sends one command line and reads its reply. */
+  async command(line: string, signal: AbortSignal): Promise<SmtpReply> {
+    if (/[\r\n]/.test(line)) throw new Error('CR or LF in an SMTP command');
+    this.#socket.write(`${line}\r\n`);
+    return this.#read(signal);
+  }
+
+  /**
+   * DATA: streams the message (dot-stuffed, CRLF line ends) after a 354; `prefix` goes first
+   * (a Received header). Resolves with one reply (SMTP) or one per accepted recipient (LMTP).
+   * `abort()` on the returned handle withholds the final dot, so the backend keeps nothing.
+   */
+  async data(
+    message: Readable,
+    prefix: Buffer | undefined,
+    recipients: number,
+    signal: AbortSignal,
+  ): Promise<SmtpReply[]> {
+    const go = await this.command('DATA', signal);
+    if (go.code !== 354) return [go];
+    if (prefix) this.#socket.write(prefix);
+    const stuffer = new DotStuffer();
+    await new Promise<void>((resolve, reject) => {
+      const fail = (error: Error) => reject(error);
+      message.once('error', fail);
+      stuffer.once('error', fail);
+      this.#socket.once('close', () =>
+        reject(new Error('backend closed the connection during DATA')),
+      );
+      stuffer.on('end', () => resolve());
+      message.pipe(stuffer).pipe(this.#socket, { end: false });
+    });
+    const replies: SmtpReply[] = [];
+    for (let i = 0; i < (this.options.lmtp ? recipients : 1); i += 1)
+      replies.push(await this.#read(signal));
+    return replies;
+  }
+
+  /** Aborts a DATA in progress by closing the connection: without the final dot nothing is kept. */
+  destroy(): void {
+    this.#closed = true;
+    this.#socket.destroy();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.end('QUIT\r\n');
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
+  }
+
+  async #read(signal: AbortSignal): Promise<SmtpReply> {
+    const collector = new ReplyCollector();
+    for (;;) {
+      const line = (await this.#reader.readLine(signal)).toString('utf8');
+      const reply = collector.push(line);
+      if (reply) return reply;
+    }
+  }
+}

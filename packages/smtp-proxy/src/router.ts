@@ -1,0 +1,397 @@
+import { PassThrough } from 'node:stream';
+import { type Backend, type Directory, DirectoryError, type Endpoint } from '@homing/directory';
+import {
+  type BackendHealth,
+  backendTlsOptions,
+  type Limits,
+  type Endpoint as Peer,
+} from '@homing/proxy-core';
+import type { Logger } from 'pino';
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { BackendClient } from './backend-client.js';
+import { ReceivedCounter, receivedHeader } from './headers.js';
+import { forwardParams } from './params.js';
+import { isPositive, replyError, replyText, SmtpError, type SmtpReply } from './reply.js';
+import { xtext } from './xtext.js';
+
+export type MixedPolicy = 'single' | 'fanout';
+
+export interface RouterOptions {
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  /** Our host name: EHLO/LHLO to backends and the `by` of Received headers. */
+  readonly hostname: string;
+  /** What a recipient on a second backend gets: 452 (`single`) or a parallel delivery (`fanout`). */
+  readonly policy: MixedPolicy;
+  /** More `Received:` headers than this is a mail loop (RFC 5321 §6.3). */
+  readonly maxReceived: number;
+  /** The client speaks LMTP: one reply per recipient after DATA. */
+  readonly lmtp: boolean;
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly log: Logger;
+}
+
+/** One backend's share of a transaction. */
+interface Delivery {
+  readonly backend: Backend;
+  readonly client: BackendClient;
+  /** Indexes into the transaction's accepted recipients. */
+  readonly recipients: number[];
+  /** The backend was told the client by XCLIENT, so it writes the trace header itself. */
+  readonly xclient: boolean;
+}
+
+interface Accepted {
+  readonly address: string;
+  readonly delivery: Delivery;
+}
+
+/**
+ * Routes one client session's transactions: each recipient to its home, each backend's own
+ * answers passed on, nothing accepted before the backend accepted it, nothing spooled here.
+ */
+export class Router {
+  #from: SMTPServerAddress | undefined;
+  #session: SMTPServerSession | undefined;
+  #deliveries = new Map<string, Delivery>();
+  #accepted: Accepted[] = [];
+  /** Open connections by backend name, reused by the session's next transaction. */
+  readonly #idle = new Map<string, BackendClient>();
+  readonly #options: RouterOptions;
+  readonly #log: Logger;
+
+  constructor(
+    options: RouterOptions,
+    readonly client: { readonly address: Peer; readonly local: Peer },
+  ) {
+    this.#options = options;
+    this.#log = options.log;
+  }
+
+  /** MAIL FROM: a new transaction. Backends hear of it with the first recipient they hold. */
+  async mail(from: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    this.#session = session;
+    await this.#endTransaction('RSET');
+    this.#from = from;
+  }
+
+  async rcpt(to: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    this.#session = session;
+    const { directory, limits } = this.#options;
+    let route: Awaited<ReturnType<Directory['lookup']>>['route'];
+    try {
+      const result = await directory.lookup(to.address, {
+        kind: 'recipient',
+        signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
+      });
+      route = result.route;
+    } catch (error) {
+      this.#log.warn(
+        { rcpt: to.address, err: error instanceof DirectoryError ? error.message : error },
+        'directory unavailable',
+      );
+      throw new SmtpError(451, '4.4.3 Directory unavailable, try again later');
+    }
+    if (!route) throw new SmtpError(550, '5.1.1 No such user here');
+    const backend = route.backend;
+    const endpoint = backend.endpoints.lmtp ?? backend.endpoints.smtp;
+    if (!endpoint) {
+      this.#log.error(
+        { backend: backend.name },
+        'the home backend has no lmtp or smtp service configured',
+      );
+      throw new SmtpError(451, '4.3.5 Delivery is not configured for this recipient');
+    }
+    if (this.#options.isOwnAddress(backend.host, endpoint.port)) {
+      this.#log.error(
+        { backend: backend.name, rcpt: to.address },
+        'route loop: the home backend is this proxy',
+      );
+      throw new SmtpError(451, '4.4.6 Mail routing loop');
+    }
+    let delivery = this.#deliveries.get(backend.name);
+    if (
+      !delivery &&
+      this.#deliveries.size > 0 &&
+      this.#options.policy === 'single' &&
+      !this.#options.lmtp
+    ) {
+      // RFC 5321 §4.5.3.1.10: the sender delivers the rest in another transaction.
+      throw new SmtpError(
+        452,
+        '4.5.3 Too many recipients for this transaction, send the rest separately',
+      );
+    }
+    delivery ??= await this.#open(backend, endpoint);
+    const reply = await delivery.client
+      .command(
+        `RCPT TO:<${route.login}>${forwardParams(to, delivery.client.extensions, 'rcpt')}`,
+        AbortSignal.timeout(limits.backendLoginTimeoutMs),
+      )
+      .catch((error: unknown) => this.#lost(delivery, error));
+    if (!isPositive(reply)) throw replyError(reply);
+    delivery.recipients.push(this.#accepted.length);
+    this.#accepted.push({ address: to.address, delivery });
+  }
+
+  /**
+   * Streams the message to every backend of the transaction at once. SMTP clients get one
+   * reply: 250 only when every backend said 250. LMTP clients get one reply per recipient.
+   */
+  async data(
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+  ): Promise<string | (string | Error)[]> {
+    this.#session = session;
+    const deliveries = [...this.#deliveries.values()];
+    const loop = new ReceivedCounter();
+    const pipes = deliveries.map(() => new PassThrough());
+    let tooManyHops = false;
+    stream.on('data', (chunk: Buffer) => {
+      loop.push(chunk);
+      if (loop.count > this.#options.maxReceived && !tooManyHops) {
+        tooManyHops = true;
+        for (const p of pipes) p.destroy(new Error('mail loop'));
+      }
+      // The slowest backend sets the pace: pause the client until every full pipe drained.
+      const full = pipes.filter((p) => !p.destroyed && !p.write(chunk));
+      if (full.length > 0) {
+        stream.pause();
+        let waiting = full.length;
+        const done = () => {
+          waiting -= 1;
+          if (waiting === 0) stream.resume();
+        };
+        // A pipe that is destroyed (loop found, backend gone) never drains: count its close.
+        for (const p of full) {
+          const once = () => {
+            p.off('drain', once);
+            p.off('close', once);
+            done();
+          };
+          p.on('drain', once);
+          p.on('close', once);
+        }
+      }
+    });
+    stream.once('end', () => {
+      if (stream.sizeExceeded) for (const p of pipes) p.destroy(new Error('message too big'));
+      else for (const p of pipes) p.end();
+    });
+
+    const signal = AbortSignal.timeout(this.#options.limits.backendLoginTimeoutMs * 4);
+    const results = await Promise.all(
+      deliveries.map(async (d, i) => {
+        const prefix = d.xclient ? undefined : Buffer.from(this.#received(d));
+        try {
+          return await d.client.data(pipes[i] as PassThrough, prefix, d.recipients.length, signal);
+        } catch (error) {
+          d.client.destroy();
+          if (!tooManyHops && !stream.sizeExceeded) {
+            this.#log.warn(
+              { backend: d.backend.name, err: String(error) },
+              'backend failed during DATA',
+            );
+          }
+          return undefined;
+        }
+      }),
+    );
+    await new Promise<void>((resolve) =>
+      stream.readableEnded ? resolve() : stream.once('end', () => resolve()),
+    );
+    const accepted = this.#accepted;
+    this.#finishTransaction();
+    if (tooManyHops)
+      throw new SmtpError(
+        554,
+        `5.4.6 Too many hops (more than ${this.#options.maxReceived} Received headers)`,
+      );
+    if (stream.sizeExceeded) return 'ignored'; // smtp-server answers 552 itself
+
+    // One outcome per accepted recipient, in the client's order.
+    const outcomes = accepted.map((rcpt): SmtpReply | undefined => {
+      const i = deliveries.indexOf(rcpt.delivery);
+      const replies = results[i];
+      if (!replies) return undefined;
+      return rcpt.delivery.client.options.lmtp
+        ? replies[rcpt.delivery.recipients.indexOf(accepted.indexOf(rcpt))]
+        : replies[0];
+    });
+    const lost = new SmtpError(451, '4.4.2 Connection to the mailbox server lost, try again later');
+    if (this.#options.lmtp)
+      return outcomes.map((r) => (!r ? lost : isPositive(r) ? replyText(r) : replyError(r)));
+    return this.#singleReply(outcomes, lost);
+  }
+
+  /** The client went away: nothing half-done may be delivered. */
+  close(): void {
+    for (const d of this.#deliveries.values()) d.client.destroy();
+    this.#deliveries.clear();
+    for (const c of this.#idle.values()) c.close();
+    this.#idle.clear();
+  }
+
+  #singleReply(outcomes: (SmtpReply | undefined)[], lost: SmtpError): string {
+    if (outcomes.every((r) => r && isPositive(r))) {
+      const texts = [...new Set(outcomes.map((r) => replyText(r as SmtpReply)))];
+      return texts.length === 1
+        ? (texts[0] as string)
+        : `2.0.0 Ok: delivered (${texts.join('; ')})`;
+    }
+    const failures = outcomes.filter((r) => !r || !isPositive(r));
+    const permanent = failures.every((r) => r && r.code >= 500);
+    if (permanent && failures.length === outcomes.length)
+      throw replyError(failures[0] as SmtpReply);
+    // Some recipients took it and others did not: a retry may duplicate for the first ones,
+    // which is better than losing mail for the others (no bounce is made here: nothing spools).
+    this.#log.warn(
+      { outcomes: outcomes.map((r) => r?.code ?? 'lost') },
+      'partial delivery: asking the sender to retry',
+    );
+    throw failures.some((r) => !r)
+      ? lost
+      : new SmtpError(451, '4.3.0 Delivery failed for some recipients, try again later');
+  }
+
+  async #open(backend: Backend, endpoint: Endpoint): Promise<Delivery> {
+    const { health, limits, hostname } = this.#options;
+    const lmtp = backend.endpoints.lmtp === endpoint;
+    const key = `${backend.name}/${lmtp ? 'lmtp' : 'smtp'}`;
+    if (health.isDown(key))
+      throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
+    let client = this.#idle.get(backend.name);
+    this.#idle.delete(backend.name);
+    if (client?.closed) client = undefined;
+    const signal = AbortSignal.timeout(limits.backendConnectTimeoutMs);
+    let xclient = false;
+    try {
+      if (!client) {
+        client = await BackendClient.open(
+          {
+            host: backend.host,
+            port: endpoint.port,
+            lmtp,
+            tls: endpoint.tls,
+            tlsOptions: backendTlsOptions(backend.host, backend.tls),
+            proxy:
+              endpoint.forward === 'proxy'
+                ? { source: this.client.address, destination: this.client.local }
+                : undefined,
+            name: hostname,
+            maxLineBytes: limits.lineBytes,
+          },
+          signal,
+        );
+        health.success(key);
+      }
+      if (this.#from?.args && 'SMTPUTF8' in this.#from.args && !client.extensions.has('SMTPUTF8')) {
+        this.#idle.set(backend.name, client);
+        // RFC 6531 §3.6: the message cannot go on to a server without SMTPUTF8.
+        throw new SmtpError(553, '5.6.7 The mailbox server does not support SMTPUTF8');
+      }
+      if (endpoint.forward === 'xclient') xclient = await this.#sendXclient(client, signal);
+      const mail = await client.command(
+        `MAIL FROM:<${this.#from?.address ?? ''}>${this.#from ? forwardParams(this.#from, client.extensions, 'mail') : ''}`,
+        signal,
+      );
+      if (!isPositive(mail)) {
+        this.#idle.set(backend.name, client);
+        await client.command('RSET', signal).catch(() => client?.destroy());
+        throw replyError(mail);
+      }
+    } catch (error) {
+      if (error instanceof SmtpError) throw error;
+      client?.destroy();
+      health.failure(key, String(error));
+      this.#log.warn({ backend: backend.name, err: String(error) }, 'mailbox server unavailable');
+      throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
+    }
+    const delivery: Delivery = {
+      backend,
+      client,
+      recipients: [],
+      xclient: xclient || endpoint.forward === 'proxy',
+    };
+    this.#deliveries.set(backend.name, delivery);
+    return delivery;
+  }
+
+  /** XCLIENT (Postfix XCLIENT_README): the backend then logs and traces the real client. */
+  async #sendXclient(client: BackendClient, signal: AbortSignal): Promise<boolean> {
+    const offered = client.extensions.get('XCLIENT');
+    if (offered === undefined) return false;
+    const names = new Set(offered.toUpperCase().split(/\s+/));
+    const session = this.#session;
+    const attributes: [string, string][] = [
+      ['ADDR', this.client.address.address],
+      ['PORT', String(this.client.address.port)],
+      ['HELO', session?.hostNameAppearsAs || ''],
+      ['NAME', '[UNAVAILABLE]'],
+      ['PROTO', this.#options.lmtp ? 'LMTP' : 'ESMTP'],
+    ];
+    const sent = attributes.filter(([name, value]) => names.has(name) && value !== '');
+    if (sent.length === 0) return false;
+    const reply = await client.command(
+      `XCLIENT ${sent.map(([n, v]) => `${n}=${xtext(v)}`).join(' ')}`,
+      signal,
+    );
+    if (reply.code !== 220 && reply.code !== 250) {
+      this.#log.warn(
+        { code: reply.code },
+        'backend refused XCLIENT; adding a Received header instead',
+      );
+      return false;
+    }
+    // Postfix answers XCLIENT with a new greeting and wants EHLO again.
+    if (reply.code === 220) await client.hello(signal);
+    return true;
+  }
+
+  #received(delivery: Delivery): string {
+    const s = this.#session;
+    const first =
+      delivery.recipients.length === 1
+        ? this.#accepted[delivery.recipients[0] as number]?.address
+        : undefined;
+    return receivedHeader({
+      helo: s?.hostNameAppearsAs || '',
+      clientAddress: this.client.address.address,
+      by: this.#options.hostname,
+      protocol: this.#options.lmtp ? 'LMTP' : s?.secure ? 'ESMTPS' : 'ESMTP',
+      id: s?.id ?? '',
+      recipient: first,
+      date: new Date(),
+    });
+  }
+
+  #lost(delivery: Delivery, error: unknown): never {
+    delivery.client.destroy();
+    this.#deliveries.delete(delivery.backend.name);
+    this.#log.warn({ backend: delivery.backend.name, err: String(error) }, 'mailbox server lost');
+    throw new SmtpError(451, '4.4.2 Connection to the mailbox server lost, try again later');
+  }
+
+  /** After DATA: keep healthy connections for the session's next transaction. */
+  #finishTransaction(): void {
+    for (const d of this.#deliveries.values())
+      if (!d.client.closed) this.#idle.set(d.backend.name, d.client);
+    this.#deliveries.clear();
+    this.#accepted = [];
+    this.#from = undefined;
+  }
+
+  /** A new MAIL (or the end) while backends hold a transaction: reset them. */
+  async #endTransaction(command: 'RSET'): Promise<void> {
+    const open = [...this.#deliveries.values()];
+    this.#finishTransaction();
+    await Promise.all(
+      open.map((d) =>
+        d.client
+          .command(command, AbortSignal.timeout(this.#options.limits.backendConnectTimeoutMs))
+          .catch(() => d.client.destroy()),
+      ),
+    );
+  }
+}

@@ -1,0 +1,167 @@
+import type { Server } from 'node:net';
+import type { Directory } from '@homing/directory';
+import {
+  type BackendHealth,
+  type Limits,
+  type ListenerSpec,
+  listen,
+  type ServerTls,
+  type SessionRegistry,
+} from '@homing/proxy-core';
+import type { Logger } from 'pino';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { type MixedPolicy, Router } from './router.js';
+
+export type SmtpKind = 'mx' | 'lmtp';
+
+export interface SmtpListenerOptions {
+  readonly spec: ListenerSpec;
+  readonly kind: SmtpKind;
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  readonly registry: SessionRegistry;
+  readonly tls: ServerTls | undefined;
+  readonly hostname: string;
+  /** Largest message in bytes (SIZE, RFC 1870). */
+  readonly maxMessageBytes: number;
+  readonly maxRecipients: number;
+  readonly maxReceived: number;
+  readonly policy: MixedPolicy;
+  /** Offer SMTPUTF8 and DSN: only when every backend supports them end to end. */
+  readonly smtputf8: boolean;
+  readonly dsn: boolean;
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly log: Logger;
+}
+
+/**
+ * Starts an MX (SMTP) or LMTP listener. smtp-server speaks to the client; each session gets a
+ * Router that talks to the backends. Connections come from proxy-core's listener, so PROXY
+ * headers and implicit TLS work as for IMAP and POP3.
+ */
+export async function startSmtpListener(options: SmtpListenerOptions): Promise<Server> {
+  const log = options.log.child({ listener: options.spec.name, proto: options.kind });
+  const routers = new Map<string, Router>();
+  const implicit = options.spec.tls === 'implicit';
+  const smtp = new SMTPServer({
+    name: options.hostname,
+    lmtp: options.kind === 'lmtp',
+    secure: implicit,
+    secured: implicit,
+    size: options.maxMessageBytes,
+    rejectOversized: true,
+    maxRecipients: options.maxRecipients,
+    maxCommandLength: options.limits.lineBytes,
+    socketTimeout: options.limits.idleTimeoutMs,
+    disabledCommands: ['AUTH'],
+    authOptional: true,
+    hideSTARTTLS: options.spec.tls !== 'starttls' || !options.tls,
+    hideSMTPUTF8: !options.smtputf8,
+    hideDSN: !options.dsn,
+    hide8BITMIME: false,
+    hidePIPELINING: false,
+    hideENHANCEDSTATUSCODES: false,
+    disableReverseLookup: true,
+    logger: false,
+    ...tlsOptions(options.tls),
+    onConnect: (_session, done) => done(),
+    onMailFrom: (address, session, done) => {
+      routers
+        .get(session.id)
+        ?.mail(address, session)
+        .then(() => done(), done);
+    },
+    onRcptTo: (address, session, done) => {
+      const router = routers.get(session.id);
+      if (!router) return done(new Error('session not ready'));
+      router.rcpt(address, session).then(
+        () => done(),
+        (error: Error) => done(error),
+      );
+    },
+    onData: (stream, session, done) => {
+      const router = routers.get(session.id);
+      if (!router) {
+        stream.resume();
+        return done(new Error('session not ready'));
+      }
+      router.data(stream, session).then(
+        (reply) => done(null, reply as string),
+        (error: Error) => done(error),
+      );
+    },
+    onClose: (session) => {
+      routers.get(session.id)?.close();
+      routers.delete(session.id);
+    },
+  } satisfies SMTPServerOptions);
+  smtp.on('error', (error) => log.debug({ err: error }, 'smtp session error'));
+
+  return listen({
+    spec: options.spec,
+    tls: options.tls,
+    limits: options.limits,
+    log,
+    onConnection: (connection) => {
+      const info = {
+        id: connection.id,
+        protocol: options.kind === 'mx' ? 'smtp' : 'lmtp',
+        client: connection.client.address,
+        since: new Date(),
+      } as const;
+      const unregister = options.registry.add(info, () => connection.socket.destroy());
+      connection.socket.once('close', unregister);
+      // smtp-server creates the session; the router is keyed by the id we give it.
+      const router = new Router(
+        {
+          directory: options.directory,
+          health: options.health,
+          limits: options.limits,
+          hostname: options.hostname,
+          policy: options.policy,
+          maxReceived: options.maxReceived,
+          lmtp: options.kind === 'lmtp',
+          isOwnAddress: options.isOwnAddress,
+          log: connection.log,
+        },
+        { address: connection.client, local: connection.local },
+      );
+      routers.set(connection.id, router);
+      smtp.connect(connection.socket, {
+        id: connection.id,
+        remoteAddress: connection.client.address,
+        remotePort: connection.client.port,
+        localAddress: connection.local.address,
+        localPort: connection.local.port,
+      } as never);
+      keepOwnStatusCodes(smtp);
+    },
+  });
+}
+
+type Send = (code: number, data: unknown, context?: unknown) => void;
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/**
+ * smtp-server puts its own enhanced status code (RFC 3463) before every reply text; ours, and
+ * the backends' that we relay, already start with one (5.1.1, 4.5.3, 5.2.2...). For such
+ * replies the connection's own code is left out, so the sender sees the mailbox server's.
+ */
+function keepOwnStatusCodes(smtp: SMTPServer): void {
+  const connections = (smtp as unknown as { connections: Set<{ send: Send }> }).connections;
+  const connection = [...connections].at(-1);
+  if (!connection) return;
+  const send = connection.send.bind(connection);
+  connection.send = (code, data, context) =>
+    send(code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
+}
+
+function tlsOptions(tls: ServerTls | undefined): Partial<SMTPServerOptions> {
+  if (!tls) return {};
+  return {
+    secureContext: tls.defaultContext,
+    SNICallback: (name, done) => done(null, tls.contextFor(name)),
+    minVersion: tls.minVersion,
+  };
+}

@@ -1,0 +1,340 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { encodeProxyV2 } from '@homing/proxy-core';
+import { RawClient } from '@homing/testkit';
+import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxMessageBytes, SmtpCluster } from './cluster.js';
+
+let cluster: SmtpCluster;
+
+beforeAll(async () => {
+  cluster = await SmtpCluster.start();
+});
+
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+function transport(port = cluster.ports.mx) {
+  const options: SMTPTransport.Options = {
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    ignoreTLS: true,
+  };
+  return nodemailer.createTransport(options);
+}
+
+/** A raw SMTP session: greeting read, EHLO done. */
+async function session(port = cluster.ports.mx, preamble?: Buffer) {
+  const client = await RawClient.connect({ port, preamble });
+  await client.until(/^220 /);
+  client.send('EHLO client.example.net');
+  const ehlo = await client.until(/^250 /);
+  return { client, ehlo };
+}
+
+async function reply(client: RawClient, line: string): Promise<string> {
+  client.send(line);
+  return (await client.until(/^\d{3} /)).at(-1) as string;
+}
+
+const marker = () => `m-${randomUUID()}`;
+
+describe('MX: each recipient reaches its own mailbox server, exactly once', () => {
+  it('with nodemailer', async () => {
+    const id = marker();
+    const info = await transport().sendMail({
+      from: 'sender@example.net',
+      to: 'bob@example.com',
+      subject: id,
+      text: 'hello',
+    });
+    expect(info.accepted).toEqual(['bob@example.com']);
+    expect(info.response).toMatch(/^250 /);
+    await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
+    expect(cluster.delivered('alice@example.com', id)).toHaveLength(0);
+  });
+
+  it('with curl', async () => {
+    const id = marker();
+    const child = execFile('curl', [
+      '-s',
+      '--url',
+      `smtp://127.0.0.1:${cluster.ports.mx}`,
+      '--mail-from',
+      'sender@example.net',
+      '--mail-rcpt',
+      'alice@example.com',
+      '-T',
+      '-',
+    ]);
+    child.stdin?.end(`Subject: ${id}\r\n\r\nfrom curl\r\n`);
+    await new Promise((resolve) => child.once('exit', resolve));
+    await expect.poll(() => cluster.delivered('alice@example.com', id).length).toBe(1);
+  });
+
+  it('with raw pipelined commands, through an alias and a +detail', async () => {
+    const id = marker();
+    const { client, ehlo } = await session();
+    expect(ehlo.join('\n')).toMatch(/PIPELINING/);
+    client.write(
+      `MAIL FROM:<s@example.net>\r\nRCPT TO:<a.smith+news@example.com>\r\nRCPT TO:<carol@example.com>\r\nDATA\r\n`,
+    );
+    const replies = await client.until(/^354 /);
+    expect(replies.filter((l) => /^\d{3} /.test(l))).toEqual([
+      expect.stringMatching(/^250 /),
+      expect.stringMatching(/^250 /),
+      expect.stringMatching(/^250 /),
+      expect.stringMatching(/^354 /),
+    ]);
+    client.write(`Subject: ${id}\r\n\r\n.leading dot\r\nbody\r\n.\r\nQUIT\r\n`);
+    expect((await client.until(/^250 /)).at(-1)).toMatch(/^250 2\.0\.0 /);
+    await expect.poll(() => cluster.delivered('alice@example.com', id).length).toBe(1);
+    expect(cluster.delivered('carol@example.com', id)).toHaveLength(1);
+    expect(cluster.delivered('alice@example.com', id)[0]).toContain('\n.leading dot\n');
+  });
+});
+
+describe('MX: mixed backends', () => {
+  it('single policy: recipients on a second backend get 452 and arrive in a second transaction', async () => {
+    const id = marker();
+    const { client } = await session();
+    expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+    expect(await reply(client, 'RCPT TO:<alice@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^452 4\.5\.3 /);
+    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    client.write(`Subject: ${id}\r\n\r\nfirst\r\n.\r\n`);
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    client.write(`Subject: ${id}\r\n\r\nsecond\r\n.\r\n`);
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    client.send('QUIT');
+    await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
+    expect(cluster.delivered('alice@example.com', id)).toHaveLength(1);
+  });
+
+  it('nodemailer retries what got 452 and everyone gets one copy', async () => {
+    const id = marker();
+    const info = await transport().sendMail({
+      from: 's@example.net',
+      to: ['alice@example.com', 'bob@example.com'],
+      subject: id,
+      text: 'x',
+    });
+    expect(info.rejected).toEqual(['bob@example.com']);
+    await transport().sendMail({
+      from: 's@example.net',
+      to: info.rejected as string[],
+      subject: id,
+      text: 'x',
+    });
+    await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
+    expect(cluster.delivered('alice@example.com', id)).toHaveLength(1);
+  });
+
+  it('fanout policy: both backends in one transaction', async () => {
+    const id = marker();
+    const info = await transport(cluster.ports.fanout).sendMail({
+      from: 's@example.net',
+      to: ['alice@example.com', 'bob@example.com'],
+      subject: id,
+      text: 'x',
+    });
+    expect(info.accepted).toEqual(['alice@example.com', 'bob@example.com']);
+    await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
+    expect(cluster.delivered('alice@example.com', id)).toHaveLength(1);
+  });
+});
+
+describe('MX: refusals and failures', () => {
+  it("unknown user 550, and the backend's own refusal reaches the sender", async () => {
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    expect(await reply(client, 'RCPT TO:<nobody@example.com>')).toMatch(/^550 5\.1\.1 /);
+    expect(await reply(client, 'RCPT TO:<ghost@example.com>')).toMatch(/^550 5\.1\.1 /);
+    client.close();
+  });
+
+  it('SIZE is advertised and a larger message gets 552', async () => {
+    const { client, ehlo } = await session();
+    expect(ehlo.join('\n')).toContain(`SIZE ${maxMessageBytes}`);
+    expect(ehlo.join('\n')).not.toMatch(/CHUNKING/);
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    await reply(client, 'RCPT TO:<carol@example.com>');
+    await reply(client, 'DATA');
+    const id = marker();
+    client.write(`Subject: ${id}\r\n\r\n${'x'.repeat(1000)}\r\n`.repeat(250));
+    client.write('.\r\n');
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^552 /);
+    client.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cluster.delivered('carol@example.com', id)).toHaveLength(0);
+  });
+
+  it('a mail loop (too many Received headers) is refused and not delivered', async () => {
+    const id = marker();
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    await reply(client, 'RCPT TO:<carol@example.com>');
+    await reply(client, 'DATA');
+    client.write(
+      `${'Received: from x by y; Thu, 1 Jan 2026 00:00:00 +0000\r\n'.repeat(31)}Subject: ${id}\r\n\r\nloop\r\n.\r\n`,
+    );
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^554 5\.4\.6 /);
+    client.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cluster.delivered('carol@example.com', id)).toHaveLength(0);
+  });
+
+  it('8BITMIME reaches the backend; SMTPUTF8 is refused where a backend lacks it', async () => {
+    const id = marker();
+    const { client, ehlo } = await session();
+    expect(ehlo.join('\n')).toMatch(/8BITMIME/);
+    expect(await reply(client, 'MAIL FROM:<jörg@exämple.net> SMTPUTF8')).toMatch(/^250 /);
+    // Dovecot 2.3's LMTP has no SMTPUTF8: the recipient is refused, not delivered mangled.
+    expect(await reply(client, 'RCPT TO:<carol@example.com>')).toMatch(/^553 5\.6\.7 /);
+    expect(await reply(client, 'RSET')).toMatch(/^250 /);
+    expect(await reply(client, 'MAIL FROM:<s@example.net> BODY=8BITMIME')).toMatch(/^250 /);
+    expect(await reply(client, 'RCPT TO:<carol@example.com>')).toMatch(/^250 /);
+    await reply(client, 'DATA');
+    client.write(Buffer.from(`Subject: ${id}\r\n\r\nGrüße\r\n.\r\n`, 'utf8'));
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    client.close();
+    await expect.poll(() => cluster.delivered('carol@example.com', id).length).toBe(1);
+    expect(cluster.delivered('carol@example.com', id)[0]).toContain('Grüße');
+  });
+
+  it("XCLIENT: the real client address (from a PROXY header) is in the backend's Received header", async () => {
+    const id = marker();
+    const preamble = encodeProxyV2(
+      { address: '192.0.2.55', port: 4000 },
+      { address: '127.0.0.1', port: 25 },
+    );
+    const { client } = await session(cluster.ports.proxied, preamble);
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    await reply(client, 'RCPT TO:<carol@example.com>');
+    await reply(client, 'DATA');
+    client.write(`Subject: ${id}\r\n\r\nx\r\n.\r\n`);
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    client.close();
+    await expect.poll(() => cluster.delivered('carol@example.com', id).length).toBe(1);
+    expect(cluster.delivered('carol@example.com', id)[0]).toMatch(
+      /Received: from \S+ \(\[192\.0\.2\.55\]\)/,
+    );
+  });
+
+  it('without XCLIENT homing writes the Received header', async () => {
+    const id = marker();
+    const preamble = encodeProxyV2(
+      { address: '192.0.2.56', port: 4000 },
+      { address: '127.0.0.1', port: 25 },
+    );
+    const { client } = await session(cluster.ports.proxied, preamble);
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    await reply(client, 'RCPT TO:<bob@example.com>');
+    await reply(client, 'DATA');
+    client.write(`Subject: ${id}\r\n\r\nx\r\n.\r\n`);
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    client.close();
+    await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
+    expect(cluster.delivered('bob@example.com', id)[0]).toMatch(
+      /Received: from client\.example\.net \(\[192\.0\.2\.56\]\)\s+by homing\.test \(homing\)/,
+    );
+  });
+
+  it('directory down: cached recipients are still routed, others get 451 4.4.3', async () => {
+    await transport().sendMail({
+      from: 's@example.net',
+      to: 'carol@example.com',
+      subject: 'warm',
+      text: 'x',
+    });
+    await cluster.slapd.kill();
+    try {
+      const { client } = await session();
+      await reply(client, 'MAIL FROM:<s@example.net>');
+      expect(await reply(client, 'RCPT TO:<carol@example.com>')).toMatch(/^250 /);
+      expect(await reply(client, 'RCPT TO:<unknown-now@example.com>')).toMatch(/^451 4\.4\.3 /);
+      client.close();
+    } finally {
+      await cluster.slapd.resume();
+    }
+  });
+
+  it('backend down: 451 4.4.1; the retry after it is back delivers', async () => {
+    const id = marker();
+    await cluster.b.stop();
+    try {
+      const error = await transport()
+        .sendMail({ from: 's@example.net', to: 'bob@example.com', subject: id, text: 'x' })
+        .catch((e: { responseCode?: number; response?: string }) => e);
+      expect(error).toMatchObject({ responseCode: 451 });
+      expect((error as { response: string }).response).toMatch(/4\.4\.1/);
+    } finally {
+      await cluster.b.resume();
+    }
+    await new Promise((r) => setTimeout(r, 400)); // past the health backoff
+    await transport().sendMail({
+      from: 's@example.net',
+      to: 'bob@example.com',
+      subject: id,
+      text: 'x',
+    });
+    await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
+  });
+
+  it('backend killed during DATA: 451, never 250, and no copy lands', async () => {
+    const id = marker();
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    client.write(`Subject: ${id}\r\n\r\nstart\r\n`);
+    await new Promise((r) => setTimeout(r, 200));
+    await cluster.b.kill();
+    try {
+      client.write('rest of the message\r\n.\r\n');
+      const last = (await client.until(/^\d{3} /)).at(-1);
+      expect(last).toMatch(/^451 4\.4\.2 /);
+    } finally {
+      await cluster.b.resume();
+    }
+    client.close();
+    expect(cluster.delivered('bob@example.com', id)).toHaveLength(0);
+  });
+});
+
+describe('LMTP listener', () => {
+  it("per-recipient replies in the client's order: delivered, unknown, over quota, other backend", async () => {
+    const id = marker();
+    const client = await RawClient.connect({ port: cluster.ports.lmtp });
+    await client.until(/^220 /);
+    client.send('LHLO edge.example.net');
+    await client.until(/^250 /);
+    expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+    expect(await reply(client, 'RCPT TO:<alice@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'RCPT TO:<nobody@example.com>')).toMatch(/^550 5\.1\.1 /);
+    expect(await reply(client, 'RCPT TO:<dave@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    client.write(`Subject: ${id}\r\n\r\n${'y'.repeat(4000)}\r\n.\r\n`);
+    const lines = await client.until(/^\d{3} /);
+    const rest = [
+      lines.at(-1),
+      ...(await client.until(/^\d{3} /)).slice(-1),
+      ...(await client.until(/^\d{3} /)).slice(-1),
+    ];
+    expect(rest[0]).toMatch(/^250 /); // alice
+    expect(rest[1]).toMatch(/^552 /); // dave, over quota
+    expect(rest[2]).toMatch(/^250 /); // bob, on the other backend
+    client.send('QUIT');
+    await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
+    expect(cluster.delivered('alice@example.com', id)).toHaveLength(1);
+    expect(cluster.delivered('dave@example.com', id)).toHaveLength(0);
+  });
+});
