@@ -113,6 +113,11 @@ export class BackendClient {
     const stuffer = new DotStuffer();
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => reject(error);
+      // The message may have been given up (loop, size) before the backend said 354.
+      if (message.destroyed && !message.readableEnded) return fail(new Error('message abandoned'));
+      message.once('close', () => {
+        if (!message.readableEnded) fail(new Error('message abandoned'));
+      });
       message.once('error', fail);
       stuffer.once('error', fail);
       this.#socket.once('close', () =>
