@@ -57,6 +57,7 @@ const [slapd, a, b] = await Promise.all([
 const adminPort = await freePort();
 const imapPort = await freePort();
 const pop3Port = await freePort();
+const smtpPort = await freePort();
 const config = join(dir.path, 'homing.yaml');
 writeFileSync(
   config,
@@ -84,6 +85,11 @@ listeners:
     listen: 127.0.0.1:${pop3Port}
     tls: starttls
     allow_plaintext_auth: true
+  - protocol: smtp
+    listen: 127.0.0.1:${smtpPort}
+    tls: starttls
+smtp:
+  hostname: homing.demo
 tls:
   certificates:
     - cert: ${certs.cert}
@@ -95,10 +101,12 @@ backends:
     host: 127.0.0.1
     imap: { port: ${a.imapPort}, forward: id }
     pop3: { port: ${a.pop3Port}, forward: xclient }
+    lmtp: { port: ${a.lmtpPort}, forward: xclient }
   mbox-b:
     host: 127.0.0.1
     imap: { port: ${b.imapPort}, forward: id }
     pop3: { port: ${b.pop3Port}, forward: xclient }
+    lmtp: { port: ${b.lmtpPort}, forward: xclient }
 `,
 );
 
@@ -180,6 +188,42 @@ async function subjectOverPop3(uid: string): Promise<string> {
   );
 }
 
+/** Sends a message through homing's MX listener with curl; resolves with curl's exit code. */
+async function sendOverSmtp(to: string, subject: string): Promise<number> {
+  const child = execFile('curl', [
+    '-s',
+    '--max-time',
+    '10',
+    '--url',
+    `smtp://127.0.0.1:${smtpPort}`,
+    '--mail-from',
+    'postmaster@example.net',
+    '--mail-rcpt',
+    to,
+    '-T',
+    '-',
+  ]);
+  child.stdin?.end(
+    `From: postmaster@example.net\r\nTo: ${to}\r\nSubject: ${subject}\r\n\r\nSent through homing.\r\n`,
+  );
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+}
+
+/** The subject of the newest message in the user's INBOX, read through homing over IMAP. */
+async function newestSubject(uid: string): Promise<string> {
+  const url = `imap://127.0.0.1:${imapPort}/INBOX;UID=2;SECTION=HEADER.FIELDS%20(SUBJECT)`;
+  const { stdout } = await run('curl', [
+    '-s',
+    '--max-time',
+    '10',
+    '--url',
+    url,
+    '--user',
+    `${uid}:${secret(uid)}`,
+  ]);
+  return /^Subject: (.*)$/m.exec(stdout)?.[1]?.trim() ?? '(no message 2)';
+}
+
 let failed = 0;
 function step(ok: boolean, text: string): void {
   if (!ok) failed += 1;
@@ -192,7 +236,9 @@ try {
   console.log(`  LDAP        ${slapd.url}`);
   console.log(`  mailbox A   imap://127.0.0.1:${a.imapPort}   (alice, carol)`);
   console.log(`  mailbox B   imap://127.0.0.1:${b.imapPort}   (bob)`);
-  console.log(`  homing      imap://127.0.0.1:${imapPort}   pop3://127.0.0.1:${pop3Port}`);
+  console.log(
+    `  homing      imap://127.0.0.1:${imapPort}   pop3://127.0.0.1:${pop3Port}   smtp://127.0.0.1:${smtpPort}`,
+  );
   console.log(`  admin API   http://127.0.0.1:${adminPort}`);
   console.log(`  config      ${config}\n`);
 
@@ -222,6 +268,18 @@ try {
   ] as const) {
     const subject = await subjectOverPop3(uid);
     step(subject === `You are on backend ${backend}`, `${uid} retrieves "${subject}"`);
+  }
+  console.log("\nSMTP: mail to each user through homing's MX, read back from their own server");
+  for (const uid of ['alice', 'bob'] as const) {
+    const subject = `Hello ${uid}, via homing`;
+    const code = await sendOverSmtp(mail(uid), subject);
+    step(code === 0, `sent "${subject}" to ${mail(uid)}`);
+    let got = '';
+    for (let i = 0; i < 20 && got !== subject; i += 1) {
+      got = await newestSubject(uid);
+      if (got !== subject) await new Promise((r) => setTimeout(r, 100));
+    }
+    step(got === subject, `${uid} reads it over IMAP from ${uid === 'bob' ? 'B' : 'A'}: "${got}"`);
   }
   const wrong = await run('curl', [
     '-s',

@@ -16,6 +16,7 @@ describe('the demo (the README main job)', () => {
     expect(stdout).toContain('ok   alice reads "You are on backend A"');
     expect(stdout).toContain('ok   bob reads "You are on backend B"');
     expect(stdout).toContain('ok   bob retrieves "You are on backend B"');
+    expect(stdout).toContain('ok   bob reads it over IMAP from B: "Hello bob, via homing"');
     expect(stdout).not.toContain('FAIL');
   });
 });

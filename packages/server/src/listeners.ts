@@ -1,5 +1,5 @@
 import type { Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { Directory } from '@homing/directory';
 import { startImapListener } from '@homing/imap-proxy';
 import { startPop3Listener } from '@homing/pop3-proxy';
@@ -11,6 +11,7 @@ import {
   ServerTls,
   SessionRegistry,
 } from '@homing/proxy-core';
+import { startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
 import type { Config } from './config/schema.js';
@@ -78,19 +79,37 @@ export async function startListeners(
       proxyProtocol: l.proxy_protocol,
       trustedProxies: new AddressSet(l.trusted_proxies),
     };
-    const start = l.protocol === 'pop3' ? startPop3Listener : startImapListener;
-    const server = await start({
-      spec,
-      directory,
-      health,
-      limits,
-      registry,
-      tls,
-      allowPlaintext: l.allow_plaintext_auth,
-      oauth: l.oauth,
-      isOwnAddress,
-      log,
-    });
+    const common = { spec, directory, health, limits, registry, tls, isOwnAddress, log };
+    const server =
+      l.protocol === 'imap' || l.protocol === 'pop3'
+        ? await (l.protocol === 'pop3' ? startPop3Listener : startImapListener)({
+            ...common,
+            allowPlaintext: l.allow_plaintext_auth,
+            oauth: l.oauth,
+          })
+        : await startSmtpListener({
+            ...common,
+            kind: l.protocol === 'smtp' ? 'mx' : l.protocol,
+            hostname: config.smtp.hostname ?? hostname(),
+            maxMessageBytes: config.smtp.max_message_size,
+            maxRecipients: config.smtp.max_recipients,
+            maxReceived: config.smtp.max_received,
+            policy: l.policy,
+            smtputf8: config.smtp.smtputf8,
+            dsn: config.smtp.dsn,
+            submission: {
+              mode: l.submission_mode,
+              smarthost: config.smtp.smarthost && {
+                host: config.smtp.smarthost.host,
+                port: config.smtp.smarthost.port,
+                tls: config.smtp.smarthost.tls,
+                verify: config.smtp.smarthost.verify,
+                caFile: config.smtp.smarthost.ca_file,
+              },
+              allowPlaintext: l.allow_plaintext_auth,
+              oauth: l.oauth,
+            },
+          });
     servers.push(server);
     log.info({ listener: spec.name, tls: l.tls, proxy_protocol: l.proxy_protocol }, 'listening');
   }

@@ -11,8 +11,9 @@ import {
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { type MixedPolicy, Router } from './router.js';
+import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
 
-export type SmtpKind = 'mx' | 'lmtp';
+export type SmtpKind = 'mx' | 'lmtp' | 'submission';
 
 export interface SmtpListenerOptions {
   readonly spec: ListenerSpec;
@@ -32,8 +33,18 @@ export interface SmtpListenerOptions {
   readonly smtputf8: boolean;
   readonly dsn: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  /** Submission only: where authenticated mail goes, and whether AUTH may come before TLS. */
+  readonly submission?: {
+    readonly mode: SubmissionMode;
+    readonly smarthost?: SmarthostOptions | undefined;
+    readonly allowPlaintext: boolean;
+    readonly oauth: boolean;
+  };
   readonly log: Logger;
 }
+
+/** What handles one client session: recipient routing (MX, LMTP) or authenticated submission. */
+type Handler = Router | Submission;
 
 /**
  * Starts an MX (SMTP) or LMTP listener. smtp-server speaks to the client; each session gets a
@@ -42,7 +53,10 @@ export interface SmtpListenerOptions {
  */
 export async function startSmtpListener(options: SmtpListenerOptions): Promise<Server> {
   const log = options.log.child({ listener: options.spec.name, proto: options.kind });
-  const routers = new Map<string, Router>();
+  const routers = new Map<string, Handler>();
+  const submission = options.kind === 'submission' ? options.submission : undefined;
+  if (options.kind === 'submission' && !submission)
+    throw new Error('a submission listener needs its mode');
   const implicit = options.spec.tls === 'implicit';
   const smtp = new SMTPServer({
     name: options.hostname,
@@ -54,8 +68,18 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     maxRecipients: options.maxRecipients,
     maxCommandLength: options.limits.lineBytes,
     socketTimeout: options.limits.idleTimeoutMs,
-    disabledCommands: ['AUTH'],
-    authOptional: true,
+    ...(submission
+      ? {
+          authOptional: false,
+          authMethods: [
+            'PLAIN',
+            'LOGIN',
+            ...(submission.oauth && submission.mode === 'home' ? ['XOAUTH2'] : []),
+          ],
+          allowInsecureAuth: submission.allowPlaintext,
+          disabledCommands: [],
+        }
+      : { authOptional: true, disabledCommands: ['AUTH'] }),
     hideSTARTTLS: options.spec.tls !== 'starttls' || !options.tls,
     hideSMTPUTF8: !options.smtputf8,
     hideDSN: !options.dsn,
@@ -66,6 +90,15 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     logger: false,
     ...tlsOptions(options.tls),
     onConnect: (_session, done) => done(),
+    onAuth: (auth, session, done) => {
+      const handler = routers.get(session.id);
+      if (!(handler instanceof Submission))
+        return done(new Error('authentication is not offered here'));
+      handler.auth(auth, session).then(
+        (user) => done(null, { user }),
+        (error: Error) => done(error),
+      );
+    },
     onMailFrom: (address, session, done) => {
       routers
         .get(session.id)
@@ -113,20 +146,34 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       const unregister = options.registry.add(info, () => connection.socket.destroy());
       connection.socket.once('close', unregister);
       // smtp-server creates the session; the router is keyed by the id we give it.
-      const router = new Router(
-        {
-          directory: options.directory,
-          health: options.health,
-          limits: options.limits,
-          hostname: options.hostname,
-          policy: options.policy,
-          maxReceived: options.maxReceived,
-          lmtp: options.kind === 'lmtp',
-          isOwnAddress: options.isOwnAddress,
-          log: connection.log,
-        },
-        { address: connection.client, local: connection.local },
-      );
+      const peer = { address: connection.client, local: connection.local };
+      const router: Handler = submission
+        ? new Submission(
+            {
+              mode: submission.mode,
+              directory: options.directory,
+              health: options.health,
+              limits: options.limits,
+              hostname: options.hostname,
+              smarthost: submission.smarthost,
+              log: connection.log,
+            },
+            peer,
+          )
+        : new Router(
+            {
+              directory: options.directory,
+              health: options.health,
+              limits: options.limits,
+              hostname: options.hostname,
+              policy: options.policy,
+              maxReceived: options.maxReceived,
+              lmtp: options.kind === 'lmtp',
+              isOwnAddress: options.isOwnAddress,
+              log: connection.log,
+            },
+            peer,
+          );
       routers.set(connection.id, router);
       smtp.connect(connection.socket, {
         id: connection.id,

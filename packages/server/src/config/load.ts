@@ -42,6 +42,13 @@ function resolvePaths(config: Config, base: string): Config {
         key: at(c.key) as string,
       })),
     },
+    smtp: {
+      ...config.smtp,
+      smarthost: config.smtp.smarthost && {
+        ...config.smtp.smarthost,
+        ca_file: at(config.smtp.smarthost.ca_file),
+      },
+    },
     directory: {
       ...directory,
       file: directory.file && { ...directory.file, path: at(directory.file.path) as string },

@@ -159,7 +159,11 @@ const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must 
 const listener = z
   .strictObject({
     name: z.string().optional().describe('name in logs and metrics; default: protocol and address'),
-    protocol: z.enum(['imap', 'pop3']).describe('imap (143, 993) or pop3 (110, 995)'),
+    protocol: z
+      .enum(['imap', 'pop3', 'smtp', 'lmtp', 'submission'])
+      .describe(
+        'imap (143, 993), pop3 (110, 995), smtp (the MX, 25), lmtp (from an edge MTA) or submission (587, 465)',
+      ),
     listen: listen.describe('address and port, e.g. 0.0.0.0:143 or [::]:993'),
     tls: z
       .enum(['none', 'starttls', 'implicit'])
@@ -187,8 +191,59 @@ const listener = z
       .boolean()
       .default(false)
       .describe('offer XOAUTH2 and OAUTHBEARER, passed through to the backend'),
+    policy: z
+      .enum(['single', 'fanout'])
+      .default('single')
+      .describe(
+        'smtp: a recipient on a second backend gets 452 and comes in another transaction (single), or all backends get the message at once (fanout; a failure then makes the sender retry all, so some may get two copies)',
+      ),
+    submission_mode: z
+      .enum(['home', 'relay'])
+      .default('home')
+      .describe(
+        "submission: replay AUTH on the user's home backend (home), or check the password by LDAP bind and hand mail to smtp.smarthost with XCLIENT LOGIN (relay)",
+      ),
   })
   .describe('a client-facing listener');
+
+const smarthost = z
+  .strictObject({
+    host: z.string().min(1).describe('host name or address'),
+    port: port.default(25).describe('TCP port'),
+    tls: tlsMode.default('none').describe('none, starttls or implicit'),
+    verify: z.boolean().default(true).describe('verify the smarthost certificate'),
+    ca_file: z.string().optional().describe('PEM CA file to trust (relative to this file)'),
+  })
+  .describe('the relay that submission relay mode hands mail to; it must trust homing for XCLIENT');
+
+const smtp = z
+  .strictObject({
+    hostname: z
+      .string()
+      .optional()
+      .describe('our name in greetings, EHLO and Received headers; default: the host name'),
+    max_message_size: z
+      .number()
+      .int()
+      .min(1024)
+      .default(52_428_800)
+      .describe('largest message in bytes, advertised as SIZE'),
+    max_recipients: z.number().int().min(1).default(100).describe('recipients per transaction'),
+    max_received: z
+      .number()
+      .int()
+      .min(1)
+      .default(50)
+      .describe('more Received headers than this is refused as a mail loop'),
+    smtputf8: z
+      .boolean()
+      .default(false)
+      .describe('offer SMTPUTF8: only when every backend supports it (Dovecot 2.3 LMTP does not)'),
+    dsn: z.boolean().default(false).describe('offer DSN: only when every backend supports it'),
+    smarthost: smarthost.optional(),
+  })
+  .prefault({})
+  .describe('SMTP, LMTP and submission listeners');
 
 const limits = z
   .strictObject({
@@ -276,6 +331,7 @@ export const configSchema = z
     listeners: z.array(listener).default([]).describe('client-facing listeners'),
     tls,
     limits,
+    smtp,
     backend_health: z
       .strictObject({
         backoff_min: duration('how long a failed backend is skipped at first', '1s'),
@@ -331,6 +387,13 @@ export const configSchema = z
           code: 'custom',
           path: ['listeners', i, 'tls'],
           message: `tls ${l.tls} needs certificates in the tls section`,
+        });
+      }
+      if (l.protocol === 'submission' && l.submission_mode === 'relay' && !config.smtp.smarthost) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', i, 'submission_mode'],
+          message: 'relay mode needs smtp.smarthost',
         });
       }
       if (l.proxy_protocol && l.trusted_proxies.length === 0) {
