@@ -54,6 +54,7 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
     return { kind: 'unavailable', reason: `backend ${backend.name} is marked down` };
 
   let session: BackendSession | undefined;
+  const started = performance.now();
   try {
     const connect = AbortSignal.timeout(limits.backendConnectTimeoutMs);
     const tlsOptions = backendTlsOptions(backend.host, backend.tls);
@@ -76,7 +77,19 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
       throw new Error('backend refused STARTTLS');
     }
     health.success(key);
+    connection.metrics.backendConnect(
+      backend.name,
+      'imap',
+      (performance.now() - started) / 1000,
+      true,
+    );
   } catch (error) {
+    connection.metrics.backendConnect(
+      backend.name,
+      'imap',
+      (performance.now() - started) / 1000,
+      false,
+    );
     session?.socket.destroy();
     const reason = error instanceof Error ? error.message : String(error);
     health.failure(key, reason);

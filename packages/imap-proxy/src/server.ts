@@ -5,6 +5,7 @@ import {
   type Limits,
   type ListenerSpec,
   listen,
+  type ProxyMetrics,
   type ServerTls,
   type SessionRegistry,
 } from '@homing/proxy-core';
@@ -21,6 +22,7 @@ export interface ImapListenerOptions {
   readonly allowPlaintext: boolean;
   readonly oauth: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly metrics?: ProxyMetrics | undefined;
   readonly log: Logger;
 }
 
@@ -31,6 +33,7 @@ export function startImapListener(options: ImapListenerOptions): Promise<Server>
     spec: options.spec,
     tls: options.tls,
     limits: options.limits,
+    metrics: options.metrics,
     log,
     onConnection: (connection) => new ImapSession(connection, options).start(),
   });

@@ -77,7 +77,15 @@ export class ImapSession {
       client: connection.client.address,
       since: new Date(),
     };
-    this.#kick = (reason) => this.close(['* BYE Disconnected by the administrator'], reason);
+    this.#kick = (reason) =>
+      this.close(
+        [
+          reason === 'shutdown'
+            ? '* BYE Server shutting down, please reconnect'
+            : '* BYE Disconnected by the administrator',
+        ],
+        reason,
+      );
   }
 
   start(): void {
@@ -242,7 +250,13 @@ export class ImapSession {
     return this.#conn.secure || this.#options.allowPlaintext;
   }
 
+  #unavailable(tag: string): void {
+    this.#conn.metrics.login('imap', 'unavailable');
+    this.reply(`${tag} ${UNAVAILABLE}`);
+  }
+
   async #failAfterDelay(tag: string, startedAt: number): Promise<void> {
+    this.#conn.metrics.login('imap', 'failed');
     await atLeast(startedAt, this.#options.limits.failedLoginDelayMs);
     this.reply(`${tag} ${AUTH_FAILED}`);
   }
@@ -263,7 +277,7 @@ export class ImapSession {
         { err: error instanceof DirectoryError ? error.message : error },
         'directory unavailable',
       );
-      this.reply(`${tag} ${UNAVAILABLE}`);
+      this.#unavailable(tag);
       return;
     }
     if (!route) {
@@ -273,12 +287,12 @@ export class ImapSession {
     const endpoint = route.backend.endpoints.imap;
     if (!endpoint) {
       log.error({ backend: route.backend.name }, 'the home backend has no imap service configured');
-      this.reply(`${tag} ${UNAVAILABLE}`);
+      this.#unavailable(tag);
       return;
     }
     if (this.#options.isOwnAddress(route.backend.host, endpoint.port)) {
       log.error({ backend: route.backend.name }, 'route loop: the home backend is this proxy');
-      this.reply(`${tag} ${UNAVAILABLE}`);
+      this.#unavailable(tag);
       return;
     }
     let useMaster = false;
@@ -294,7 +308,7 @@ export class ImapSession {
           { err: error instanceof Error ? error.message : error },
           'password check unavailable',
         );
-        this.reply(`${tag} ${UNAVAILABLE}`);
+        this.#unavailable(tag);
         return;
       }
     }
@@ -314,7 +328,7 @@ export class ImapSession {
     }
     if (outcome.kind === 'unavailable') {
       log.warn({ backend: route.backend.name, reason: outcome.reason }, 'backend unavailable');
-      this.reply(`${tag} ${UNAVAILABLE}`);
+      this.#unavailable(tag);
       return;
     }
     if (outcome.kind === 'rejected') {
@@ -362,7 +376,11 @@ export class ImapSession {
     this.#closed = true;
     const log = this.#conn.log.child({ user: route.login, backend: route.backend.name });
     log.info('logged in');
-    void piped.done.then((result) => this.#finish(result.reason, result, log));
+    this.#conn.metrics.login('imap', 'ok');
+    void piped.done.then((result) => {
+      this.#conn.metrics.spliced('imap', result.up, result.down);
+      this.#finish(result.reason, result, log);
+    });
   }
 
   #finished = false;

@@ -56,8 +56,10 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
   }
 
   let session: Pop3Backend | undefined;
+  let started = performance.now();
   try {
     // One deadline for TCP, TLS, greeting and STLS.
+    started = performance.now();
     const connect = AbortSignal.timeout(limits.backendConnectTimeoutMs);
     const tlsOptions = backendTlsOptions(backend.host, backend.tls);
     const socket = await connectBackend(
@@ -79,7 +81,19 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
       throw new Error('backend refused STLS');
     }
     health.success(key);
+    connection.metrics.backendConnect(
+      backend.name,
+      'pop3',
+      (performance.now() - started) / 1000,
+      true,
+    );
   } catch (error) {
+    connection.metrics.backendConnect(
+      backend.name,
+      'pop3',
+      (performance.now() - started) / 1000,
+      false,
+    );
     session?.socket.destroy();
     const reason = error instanceof Error ? error.message : String(error);
     health.failure(key, reason);

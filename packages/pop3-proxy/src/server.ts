@@ -5,6 +5,7 @@ import {
   type Limits,
   type ListenerSpec,
   listen,
+  type ProxyMetrics,
   type ServerTls,
   type SessionRegistry,
 } from '@homing/proxy-core';
@@ -24,6 +25,7 @@ export interface Pop3ListenerOptions {
   /** Pass XOAUTH2 and OAUTHBEARER through to backends. */
   readonly oauth: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly metrics?: ProxyMetrics | undefined;
   readonly log: Logger;
 }
 
@@ -34,6 +36,7 @@ export function startPop3Listener(options: Pop3ListenerOptions): Promise<Server>
     spec: options.spec,
     tls: options.tls,
     limits: options.limits,
+    metrics: options.metrics,
     log,
     onConnection: (connection) => new Pop3Session(connection, options).start(),
   });

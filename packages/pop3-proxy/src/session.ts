@@ -78,7 +78,14 @@ export class Pop3Session {
       since: new Date(),
     };
     this.#kick = (reason) =>
-      this.close(['-ERR [SYS/TEMP] Disconnected by the administrator.'], reason);
+      this.close(
+        [
+          reason === 'shutdown'
+            ? '-ERR [SYS/TEMP] Server shutting down, please reconnect.'
+            : '-ERR [SYS/TEMP] Disconnected by the administrator.',
+        ],
+        reason,
+      );
   }
 
   start(): void {
@@ -163,6 +170,7 @@ export class Pop3Session {
 
   /** Answers a failed login once the failed-login delay has passed since `startedAt`. */
   async failLogin(startedAt: number): Promise<void> {
+    this.#conn.metrics.login('pop3', 'failed');
     await atLeast(startedAt, this.#options.limits.failedLoginDelayMs);
     this.reply(AUTH_FAILED);
   }
@@ -180,6 +188,7 @@ export class Pop3Session {
       case 'failed':
         return this.failLogin(startedAt);
       case 'unavailable':
+        this.#conn.metrics.login('pop3', 'unavailable');
         this.reply(UNAVAILABLE);
         return;
       case 'refused':
@@ -227,7 +236,11 @@ export class Pop3Session {
     this.#kick = (reason) => piped.destroy(reason);
     const log = this.#conn.log.child({ user: route.login, backend: route.backend.name });
     log.info('logged in');
-    void piped.done.then((bytes) => this.#finish(bytes.reason, bytes, log));
+    this.#conn.metrics.login('pop3', 'ok');
+    void piped.done.then((bytes) => {
+      this.#conn.metrics.spliced('pop3', bytes.up, bytes.down);
+      this.#finish(bytes.reason, bytes, log);
+    });
   }
 
   #finish(reason: string, bytes: { up: number; down: number }, log = this.#conn.log): void {

@@ -29,3 +29,10 @@ export {
   type TlsVersion,
 } from './tls.js';
 export { AddressSet } from './trusted.js';
+export {
+  type LoginOutcome,
+  type MessageOutcome,
+  noMetrics,
+  type ProxyMetrics,
+  type RecipientOutcome,
+} from './metrics.js';

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Limits } from './limits.js';
+import { noMetrics, type ProxyMetrics } from './metrics.js';
 import { type Endpoint, PROXY_V2_MAX, parseProxyHeader } from './proxy-protocol.js';
 import type { ServerTls } from './tls.js';
 import type { AddressSet } from './trusted.js';
@@ -30,6 +31,7 @@ export interface ClientConnection {
   readonly local: Endpoint;
   readonly listener: ListenerSpec;
   readonly log: Logger;
+  readonly metrics: ProxyMetrics;
 }
 
 export interface ListenOptions {
@@ -37,6 +39,7 @@ export interface ListenOptions {
   readonly tls: ServerTls | undefined;
   readonly limits: Limits;
   readonly log: Logger;
+  readonly metrics?: ProxyMetrics | undefined;
   readonly onConnection: (connection: ClientConnection) => void;
 }
 
@@ -100,6 +103,7 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
     local,
     listener: spec,
     log,
+    metrics: options.metrics ?? noMetrics,
   });
   // The PROXY header reader paused the socket; the handler has attached its reader by now.
   stream.resume();

@@ -14,14 +14,16 @@ export interface SessionInfo {
 interface Entry {
   readonly info: SessionInfo;
   readonly kick: (reason: string) => void;
+  /** Ends the session when it is between transactions (SMTP); absent: see `drain`. */
+  readonly drain?: (() => void) | undefined;
 }
 
 /** Live sessions of this node: listed by the admin API, kicked by user. */
 export class SessionRegistry {
   readonly #sessions = new Map<string, Entry>();
 
-  add(info: SessionInfo, kick: (reason: string) => void): () => void {
-    this.#sessions.set(info.id, { info, kick });
+  add(info: SessionInfo, kick: (reason: string) => void, drain?: () => void): () => void {
+    this.#sessions.set(info.id, { info, kick, drain });
     return () => this.#sessions.delete(info.id);
   }
 
@@ -49,6 +51,27 @@ export class SessionRegistry {
       }
     }
     return n;
+  }
+
+  /**
+   * The start of a graceful stop: sessions that have not logged in are closed politely,
+   * SMTP sessions close after their transaction, spliced sessions go on until they end.
+   */
+  drain(): void {
+    for (const entry of [...this.#sessions.values()]) {
+      if (entry.drain) entry.drain();
+      else if (entry.info.user === undefined) entry.kick('shutdown');
+    }
+  }
+
+  /** Resolves when no session is left, or after `timeoutMs` (false then). */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#sessions.size > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return true;
   }
 
   /** Closes every session (drain timeout, shutdown). */

@@ -1,62 +1,188 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressKind, Directory } from '@homing/directory';
+import type { BackendHealth, SessionRegistry } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { describeLookup } from './describe-route.js';
+
+/** What the admin API looks at; `directory` is a function because a reload may replace it. */
+export interface AdminNode {
+  readonly directory: () => Directory;
+  readonly registry: SessionRegistry;
+  readonly health: BackendHealth;
+  /** Prometheus text. */
+  readonly metrics: () => Promise<string>;
+  /** True once every listener is up, false again while draining. */
+  readonly listening: () => boolean;
+}
 
 export interface AdminOptions {
   readonly host: string;
   readonly port: number;
   readonly token?: string | undefined;
-  readonly directory: Directory;
+  readonly node: AdminNode;
   readonly log: Logger;
 }
 
-type Handler = (url: URL, req: IncomingMessage) => Promise<{ status: number; body: unknown }>;
+interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly type?: string;
+}
 
-/** The admin HTTP API: health, and the directory as this node sees it (its cache included). */
+type Handler = (url: URL, body: Record<string, unknown>) => Promise<Reply>;
+
+interface Route {
+  readonly method: 'GET' | 'POST';
+  /** Answered without the token: balancers and orchestrators probe these. */
+  readonly open?: boolean;
+  readonly handle: Handler;
+}
+
+const MAX_BODY = 64 * 1024;
+
+/** The admin HTTP API: health for balancers, metrics, sessions, cache and backends. */
 export async function startAdmin(options: AdminOptions): Promise<Server> {
-  const routes: Record<string, { method: string; open: boolean; handle: Handler }> = {
+  const { node } = options;
+  const routes: Record<string, Route> = {
     '/healthz': {
       method: 'GET',
       open: true,
       handle: async () => ({ status: 200, body: { ok: true } }),
     },
+    '/readyz': { method: 'GET', open: true, handle: () => readiness(node) },
+    '/metrics': {
+      method: 'GET',
+      handle: async () => ({
+        status: 200,
+        body: await node.metrics(),
+        type: 'text/plain; version=0.0.4',
+      }),
+    },
+    '/sessions': {
+      method: 'GET',
+      handle: async (url) => {
+        const user = url.searchParams.get('user') ?? undefined;
+        const backend = url.searchParams.get('backend') ?? undefined;
+        const sessions = node.registry.list({ user, backend }).map((s) => ({
+          id: s.id,
+          protocol: s.protocol,
+          user: s.user ?? null,
+          client: s.client,
+          backend: s.backend ?? null,
+          since: s.since.toISOString(),
+          ...(s.counts ? { bytes: s.counts() } : {}),
+        }));
+        return { status: 200, body: { sessions } };
+      },
+    },
+    '/sessions/kick': {
+      method: 'POST',
+      handle: async (_url, body) => {
+        if (typeof body.user !== 'string' || body.user === '') {
+          return { status: 400, body: { error: 'user is required' } };
+        }
+        return { status: 200, body: { kicked: node.registry.kick(body.user, 'kicked') } };
+      },
+    },
+    '/directory/flush': {
+      method: 'POST',
+      handle: async (_url, body) => {
+        const directory = node.directory();
+        if (typeof body.address === 'string' && body.address !== '') {
+          directory.invalidate(body.address, 'login');
+          directory.invalidate(body.address, 'recipient');
+          return { status: 200, body: { flushed: body.address } };
+        }
+        directory.clear();
+        return { status: 200, body: { flushed: 'all' } };
+      },
+    },
     '/directory/lookup': {
       method: 'GET',
-      open: false,
       handle: async (url) => {
         const address = url.searchParams.get('address');
         if (!address) return { status: 400, body: { error: 'address is required' } };
         const kind: AddressKind =
           url.searchParams.get('kind') === 'recipient' ? 'recipient' : 'login';
-        const result = await options.directory.lookup(address, { kind });
+        const result = await node.directory().lookup(address, { kind });
         return { status: 200, body: describeLookup(address, result) };
       },
+    },
+    '/backends': {
+      method: 'GET',
+      handle: async () => ({ status: 200, body: { backends: node.health.snapshot() } }),
     },
   };
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     const route = routes[url.pathname];
-    if (!route) return send(res, 404, { error: 'not found' });
-    if (req.method !== route.method) return send(res, 405, { error: `use ${route.method}` });
+    if (!route) return send(res, { status: 404, body: { error: 'not found' } });
+    if (req.method !== route.method)
+      return send(res, { status: 405, body: { error: `use ${route.method}` } });
     if (!route.open && !authorized(req, options.token)) {
-      return send(res, 401, { error: 'bearer token required' });
+      return send(res, { status: 401, body: { error: 'bearer token required' } });
     }
-    route.handle(url, req).then(
-      ({ status, body }) => send(res, status, body),
-      (error: unknown) => {
-        options.log.warn({ err: error, path: url.pathname }, 'admin request failed');
-        send(res, 503, { error: error instanceof Error ? error.message : String(error) });
-      },
-    );
+    readBody(req)
+      .then((body) => route.handle(url, body))
+      .then(
+        (reply) => send(res, reply),
+        (error: unknown) => {
+          options.log.warn({ err: error, path: url.pathname }, 'admin request failed');
+          const status = error instanceof BadRequest ? 400 : 503;
+          send(res, {
+            status,
+            body: { error: error instanceof Error ? error.message : String(error) },
+          });
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
   return server;
+}
+
+/** Ready: listeners up, and the directory answers (or the cache can carry a short outage). */
+async function readiness(node: AdminNode): Promise<Reply> {
+  if (!node.listening())
+    return { status: 503, body: { ready: false, reason: 'listeners are not up' } };
+  const directory = node.directory();
+  if (directory.cacheSize > 0)
+    return { status: 200, body: { ready: true, directory: 'cache warm' } };
+  try {
+    await directory.source.find(
+      { key: 'homing-readiness-probe@invalid', local: 'homing-readiness-probe', domain: 'invalid' },
+      AbortSignal.timeout(2000),
+    );
+    return { status: 200, body: { ready: true, directory: 'reachable' } };
+  } catch (error) {
+    return { status: 503, body: { ready: false, reason: `directory: ${String(error)}` } };
+  }
+}
+
+class BadRequest extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  if (req.method !== 'POST') return {};
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new BadRequest('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new BadRequest('body must be a JSON object');
 }
 
 function authorized(req: IncomingMessage, token: string | undefined): boolean {
@@ -66,9 +192,10 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(`${JSON.stringify(body)}\n`);
+function send(res: ServerResponse, reply: Reply): void {
+  const text = typeof reply.body === 'string' ? reply.body : `${JSON.stringify(reply.body)}\n`;
+  res.writeHead(reply.status, { 'content-type': reply.type ?? 'application/json' });
+  res.end(text);
 }
 
 /** Splits `host:port` / `[v6]:port` as written in `admin.listen`. */

@@ -8,6 +8,7 @@ import {
   BackendHealth,
   type Limits,
   type ListenerSpec,
+  type ProxyMetrics,
   ServerTls,
   SessionRegistry,
 } from '@homing/proxy-core';
@@ -16,12 +17,7 @@ import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
 import type { Config } from './config/schema.js';
 
-export interface RunningListeners {
-  readonly servers: Server[];
-  readonly registry: SessionRegistry;
-  readonly health: BackendHealth;
-  close(): Promise<void>;
-}
+type ListenerConfig = Config['listeners'][number];
 
 export function limitsFrom(config: Config): Limits {
   const l = config.limits;
@@ -53,23 +49,80 @@ function ownAddressCheck(config: Config): (host: string, port: number) => boolea
     );
 }
 
-export async function startListeners(
-  config: Config,
-  directory: Directory,
-  log: Logger,
-): Promise<RunningListeners> {
-  const tls = config.tls
-    ? new ServerTls(config.tls.certificates, config.tls.min_version)
-    : undefined;
-  const limits = limitsFrom(config);
-  const registry = new SessionRegistry();
-  const health = new BackendHealth({
-    backoffMinMs: config.backend_health.backoff_min,
-    backoffMaxMs: config.backend_health.backoff_max,
-  });
-  const isOwnAddress = ownAddressCheck(config);
-  const servers: Server[] = [];
-  for (const l of config.listeners) {
+/**
+ * The node's client-facing listeners, kept in step with the config: `apply` starts new ones,
+ * closes removed ones and restarts changed ones. Closing a listener stops new connections
+ * only; its sessions go on. Directory, limits and certificates are read live by sessions,
+ * so a reload changes them without touching any session.
+ */
+export class ListenerSet {
+  readonly registry = new SessionRegistry();
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  #tls: ServerTls | undefined;
+  #config: Config;
+  #isOwnAddress: (host: string, port: number) => boolean;
+  readonly #servers = new Map<string, { server: Server; fingerprint: string }>();
+
+  constructor(
+    config: Config,
+    readonly directory: () => Directory,
+    readonly metrics: ProxyMetrics,
+    readonly log: Logger,
+  ) {
+    this.#config = config;
+    this.limits = limitsFrom(config);
+    this.health = new BackendHealth({
+      backoffMinMs: config.backend_health.backoff_min,
+      backoffMaxMs: config.backend_health.backoff_max,
+    });
+    this.#isOwnAddress = ownAddressCheck(config);
+  }
+
+  get size(): number {
+    return this.#servers.size;
+  }
+
+  async apply(config: Config): Promise<void> {
+    this.#config = config;
+    Object.assign(this.limits, limitsFrom(config));
+    this.#isOwnAddress = ownAddressCheck(config);
+    if (config.tls) {
+      if (this.#tls) this.#tls.reload(config.tls.certificates);
+      else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version);
+    }
+    const wanted = new Map(config.listeners.map((l) => [`${l.protocol} ${l.listen}`, l]));
+    for (const [key, running] of this.#servers) {
+      const next = wanted.get(key);
+      if (!next || this.#fingerprint(next) !== running.fingerprint) {
+        running.server.close();
+        this.#servers.delete(key);
+        this.log.info(
+          { listener: key },
+          next ? 'listener changed: restarting it' : 'listener removed',
+        );
+      }
+    }
+    for (const [key, l] of wanted) {
+      if (this.#servers.has(key)) continue;
+      const server = await this.#start(l);
+      this.#servers.set(key, { server, fingerprint: this.#fingerprint(l) });
+      this.log.info({ listener: key, tls: l.tls, proxy_protocol: l.proxy_protocol }, 'listening');
+    }
+  }
+
+  /** Stops accepting connections on every listener; sessions go on. */
+  stopAccepting(): void {
+    for (const { server } of this.#servers.values()) server.close();
+    this.#servers.clear();
+  }
+
+  #fingerprint(l: ListenerConfig): string {
+    const smtp = l.protocol === 'imap' || l.protocol === 'pop3' ? undefined : this.#config.smtp;
+    return JSON.stringify({ l, smtp, tls: this.#config.tls?.min_version });
+  }
+
+  #start(l: ListenerConfig): Promise<Server> {
     const { host, port } = splitListen(l.listen);
     const spec: ListenerSpec = {
       name: l.name ?? `${l.protocol}@${l.listen}`,
@@ -79,48 +132,49 @@ export async function startListeners(
       proxyProtocol: l.proxy_protocol,
       trustedProxies: new AddressSet(l.trusted_proxies),
     };
-    const common = { spec, directory, health, limits, registry, tls, isOwnAddress, log };
-    const server =
-      l.protocol === 'imap' || l.protocol === 'pop3'
-        ? await (l.protocol === 'pop3' ? startPop3Listener : startImapListener)({
-            ...common,
-            allowPlaintext: l.allow_plaintext_auth,
-            oauth: l.oauth,
-          })
-        : await startSmtpListener({
-            ...common,
-            kind: l.protocol === 'smtp' ? 'mx' : l.protocol,
-            hostname: config.smtp.hostname ?? hostname(),
-            maxMessageBytes: config.smtp.max_message_size,
-            maxRecipients: config.smtp.max_recipients,
-            maxReceived: config.smtp.max_received,
-            policy: l.policy,
-            smtputf8: config.smtp.smtputf8,
-            dsn: config.smtp.dsn,
-            submission: {
-              mode: l.submission_mode,
-              smarthost: config.smtp.smarthost && {
-                host: config.smtp.smarthost.host,
-                port: config.smtp.smarthost.port,
-                tls: config.smtp.smarthost.tls,
-                verify: config.smtp.smarthost.verify,
-                caFile: config.smtp.smarthost.ca_file,
-              },
-              allowPlaintext: l.allow_plaintext_auth,
-              oauth: l.oauth,
-            },
-          });
-    servers.push(server);
-    log.info({ listener: spec.name, tls: l.tls, proxy_protocol: l.proxy_protocol }, 'listening');
+    const set = this;
+    // Getters, not values: a reload swaps the directory and sessions read it when they need it.
+    const common = {
+      spec,
+      get directory() {
+        return set.directory();
+      },
+      health: this.health,
+      limits: this.limits,
+      registry: this.registry,
+      tls: this.#tls,
+      isOwnAddress: (h: string, p: number) => set.#isOwnAddress(h, p),
+      metrics: this.metrics,
+      log: this.log,
+      allowPlaintext: l.allow_plaintext_auth,
+      oauth: l.oauth,
+    };
+    if (l.protocol === 'imap') return startImapListener(common);
+    if (l.protocol === 'pop3') return startPop3Listener(common);
+    const smtp = this.#config.smtp;
+    return startSmtpListener(
+      Object.assign(common, {
+        kind: l.protocol === 'smtp' ? ('mx' as const) : l.protocol,
+        hostname: smtp.hostname ?? hostname(),
+        maxMessageBytes: smtp.max_message_size,
+        maxRecipients: smtp.max_recipients,
+        maxReceived: smtp.max_received,
+        policy: l.policy,
+        smtputf8: smtp.smtputf8,
+        dsn: smtp.dsn,
+        submission: {
+          mode: l.submission_mode,
+          smarthost: smtp.smarthost && {
+            host: smtp.smarthost.host,
+            port: smtp.smarthost.port,
+            tls: smtp.smarthost.tls,
+            verify: smtp.smarthost.verify,
+            caFile: smtp.smarthost.ca_file,
+          },
+          allowPlaintext: l.allow_plaintext_auth,
+          oauth: l.oauth,
+        },
+      }),
+    );
   }
-  return {
-    servers,
-    registry,
-    health,
-    async close() {
-      await Promise.all(
-        servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-      );
-    },
-  };
 }

@@ -190,7 +190,8 @@ describe('homing start', () => {
     const exited = new Promise<number | null>((resolve) => node.once('exit', resolve));
     node.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(output).toContain('"msg":"stopping"');
+    expect(output).toContain('"msg":"stopping');
+    expect(output).toContain('"msg":"stopped"');
     expect(output).not.toContain(slapdServicePassword);
   });
 });

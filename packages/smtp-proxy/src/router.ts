@@ -5,6 +5,7 @@ import {
   backendTlsOptions,
   type Limits,
   type Endpoint as Peer,
+  type ProxyMetrics,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
@@ -29,6 +30,7 @@ export interface RouterOptions {
   /** The client speaks LMTP: one reply per recipient after DATA. */
   readonly lmtp: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly metrics: ProxyMetrics;
   readonly log: Logger;
 }
 
@@ -78,6 +80,24 @@ export class Router {
 
   async rcpt(to: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     this.#session = session;
+    const protocol = this.#options.lmtp ? 'lmtp' : 'smtp';
+    try {
+      await this.#rcpt(to);
+      this.#options.metrics.smtpRecipient(protocol, 'accepted');
+    } catch (error) {
+      const code = error instanceof SmtpError ? error.responseCode : 451;
+      const outcome =
+        code === 550 && /^5\.1\.1/.test((error as Error).message)
+          ? 'unknown'
+          : code >= 500
+            ? 'refused'
+            : 'deferred';
+      this.#options.metrics.smtpRecipient(protocol, outcome);
+      throw error;
+    }
+  }
+
+  async #rcpt(to: SMTPServerAddress): Promise<void> {
     const { directory, limits } = this.#options;
     let route: Awaited<ReturnType<Directory['lookup']>>['route'];
     try {

@@ -5,6 +5,7 @@ import {
   type Limits,
   type ListenerSpec,
   listen,
+  type ProxyMetrics,
   type ServerTls,
   type SessionRegistry,
 } from '@homing/proxy-core';
@@ -33,6 +34,7 @@ export interface SmtpListenerOptions {
   readonly smtputf8: boolean;
   readonly dsn: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly metrics?: ProxyMetrics | undefined;
   /** Submission only: where authenticated mail goes, and whether AUTH may come before TLS. */
   readonly submission?: {
     readonly mode: SubmissionMode;
@@ -135,6 +137,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     spec: options.spec,
     tls: options.tls,
     limits: options.limits,
+    metrics: options.metrics,
     log,
     onConnection: (connection) => {
       const info = {
@@ -143,7 +146,21 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         client: connection.client.address,
         since: new Date(),
       } as const;
-      const unregister = options.registry.add(info, () => connection.socket.destroy());
+      let smtpConnection: SmtpConnection | undefined;
+      // Drain: wait for the transaction in progress, then 421 (RFC 5321 §3.8).
+      const drain = () => {
+        const timer = setInterval(() => {
+          const c = smtpConnection;
+          if (c && (c.session?.envelope?.mailFrom || c._dataStream)) return;
+          clearInterval(timer);
+          if (c) {
+            c.send(421, `${options.hostname} Service shutting down, try again later`);
+            c.close();
+          } else connection.socket.destroy();
+        }, 50);
+        connection.socket.once('close', () => clearInterval(timer));
+      };
+      const unregister = options.registry.add(info, () => connection.socket.destroy(), drain);
       connection.socket.once('close', unregister);
       // smtp-server creates the session; the router is keyed by the id we give it.
       const peer = { address: connection.client, local: connection.local };
@@ -156,6 +173,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               limits: options.limits,
               hostname: options.hostname,
               smarthost: submission.smarthost,
+              metrics: connection.metrics,
               log: connection.log,
             },
             peer,
@@ -170,6 +188,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               maxReceived: options.maxReceived,
               lmtp: options.kind === 'lmtp',
               isOwnAddress: options.isOwnAddress,
+              metrics: connection.metrics,
               log: connection.log,
             },
             peer,
@@ -182,12 +201,20 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         localAddress: connection.local.address,
         localPort: connection.local.port,
       } as never);
-      keepOwnStatusCodes(smtp);
+      smtpConnection = keepOwnStatusCodes(smtp);
     },
   });
 }
 
 type Send = (code: number, data: unknown, context?: unknown) => void;
+
+/** The parts of smtp-server's connection object that drain and reply rewriting use. */
+interface SmtpConnection {
+  send: Send;
+  close(): void;
+  session?: { envelope?: { mailFrom?: unknown } };
+  _dataStream?: unknown;
+}
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 /**
@@ -195,13 +222,14 @@ const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
  * the backends' that we relay, already start with one (5.1.1, 4.5.3, 5.2.2...). For such
  * replies the connection's own code is left out, so the sender sees the mailbox server's.
  */
-function keepOwnStatusCodes(smtp: SMTPServer): void {
-  const connections = (smtp as unknown as { connections: Set<{ send: Send }> }).connections;
+function keepOwnStatusCodes(smtp: SMTPServer): SmtpConnection | undefined {
+  const connections = (smtp as unknown as { connections: Set<SmtpConnection> }).connections;
   const connection = [...connections].at(-1);
-  if (!connection) return;
+  if (!connection) return undefined;
   const send = connection.send.bind(connection);
   connection.send = (code, data, context) =>
     send(code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
+  return connection;
 }
 
 function tlsOptions(tls: ServerTls | undefined): Partial<SMTPServerOptions> {

@@ -5,6 +5,7 @@ import {
   backendTlsOptions,
   type Limits,
   type Endpoint as Peer,
+  type ProxyMetrics,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type {
@@ -36,6 +37,7 @@ export interface SubmissionOptions {
   readonly hostname: string;
   /** Where `relay` mode hands mail on, with XCLIENT LOGIN=. */
   readonly smarthost?: SmarthostOptions | undefined;
+  readonly metrics: ProxyMetrics;
   readonly log: Logger;
 }
 
@@ -61,6 +63,7 @@ export class Submission {
   async auth(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
     const started = performance.now();
     const fail = async (): Promise<never> => {
+      this.#options.metrics.login('submission', 'failed');
       await atLeast(started, this.#options.limits.failedLoginDelayMs);
       throw new SmtpError(535, AUTH_FAILED);
     };
@@ -103,6 +106,7 @@ export class Submission {
       }
     }
     this.#user = route.login;
+    this.#options.metrics.login('submission', 'ok');
     log.info({ user: route.login, mode: this.#options.mode }, 'authenticated');
     return route.login;
   }
@@ -131,6 +135,7 @@ export class Submission {
 
   async data(stream: SMTPServerDataStream, _session?: SMTPServerSession): Promise<string> {
     const upstream = this.#need();
+    const protocol = 'submission';
     const [reply] = await upstream
       .data(
         stream,
@@ -144,6 +149,8 @@ export class Submission {
       });
     if (!reply) return this.#lost();
     if (stream.sizeExceeded) return 'ignored';
+    const outcome = isPositive(reply) ? 'accepted' : reply.code >= 500 ? 'refused' : 'deferred';
+    this.#options.metrics.smtpMessage(protocol, outcome);
     if (!isPositive(reply)) throw replyError(reply);
     return replyText(reply);
   }

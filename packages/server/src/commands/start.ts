@@ -1,12 +1,9 @@
-import type { Server } from 'node:http';
-import { splitListen, startAdmin } from '../admin.js';
-import { buildDirectory } from '../build-directory.js';
 import { loadConfig } from '../config/load.js';
-import { startListeners } from '../listeners.js';
 import { createLogger } from '../logger.js';
+import { HomingNode } from '../node.js';
 import { reportError } from './errors.js';
 
-/** Runs a homing node until SIGTERM or SIGINT. */
+/** Runs a homing node until SIGTERM or SIGINT (drain, then exit 0); SIGHUP reloads. */
 export async function start(path: string): Promise<number> {
   let loaded: ReturnType<typeof loadConfig>;
   try {
@@ -16,32 +13,28 @@ export async function start(path: string): Promise<number> {
   }
   const { config } = loaded;
   const log = createLogger(config);
+  let node: HomingNode;
   try {
-    const directory = await buildDirectory(config, log);
-    const listeners = await startListeners(config, directory, log);
-    let admin: Server | undefined;
-    if (config.admin) {
-      const { host, port } = splitListen(config.admin.listen);
-      admin = await startAdmin({ host, port, token: config.admin.token, directory, log });
-      log.info({ listen: config.admin.listen }, 'admin API listening');
-    }
-    log.info(
-      { config: path, directory: config.directory.source, backends: Object.keys(config.backends) },
-      'homing ready',
-    );
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
-    log.info({ signal }, 'stopping');
-    const closing = listeners.close();
-    listeners.registry.kickAll('shutdown');
-    await closing;
-    await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()));
-    await directory.close();
-    return 0;
+    node = await HomingNode.start(path, config, log);
   } catch (error) {
     log.fatal({ err: error }, 'homing could not start');
     return 1;
   }
+  log.info(
+    { config: path, directory: config.directory.source, backends: Object.keys(config.backends) },
+    'homing ready',
+  );
+  let reloading = Promise.resolve(true);
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading the config');
+    reloading = reloading.then(() => node.reload());
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info({ signal, drain_timeout_ms: config.drain_timeout }, 'stopping: draining sessions');
+  await node.drain(node.config.drain_timeout);
+  log.info('stopped');
+  return 0;
 }

@@ -299,6 +299,10 @@ const tls = z
 export const configSchema = z
   .strictObject({
     node_name: z.string().optional().describe('name of this node in logs; default: the host name'),
+    drain_timeout: duration(
+      'on SIGTERM, how long spliced sessions and SMTP transactions may go on before they are closed',
+      '30s',
+    ),
     log: z
       .strictObject({
         level: z

@@ -1,0 +1,27 @@
+import type { SessionProtocol } from './sessions.js';
+
+export type LoginOutcome = 'ok' | 'failed' | 'unavailable';
+export type RecipientOutcome = 'accepted' | 'unknown' | 'refused' | 'deferred';
+export type MessageOutcome = 'accepted' | 'refused' | 'deferred';
+
+/**
+ * What the protocol proxies report as they work; the server turns it into Prometheus metrics.
+ * Every method is cheap and synchronous: it runs on the hot path.
+ */
+export interface ProxyMetrics {
+  login(protocol: SessionProtocol, outcome: LoginOutcome): void;
+  /** One backend connection attempt: TCP + TLS + greeting. */
+  backendConnect(backend: string, protocol: SessionProtocol, seconds: number, ok: boolean): void;
+  /** Bytes of one spliced session, when it ends. */
+  spliced(protocol: SessionProtocol, up: number, down: number): void;
+  smtpRecipient(protocol: SessionProtocol, outcome: RecipientOutcome): void;
+  smtpMessage(protocol: SessionProtocol, outcome: MessageOutcome): void;
+}
+
+export const noMetrics: ProxyMetrics = {
+  login: () => {},
+  backendConnect: () => {},
+  spliced: () => {},
+  smtpRecipient: () => {},
+  smtpMessage: () => {},
+};

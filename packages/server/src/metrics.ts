@@ -1,0 +1,153 @@
+import type { Directory } from '@homing/directory';
+import type {
+  BackendHealth,
+  LoginOutcome,
+  MessageOutcome,
+  ProxyMetrics,
+  RecipientOutcome,
+  SessionProtocol,
+  SessionRegistry,
+} from '@homing/proxy-core';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Functions, so that the metrics can be made before what they read from. */
+export interface MetricSources {
+  readonly registry: () => SessionRegistry;
+  readonly health: () => BackendHealth;
+  readonly directory: () => Directory;
+}
+
+/** Prometheus metrics of one node (or one worker: the primary adds them up). */
+export class Metrics implements ProxyMetrics {
+  readonly registry = new Registry();
+  readonly #logins: Counter<'protocol' | 'outcome'>;
+  readonly #connects: Histogram<'backend' | 'protocol' | 'result'>;
+  readonly #bytes: Counter<'protocol' | 'direction'>;
+  readonly #recipients: Counter<'protocol' | 'outcome'>;
+  readonly #messages: Counter<'protocol' | 'outcome'>;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    this.#logins = new Counter({
+      name: 'homing_logins_total',
+      help: 'Logins by protocol and outcome (ok, failed, unavailable)',
+      labelNames: ['protocol', 'outcome'],
+      registers,
+    });
+    this.#connects = new Histogram({
+      name: 'homing_backend_connect_seconds',
+      help: 'Time to connect to a backend: TCP, TLS and greeting',
+      labelNames: ['backend', 'protocol', 'result'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.#bytes = new Counter({
+      name: 'homing_spliced_bytes_total',
+      help: 'Bytes spliced between clients and backends, counted when a session ends',
+      labelNames: ['protocol', 'direction'],
+      registers,
+    });
+    this.#recipients = new Counter({
+      name: 'homing_smtp_recipients_total',
+      help: 'SMTP and LMTP recipients by outcome (accepted, unknown, refused, deferred)',
+      labelNames: ['protocol', 'outcome'],
+      registers,
+    });
+    this.#messages = new Counter({
+      name: 'homing_smtp_messages_total',
+      help: 'SMTP, LMTP and submission messages by outcome (accepted, refused, deferred)',
+      labelNames: ['protocol', 'outcome'],
+      registers,
+    });
+    new Gauge({
+      name: 'homing_sessions',
+      help: 'Live sessions by protocol and backend ("" before login)',
+      labelNames: ['protocol', 'backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of sources.registry().list())
+          this.inc({ protocol: s.protocol, backend: s.backend ?? '' });
+      },
+    });
+    new Gauge({
+      name: 'homing_backend_up',
+      help: 'Backends known to be down (0); a backend not listed here has not failed',
+      labelNames: ['backend', 'protocol'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of sources.health().snapshot()) {
+          const [backend = b.key, protocol = ''] = b.key.split('/');
+          this.set({ backend, protocol }, b.up ? 1 : 0);
+        }
+      },
+    });
+    const cacheEvents = [
+      ['hit', 'hits'],
+      ['miss', 'misses'],
+      ['negative_hit', 'negativeHits'],
+      ['stale', 'staleServed'],
+      ['error', 'errors'],
+      ['coalesced', 'coalesced'],
+    ] as const;
+    new Counter({
+      name: 'homing_directory_cache_total',
+      help: 'Directory cache events: hit, miss, negative_hit, stale (served while the source failed), error, coalesced',
+      labelNames: ['event'],
+      registers,
+      collect() {
+        const counters = sources.directory().counters;
+        this.reset();
+        for (const [event, key] of cacheEvents) this.inc({ event }, counters[key]);
+      },
+    });
+    new Gauge({
+      name: 'homing_directory_cache_entries',
+      help: 'Entries in the directory cache',
+      registers,
+      collect() {
+        this.set(sources.directory().cacheSize);
+      },
+    });
+    new Counter({
+      name: 'homing_directory_query_seconds_total',
+      help: 'Total time the directory source (LDAP, file) took to answer',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.directory().sourceLatency.sum);
+      },
+    });
+    new Counter({
+      name: 'homing_directory_queries_total',
+      help: 'Queries the directory source answered (cache misses that reached LDAP or the file)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.directory().sourceLatency.count);
+      },
+    });
+  }
+
+  login(protocol: SessionProtocol, outcome: LoginOutcome): void {
+    this.#logins.inc({ protocol, outcome });
+  }
+
+  backendConnect(backend: string, protocol: SessionProtocol, seconds: number, ok: boolean): void {
+    this.#connects.observe({ backend, protocol, result: ok ? 'ok' : 'failed' }, seconds);
+  }
+
+  spliced(protocol: SessionProtocol, up: number, down: number): void {
+    this.#bytes.inc({ protocol, direction: 'up' }, up);
+    this.#bytes.inc({ protocol, direction: 'down' }, down);
+  }
+
+  smtpRecipient(protocol: SessionProtocol, outcome: RecipientOutcome): void {
+    this.#recipients.inc({ protocol, outcome });
+  }
+
+  smtpMessage(protocol: SessionProtocol, outcome: MessageOutcome): void {
+    this.#messages.inc({ protocol, outcome });
+  }
+}
