@@ -12,6 +12,13 @@ export {
   sessionId,
 } from './listener.js';
 export {
+  type LoginOutcome,
+  type MessageOutcome,
+  noMetrics,
+  type ProxyMetrics,
+  type RecipientOutcome,
+} from './metrics.js';
+export {
   type Endpoint,
   encodeProxyV2,
   PROXY_V2_SIGNATURE,
@@ -29,10 +36,3 @@ export {
   type TlsVersion,
 } from './tls.js';
 export { AddressSet } from './trusted.js';
-export {
-  type LoginOutcome,
-  type MessageOutcome,
-  noMetrics,
-  type ProxyMetrics,
-  type RecipientOutcome,
-} from './metrics.js';
