@@ -98,6 +98,13 @@ export class HomingNode {
     } else {
       this.#directory.setCatalog(buildCatalog(next));
     }
+    // A backend whose entry changed starts with a clean slate: its old failures were elsewhere.
+    for (const [name, backend] of Object.entries(next.backends)) {
+      if (JSON.stringify(backend) === JSON.stringify(this.#config.backends[name])) continue;
+      for (const protocol of ['imap', 'pop3', 'smtp', 'lmtp', 'submission']) {
+        this.listeners.health.success(`${name}/${protocol}`);
+      }
+    }
     this.log.level = next.log.level;
     if (JSON.stringify(next.admin) !== JSON.stringify(this.#config.admin)) {
       this.log.warn('admin API changes apply at the next restart');
