@@ -57,7 +57,7 @@ beforeAll(async () => {
       `admin:\n  listen: 127.0.0.1:${adminPort}`,
       'directory:',
       '  source: ldap',
-      '  cache:\n    ttl: 1s',
+      '  cache:\n    ttl: 4s',
       '  ldap:',
       `    urls: [${slapd.url}]`,
       `    bind_dn: ${slapdServiceDn}`,
@@ -172,7 +172,7 @@ describe('homing start', () => {
 
     await slapd.stop();
     try {
-      await new Promise((r) => setTimeout(r, 1100)); // past the 1 s TTL
+      await new Promise((r) => setTimeout(r, 4100)); // past the 4 s TTL
       const stale = await cli('lookup', '-c', ldapConfig, '--node', 'alice');
       expect(stale.code).toBe(0);
       expect(stale.stdout).toMatch(/origin\s+cache \(stale, \d+ ms old/);
