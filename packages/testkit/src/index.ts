@@ -6,6 +6,7 @@ export {
 } from './certs.js';
 export { Dovecot, type DovecotOptions, type DovecotUser } from './dovecot.js';
 export { freePort, freePorts, waitForPort } from './ports.js';
+export { Postfix, type PostfixOptions } from './postfix.js';
 export { Daemon } from './process.js';
 export { RawClient, type RawClientOptions } from './raw-client.js';
 export {
