@@ -1,19 +1,34 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressKind, Directory } from '@homing/directory';
-import type { BackendHealth, SessionRegistry } from '@homing/proxy-core';
+import type { AddressKind } from '@homing/directory';
 import type { Logger } from 'pino';
-import { describeLookup } from './describe-route.js';
 
-/** What the admin API looks at; `directory` is a function because a reload may replace it. */
+/** A session as the admin API shows it. */
+export interface SessionView {
+  readonly id: string;
+  readonly protocol: string;
+  readonly user: string | null;
+  readonly client: string;
+  readonly backend: string | null;
+  readonly since: string;
+  readonly bytes?: { up: number; down: number };
+}
+
+/**
+ * What the admin API asks of the node: one process answers itself, the primary of a worker
+ * pool asks its workers and adds their answers up.
+ */
 export interface AdminNode {
-  readonly directory: () => Directory;
-  readonly registry: SessionRegistry;
-  readonly health: BackendHealth;
-  /** Prometheus text. */
-  readonly metrics: () => Promise<string>;
-  /** True once every listener is up, false again while draining. */
-  readonly listening: () => boolean;
+  metrics(): Promise<string>;
+  ready(): Promise<{ ready: boolean; reason?: string; directory?: string }>;
+  sessions(filter: {
+    user?: string | undefined;
+    backend?: string | undefined;
+  }): Promise<SessionView[]>;
+  kick(user: string): Promise<number>;
+  flush(address: string | undefined): Promise<void>;
+  lookup(address: string, kind: AddressKind): Promise<unknown>;
+  backends(): Promise<unknown[]>;
 }
 
 export interface AdminOptions {
@@ -50,7 +65,14 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
       open: true,
       handle: async () => ({ status: 200, body: { ok: true } }),
     },
-    '/readyz': { method: 'GET', open: true, handle: () => readiness(node) },
+    '/readyz': {
+      method: 'GET',
+      open: true,
+      handle: async () => {
+        const state = await node.ready();
+        return { status: state.ready ? 200 : 503, body: state };
+      },
+    },
     '/metrics': {
       method: 'GET',
       handle: async () => ({
@@ -64,16 +86,7 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
       handle: async (url) => {
         const user = url.searchParams.get('user') ?? undefined;
         const backend = url.searchParams.get('backend') ?? undefined;
-        const sessions = node.registry.list({ user, backend }).map((s) => ({
-          id: s.id,
-          protocol: s.protocol,
-          user: s.user ?? null,
-          client: s.client,
-          backend: s.backend ?? null,
-          since: s.since.toISOString(),
-          ...(s.counts ? { bytes: s.counts() } : {}),
-        }));
-        return { status: 200, body: { sessions } };
+        return { status: 200, body: { sessions: await node.sessions({ user, backend }) } };
       },
     },
     '/sessions/kick': {
@@ -82,20 +95,16 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
         if (typeof body.user !== 'string' || body.user === '') {
           return { status: 400, body: { error: 'user is required' } };
         }
-        return { status: 200, body: { kicked: node.registry.kick(body.user, 'kicked') } };
+        return { status: 200, body: { kicked: await node.kick(body.user) } };
       },
     },
     '/directory/flush': {
       method: 'POST',
       handle: async (_url, body) => {
-        const directory = node.directory();
-        if (typeof body.address === 'string' && body.address !== '') {
-          directory.invalidate(body.address, 'login');
-          directory.invalidate(body.address, 'recipient');
-          return { status: 200, body: { flushed: body.address } };
-        }
-        directory.clear();
-        return { status: 200, body: { flushed: 'all' } };
+        const address =
+          typeof body.address === 'string' && body.address !== '' ? body.address : undefined;
+        await node.flush(address);
+        return { status: 200, body: { flushed: address ?? 'all' } };
       },
     },
     '/directory/lookup': {
@@ -105,13 +114,12 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
         if (!address) return { status: 400, body: { error: 'address is required' } };
         const kind: AddressKind =
           url.searchParams.get('kind') === 'recipient' ? 'recipient' : 'login';
-        const result = await node.directory().lookup(address, { kind });
-        return { status: 200, body: describeLookup(address, result) };
+        return { status: 200, body: await node.lookup(address, kind) };
       },
     },
     '/backends': {
       method: 'GET',
-      handle: async () => ({ status: 200, body: { backends: node.health.snapshot() } }),
+      handle: async () => ({ status: 200, body: { backends: await node.backends() } }),
     },
   };
 
@@ -143,24 +151,6 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
     server.listen(options.port, options.host, () => resolve());
   });
   return server;
-}
-
-/** Ready: listeners up, and the directory answers (or the cache can carry a short outage). */
-async function readiness(node: AdminNode): Promise<Reply> {
-  if (!node.listening())
-    return { status: 503, body: { ready: false, reason: 'listeners are not up' } };
-  const directory = node.directory();
-  if (directory.cacheSize > 0)
-    return { status: 200, body: { ready: true, directory: 'cache warm' } };
-  try {
-    await directory.source.find(
-      { key: 'homing-readiness-probe@invalid', local: 'homing-readiness-probe', domain: 'invalid' },
-      AbortSignal.timeout(2000),
-    );
-    return { status: 200, body: { ready: true, directory: 'reachable' } };
-  } catch (error) {
-    return { status: 503, body: { ready: false, reason: `directory: ${String(error)}` } };
-  }
 }
 
 class BadRequest extends Error {}

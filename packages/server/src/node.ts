@@ -6,6 +6,7 @@ import { buildCatalog, buildDirectory } from './build-directory.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ListenerSet } from './listeners.js';
+import { localAdmin } from './local-admin.js';
 import { Metrics } from './metrics.js';
 
 /** How long an old directory stays open after a reload replaced it (lookups in flight). */
@@ -52,18 +53,23 @@ export class HomingNode {
         host,
         port,
         token: config.admin.token,
-        node: {
-          directory: () => node.#directory,
-          registry: node.listeners.registry,
-          health: node.listeners.health,
-          metrics: () => node.metrics.registry.metrics(),
-          listening: () => node.#listening,
-        },
+        node: node.admin,
         log,
       });
       log.info({ listen: config.admin.listen }, 'admin API listening');
     }
     return node;
+  }
+
+  /** The admin operations of this process (served here, or asked for by a pool's primary). */
+  get admin() {
+    return localAdmin({
+      directory: () => this.#directory,
+      registry: this.listeners.registry,
+      health: this.listeners.health,
+      metrics: () => this.metrics.registry.metrics(),
+      listening: () => this.#listening,
+    });
   }
 
   get config(): Config {

@@ -1,6 +1,8 @@
+import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logger.js';
 import { HomingNode } from '../node.js';
+import { runPrimary, runWorker, workerCount } from '../workers.js';
 import { reportError } from './errors.js';
 
 /** Runs a homing node until SIGTERM or SIGINT (drain, then exit 0); SIGHUP reloads. */
@@ -13,6 +15,11 @@ export async function start(path: string): Promise<number> {
   }
   const { config } = loaded;
   const log = createLogger(config);
+  if (workerCount(config) > 1 && cluster.isPrimary) return runPrimary(path, config, log);
+  if (cluster.isWorker) {
+    await runWorker(path, config, log.child({ worker: process.pid }));
+    return new Promise(() => {}); // runs until the primary says drain
+  }
   let node: HomingNode;
   try {
     node = await HomingNode.start(path, config, log);

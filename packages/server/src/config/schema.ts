@@ -299,6 +299,12 @@ const tls = z
 export const configSchema = z
   .strictObject({
     node_name: z.string().optional().describe('name of this node in logs; default: the host name'),
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(1).max(256)])
+      .default(1)
+      .describe(
+        'processes serving the listeners: a number, or auto for one per CPU; with more than one, a primary process supervises them',
+      ),
     drain_timeout: duration(
       'on SIGTERM, how long spliced sessions and SMTP transactions may go on before they are closed',
       '30s',

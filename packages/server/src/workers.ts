@@ -1,0 +1,145 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { AddressKind } from '@homing/directory';
+import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import { type AdminNode, type SessionView, splitListen, startAdmin } from './admin.js';
+import { loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { HomingNode } from './node.js';
+import { askWorkers, listenToWorkers, serveWorker } from './pool-ipc.js';
+
+export function workerCount(config: Config): number {
+  return config.workers === 'auto' ? availableParallelism() : config.workers;
+}
+
+/**
+ * The primary of a worker pool: forks the workers (they share the listening sockets), replaces
+ * one that crashed, serves the admin API by asking them all, and passes on reload and drain.
+ */
+export async function runPrimary(path: string, config: Config, log: Logger): Promise<number> {
+  const count = workerCount(config);
+  let stopping = false;
+  const restarts: number[] = [];
+  listenToWorkers();
+  const fork = () => cluster.fork({ HOMING_WORKER: '1' });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'worker died: starting a new one');
+    const now = Date.now();
+    restarts.push(now);
+    while (restarts.length > 0 && (restarts[0] as number) < now - 60_000) restarts.shift();
+    // A worker that dies at once, again and again, should not spin the CPU: slow down.
+    setTimeout(fork, restarts.length > 5 ? 5000 : 200);
+  });
+  const ready = new Promise<void>((resolve) => {
+    let online = 0;
+    cluster.on('message', (_worker, message: { type?: string }) => {
+      if (message?.type === 'homing:ready' && ++online === count) resolve();
+    });
+  });
+  for (let i = 0; i < count; i += 1) fork();
+  await ready;
+
+  const aggregator = new AggregatorRegistry();
+  const admin: AdminNode = {
+    metrics: () => aggregator.clusterMetrics(),
+    async ready() {
+      const states = (await askWorkers('ready')) as { ready: boolean; reason?: string }[];
+      const bad = states.find((s) => !s.ready);
+      if (states.length === 0 || bad) return { ready: false, reason: bad?.reason ?? 'no workers' };
+      return { ready: true };
+    },
+    async sessions(filter) {
+      return ((await askWorkers('sessions', [filter])) as SessionView[][]).flat();
+    },
+    async kick(user) {
+      return ((await askWorkers('kick', [user])) as number[]).reduce((a, b) => a + b, 0);
+    },
+    async flush(address) {
+      await askWorkers('flush', [address]);
+    },
+    async lookup(address: string, kind: AddressKind) {
+      const [first] = await askWorkers('lookup', [address, kind]);
+      if (first === undefined) throw new Error('no worker answered');
+      return first;
+    },
+    async backends() {
+      return ((await askWorkers('backends')) as unknown[][]).flat();
+    },
+  };
+  let server: import('node:http').Server | undefined;
+  if (config.admin) {
+    const { host, port } = splitListen(config.admin.listen);
+    server = await startAdmin({ host, port, token: config.admin.token, node: admin, log });
+    log.info({ listen: config.admin.listen }, 'admin API listening');
+  }
+  log.info({ config: path, workers: count, directory: config.directory.source }, 'homing ready');
+
+  process.on('SIGHUP', () => {
+    try {
+      loadConfig(path);
+    } catch (error) {
+      log.error(
+        { err: error instanceof Error ? error.message : error },
+        'reload refused: the config does not validate',
+      );
+      return;
+    }
+    log.info('SIGHUP: reloading the workers');
+    void askWorkers('reload', [], 30_000);
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  stopping = true;
+  log.info({ signal, drain_timeout_ms: config.drain_timeout }, 'stopping: draining sessions');
+  await askWorkers('drain', [], config.drain_timeout + 10_000);
+  for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
+  server?.close();
+  server?.closeAllConnections();
+  log.info('stopped');
+  return 0;
+}
+
+/** One worker: a HomingNode without an admin API, driven by the primary. */
+export async function runWorker(path: string, config: Config, log: Logger): Promise<void> {
+  const node = await HomingNode.start(path, config, log, { admin: false });
+  AggregatorRegistry.setRegistries([node.metrics.registry]);
+  // Constructing one installs prom-client's answer to the primary's metrics requests.
+  new AggregatorRegistry();
+  // The primary decides when to stop; a Ctrl-C reaches the whole process group.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  const admin = node.admin;
+  serveWorker(async (op, args) => {
+    switch (op) {
+      case 'metrics':
+        return admin.metrics();
+      case 'ready':
+        return admin.ready();
+      case 'sessions':
+        return admin.sessions(args[0] as { user?: string; backend?: string });
+      case 'kick':
+        return admin.kick(args[0] as string);
+      case 'flush':
+        return admin.flush(args[0] as string | undefined);
+      case 'lookup':
+        return admin.lookup(args[0] as string, args[1] as AddressKind);
+      case 'backends':
+        return admin.backends();
+      case 'reload':
+        return node.reload();
+      case 'drain':
+        await node.drain(node.config.drain_timeout);
+        setImmediate(() => process.exit(0));
+        return true;
+    }
+  });
+  // Without its primary a worker has no one to answer to: drain and go.
+  process.on('disconnect', () => {
+    void node.drain(node.config.drain_timeout).then(() => process.exit(0));
+  });
+  process.send?.({ type: 'homing:ready' });
+}

@@ -1,0 +1,121 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Dovecot,
+  freePort,
+  RawClient,
+  Slapd,
+  slapdServiceDn,
+  slapdServicePassword,
+  slapdSuffix,
+  tempDir,
+} from '@homing/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeProcess } from './node-process.js';
+
+const dir = tempDir('workers');
+let slapd: Slapd;
+let dovecot: Dovecot;
+let node: NodeProcess;
+const ports = { admin: 0, imap: 0 };
+
+async function login() {
+  const client = await RawClient.connect({ port: ports.imap });
+  await client.until(/^\* OK /);
+  client.send('a LOGIN alice@example.com alice-pw');
+  const reply = (await client.until(/^a /)).at(-1) as string;
+  return { client, reply };
+}
+
+async function admin(path: string, init: RequestInit = {}) {
+  const response = await fetch(`http://127.0.0.1:${ports.admin}${path}`, init);
+  return { status: response.status, text: await response.text() };
+}
+
+function workerPids(output: string): number[] {
+  return [...new Set([...output.matchAll(/"worker":(\d+)/g)].map((m) => Number(m[1])))];
+}
+
+beforeAll(async () => {
+  [slapd, dovecot] = await Promise.all([
+    Slapd.start([{ uid: 'alice', mail: 'alice@example.com', password: 'x', mailHost: 'mbox-a' }]),
+    Dovecot.start({ name: 'A', users: [{ user: 'alice@example.com', password: 'alice-pw' }] }),
+  ]);
+  ports.admin = await freePort();
+  ports.imap = await freePort();
+  const config = join(dir.path, 'homing.yaml');
+  writeFileSync(
+    config,
+    `log: { level: info, format: json }
+workers: 2
+drain_timeout: 1s
+admin: { listen: 127.0.0.1:${ports.admin} }
+directory:
+  source: ldap
+  ldap:
+    urls: [${slapd.url}]
+    bind_dn: ${slapdServiceDn}
+    bind_password: ${slapdServicePassword}
+    base_dn: ou=people,${slapdSuffix}
+listeners:
+  - { protocol: imap, listen: 127.0.0.1:${ports.imap}, tls: none, allow_plaintext_auth: true }
+backends:
+  mbox-a:
+    host: 127.0.0.1
+    imap: { port: ${dovecot.imapPort} }
+`,
+  );
+  node = new NodeProcess(config);
+  await node.waitFor('homing ready', 20_000);
+});
+
+afterAll(async () => {
+  node?.signal('SIGKILL');
+  for (const pid of workerPids(node?.output ?? '')) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.all([slapd?.destroy(), dovecot?.destroy()]);
+  dir.remove();
+});
+
+describe('workers', () => {
+  it('serves logins from two worker processes and adds their metrics and sessions up', async () => {
+    expect(workerPids(node.output)).toHaveLength(2);
+    const sessions = await Promise.all([login(), login(), login(), login()]);
+    for (const s of sessions) expect(s.reply).toMatch(/^a OK /);
+    const list = JSON.parse((await admin('/sessions')).text) as { sessions: unknown[] };
+    expect(list.sessions).toHaveLength(4);
+    const metrics = (await admin('/metrics')).text;
+    expect(metrics).toMatch(/homing_sessions\{protocol="imap",backend="mbox-a"\} 4/);
+    expect(metrics).toMatch(/homing_logins_total\{protocol="imap",outcome="ok"\} 4/);
+    const kicked = await admin('/sessions/kick', {
+      method: 'POST',
+      body: JSON.stringify({ user: 'alice@example.com' }),
+    });
+    expect(JSON.parse(kicked.text)).toEqual({ kicked: 4 });
+    for (const s of sessions) await s.client.waitClosed();
+    expect((await admin('/readyz')).status).toBe(200);
+  });
+
+  it('replaces a killed worker and keeps serving', async () => {
+    const [victim] = workerPids(node.output);
+    process.kill(victim as number, 'SIGKILL');
+    await node.waitFor('worker died: starting a new one');
+    await expect.poll(() => workerPids(node.output).length, { timeout: 10_000 }).toBe(3);
+    for (let i = 0; i < 4; i += 1) {
+      const s = await login();
+      expect(s.reply).toMatch(/^a OK /);
+      s.client.close();
+    }
+  });
+
+  it('stops all workers on SIGTERM and exits 0', async () => {
+    node.signal('SIGTERM');
+    expect(await node.exited).toBe(0);
+    await expect(RawClient.connect({ port: ports.imap })).rejects.toThrow();
+  });
+});
