@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { checkConfig } from './commands/check-config.js';
 import { lookup } from './commands/lookup.js';
+import { flush, kick, sessions } from './commands/manage.js';
 import { start } from './commands/start.js';
 
 const defaultConfig = process.env.HOMING_CONFIG ?? '/etc/homing/homing.yaml';
@@ -59,6 +60,35 @@ export function program(): Command {
         process.exitCode = await lookup(address, opts);
       },
     );
+
+  cli
+    .command('kick')
+    .description('close every session of a user on the running node (its admin API)')
+    .argument('<user>', 'the login as shown by `homing sessions`')
+    .addOption(configOption())
+    .action(async (user: string, opts: { config: string }) => {
+      process.exitCode = await kick(user, opts.config);
+    });
+
+  cli
+    .command('flush')
+    .description("forget an address, or everything, in the running node's directory cache")
+    .argument('[address]', 'login or address; all when absent')
+    .addOption(configOption())
+    .action(async (address: string | undefined, opts: { config: string }) => {
+      process.exitCode = await flush(address, opts.config);
+    });
+
+  cli
+    .command('sessions')
+    .description("list the running node's live sessions")
+    .addOption(configOption())
+    .option('-u, --user <user>', 'only this user')
+    .option('-b, --backend <name>', 'only this backend')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { config: string; user?: string; backend?: string; json: boolean }) => {
+      process.exitCode = await sessions(opts, opts.config);
+    });
 
   return cli;
 }

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   Dovecot,
   freePort,
@@ -13,7 +15,9 @@ import {
   tempDir,
 } from '@homing/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from './node-process.js';
+import { homingBin, NodeProcess } from './node-process.js';
+
+const run = promisify(execFile);
 
 const dir = tempDir('ops');
 const token = 'admin-token-0123456789';
@@ -173,6 +177,22 @@ describe('admin API', () => {
     expect((await admin('/directory/lookup?address=bob@example.com')).json()).toMatchObject({
       origin: 'ldap',
     });
+  });
+
+  it('has CLI wrappers: sessions, kick, flush', async () => {
+    const { client, reply } = await imapLogin('bob');
+    expect(reply).toMatch(/^a OK /);
+    const cli = (...args: string[]) =>
+      run(process.execPath, [homingBin, ...args, '-c', configPath]);
+    expect((await cli('sessions', '--user', 'bob@example.com')).stdout).toMatch(
+      /imap\s+bob@example\.com\s+127\.0\.0\.1\s+mbox-b/,
+    );
+    expect((await cli('kick', 'bob@example.com')).stdout).toBe(
+      'bob@example.com: 1 session(s) closed\n',
+    );
+    await client.waitClosed();
+    expect((await cli('flush', 'bob@example.com')).stdout).toBe('flushed bob@example.com\n');
+    expect((await cli('flush')).stdout).toBe('flushed the whole directory cache\n');
   });
 
   it('shows backend state', async () => {

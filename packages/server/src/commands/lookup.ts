@@ -1,10 +1,10 @@
 import type { AddressKind } from '@homing/directory';
 import { pino } from 'pino';
-import { splitListen } from '../admin.js';
 import { buildDirectory } from '../build-directory.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { describeLookup, formatLookup, type LookupDescription } from '../describe-route.js';
+import { adminRequest } from './admin-client.js';
 import { reportError } from './errors.js';
 
 export interface LookupFlags {
@@ -45,17 +45,6 @@ async function askNode(
   address: string,
   kind: AddressKind,
 ): Promise<LookupDescription> {
-  if (!config.admin) throw new Error('--node needs an admin section in the config');
-  const { host, port } = splitListen(config.admin.listen);
-  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}/directory/lookup`);
-  url.searchParams.set('address', address);
-  url.searchParams.set('kind', kind);
-  const headers: Record<string, string> = config.admin.token
-    ? { authorization: `Bearer ${config.admin.token}` }
-    : {};
-  const response = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
-  const body = (await response.json()) as LookupDescription & { error?: string };
-  if (!response.ok)
-    throw new Error(`node at ${config.admin.listen}: ${body.error ?? response.status}`);
-  return body;
+  const query = new URLSearchParams({ address, kind });
+  return (await adminRequest(config, 'GET', `/directory/lookup?${query}`)) as LookupDescription;
 }
