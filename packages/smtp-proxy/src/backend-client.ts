@@ -78,11 +78,9 @@ export class BackendClient {
     return this.#closed;
   }
 
-  async hello(signal: AbortSignal): Promise<SmtpReply> {
-    const reply = await this.command(
-      `${this.options.lmtp ? 'LHLO' : 'EHLO'} ${this.options.name}`,
-      signal,
-    );
+  /** EHLO/LHLO with our name, or after XCLIENT with the client's own (Postfix XCLIENT_README). */
+  async hello(signal: AbortSignal, name = this.options.name): Promise<SmtpReply> {
+    const reply = await this.command(`${this.options.lmtp ? 'LHLO' : 'EHLO'} ${name}`, signal);
     if (reply.code !== 250)
       throw new Error(`${this.options.lmtp ? 'LHLO' : 'EHLO'} refused: ${reply.code}`);
     this.extensions = extensions(reply);

@@ -166,7 +166,12 @@ export class Router {
     this.#session = session;
     const deliveries = [...this.#deliveries.values()];
     const loop = new ReceivedCounter();
-    const pipes = deliveries.map(() => new PassThrough());
+    const pipes = deliveries.map(() => {
+      // Destroyed with an error to give a message up (loop, size): the delivery sees it.
+      const pipe = new PassThrough();
+      pipe.on('error', () => {});
+      return pipe;
+    });
     let tooManyHops = false;
     stream.on('data', (chunk: Buffer) => {
       loop.push(chunk);
@@ -364,8 +369,12 @@ export class Router {
       );
       return false;
     }
-    // Postfix answers XCLIENT with a new greeting and wants EHLO again.
-    if (reply.code === 220) await client.hello(signal);
+    // Postfix answers XCLIENT with a new greeting and wants EHLO again: with the client's name.
+    if (reply.code === 220)
+      await client.hello(
+        signal,
+        /^[\w.-]+$/.test(session?.hostNameAppearsAs ?? '') ? session?.hostNameAppearsAs : undefined,
+      );
     return true;
   }
 

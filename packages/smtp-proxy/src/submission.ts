@@ -295,7 +295,9 @@ export class Submission {
       this.#signal(),
     );
     if (reply.code !== 220 && reply.code !== 250) return false;
-    if (reply.code === 220) await upstream.hello(this.#signal());
+    const helo = session.hostNameAppearsAs;
+    if (reply.code === 220)
+      await upstream.hello(this.#signal(), /^[\w.-]+$/.test(helo ?? '') ? helo : undefined);
     return true;
   }
 }

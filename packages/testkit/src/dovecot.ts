@@ -34,6 +34,8 @@ export interface DovecotOptions {
   masterUser?: DovecotUser;
   /** Extra IMAP and POP3 listeners that expect a HAProxy PROXY header from 127.0.0.0/8. */
   haproxy?: boolean;
+  /** A submission service (AUTH against the users) that relays accepted mail to this SMTP server. */
+  submission?: { relayHost: string; relayPort: number };
 }
 
 interface Ports {
@@ -44,6 +46,7 @@ interface Ports {
   pop3s?: number;
   imapProxy?: number;
   pop3Proxy?: number;
+  submission?: number;
 }
 
 type Dir = { path: string; remove(): void };
@@ -87,6 +90,7 @@ export class Dovecot {
       '/usr/lib/dovecot/imap': 'dovecot-imapd',
       '/usr/lib/dovecot/pop3': 'dovecot-pop3d',
       '/usr/lib/dovecot/lmtp': 'dovecot-lmtpd',
+      ...(options.submission ? { '/usr/lib/dovecot/submission': 'dovecot-submissiond' } : {}),
     });
     for (const u of [...options.users, ...(options.masterUser ? [options.masterUser] : [])]) {
       if (/[:\s*/]/.test(u.user) || /[:\r\n]/.test(u.password))
@@ -139,6 +143,11 @@ export class Dovecot {
 
   get lmtpPort(): number {
     return this.#ports.lmtp;
+  }
+
+  /** The submission service (only with `submission`). */
+  get submissionPort(): number | undefined {
+    return this.#ports.submission;
   }
 
   /** Expects a PROXY header first (only with `haproxy: true`). */
@@ -325,7 +334,7 @@ export class Dovecot {
 }
 
 async function allocatePorts(options: DovecotOptions): Promise<Ports> {
-  const count = 3 + (options.tls ? 2 : 0) + (options.haproxy ? 2 : 0);
+  const count = 3 + (options.tls ? 2 : 0) + (options.haproxy ? 2 : 0) + (options.submission ? 1 : 0);
   const free = await freePorts(count);
   const next = (): number => {
     const port = free.shift();
@@ -341,6 +350,7 @@ async function allocatePorts(options: DovecotOptions): Promise<Ports> {
     ports.imapProxy = next();
     ports.pop3Proxy = next();
   }
+  if (options.submission) ports.submission = next();
   return ports;
 }
 
@@ -364,7 +374,7 @@ function dovecotConf(
         ];
   const lines = [
     `# Dovecot for tests: backend ${options.name}`,
-    'protocols = imap pop3 lmtp',
+    `protocols = imap pop3 lmtp${options.submission ? ' submission' : ''}`,
     'listen = 127.0.0.1',
     `instance_name = homing-dovecot-${options.name}-${ports.imap}`,
     `base_dir = ${dir}/run`,
@@ -447,6 +457,17 @@ function dovecotConf(
     'service lmtp {',
     ...listener('lmtp', ports.lmtp),
     '}',
+    ...(options.submission && ports.submission !== undefined
+      ? [
+          `hostname = dovecot-${options.name.toLowerCase()}.test`,
+          `submission_relay_host = ${options.submission.relayHost}`,
+          `submission_relay_port = ${options.submission.relayPort}`,
+          'submission_relay_trusted = yes',
+          'service submission-login {',
+          ...listener('submission', ports.submission),
+          '}',
+        ]
+      : []),
     '',
   ];
   return lines.join('\n');
