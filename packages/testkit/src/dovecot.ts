@@ -334,7 +334,8 @@ export class Dovecot {
 }
 
 async function allocatePorts(options: DovecotOptions): Promise<Ports> {
-  const count = 3 + (options.tls ? 2 : 0) + (options.haproxy ? 2 : 0) + (options.submission ? 1 : 0);
+  const count =
+    3 + (options.tls ? 2 : 0) + (options.haproxy ? 2 : 0) + (options.submission ? 1 : 0);
   const free = await freePorts(count);
   const next = (): number => {
     const port = free.shift();
