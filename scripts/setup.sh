@@ -17,12 +17,16 @@ declare -A programs=(
   [ldapsearch]=ldap-utils
   [dovecot]=dovecot-core
   [curl]=curl
+  [openssl]=openssl
+  [postfix]=postfix
+  [redis-server]=redis-server
 )
 # Dovecot's protocol binaries have no program on PATH; check their files.
 declare -A files=(
   [/usr/lib/dovecot/imap]=dovecot-imapd
   [/usr/lib/dovecot/pop3]=dovecot-pop3d
   [/usr/lib/dovecot/lmtp]=dovecot-lmtpd
+  [/usr/lib/dovecot/submission]=dovecot-submissiond
 )
 
 missing=()
@@ -41,6 +45,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix asks what kind of mail system this is: none. The tests run their own instances.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

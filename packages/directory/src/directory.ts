@@ -37,11 +37,18 @@ export interface DirectoryOptions {
   readonly cache: CacheOptions;
   /** Home for entries that name none; without it such entries are a BAD_ROUTE error. */
   readonly defaultHome?: string | undefined;
+  /** Which pool members may get users (see LookupOptions.isHealthy); default: all of them. */
+  readonly isHealthy?: ((backendName: string) => boolean) | undefined;
 }
 
 export interface LookupOptions {
   readonly kind?: AddressKind;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * When the home is a pool: whether a member (by catalog name) may get this user now, e.g. its
+   * health for the caller's protocol. Overrides DirectoryOptions.isHealthy.
+   */
+  readonly isHealthy?: ((backendName: string) => boolean) | undefined;
 }
 
 /** The one question every proxy asks: "where is this user's home?" — normalized and cached. */
@@ -97,7 +104,8 @@ export class Directory {
       return { key: undefined, route: undefined, origin: 'cache', stale: false, ageMs: 0 };
     const result = await this.#cache.get(address.key, options.signal);
     const origin: LookupOrigin = result.outcome === 'miss' ? this.source.kind : 'cache';
-    const route = result.value ? this.#route(result.value) : undefined;
+    const isHealthy = options.isHealthy ?? this.#options.isHealthy;
+    const route = result.value ? this.#route(result.value, isHealthy) : undefined;
     return {
       key: address.key,
       route,
@@ -143,7 +151,7 @@ export class Directory {
     return this.source.find(address);
   }
 
-  #route(entry: SourceEntry): Route {
+  #route(entry: SourceEntry, isHealthy: LookupOptions['isHealthy']): Route {
     const home = entry.home !== '' ? entry.home : this.#options.defaultHome;
     if (home === undefined) {
       throw new DirectoryError(
@@ -153,7 +161,8 @@ export class Directory {
     }
     return {
       login: entry.login,
-      backend: this.#catalog.resolve(home),
+      // Routes are made per lookup, never cached: a pool member's health counts at once.
+      backend: this.#catalog.resolve(home, { key: entry.login, isHealthy }),
       home,
       id: entry.id,
       attributes: entry.attributes,

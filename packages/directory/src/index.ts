@@ -6,6 +6,7 @@ export {
   normalizeAddress,
 } from './address.js';
 export { type CacheCounters, type CacheOptions, type CacheOutcome, LookupCache } from './cache.js';
+export type { PoolSpec, ResolveOptions } from './catalog.js';
 export {
   type Backend,
   type BackendTls,
@@ -19,6 +20,7 @@ export {
   protocols,
   type TlsMode,
 } from './catalog.js';
+export type { LookupOptions } from './directory.js';
 export {
   Directory,
   type DirectoryOptions,
@@ -32,5 +34,6 @@ export { FileSource, type FileSourceOptions, usersFileSchema } from './file-sour
 export { LatencyHistogram, latencyBuckets } from './latency.js';
 export type { LdapTlsOptions } from './ldap-connection.js';
 export { LdapSource, type LdapSourceOptions } from './ldap-source.js';
+export { rendezvousPick, rendezvousWeight } from './pool.js';
 export type { Attributes, SourceEntry, SourceKind, UserSource } from './source.js';
 export { formatIssue, parseYaml, type YamlIssue, YamlSchemaError } from './yaml-schema.js';

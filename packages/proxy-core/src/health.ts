@@ -11,20 +11,36 @@ interface State {
   lastError: string;
 }
 
+/** What the last active probe of a backend found. */
+export type ProbeVerdict = 'up' | 'down';
+
+interface Probe {
+  verdict: ProbeVerdict;
+  at: number;
+  error: string | undefined;
+}
+
 export interface BackendState {
   readonly key: string;
   readonly up: boolean;
   readonly failures: number;
   readonly retryInMs: number;
   readonly lastError?: string;
+  /** The last active probe's verdict; absent when no probe has run. */
+  readonly probe?: ProbeVerdict;
+  /** When that probe finished (the `now` clock, epoch milliseconds by default). */
+  readonly lastProbeAt?: number;
 }
 
 /**
- * Passive health of backends, keyed `name/protocol`: a backend that just failed is not hammered;
+ * Health of backends, keyed `name/protocol`. Passive: a backend that just failed is not hammered;
  * its users get a fast temporary failure until the backoff expires, then one try is let through.
+ * Active (BackendProbes): a failed probe marks it down until a probe finds it up again, and a
+ * successful probe ends any backoff at once.
  */
 export class BackendHealth {
   readonly #states = new Map<string, State>();
+  readonly #probes = new Map<string, Probe>();
   readonly #options: HealthOptions;
   readonly #now: () => number;
 
@@ -33,8 +49,9 @@ export class BackendHealth {
     this.#now = options.now ?? Date.now;
   }
 
-  /** True while the backend is in its backoff window. */
+  /** True while the last probe found the backend down, or while it is in its backoff window. */
   isDown(key: string): boolean {
+    if (this.#probes.get(key)?.verdict === 'down') return true;
     const state = this.#states.get(key);
     return state !== undefined && this.#now() < state.downUntil;
   }
@@ -55,14 +72,42 @@ export class BackendHealth {
     this.#states.delete(key);
   }
 
-  snapshot(): BackendState[] {
+  /** An active probe found the backend working: it gets users at once, backoff or not. */
+  markUp(key: string): void {
+    this.#probes.set(key, { verdict: 'up', at: this.#now(), error: undefined });
+    this.#states.delete(key);
+  }
+
+  /** An active probe failed: the backend's users get a fast temporary failure until one passes. */
+  markDown(key: string, error: string): void {
+    this.#probes.set(key, { verdict: 'down', at: this.#now(), error });
+  }
+
+  /** Drops everything known about a key (its backend left the catalog). */
+  forget(key: string): void {
+    this.#states.delete(key);
+    this.#probes.delete(key);
+  }
+
+  /** One key's state; a key nothing is known about is up. */
+  state(key: string): BackendState {
     const now = this.#now();
-    return [...this.#states].map(([key, s]) => ({
+    const s = this.#states.get(key);
+    const probe = this.#probes.get(key);
+    const lastError = probe?.verdict === 'down' ? probe.error : s?.lastError;
+    return {
       key,
-      up: now >= s.downUntil,
-      failures: s.failures,
-      retryInMs: Math.max(0, s.downUntil - now),
-      lastError: s.lastError,
-    }));
+      up: !this.isDown(key),
+      failures: s?.failures ?? 0,
+      retryInMs: s ? Math.max(0, s.downUntil - now) : 0,
+      ...(lastError !== undefined ? { lastError } : {}),
+      ...(probe ? { probe: probe.verdict, lastProbeAt: probe.at } : {}),
+    };
+  }
+
+  /** Every key that failed recently or was probed. */
+  snapshot(): BackendState[] {
+    const keys = new Set([...this.#states.keys(), ...this.#probes.keys()]);
+    return [...keys].map((key) => this.state(key));
   }
 }

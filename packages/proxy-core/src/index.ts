@@ -1,5 +1,7 @@
+export * from './abuse/index.js';
 export { type BackendTarget, connectBackend } from './backend.js';
 export { atLeast } from './delay.js';
+export type { ProbeVerdict } from './health.js';
 export { BackendHealth, type BackendState, type HealthOptions } from './health.js';
 export { defaultLimits, type Limits } from './limits.js';
 export { ConnectionClosedError, LineReader, LineTooLongError } from './line-reader.js';
@@ -18,6 +20,7 @@ export {
   type ProxyMetrics,
   type RecipientOutcome,
 } from './metrics.js';
+export { BackendProbes, type ProbeOptions, type ProbeState, probeDefaults } from './probes.js';
 export {
   type Endpoint,
   encodeProxyV2,

@@ -9,6 +9,7 @@ export { freePort, freePorts, waitForPort } from './ports.js';
 export { Postfix, type PostfixOptions } from './postfix.js';
 export { Daemon } from './process.js';
 export { RawClient, type RawClientOptions } from './raw-client.js';
+export { RedisServer } from './redis.js';
 export {
   type LdapUser,
   Slapd,

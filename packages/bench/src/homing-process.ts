@@ -1,0 +1,130 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../server/bin/homing.js', import.meta.url));
+const readyTimeoutMs = 15_000;
+const stopGraceMs = 5000;
+
+/**
+ * A real homing node (`homing start -c CONFIG`) in its own process, its stdout and stderr in a
+ * log file. `nodeArgs` go to node before the script (e.g. `--cpu-prof`, which NODE_OPTIONS
+ * does not take).
+ */
+export class HomingProcess {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<void>;
+  #exit: string | undefined;
+
+  private constructor(
+    child: ChildProcess,
+    readonly logFile: string,
+  ) {
+    this.#child = child;
+    this.#exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#exit = signal ? `signal ${signal}` : `exit code ${code}`;
+        resolve();
+      });
+    });
+  }
+
+  static async start(
+    config: string,
+    logFile: string,
+    cwd: string,
+    nodeArgs: readonly string[],
+  ): Promise<HomingProcess> {
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: build first (npm run build)`);
+    const log = openSync(logFile, 'a');
+    const child = spawn(process.execPath, [...nodeArgs, bin, 'start', '-c', config], {
+      cwd,
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    const homing = new HomingProcess(child, logFile);
+    await homing.#ready();
+    return homing;
+  }
+
+  get pid(): number {
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#exit) throw new Error(`homing is not running (${this.#exit})`);
+    return pid;
+  }
+
+  /** How homing ended (`exit code 1`, `signal SIGKILL`), or undefined while it runs. */
+  get exited(): string | undefined {
+    return this.#exit;
+  }
+
+  /** A full garbage collection, with the bench's preload (collect-garbage.mjs) in place. */
+  collectGarbage(): void {
+    process.kill(this.pid, 'SIGUSR2');
+  }
+
+  /** Resident set size in KiB, from /proc/PID/status (VmRSS). */
+  rssKiB(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+    if (!match) throw new Error(`no VmRSS in /proc/${this.pid}/status`);
+    return Number(match[1]);
+  }
+
+  /**
+   * CPU time used so far (user + system), in ms, from /proc/PID/stat; clock ticks are 10 ms on
+   * Linux (USER_HZ 100), so compare differences over runs of a second or more.
+   */
+  cpuMs(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // Fields after the command name: state is field 3, utime 14 and stime 15 (proc(5)).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+
+  /** The soft limit on open files of the homing process (/proc/PID/limits). */
+  openFilesLimit(): number {
+    return openFilesLimit(this.pid);
+  }
+
+  /** Throws when homing has exited: its end and the last lines it logged. */
+  assertRunning(): void {
+    if (this.#exit) throw new Error(`homing exited (${this.#exit}):\n${this.tail()}`);
+  }
+
+  tail(lines = 20): string {
+    if (!existsSync(this.logFile)) return '';
+    return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  }
+
+  /** SIGTERM (homing drains and exits, writing a CPU profile if asked), SIGKILL after a grace. */
+  async stop(): Promise<void> {
+    if (this.#exit) return;
+    this.#child.kill('SIGTERM');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), stopGraceMs);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  async #ready(): Promise<void> {
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      if (readFileSync(this.logFile, 'utf8').includes('homing ready')) return;
+      if (this.#exit)
+        throw new Error(`homing exited while starting (${this.#exit}):\n${this.tail()}`);
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(`homing was not ready within ${readyTimeoutMs} ms:\n${this.tail()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/** The soft "Max open files" limit of a process. */
+export function openFilesLimit(pid: number | 'self'): number {
+  const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
+  const match = /^Max open files\s+(\S+)/m.exec(limits);
+  if (!match) throw new Error(`no open files limit in /proc/${pid}/limits`);
+  return match[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(match[1]);
+}

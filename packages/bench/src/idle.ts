@@ -1,0 +1,146 @@
+import type { BenchUser } from './cluster.js';
+import type { HomingProcess } from './homing-process.js';
+import { openFilesLimit } from './homing-process.js';
+import type { ImapClient } from './imap-client.js';
+import { logIn } from './logins.js';
+
+/** Descriptors each process keeps for itself besides the sessions (listeners, logs, LDAP...). */
+const spareFiles = 100;
+/**
+ * Before RSS is read, homing runs a full garbage collection; that starts V8's memory reducer,
+ * which some 10-20 s later hands back the heap the last burst of logins left committed (tens of
+ * MiB, more than the sessions hold). RSS is sampled each second until it has dropped and held
+ * for a few samples, or for at most `settleLimitMs`.
+ */
+const settleLimitMs = 40_000;
+const sampleEveryMs = 1000;
+const dropFraction = 0.05;
+const heldSamples = 3;
+
+export interface SessionPlan {
+  readonly sessions: number;
+  /** Why fewer than asked for, one note each. */
+  readonly notes: readonly string[];
+}
+
+/**
+ * How many idle sessions fit: each takes one descriptor here and two in homing (client and
+ * backend socket), and the backend takes at most `backendCapacity`.
+ */
+export function planSessions(
+  wanted: number,
+  homing: HomingProcess,
+  backendCapacity: { readonly sessions: number; readonly why: string },
+): SessionPlan {
+  const notes: string[] = [];
+  let sessions = wanted;
+  const ours = openFilesLimit('self');
+  if (ours - spareFiles < sessions) {
+    sessions = Math.max(0, ours - spareFiles);
+    notes.push(`the bench may open ${ours} files (ulimit -n): ${sessions} sessions`);
+  }
+  const theirs = homing.openFilesLimit();
+  if (Math.floor((theirs - spareFiles) / 2) < sessions) {
+    sessions = Math.max(0, Math.floor((theirs - spareFiles) / 2));
+    notes.push(`homing may open ${theirs} files, 2 per session: ${sessions} sessions`);
+  }
+  if (backendCapacity.sessions < sessions) {
+    sessions = backendCapacity.sessions;
+    notes.push(`${backendCapacity.why}: ${sessions} sessions`);
+  }
+  return { sessions, notes };
+}
+
+export interface IdleMemory {
+  readonly sessions: number;
+  /** Settled RSS without the sessions and with them, in KiB. */
+  readonly rssBeforeKiB: number;
+  readonly rssAfterKiB: number;
+  /** RSS a second after the last login, before the heap settled. */
+  readonly rssPeakKiB: number;
+  /** (after - before) / sessions. */
+  readonly perSessionKiB: number;
+  /** Seconds each settle took; false when RSS had not dropped within the limit. */
+  readonly settled: readonly [Settled, Settled];
+}
+
+export interface Settled {
+  readonly dropped: boolean;
+  readonly seconds: number;
+}
+
+/**
+ * Logs `count` sessions in through homing, `batch` at a time over the users in turn, leaves them
+ * idle and compares homing's settled RSS before and after. The sessions stay open for the caller
+ * to close.
+ */
+export async function idleSessionMemory(
+  homing: HomingProcess,
+  port: number,
+  users: readonly BenchUser[],
+  count: number,
+  batch: number,
+  open: ImapClient[],
+): Promise<IdleMemory> {
+  const before = await settledRss(homing);
+  await openSessions(port, users, count, batch, open);
+  const after = await settledRss(homing);
+  return {
+    sessions: count,
+    rssBeforeKiB: before.least,
+    rssAfterKiB: after.least,
+    rssPeakKiB: after.first,
+    perSessionKiB: (after.least - before.least) / count,
+    settled: [before, after],
+  };
+}
+
+async function settledRss(
+  homing: HomingProcess,
+): Promise<{ first: number; least: number } & Settled> {
+  homing.collectGarbage();
+  const samples: number[] = [];
+  let droppedAt: number | undefined;
+  while (samples.length * sampleEveryMs < settleLimitMs) {
+    await sleep(sampleEveryMs);
+    homing.assertRunning();
+    const rss = homing.rssKiB();
+    samples.push(rss);
+    if (droppedAt === undefined && rss < (samples[0] as number) * (1 - dropFraction)) {
+      droppedAt = samples.length;
+    }
+    if (droppedAt !== undefined && samples.length >= droppedAt + heldSamples) break;
+  }
+  return {
+    first: samples[0] ?? Number.NaN,
+    least: Math.min(...samples),
+    dropped: droppedAt !== undefined,
+    seconds: (samples.length * sampleEveryMs) / 1000,
+  };
+}
+
+/** `count` sessions (users in turn), `batch` logging in at a time; the first failure throws. */
+async function openSessions(
+  port: number,
+  users: readonly BenchUser[],
+  count: number,
+  batch: number,
+  open: ImapClient[],
+): Promise<void> {
+  for (let first = 0; first < count; first += batch) {
+    const size = Math.min(batch, count - first);
+    const logins = Array.from({ length: size }, (_, i) =>
+      logIn(port, users[(first + i) % users.length] as BenchUser),
+    );
+    const settled = await Promise.allSettled(logins);
+    for (const result of settled) if (result.status === 'fulfilled') open.push(result.value);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      throw new Error(`idle session ${open.length + 1} could not log in: ${String(failed.reason)}`);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
