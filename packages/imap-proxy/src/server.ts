@@ -1,6 +1,7 @@
 import type { Server } from 'node:net';
 import type { Directory } from '@homing/directory';
 import {
+  type AbuseGuard,
   type BackendHealth,
   type Limits,
   type ListenerSpec,
@@ -23,6 +24,7 @@ export interface ImapListenerOptions {
   readonly oauth: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
   readonly metrics?: ProxyMetrics | undefined;
+  readonly guard?: AbuseGuard | undefined;
   readonly log: Logger;
 }
 
@@ -34,6 +36,9 @@ export function startImapListener(options: ImapListenerOptions): Promise<Server>
     tls: options.tls,
     limits: options.limits,
     metrics: options.metrics,
+    guard: options.guard,
+    refusal:
+      '* BYE [UNAVAILABLE] Too many connections or failed logins from your address, try again later',
     log,
     onConnection: (connection) => new ImapSession(connection, options).start(),
   });

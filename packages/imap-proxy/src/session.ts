@@ -3,6 +3,7 @@ import {
   atLeast,
   type BackendHealth,
   type ClientConnection,
+  gateLogin,
   type Limits,
   type ServerTls,
   type SessionInfo,
@@ -262,13 +263,25 @@ export class ImapSession {
   }
 
   async #authenticated(tag: string, credentials: Credentials): Promise<void> {
-    const startedAt = performance.now();
-    const { directory, limits } = this.#options;
+    const { directory, limits, health } = this.#options;
     const log = this.#conn.log.child({ user: credentials.user, mech: credentials.mechanism });
+    const { guard } = this.#conn;
+    const address = this.#conn.client.address;
+    if (await gateLogin(guard, address, credentials.user)) {
+      log.info('login refused: address or user blocked');
+      return this.#failAfterDelay(tag, performance.now());
+    }
+    const startedAt = performance.now();
+    const failed = (why: string) => {
+      log.info(`login failed: ${why}`);
+      void guard?.loginFailed(address, credentials.user);
+      return this.#failAfterDelay(tag, startedAt);
+    };
     let route: Route | undefined;
     try {
       const result = await directory.lookup(credentials.user, {
         signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
+        isHealthy: (name) => !health.isDown(`${name}/imap`),
       });
       route = result.route;
       if (result.stale) log.warn('directory failing: using a stale route');
@@ -280,10 +293,7 @@ export class ImapSession {
       this.#unavailable(tag);
       return;
     }
-    if (!route) {
-      log.info('login failed: no such user');
-      return this.#failAfterDelay(tag, startedAt);
-    }
+    if (!route) return failed('no such user');
     const endpoint = route.backend.endpoints.imap;
     if (!endpoint) {
       log.error({ backend: route.backend.name }, 'the home backend has no imap service configured');
@@ -299,8 +309,7 @@ export class ImapSession {
     if (route.backend.master && directory.canVerifyPasswords && 'password' in credentials) {
       try {
         if (!(await directory.verifyPassword(route, credentials.password))) {
-          log.info('login failed: wrong password (directory bind)');
-          return this.#failAfterDelay(tag, startedAt);
+          return failed('wrong password (directory bind)');
         }
         useMaster = true;
       } catch (error) {
@@ -332,16 +341,24 @@ export class ImapSession {
       return;
     }
     if (outcome.kind === 'rejected') {
-      log.info({ backend: route.backend.name }, 'login failed: rejected by the backend');
-      return this.#failAfterDelay(tag, startedAt);
+      return failed(`rejected by the backend ${route.backend.name}`);
     }
-    await this.#splice(tag, route, outcome);
+    void guard?.loginSucceeded(address, route.login);
+    const slot = guard ? await guard.userSession(route.login) : undefined;
+    if (slot && !slot.ok) {
+      outcome.backend.socket.destroy();
+      log.info({ sessions: slot.count }, 'login refused: too many sessions for this user');
+      this.reply(`${tag} NO [LIMIT] Too many sessions for this user`);
+      return;
+    }
+    await this.#splice(tag, route, outcome, slot?.release);
   }
 
   async #splice(
     tag: string,
     route: Route,
     outcome: Extract<Awaited<ReturnType<typeof backendLogin>>, { kind: 'ok' }>,
+    release: () => void = () => {},
   ) {
     const { backend, response } = outcome;
     let code = response.code;
@@ -378,6 +395,7 @@ export class ImapSession {
     log.info('logged in');
     this.#conn.metrics.login('imap', 'ok');
     void piped.done.then((result) => {
+      release();
       this.#conn.metrics.spliced('imap', result.up, result.down);
       this.#finish(result.reason, result, log);
     });

@@ -39,6 +39,7 @@ export async function authenticate(
   try {
     const result = await directory.lookup(credentials.user, {
       signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
+      isHealthy: (name) => !options.health.isDown(`${name}/pop3`),
     });
     route = result.route;
     if (result.stale) log.warn('directory failing: using a stale route');

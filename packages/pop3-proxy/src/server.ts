@@ -1,6 +1,7 @@
 import type { Server } from 'node:net';
 import type { Directory } from '@homing/directory';
 import {
+  type AbuseGuard,
   type BackendHealth,
   type Limits,
   type ListenerSpec,
@@ -26,6 +27,7 @@ export interface Pop3ListenerOptions {
   readonly oauth: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
   readonly metrics?: ProxyMetrics | undefined;
+  readonly guard?: AbuseGuard | undefined;
   readonly log: Logger;
 }
 
@@ -37,6 +39,9 @@ export function startPop3Listener(options: Pop3ListenerOptions): Promise<Server>
     tls: options.tls,
     limits: options.limits,
     metrics: options.metrics,
+    guard: options.guard,
+    refusal:
+      '-ERR [SYS/TEMP] Too many connections or failed logins from your address, try again later.',
     log,
     onConnection: (connection) => new Pop3Session(connection, options).start(),
   });

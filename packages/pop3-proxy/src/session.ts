@@ -4,6 +4,7 @@ import {
   atLeast,
   type BackendHealth,
   type ClientConnection,
+  gateLogin,
   type Limits,
   type ServerTls,
   type SessionInfo,
@@ -176,6 +177,12 @@ export class Pop3Session {
   }
 
   async login(credentials: Credentials): Promise<void> {
+    const { guard } = this.#conn;
+    const address = this.#conn.client.address;
+    if (await gateLogin(guard, address, credentials.user)) {
+      this.#conn.log.info({ user: credentials.user }, 'login refused: address or user blocked');
+      return this.failLogin(performance.now());
+    }
     const startedAt = performance.now();
     const result = await authenticate({ ...this.#options, connection: this.#conn }, credentials);
     if (this.#closed) {
@@ -183,9 +190,18 @@ export class Pop3Session {
       return;
     }
     switch (result.kind) {
-      case 'ok':
-        return this.#splice(result);
+      case 'ok': {
+        void guard?.loginSucceeded(address, result.route.login);
+        const slot = guard ? await guard.userSession(result.route.login) : undefined;
+        if (slot && !slot.ok) {
+          result.backend.socket.destroy();
+          this.reply('-ERR [IN-USE] Too many sessions for this user.');
+          return;
+        }
+        return this.#splice(result, slot?.release);
+      }
       case 'failed':
+        void guard?.loginFailed(address, credentials.user);
         return this.failLogin(startedAt);
       case 'unavailable':
         this.#conn.metrics.login('pop3', 'unavailable');
@@ -213,7 +229,7 @@ export class Pop3Session {
     if (!this.#closed) this.#conn.socket.write(bytes);
   }
 
-  #splice(result: Extract<AuthResult, { kind: 'ok' }>): void {
+  #splice(result: Extract<AuthResult, { kind: 'ok' }>, release: () => void = () => {}): void {
     const { route, backend, reply } = result;
     clearTimeout(this.#authTimer);
     clearTimeout(this.#idleTimer);
@@ -238,6 +254,7 @@ export class Pop3Session {
     log.info('logged in');
     this.#conn.metrics.login('pop3', 'ok');
     void piped.done.then((bytes) => {
+      release();
       this.#conn.metrics.spliced('pop3', bytes.up, bytes.down);
       this.#finish(bytes.reason, bytes, log);
     });

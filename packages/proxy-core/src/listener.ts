@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { AbuseGuard } from './abuse/guard.js';
 import type { Limits } from './limits.js';
 import { noMetrics, type ProxyMetrics } from './metrics.js';
 import { type Endpoint, PROXY_V2_MAX, parseProxyHeader } from './proxy-protocol.js';
@@ -32,6 +33,8 @@ export interface ClientConnection {
   readonly listener: ListenerSpec;
   readonly log: Logger;
   readonly metrics: ProxyMetrics;
+  /** Abuse limits: login delays and blocks, sessions per user. */
+  readonly guard?: AbuseGuard | undefined;
 }
 
 export interface ListenOptions {
@@ -40,6 +43,9 @@ export interface ListenOptions {
   readonly limits: Limits;
   readonly log: Logger;
   readonly metrics?: ProxyMetrics | undefined;
+  readonly guard?: AbuseGuard | undefined;
+  /** The protocol's line for a client over its connection limit or blocked (no CRLF). */
+  readonly refusal?: string | undefined;
   readonly onConnection: (connection: ClientConnection) => void;
 }
 
@@ -95,6 +101,16 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
   let stream: Socket | TLSSocket = socket;
   if (spec.tls === 'implicit' && options.tls) stream = await options.tls.accept(socket, signal);
   const log = options.log.child({ sid: id, client: client.address });
+  if (options.guard) {
+    const admitted = await options.guard.connect(client.address);
+    if (!admitted.ok) {
+      log.info({ reason: admitted.reason }, 'connection refused');
+      stream.end(`${options.refusal ?? 'Too many connections'}\r\n`);
+      setTimeout(() => stream.destroy(), 1000).unref();
+      return;
+    }
+    stream.once('close', admitted.release);
+  }
   options.onConnection({
     id,
     socket: stream,
@@ -104,6 +120,7 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
     listener: spec,
     log,
     metrics: options.metrics ?? noMetrics,
+    guard: options.guard,
   });
   // The PROXY header reader paused the socket; the handler has attached its reader by now.
   stream.resume();

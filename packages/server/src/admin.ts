@@ -28,7 +28,7 @@ export interface AdminNode {
   kick(user: string): Promise<number>;
   flush(address: string | undefined): Promise<void>;
   lookup(address: string, kind: AddressKind): Promise<unknown>;
-  backends(): Promise<unknown[]>;
+  backends(): Promise<unknown>;
 }
 
 export interface AdminOptions {

@@ -32,9 +32,16 @@ export function buildCatalog(config: Config): Catalog {
     backends: Object.fromEntries(
       Object.entries(config.backends).map(([name, b]) => [
         name,
-        { host: b.host, endpoints: pickEndpoints(b), tls: backendTls(b.tls), master: b.master },
+        {
+          host: b.host,
+          endpoints: pickEndpoints(b),
+          tls: backendTls(b.tls),
+          master: b.master,
+          probeLogin: b.probe_login,
+        },
       ]),
     ),
+    pools: config.pools,
     literalDefaults: pickEndpoints(config.backend_defaults),
     literalTls: { verify: true },
     allowLiteral: config.directory.allow_literal_hosts,

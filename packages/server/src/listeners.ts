@@ -4,6 +4,7 @@ import type { Directory } from '@homing/directory';
 import { startImapListener } from '@homing/imap-proxy';
 import { startPop3Listener } from '@homing/pop3-proxy';
 import {
+  type AbuseGuard,
   AddressSet,
   BackendHealth,
   type Limits,
@@ -69,6 +70,7 @@ export class ListenerSet {
     readonly directory: () => Directory,
     readonly metrics: ProxyMetrics,
     readonly log: Logger,
+    readonly guard?: AbuseGuard,
   ) {
     this.#config = config;
     this.limits = limitsFrom(config);
@@ -145,6 +147,7 @@ export class ListenerSet {
       tls: this.#tls,
       isOwnAddress: (h: string, p: number) => set.#isOwnAddress(h, p),
       metrics: this.metrics,
+      guard: this.guard,
       log: this.log,
       allowPlaintext: l.allow_plaintext_auth,
       oauth: l.oauth,

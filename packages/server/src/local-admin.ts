@@ -1,5 +1,5 @@
 import type { AddressKind, Directory } from '@homing/directory';
-import type { BackendHealth, SessionRegistry } from '@homing/proxy-core';
+import type { BackendHealth, BackendProbes, PoolEvent, SessionRegistry } from '@homing/proxy-core';
 import type { AdminNode, SessionView } from './admin.js';
 import { describeLookup } from './describe-route.js';
 
@@ -7,6 +7,10 @@ export interface LocalParts {
   readonly directory: () => Directory;
   readonly registry: SessionRegistry;
   readonly health: BackendHealth;
+  readonly probes: BackendProbes;
+  readonly pools: () => Record<string, { members: string[] }>;
+  /** Tells the whole pool (through Redis, or this node alone): kicks and flushes. */
+  readonly publish: (event: PoolEvent) => Promise<void> | void;
   readonly metrics: () => Promise<string>;
   readonly listening: () => boolean;
 }
@@ -48,19 +52,33 @@ export function localAdmin(parts: LocalParts): AdminNode {
       );
     },
     async kick(user) {
-      return parts.registry.kick(user, 'kicked');
+      // Here at once (for the count), and on every other node of the pool through the store.
+      const kicked = parts.registry.kick(user, 'kicked');
+      await parts.publish({ type: 'kick', user });
+      return kicked;
     },
     async flush(address) {
-      const directory = parts.directory();
-      if (address === undefined) return directory.clear();
-      directory.invalidate(address, 'login');
-      directory.invalidate(address, 'recipient');
+      await parts.publish(
+        address === undefined ? { type: 'flush' } : { type: 'flush', key: address },
+      );
     },
     async lookup(address: string, kind: AddressKind) {
-      return describeLookup(address, await parts.directory().lookup(address, { kind }));
+      // A pool member is picked among the healthy ones, as a login would.
+      const isHealthy = (name: string) =>
+        !['imap', 'pop3', 'lmtp', 'smtp', 'submission'].some((p) =>
+          parts.health.isDown(`${name}/${p}`),
+        );
+      return describeLookup(address, await parts.directory().lookup(address, { kind, isHealthy }));
     },
     async backends() {
-      return parts.health.snapshot();
+      return {
+        probes: parts.probes.snapshot(),
+        passive: parts.health.snapshot(),
+        pools: Object.entries(parts.pools()).map(([name, pool]) => ({
+          name,
+          members: pool.members,
+        })),
+      };
     },
   };
 }

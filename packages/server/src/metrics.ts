@@ -1,6 +1,8 @@
 import type { Directory } from '@homing/directory';
 import type {
+  AbuseGuard,
   BackendHealth,
+  BackendProbes,
   LoginOutcome,
   MessageOutcome,
   ProxyMetrics,
@@ -26,8 +28,18 @@ export class Metrics implements ProxyMetrics {
   readonly #recipients: Counter<'protocol' | 'outcome'>;
   readonly #messages: Counter<'protocol' | 'outcome'>;
 
+  #guard: AbuseGuard | undefined;
+  #probes: BackendProbes | undefined;
+
+  /** The abuse guard and the probes, once they exist. */
+  watch(parts: { guard: AbuseGuard; probes: BackendProbes }): void {
+    this.#guard = parts.guard;
+    this.#probes = parts.probes;
+  }
+
   constructor(sources: MetricSources) {
     const registers = [this.registry];
+    const self = this;
     this.#logins = new Counter({
       name: 'homing_logins_total',
       help: 'Logins by protocol and outcome (ok, failed, unavailable)',
@@ -72,15 +84,50 @@ export class Metrics implements ProxyMetrics {
     });
     new Gauge({
       name: 'homing_backend_up',
-      help: 'Backends known to be down (0); a backend not listed here has not failed',
+      help: 'Backend services: 1 when users are sent there, 0 while probes or recent failures say it is down',
       labelNames: ['backend', 'protocol'],
       registers,
       collect() {
         this.reset();
+        for (const p of self.#probes?.snapshot() ?? []) {
+          this.set({ backend: p.backend, protocol: p.protocol }, p.available ? 1 : 0);
+        }
         for (const b of sources.health().snapshot()) {
           const [backend = b.key, protocol = ''] = b.key.split('/');
-          this.set({ backend, protocol }, b.up ? 1 : 0);
+          if (!b.up) this.set({ backend, protocol }, 0);
         }
+      },
+    });
+    new Gauge({
+      name: 'homing_backend_probe_seconds',
+      help: 'How long the last probe of a backend service took',
+      labelNames: ['backend', 'protocol'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of self.#probes?.snapshot() ?? []) {
+          if (p.latencyMs !== undefined)
+            this.set({ backend: p.backend, protocol: p.protocol }, p.latencyMs / 1000);
+        }
+      },
+    });
+    const abuseEvents = [
+      ['penalty', 'penaltiesApplied'],
+      ['login_blocked', 'loginsBlocked'],
+      ['block_started', 'blocksStarted'],
+      ['connection_refused', 'connectionsRefused'],
+      ['session_refused', 'sessionsRefused'],
+    ] as const;
+    new Counter({
+      name: 'homing_abuse_total',
+      help: 'Abuse limits at work: penalty (a login delayed), login_blocked, block_started, connection_refused, session_refused',
+      labelNames: ['event'],
+      registers,
+      collect() {
+        const counters = self.#guard?.counters();
+        this.reset();
+        if (!counters) return;
+        for (const [event, key] of abuseEvents) this.inc({ event }, counters[key]);
       },
     });
     const cacheEvents = [

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
-import type { Directory } from '@homing/directory';
+import type { Directory, Protocol } from '@homing/directory';
+import { type AbuseStore, BackendProbes } from '@homing/proxy-core';
 import type { Logger } from 'pino';
+import { openAbuse } from './abuse.js';
 import { splitListen, startAdmin } from './admin.js';
 import { buildCatalog, buildDirectory } from './build-directory.js';
 import { loadConfig } from './config/load.js';
@@ -16,6 +18,8 @@ const RETIRE_DIRECTORY_MS = 30_000;
 export class HomingNode {
   readonly metrics: Metrics;
   readonly listeners: ListenerSet;
+  readonly abuse: AbuseStore;
+  readonly probes: BackendProbes;
   #config: Config;
   #directory: Directory;
   #admin: Server | undefined;
@@ -34,7 +38,33 @@ export class HomingNode {
       health: () => this.listeners.health,
       directory: () => this.#directory,
     });
-    this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log);
+    const { guard, store } = openAbuse(config, log);
+    this.abuse = store;
+    this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log, guard);
+    // Kicks and cache flushes from any node of the pool (or this one) apply here.
+    store.subscribe((event) => {
+      if (event.type === 'kick') this.listeners.registry.kick(event.user, event.reason ?? 'kicked');
+      else if (event.key === undefined) this.#directory.clear();
+      else {
+        this.#directory.invalidate(event.key, 'login');
+        this.#directory.invalidate(event.key, 'recipient');
+      }
+    });
+    this.probes = new BackendProbes({
+      catalog: buildCatalog(config),
+      health: this.listeners.health,
+      intervalMs: Math.max(1000, config.backend_health.probe_interval),
+      timeoutMs: config.backend_health.probe_timeout,
+      protocols: probedProtocols(config),
+      onChange: (state) =>
+        state.up
+          ? log.info({ backend: state.backend, protocol: state.protocol }, 'backend up')
+          : log.warn(
+              { backend: state.backend, protocol: state.protocol, err: state.lastError },
+              'backend down',
+            ),
+    });
+    this.metrics.watch({ guard, probes: this.probes });
   }
 
   static async start(
@@ -46,6 +76,7 @@ export class HomingNode {
     const directory = await buildDirectory(config, log);
     const node = new HomingNode(path, config, directory, log);
     await node.listeners.apply(config);
+    if (config.backend_health.probe_interval > 0) node.probes.start();
     node.#listening = true;
     if (options.admin && config.admin) {
       const { host, port } = splitListen(config.admin.listen);
@@ -67,6 +98,9 @@ export class HomingNode {
       directory: () => this.#directory,
       registry: this.listeners.registry,
       health: this.listeners.health,
+      probes: this.probes,
+      pools: () => this.#config.pools,
+      publish: (event) => this.abuse.publish(event),
       metrics: () => this.metrics.registry.metrics(),
       listening: () => this.#listening,
     });
@@ -104,6 +138,7 @@ export class HomingNode {
     } else {
       this.#directory.setCatalog(buildCatalog(next));
     }
+    this.probes.setCatalog(buildCatalog(next));
     // A backend whose entry changed starts with a clean slate: its old failures were elsewhere.
     for (const [name, backend] of Object.entries(next.backends)) {
       if (JSON.stringify(backend) === JSON.stringify(this.#config.backends[name])) continue;
@@ -147,4 +182,16 @@ export class HomingNode {
     this.#admin?.closeAllConnections();
     await this.#directory.close();
   }
+}
+
+/** The backend services this node's listeners use: only those are worth probing. */
+function probedProtocols(config: Config): Protocol[] {
+  const used = new Set<Protocol>();
+  for (const l of config.listeners) {
+    if (l.protocol === 'smtp' || l.protocol === 'lmtp') {
+      used.add('lmtp');
+      used.add('smtp');
+    } else used.add(l.protocol);
+  }
+  return [...used];
 }

@@ -65,7 +65,9 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
       return first;
     },
     async backends() {
-      return ((await askWorkers('backends')) as unknown[][]).flat();
+      // Every worker probes the same backends: one answer tells the state.
+      const [first] = await askWorkers('backends');
+      return first ?? { probes: [], passive: [], pools: [] };
     },
   };
   let server: import('node:http').Server | undefined;

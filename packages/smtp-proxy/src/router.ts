@@ -101,7 +101,9 @@ export class Router {
     const { directory, limits } = this.#options;
     let route: Awaited<ReturnType<Directory['lookup']>>['route'];
     try {
+      const { health } = this.#options;
       const result = await directory.lookup(to.address, {
+        isHealthy: (name) => !health.isDown(`${name}/lmtp`) && !health.isDown(`${name}/smtp`),
         kind: 'recipient',
         signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
       });

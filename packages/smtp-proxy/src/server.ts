@@ -1,6 +1,7 @@
 import type { Server } from 'node:net';
 import type { Directory } from '@homing/directory';
 import {
+  type AbuseGuard,
   type BackendHealth,
   type Limits,
   type ListenerSpec,
@@ -35,6 +36,7 @@ export interface SmtpListenerOptions {
   readonly dsn: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
   readonly metrics?: ProxyMetrics | undefined;
+  readonly guard?: AbuseGuard | undefined;
   /** Submission only: where authenticated mail goes, and whether AUTH may come before TLS. */
   readonly submission?: {
     readonly mode: SubmissionMode;
@@ -138,6 +140,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     tls: options.tls,
     limits: options.limits,
     metrics: options.metrics,
+    guard: options.guard,
+    refusal: '421 4.7.0 Too many connections or failed logins from your address, try again later',
     log,
     onConnection: (connection) => {
       const info = {
@@ -174,6 +178,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               hostname: options.hostname,
               smarthost: submission.smarthost,
               metrics: connection.metrics,
+              guard: connection.guard,
               log: connection.log,
             },
             peer,

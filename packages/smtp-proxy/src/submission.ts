@@ -1,8 +1,10 @@
 import type { Directory, Route } from '@homing/directory';
 import {
+  type AbuseGuard,
   atLeast,
   type BackendHealth,
   backendTlsOptions,
+  gateLogin,
   type Limits,
   type Endpoint as Peer,
   type ProxyMetrics,
@@ -38,6 +40,7 @@ export interface SubmissionOptions {
   /** Where `relay` mode hands mail on, with XCLIENT LOGIN=. */
   readonly smarthost?: SmarthostOptions | undefined;
   readonly metrics: ProxyMetrics;
+  readonly guard?: AbuseGuard | undefined;
   readonly log: Logger;
 }
 
@@ -61,12 +64,20 @@ export class Submission {
   }
 
   async auth(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
+    const { guard } = this.#options;
+    const address = this.client.address.address;
+    const blocked = await gateLogin(guard, address, auth.username);
     const started = performance.now();
     const fail = async (): Promise<never> => {
       this.#options.metrics.login('submission', 'failed');
+      if (!blocked) void guard?.loginFailed(address, auth.username);
       await atLeast(started, this.#options.limits.failedLoginDelayMs);
       throw new SmtpError(535, AUTH_FAILED);
     };
+    if (blocked) {
+      this.#options.log.info({ user: auth.username }, 'login refused: address or user blocked');
+      return fail();
+    }
     const username = auth.username ?? '';
     const { directory, limits, log } = this.#options;
     let route: Route | undefined;
@@ -74,6 +85,7 @@ export class Submission {
       route = (
         await directory.lookup(username, {
           signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
+          isHealthy: (name) => !this.#options.health.isDown(`${name}/submission`),
         })
       ).route;
     } catch (error) {
@@ -106,6 +118,7 @@ export class Submission {
       }
     }
     this.#user = route.login;
+    void guard?.loginSucceeded(address, route.login);
     this.#options.metrics.login('submission', 'ok');
     log.info({ user: route.login, mode: this.#options.mode }, 'authenticated');
     return route.login;

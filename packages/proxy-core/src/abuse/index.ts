@@ -9,6 +9,7 @@ export {
   type SessionDecision,
 } from './guard.js';
 export { addressKey, userKey } from './keys.js';
+export { gateLogin } from './login.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export {
   type AbuseState,

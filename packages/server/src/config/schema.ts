@@ -59,6 +59,15 @@ const backend = z
       })
       .optional()
       .describe('master credentials, used after the password was checked by LDAP bind'),
+    probe_login: z
+      .strictObject({
+        user: z.string().min(1).describe('probe account'),
+        password: z.string().min(1).describe('its password; use ${ENV}'),
+      })
+      .optional()
+      .describe(
+        'an account the active probes log in with (IMAP, POP3); without it they check the greeting',
+      ),
     ...endpoints,
   })
   .describe('a mailbox server; users name it by its key in their home attribute');
@@ -296,6 +305,84 @@ const tls = z
   .optional()
   .describe('client-facing TLS');
 
+const abuse = z
+  .strictObject({
+    max_connections_per_address: z
+      .number()
+      .int()
+      .min(0)
+      .default(20)
+      .describe(
+        'open connections from one client address (IPv6: one /64) on one node; 0: no limit',
+      ),
+    max_sessions_per_user: z
+      .number()
+      .int()
+      .min(0)
+      .default(10)
+      .describe('spliced sessions of one user (across the pool with state: redis); 0: no limit'),
+    failure_window: duration(
+      'how long a failed login counts against its address and its user',
+      '15m',
+    ),
+    delay_after_failures: z
+      .number()
+      .int()
+      .min(0)
+      .default(3)
+      .describe(
+        'failures in the window that cost nothing; the next attempts wait delay_step, doubling',
+      ),
+    delay_step: duration('the first extra wait before a login attempt is answered; 0: none', '1s'),
+    max_delay: duration('the longest extra wait', '15s'),
+    block_address_after: z
+      .number()
+      .int()
+      .min(0)
+      .default(10)
+      .describe('failures of one address in the window that block it for block_time; 0: never'),
+    block_user_after: z
+      .number()
+      .int()
+      .min(0)
+      .default(20)
+      .describe(
+        'failures for one user name (from anywhere) that block logins as that user; 0: never',
+      ),
+    block_time: duration('how long a block lasts', '15m'),
+    exempt: z
+      .array(
+        z
+          .string()
+          .refine((v) => isIP(v.split('/')[0] ?? '') !== 0, 'must be an address or CIDR block'),
+      )
+      .default([])
+      .describe('addresses and CIDR blocks without address limits (webmail, monitoring)'),
+    state: z
+      .enum(['memory', 'redis'])
+      .default('memory')
+      .describe(
+        'memory: each node on its own; redis: counters, blocks, session counts, kicks and cache flushes shared by the pool',
+      ),
+    redis: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be redis://… or rediss://…')
+          .describe('redis://[user:password@]host:port[/db]; use ${ENV} for the password'),
+        key_prefix: z
+          .string()
+          .default('homing:')
+          .describe('before every key and the event channel'),
+      })
+      .optional()
+      .describe(
+        'the Redis shared by the pool; when it is down, each node goes on with its own state',
+      ),
+  })
+  .prefault({})
+  .describe('abuse limits: connections, failed-login delays and blocks');
+
 export const configSchema = z
   .strictObject({
     node_name: z.string().optional().describe('name of this node in logs; default: the host name'),
@@ -346,9 +433,28 @@ export const configSchema = z
       .strictObject({
         backoff_min: duration('how long a failed backend is skipped at first', '1s'),
         backoff_max: duration('the longest it is skipped after repeated failures', '30s'),
+        probe_interval: duration(
+          'active probes: how often each backend service is checked (TCP, TLS, greeting); 0: off',
+          '10s',
+        ),
+        probe_timeout: duration('time limit of one probe', '3s'),
       })
       .prefault({})
-      .describe('passive backend health: a backend that failed gets a fast temporary failure'),
+      .describe(
+        'backend health: a backend that failed, or fails its probe, gets its users a fast temporary failure',
+      ),
+    abuse,
+    pools: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
+        z.strictObject({
+          members: z.array(z.string().min(1)).min(1).describe('backend names that share storage'),
+        }),
+      )
+      .default({})
+      .describe(
+        'backends that share storage: a home naming a pool gets the member picked by rendezvous hashing of the user over the healthy members',
+      ),
     backends: z
       .record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'), backend)
       .default({})
@@ -414,6 +520,31 @@ export const configSchema = z
         });
       }
     });
+    if (config.abuse.state === 'redis' && !config.abuse.redis) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['abuse', 'state'],
+        message: 'state redis needs abuse.redis.url',
+      });
+    }
+    for (const [name, pool] of Object.entries(config.pools)) {
+      if (config.backends[name]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['pools', name],
+          message: 'a pool cannot have the name of a backend',
+        });
+      }
+      pool.members.forEach((member, i) => {
+        if (!config.backends[member]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pools', name, 'members', i],
+            message: `"${member}" is not a key of backends`,
+          });
+        }
+      });
+    }
     const admin = config.admin;
     if (admin && !admin.token && !/^(127\.|\[::1\]|localhost:)/.test(admin.listen)) {
       ctx.addIssue({
