@@ -93,6 +93,10 @@ export class ImapSession {
     const { socket } = this.#conn;
     this.#unregister = this.#options.registry.add(this.#info, (reason) => this.#kick(reason));
     socket.on('data', this.#onData);
+    // A client that half-closes before login has nothing more to say: answer nothing more.
+    socket.on('end', () => {
+      if (!this.#spliced) this.close([], 'client closed');
+    });
     socket.on('close', () => {
       if (this.#spliced) return;
       // A login under way sees this and drops its backend connection instead of splicing.
@@ -118,7 +122,7 @@ export class ImapSession {
   }
 
   reply(...lines: string[]): void {
-    if (this.#closed) return;
+    if (this.#closed || lines.length === 0) return;
     this.#conn.socket.write(`${lines.join('\r\n')}\r\n`);
   }
 

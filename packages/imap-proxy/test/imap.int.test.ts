@@ -327,3 +327,13 @@ describe('hostile input before login', () => {
     await expect.poll(() => cluster.registry.size).toBe(0);
   });
 });
+
+describe('a client that half-closes before login', () => {
+  it('is closed at once, not held until the idle timeout', async () => {
+    const client = await connect();
+    client.socket.end();
+    const started = Date.now();
+    await client.waitClosed(limits.idleTimeoutMs / 2);
+    expect(Date.now() - started).toBeLessThan(limits.idleTimeoutMs / 2);
+  });
+});

@@ -93,6 +93,10 @@ export class Pop3Session {
     const { socket } = this.#conn;
     this.#unregister = this.#options.registry.add(this.#info, (reason) => this.#kick(reason));
     socket.on('data', this.#onData);
+    // A client that half-closes before login has nothing more to say: answer nothing more.
+    socket.on('end', () => {
+      if (!this.#spliced) this.close([], 'client closed');
+    });
     socket.on('close', this.#onClose);
     socket.on('error', () => {});
     // A socket the listener paused (after a PROXY header) stays paused until told otherwise.
@@ -118,7 +122,7 @@ export class Pop3Session {
   }
 
   reply(...lines: string[]): void {
-    if (this.#closed) return;
+    if (this.#closed || lines.length === 0) return;
     this.#conn.socket.write(`${lines.join('\r\n')}\r\n`);
   }
 

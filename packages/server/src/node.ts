@@ -75,7 +75,13 @@ export class HomingNode {
   ): Promise<HomingNode> {
     const directory = await buildDirectory(config, log);
     const node = new HomingNode(path, config, directory, log);
-    await node.listeners.apply(config);
+    try {
+      await node.listeners.apply(config);
+    } catch (error) {
+      node.listeners.stopAccepting();
+      await Promise.allSettled([node.abuse.close(), directory.close()]);
+      throw error;
+    }
     if (config.backend_health.probe_interval > 0) node.probes.start();
     node.#listening = true;
     if (options.admin && config.admin) {

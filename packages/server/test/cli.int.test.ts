@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -116,6 +117,25 @@ describe('homing lookup', () => {
       expect(code).toBe(0);
       expect(stdout).toContain(`Usage: homing ${command}`);
     }
+  });
+});
+
+describe('homing start that cannot start', () => {
+  it('exits 1 at once when a listener cannot bind, even with a watched users file', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as { port: number };
+    const config = join(dir.path, 'busy.yaml');
+    writeFileSync(
+      config,
+      `${readFileSync(fileConfig, 'utf8')}listeners:\n  - { protocol: imap, listen: 127.0.0.1:${port}, tls: none }\n`,
+    );
+    const started = Date.now();
+    const { code, stdout } = await cli('start', '-c', config);
+    busy.close();
+    expect(code).toBe(1);
+    expect(stdout).toContain('homing could not start');
+    expect(Date.now() - started).toBeLessThan(8000);
   });
 });
 
