@@ -113,6 +113,10 @@ listeners:
     allow_plaintext_auth: true
 limits:
   failed_login_delay: 2s
+# every bench client comes from 127.0.0.1: no per-address or per-user limits
+abuse:
+  max_connections_per_address: 0
+  max_sessions_per_user: 0
 backends:
   mbox-a:
     host: 127.0.0.1
