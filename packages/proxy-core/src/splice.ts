@@ -53,12 +53,13 @@ export function splice(client: Duplex, backend: Duplex): Splice {
   // When one side is fully closed the other has nothing left to say to it.
   client.once('close', () => {
     first('client');
-    backend.end();
+    // end() on a stream that has ended makes an error object (stack and all): skip it.
+    if (!backend.writableEnded) backend.end();
     setTimeout(() => backend.destroy(), 5000).unref();
   });
   backend.once('close', () => {
     first('backend');
-    client.end();
+    if (!client.writableEnded) client.end();
     setTimeout(() => client.destroy(), 5000).unref();
   });
 
