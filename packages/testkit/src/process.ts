@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 
 /** A server process started by a test, its output going to a log file in its temp dir. */
 export class Daemon {
@@ -50,5 +50,28 @@ export class Daemon {
     if (!child) return;
     child.kill('SIGKILL');
     await this.#exited;
+  }
+}
+
+/**
+ * SIGSTOP, and wait until every thread of the process is stopped: the signal takes effect
+ * asynchronously, and a test that goes on at once may still be answered.
+ */
+export function stopProcess(pid: number): void {
+  process.kill(pid, 'SIGSTOP');
+  const deadline = Date.now() + 2000;
+  const tasks = `/proc/${pid}/task`;
+  for (;;) {
+    let running = false;
+    try {
+      for (const tid of readdirSync(tasks)) {
+        const stat = readFileSync(`${tasks}/${tid}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'T' && state !== 't') running = true;
+      }
+    } catch {
+      return; // gone
+    }
+    if (!running || Date.now() > deadline) return;
   }
 }

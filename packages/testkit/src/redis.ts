@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
-import { Daemon } from './process.js';
+import { Daemon, stopProcess } from './process.js';
 import { ensureDebianPackages } from './system.js';
 import { tempDir } from './tmp.js';
 
@@ -98,7 +98,9 @@ export class RedisServer {
 
   /** SIGSTOP: connections stay open but nothing is answered, like a hung server. */
   freeze(): void {
-    this.#signal('SIGSTOP');
+    const pid = this.#daemon.pid;
+    if (pid === undefined) throw new Error('not running');
+    stopProcess(pid);
   }
 
   /** SIGCONT: undoes `freeze`. */

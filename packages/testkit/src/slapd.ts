@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { freePort, waitForPort } from './ports.js';
-import { Daemon } from './process.js';
+import { Daemon, stopProcess } from './process.js';
 import { ensureDebianPackages } from './system.js';
 import { tempDir } from './tmp.js';
 
@@ -79,7 +79,9 @@ export class Slapd {
 
   /** SIGSTOP: connections stay open but nothing is answered, like a hung server. */
   freeze(): void {
-    this.#signal('SIGSTOP');
+    const pid = this.#daemon.pid;
+    if (pid === undefined) throw new Error('not running');
+    stopProcess(pid);
   }
 
   /** SIGCONT: undoes `freeze`. */
