@@ -1,10 +1,9 @@
 import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
   type BackendHealth,
-  backendTlsOptions,
   type ClientConnection,
-  connectBackend,
   type Limits,
+  openBackend,
 } from '@homing/proxy-core';
 import { BackendSession, type TaggedResponse } from './backend-session.js';
 import { astringFor } from './quote.js';
@@ -49,52 +48,25 @@ export interface BackendLoginOptions {
 export async function backendLogin(options: BackendLoginOptions): Promise<LoginOutcome> {
   const { route, endpoint, connection, limits, health } = options;
   const backend = route.backend;
-  const key = `${backend.name}/imap`;
-  if (health.isDown(key))
-    return { kind: 'unavailable', reason: `backend ${backend.name} is marked down` };
-
-  let session: BackendSession | undefined;
-  const started = performance.now();
-  try {
-    const connect = AbortSignal.timeout(limits.backendConnectTimeoutMs);
-    const tlsOptions = backendTlsOptions(backend.host, backend.tls);
-    const socket = await connectBackend(
-      {
-        host: backend.host,
-        port: endpoint.port,
-        implicitTls: endpoint.tls === 'implicit',
-        tlsOptions,
-        proxy:
-          endpoint.forward === 'proxy'
-            ? { source: connection.client, destination: connection.local }
-            : undefined,
-      },
-      connect,
-    );
-    session = new BackendSession(socket, limits.lineBytes);
-    if (!(await session.greeting(connect))) throw new Error('backend greeting is not OK');
-    if (endpoint.tls === 'starttls' && !(await session.startTls(tlsOptions, connect))) {
-      throw new Error('backend refused STARTTLS');
-    }
-    health.success(key);
-    connection.metrics.backendConnect(
-      backend.name,
-      'imap',
-      (performance.now() - started) / 1000,
-      true,
-    );
-  } catch (error) {
-    connection.metrics.backendConnect(
-      backend.name,
-      'imap',
-      (performance.now() - started) / 1000,
-      false,
-    );
-    session?.socket.destroy();
-    const reason = error instanceof Error ? error.message : String(error);
-    health.failure(key, reason);
-    return { kind: 'unavailable', reason: `backend ${backend.name}: ${reason}` };
-  }
+  const opened = await openBackend({
+    backend,
+    endpoint,
+    protocol: 'imap',
+    connection,
+    limits,
+    health,
+    greet: async (socket, tls, signal) => {
+      const session = new BackendSession(socket, limits.lineBytes);
+      if (!(await session.greeting(signal))) throw new Error('backend greeting is not OK');
+      if (endpoint.tls === 'starttls' && !(await session.startTls(tls, signal))) {
+        throw new Error('backend refused STARTTLS');
+      }
+      return session;
+    },
+    destroy: (session) => session.socket.destroy(),
+  });
+  if (!opened.ok) return { kind: 'unavailable', reason: opened.reason };
+  const session = opened.session;
 
   try {
     const signal = AbortSignal.timeout(limits.backendLoginTimeoutMs);

@@ -1,10 +1,9 @@
 import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
   type BackendHealth,
-  backendTlsOptions,
   type ClientConnection,
-  connectBackend,
   type Limits,
+  openBackend,
 } from '@homing/proxy-core';
 import { Pop3Backend } from './backend.js';
 import { hasControlCharacters } from './command.js';
@@ -50,55 +49,26 @@ export interface BackendLoginOptions {
 export async function backendLogin(options: BackendLoginOptions): Promise<LoginOutcome> {
   const { route, endpoint, connection, limits, health } = options;
   const backend = route.backend;
-  const key = `${backend.name}/pop3`;
-  if (health.isDown(key)) {
-    return { kind: 'unavailable', reason: `backend ${backend.name} is marked down` };
-  }
-
-  let session: Pop3Backend | undefined;
-  let started = performance.now();
-  try {
-    // One deadline for TCP, TLS, greeting and STLS.
-    started = performance.now();
-    const connect = AbortSignal.timeout(limits.backendConnectTimeoutMs);
-    const tlsOptions = backendTlsOptions(backend.host, backend.tls);
-    const socket = await connectBackend(
-      {
-        host: backend.host,
-        port: endpoint.port,
-        implicitTls: endpoint.tls === 'implicit',
-        tlsOptions,
-        proxy:
-          endpoint.forward === 'proxy'
-            ? { source: connection.client, destination: connection.local }
-            : undefined,
-      },
-      connect,
-    );
-    session = new Pop3Backend(socket, limits.lineBytes);
-    if (!(await session.greeting(connect))) throw new Error('backend greeting is not +OK');
-    if (endpoint.tls === 'starttls' && !(await session.startTls(tlsOptions, connect))) {
-      throw new Error('backend refused STLS');
-    }
-    health.success(key);
-    connection.metrics.backendConnect(
-      backend.name,
-      'pop3',
-      (performance.now() - started) / 1000,
-      true,
-    );
-  } catch (error) {
-    connection.metrics.backendConnect(
-      backend.name,
-      'pop3',
-      (performance.now() - started) / 1000,
-      false,
-    );
-    session?.socket.destroy();
-    const reason = error instanceof Error ? error.message : String(error);
-    health.failure(key, reason);
-    return { kind: 'unavailable', reason: `backend ${backend.name}: ${reason}` };
-  }
+  // One deadline for TCP, TLS, greeting and STLS.
+  const opened = await openBackend({
+    backend,
+    endpoint,
+    protocol: 'pop3',
+    connection,
+    limits,
+    health,
+    greet: async (socket, tls, signal) => {
+      const session = new Pop3Backend(socket, limits.lineBytes);
+      if (!(await session.greeting(signal))) throw new Error('backend greeting is not +OK');
+      if (endpoint.tls === 'starttls' && !(await session.startTls(tls, signal))) {
+        throw new Error('backend refused STLS');
+      }
+      return session;
+    },
+    destroy: (session) => session.socket.destroy(),
+  });
+  if (!opened.ok) return { kind: 'unavailable', reason: opened.reason };
+  const session = opened.session;
 
   try {
     const signal = AbortSignal.timeout(limits.backendLoginTimeoutMs);

@@ -20,6 +20,7 @@ export {
   type ProxyMetrics,
   type RecipientOutcome,
 } from './metrics.js';
+export { type OpenBackendOptions, type OpenBackendResult, openBackend } from './open-backend.js';
 export { BackendProbes, type ProbeOptions, type ProbeState, probeDefaults } from './probes.js';
 export {
   type Endpoint,

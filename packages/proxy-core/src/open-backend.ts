@@ -1,0 +1,72 @@
+import type { Socket } from 'node:net';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import type { Backend, Endpoint } from '@homing/directory';
+import { connectBackend } from './backend.js';
+import type { BackendHealth } from './health.js';
+import type { Limits } from './limits.js';
+import type { ClientConnection } from './listener.js';
+import type { SessionProtocol } from './sessions.js';
+import { backendTlsOptions } from './tls.js';
+
+export interface OpenBackendOptions<S> {
+  readonly backend: Backend;
+  readonly endpoint: Endpoint;
+  readonly protocol: SessionProtocol;
+  readonly connection: ClientConnection;
+  readonly limits: Limits;
+  readonly health: BackendHealth;
+  /** The protocol's part: read the greeting and do STARTTLS within `signal`; throw if it fails. */
+  readonly greet: (
+    socket: Socket | TLSSocket,
+    tls: ConnectionOptions,
+    signal: AbortSignal,
+  ) => Promise<S>;
+  readonly destroy: (session: S) => void;
+}
+
+export type OpenBackendResult<S> =
+  | { readonly ok: true; readonly session: S }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * A ready backend connection for a login: the backend is skipped while marked down; connect,
+ * TLS, greeting and STARTTLS share one deadline; the outcome feeds health and metrics. The same
+ * for every protocol; only `greet` differs.
+ */
+export async function openBackend<S>(
+  options: OpenBackendOptions<S>,
+): Promise<OpenBackendResult<S>> {
+  const { backend, endpoint, protocol, connection, limits, health } = options;
+  const key = `${backend.name}/${protocol}`;
+  if (health.isDown(key)) return { ok: false, reason: `backend ${backend.name} is marked down` };
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  let socket: Socket | TLSSocket | undefined;
+  try {
+    const signal = AbortSignal.timeout(limits.backendConnectTimeoutMs);
+    const tls = backendTlsOptions(backend.host, backend.tls);
+    socket = await connectBackend(
+      {
+        host: backend.host,
+        port: endpoint.port,
+        implicitTls: endpoint.tls === 'implicit',
+        tlsOptions: tls,
+        proxy:
+          endpoint.forward === 'proxy'
+            ? { source: connection.client, destination: connection.local }
+            : undefined,
+      },
+      signal,
+    );
+    const session = await options.greet(socket, tls, signal);
+    health.success(key);
+    connection.metrics.backendConnect(backend.name, protocol, elapsed(), true);
+    return { ok: true, session };
+  } catch (error) {
+    connection.metrics.backendConnect(backend.name, protocol, elapsed(), false);
+    socket?.destroy();
+    const reason = error instanceof Error ? error.message : String(error);
+    health.failure(key, reason);
+    return { ok: false, reason: `backend ${backend.name}: ${reason}` };
+  }
+}
