@@ -5,10 +5,9 @@ import {
   type ClientConnection,
   gateLogin,
   type Limits,
+  PreloginSession,
   type ServerTls,
-  type SessionInfo,
   type SessionRegistry,
-  splice,
 } from '@homing/proxy-core';
 import { preauthCapabilities } from './capabilities.js';
 import { astring, type FrameEvent, type ImapCommand, ImapFramer, type Token } from './framer.js';
@@ -46,93 +45,50 @@ const AUTH_FAILED = 'NO [AUTHENTICATIONFAILED] Authentication failed.';
 const UNAVAILABLE = 'NO [UNAVAILABLE] Temporary failure, try again later.';
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
-export class ImapSession {
-  readonly #conn: ClientConnection;
+export class ImapSession extends PreloginSession<FrameEvent> {
+  protected readonly protocol = 'imap';
   readonly #options: ImapSessionOptions;
   readonly #framer: ImapFramer;
-  readonly #started = Date.now();
-  readonly #info: SessionInfo;
-  #unregister: () => void = () => {};
-  #busy = false;
-  #spliced = false;
-  #closed = false;
   #commands = 0;
   #clientId: [string, string][] = [];
-  #idleTimer: NodeJS.Timeout | undefined;
-  #authTimer: NodeJS.Timeout | undefined;
   #awaitingSasl: { tag: string; mechanism: string } | undefined;
-  #kick: (reason: string) => void;
-  readonly #onData = (chunk: Buffer) => {
-    this.#framer.push(chunk);
-    this.#touch();
-    void this.#pump();
-  };
 
   constructor(connection: ClientConnection, options: ImapSessionOptions) {
-    this.#conn = connection;
+    super(connection, options.limits, options.registry);
     this.#options = options;
     this.#framer = new ImapFramer(options.limits);
-    this.#info = {
-      id: connection.id,
-      protocol: 'imap',
-      client: connection.client.address,
-      since: new Date(),
-    };
-    this.#kick = (reason) =>
-      this.close(
-        [
-          reason === 'shutdown'
-            ? '* BYE Server shutting down, please reconnect'
-            : '* BYE Disconnected by the administrator',
-        ],
-        reason,
-      );
   }
 
-  start(): void {
-    const { socket } = this.#conn;
-    this.#unregister = this.#options.registry.add(this.#info, (reason) => this.#kick(reason));
-    socket.on('data', this.#onData);
-    // A client that half-closes before login has nothing more to say: answer nothing more.
-    socket.on('end', () => {
-      if (!this.#spliced) this.close([], 'client closed');
-    });
-    socket.on('close', () => {
-      if (this.#spliced) return;
-      // A login under way sees this and drops its backend connection instead of splicing.
-      this.#closed = true;
-      this.#finish('client closed', { up: 0, down: 0 });
-    });
-    socket.on('error', () => {});
-    this.#authTimer = setTimeout(
-      () => this.close(['* BYE Autologout; authentication took too long'], 'auth timeout'),
-      this.#options.limits.authTimeoutMs,
-    );
-    this.#touch();
-    this.reply(`* OK [CAPABILITY ${this.capabilities()}] homing ready.`);
+  protected get texts() {
+    return {
+      greeting: `* OK [CAPABILITY ${this.capabilities()}] homing ready.`,
+      idle: '* BYE Autologout; idle for too long',
+      authTimeout: '* BYE Autologout; authentication took too long',
+      kicked: '* BYE Disconnected by the administrator',
+      shutdown: '* BYE Server shutting down, please reconnect',
+      internalError: '* BYE Internal error',
+    };
+  }
+
+  protected push(chunk: Buffer): void {
+    this.#framer.push(chunk);
+  }
+
+  protected next(): FrameEvent | undefined {
+    return this.#framer.next();
+  }
+
+  protected takeRest(): Buffer {
+    return this.#framer.takeRest();
   }
 
   capabilities(): string {
     return preauthCapabilities({
-      secure: this.#conn.secure,
+      secure: this.conn.secure,
       canStartTls: this.#canStartTls(),
       allowPlaintext: this.#options.allowPlaintext,
       oauth: this.#options.oauth,
     });
-  }
-
-  reply(...lines: string[]): void {
-    if (this.#closed || lines.length === 0) return;
-    this.#conn.socket.write(`${lines.join('\r\n')}\r\n`);
-  }
-
-  close(lines: string[], reason: string): void {
-    if (this.#closed) return;
-    this.reply(...lines);
-    this.#closed = true;
-    this.#conn.socket.end();
-    setTimeout(() => this.#conn.socket.destroy(), 2000).unref();
-    this.#finish(reason, { up: 0, down: 0 });
   }
 
   id(command: ImapCommand): void {
@@ -165,24 +121,7 @@ export class ImapSession {
       return;
     }
     this.reply(`${command.tag} OK Begin TLS negotiation now`);
-    // Anything pipelined after STARTTLS arrived in plaintext: drop it (command injection).
-    this.#framer.takeRest();
-    const plain = this.#conn.socket;
-    plain.off('data', this.#onData);
-    try {
-      this.#conn.socket = await tls.accept(
-        plain as import('node:net').Socket,
-        AbortSignal.timeout(this.#options.limits.idleTimeoutMs),
-      );
-      this.#conn.secure = true;
-      this.#conn.socket.on('data', this.#onData);
-      this.#conn.socket.on('error', () => {});
-    } catch (error) {
-      this.#conn.log.debug({ err: error }, 'STARTTLS handshake failed');
-      this.#closed = true;
-      plain.destroy();
-      this.#finish('tls handshake failed', { up: 0, down: 0 });
-    }
+    await this.upgradeTls(tls);
   }
 
   async login(command: ImapCommand): Promise<void> {
@@ -245,32 +184,30 @@ export class ImapSession {
 
   #canStartTls(): boolean {
     return (
-      this.#conn.listener.tls === 'starttls' &&
-      this.#options.tls !== undefined &&
-      !this.#conn.secure
+      this.conn.listener.tls === 'starttls' && this.#options.tls !== undefined && !this.conn.secure
     );
   }
 
   #plaintextAllowed(): boolean {
-    return this.#conn.secure || this.#options.allowPlaintext;
+    return this.conn.secure || this.#options.allowPlaintext;
   }
 
   #unavailable(tag: string): void {
-    this.#conn.metrics.login('imap', 'unavailable');
+    this.conn.metrics.login('imap', 'unavailable');
     this.reply(`${tag} ${UNAVAILABLE}`);
   }
 
   async #failAfterDelay(tag: string, startedAt: number): Promise<void> {
-    this.#conn.metrics.login('imap', 'failed');
-    await atLeast(startedAt, this.#options.limits.failedLoginDelayMs);
+    this.conn.metrics.login('imap', 'failed');
+    await atLeast(startedAt, this.limits.failedLoginDelayMs);
     this.reply(`${tag} ${AUTH_FAILED}`);
   }
 
   async #authenticated(tag: string, credentials: Credentials): Promise<void> {
     const { directory, limits, health } = this.#options;
-    const log = this.#conn.log.child({ user: credentials.user, mech: credentials.mechanism });
-    const { guard } = this.#conn;
-    const address = this.#conn.client.address;
+    const log = this.log.child({ user: credentials.user, mech: credentials.mechanism });
+    const { guard } = this.conn;
+    const address = this.conn.client.address;
     if (await gateLogin(guard, address, credentials.user)) {
       log.info('login refused: address or user blocked');
       return this.#failAfterDelay(tag, performance.now());
@@ -326,7 +263,7 @@ export class ImapSession {
       }
     }
     const outcome = await backendLogin({
-      connection: this.#conn,
+      connection: this.conn,
       route,
       endpoint,
       credentials,
@@ -335,7 +272,7 @@ export class ImapSession {
       limits,
       health: this.#options.health,
     });
-    if (this.#closed) {
+    if (this.closed) {
       if (outcome.kind === 'ok') outcome.backend.socket.destroy();
       return;
     }
@@ -369,87 +306,24 @@ export class ImapSession {
     if (!code || !/^CAPABILITY /i.test(code)) {
       // RFC 9051 §6.2.3: clients want the post-login capabilities; ask for them.
       const caps = await backend
-        .command('CAPABILITY', [], AbortSignal.timeout(this.#options.limits.backendLoginTimeoutMs))
+        .command('CAPABILITY', [], AbortSignal.timeout(this.limits.backendLoginTimeoutMs))
         .catch(() => undefined);
       const line = caps?.untagged
         .map((b) => b.toString('utf8'))
         .find((l) => /^\* CAPABILITY /i.test(l));
       if (line) code = line.trim().slice(2);
     }
-    clearTimeout(this.#authTimer);
-    clearTimeout(this.#idleTimer);
-    const client = this.#conn.socket;
-    client.off('data', this.#onData);
-    client.pause();
-    for (const untagged of response.untagged) client.write(untagged);
-    client.write(`${tag} OK${code ? ` [${code}]` : ''} ${response.text || 'Logged in'}\r\n`);
-    const fromBackend = backend.detach();
-    if (fromBackend.length > 0) client.write(fromBackend);
-    const fromClient = this.#framer.takeRest();
-    if (fromClient.length > 0) backend.socket.write(fromClient);
-
-    this.#info.user = route.login;
-    this.#info.backend = route.backend.name;
-    this.#spliced = true;
-    const piped = splice(client, backend.socket);
-    this.#info.counts = piped.counts;
-    this.#kick = (reason) => piped.destroy(reason);
-    this.#closed = true;
-    const log = this.#conn.log.child({ user: route.login, backend: route.backend.name });
-    log.info('logged in');
-    this.#conn.metrics.login('imap', 'ok');
-    void piped.done.then((result) => {
-      release();
-      this.#conn.metrics.spliced('imap', result.up, result.down);
-      this.#finish(result.reason, result, log);
+    const reply = `${tag} OK${code ? ` [${code}]` : ''} ${response.text || 'Logged in'}\r\n`;
+    this.spliceTo({
+      user: route.login,
+      backendName: route.backend.name,
+      backend: backend.socket,
+      toClient: [...response.untagged, Buffer.from(reply), backend.detach()],
+      release,
     });
   }
 
-  #finished = false;
-  #finish(reason: string, bytes: { up: number; down: number }, log = this.#conn.log): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    clearTimeout(this.#authTimer);
-    clearTimeout(this.#idleTimer);
-    this.#unregister();
-    log.info(
-      {
-        proto: 'imap',
-        bytes_up: bytes.up,
-        bytes_down: bytes.down,
-        duration_ms: Date.now() - this.#started,
-        reason,
-      },
-      'session closed',
-    );
-  }
-
-  #touch(): void {
-    clearTimeout(this.#idleTimer);
-    if (this.#closed) return;
-    this.#idleTimer = setTimeout(
-      () => this.close(['* BYE Autologout; idle for too long'], 'idle timeout'),
-      this.#options.limits.idleTimeoutMs,
-    );
-  }
-
-  async #pump(): Promise<void> {
-    if (this.#busy) return;
-    this.#busy = true;
-    // While a command is handled (a login may take seconds) the client is not read: its
-    // pipelined bytes wait in the kernel, not in our memory.
-    this.#conn.socket.pause();
-    try {
-      for (let event = this.#framer.next(); event && !this.#closed; event = this.#framer.next()) {
-        await this.#handle(event);
-      }
-    } finally {
-      this.#busy = false;
-      if (!this.#closed) this.#conn.socket.resume();
-    }
-  }
-
-  async #handle(event: FrameEvent): Promise<void> {
+  protected async handle(event: FrameEvent): Promise<void> {
     switch (event.type) {
       case 'continue':
         this.reply('+ Ready for literal data');
@@ -472,7 +346,7 @@ export class ImapSession {
       }
       case 'command': {
         this.#commands += 1;
-        if (this.#commands > this.#options.limits.commands) {
+        if (this.#commands > this.limits.commands) {
           this.close(['* BYE Too many commands before login'], 'too many commands');
           return;
         }

@@ -21,6 +21,7 @@ export {
   type RecipientOutcome,
 } from './metrics.js';
 export { type OpenBackendOptions, type OpenBackendResult, openBackend } from './open-backend.js';
+export { type AcceptedLogin, PreloginSession, type PreloginTexts } from './prelogin-session.js';
 export { BackendProbes, type ProbeOptions, type ProbeState, probeDefaults } from './probes.js';
 export {
   type Endpoint,

@@ -1,0 +1,223 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Limits } from './limits.js';
+import type { ClientConnection } from './listener.js';
+import type { SessionInfo, SessionProtocol, SessionRegistry } from './sessions.js';
+import { splice } from './splice.js';
+import type { ServerTls } from './tls.js';
+
+/** The lines a protocol says at the moments every session has. */
+export interface PreloginTexts {
+  readonly greeting: string;
+  readonly idle: string;
+  readonly authTimeout: string;
+  readonly kicked: string;
+  readonly shutdown: string;
+  readonly internalError: string;
+}
+
+/** A login the backend accepted, ready to be spliced. */
+export interface AcceptedLogin {
+  readonly user: string;
+  readonly backendName: string;
+  readonly backend: Socket | TLSSocket;
+  /** The backend's answer to the login, and whatever it sent after it, for the client. */
+  readonly toClient: readonly Buffer[];
+  /** Called when the spliced session ends (e.g. a per-user session slot). */
+  readonly release: () => void;
+}
+
+/**
+ * What IMAP and POP3 sessions share before and at the splice: registry, idle and login
+ * timers, one command at a time with the client paused meanwhile, STARTTLS, the splice with
+ * its counts, and one log line at the end. A protocol adds its reader and its commands.
+ */
+export abstract class PreloginSession<Event> {
+  protected closed = false;
+  protected readonly log: Logger;
+  readonly #registry: SessionRegistry;
+  readonly #started = Date.now();
+  #info: SessionInfo;
+  #unregister: () => void = () => {};
+  #spliced = false;
+  #finished = false;
+  #busy = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #authTimer: NodeJS.Timeout | undefined;
+  #kick: (reason: string) => void;
+  readonly #onData = (chunk: Buffer) => {
+    this.push(chunk);
+    this.#touch();
+    void this.#pump();
+  };
+  readonly #onClose = () => {
+    if (this.#spliced) return;
+    // A login under way sees `closed` and drops its backend connection instead of splicing.
+    this.closed = true;
+    this.#finish('client closed', { up: 0, down: 0 });
+  };
+
+  protected abstract readonly protocol: SessionProtocol;
+  protected abstract readonly texts: PreloginTexts;
+  /** Bytes from the client, into the protocol's reader. */
+  protected abstract push(chunk: Buffer): void;
+  protected abstract next(): Event | undefined;
+  protected abstract handle(event: Event): Promise<void>;
+  /** Bytes read but not yet framed: dropped at STARTTLS, handed to the backend at the splice. */
+  protected abstract takeRest(): Buffer;
+
+  constructor(
+    protected readonly conn: ClientConnection,
+    protected readonly limits: Limits,
+    registry: SessionRegistry,
+  ) {
+    this.#registry = registry;
+    this.log = conn.log;
+    this.#info = { id: conn.id, protocol: 'imap', client: conn.client.address, since: new Date() };
+    this.#kick = (reason) =>
+      this.close([reason === 'shutdown' ? this.texts.shutdown : this.texts.kicked], reason);
+  }
+
+  start(): void {
+    const { socket } = this.conn;
+    // Subclass fields exist from here on, not in the constructor.
+    this.#info = { ...this.#info, protocol: this.protocol };
+    this.#unregister = this.#registry.add(this.#info, (reason) => this.#kick(reason));
+    this.#attach(socket);
+    // A client that half-closes before login has nothing more to say: answer nothing more.
+    socket.on('end', () => {
+      if (!this.#spliced) this.close([], 'client closed');
+    });
+    this.#authTimer = setTimeout(
+      () => this.close([this.texts.authTimeout], 'auth timeout'),
+      this.limits.authTimeoutMs,
+    );
+    this.#touch();
+    this.reply(this.texts.greeting);
+  }
+
+  reply(...lines: string[]): void {
+    if (this.closed || lines.length === 0) return;
+    this.conn.socket.write(`${lines.join('\r\n')}\r\n`);
+  }
+
+  /** Raw bytes to the client (a backend's own reply). */
+  write(bytes: Buffer): void {
+    if (!this.closed) this.conn.socket.write(bytes);
+  }
+
+  close(lines: string[], reason: string): void {
+    if (this.closed) return;
+    this.reply(...lines);
+    this.closed = true;
+    this.conn.socket.end();
+    setTimeout(() => this.conn.socket.destroy(), 2000).unref();
+    this.#finish(reason, { up: 0, down: 0 });
+  }
+
+  /**
+   * STARTTLS / STLS after the protocol said yes: anything the client pipelined after the
+   * command came in plaintext and is dropped (RFC 2595 §3.1, RFC 9051 §6.2.1).
+   */
+  protected async upgradeTls(tls: ServerTls): Promise<void> {
+    this.takeRest();
+    const plain = this.conn.socket as Socket;
+    plain.off('data', this.#onData);
+    plain.off('close', this.#onClose);
+    while (plain.read() !== null);
+    try {
+      const secure = await tls.accept(plain, AbortSignal.timeout(this.limits.idleTimeoutMs));
+      this.conn.socket = secure;
+      this.conn.secure = true;
+      this.#attach(secure);
+    } catch (error) {
+      this.log.debug({ err: error }, 'TLS handshake failed');
+      this.closed = true;
+      plain.destroy();
+      this.#finish('tls handshake failed', { up: 0, down: 0 });
+    }
+  }
+
+  /** From here on bytes only flow: nothing is parsed after the splice. */
+  protected spliceTo(login: AcceptedLogin): void {
+    clearTimeout(this.#authTimer);
+    clearTimeout(this.#idleTimer);
+    const client = this.conn.socket;
+    client.off('data', this.#onData);
+    client.pause();
+    client.write(Buffer.concat([...login.toClient]));
+    const fromClient = this.takeRest();
+    if (fromClient.length > 0) login.backend.write(fromClient);
+
+    this.#info.user = login.user;
+    this.#info.backend = login.backendName;
+    this.#spliced = true;
+    this.closed = true;
+    const piped = splice(client, login.backend);
+    this.#info.counts = piped.counts;
+    this.#kick = (reason) => piped.destroy(reason);
+    const log = this.log.child({ user: login.user, backend: login.backendName });
+    log.info('logged in');
+    this.conn.metrics.login(this.protocol, 'ok');
+    void piped.done.then((result) => {
+      login.release();
+      this.conn.metrics.spliced(this.protocol, result.up, result.down);
+      this.#finish(result.reason, result, log);
+    });
+  }
+
+  #attach(socket: Socket | TLSSocket): void {
+    socket.on('data', this.#onData);
+    socket.on('close', this.#onClose);
+    socket.on('error', () => {});
+    // A socket the listener paused (after a PROXY header) stays paused until told otherwise.
+    socket.resume();
+  }
+
+  #finish(reason: string, bytes: { up: number; down: number }, log = this.log): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#authTimer);
+    clearTimeout(this.#idleTimer);
+    this.#unregister();
+    // `proto` and `listener` come with the listener's logger.
+    log.info(
+      {
+        bytes_up: bytes.up,
+        bytes_down: bytes.down,
+        duration_ms: Date.now() - this.#started,
+        reason,
+      },
+      'session closed',
+    );
+  }
+
+  #touch(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.closed) return;
+    this.#idleTimer = setTimeout(
+      () => this.close([this.texts.idle], 'idle timeout'),
+      this.limits.idleTimeoutMs,
+    );
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    // While a command is handled (a login may take seconds) the client is not read: its
+    // pipelined bytes wait in the kernel, not in our memory.
+    this.conn.socket.pause();
+    try {
+      for (let event = this.next(); event !== undefined && !this.closed; event = this.next()) {
+        await this.handle(event);
+      }
+    } catch (error) {
+      this.log.error({ err: error }, 'session failed');
+      this.close([this.texts.internalError], 'internal error');
+    } finally {
+      this.#busy = false;
+      if (!this.closed) this.conn.socket.resume();
+    }
+  }
+}
