@@ -23,6 +23,7 @@ export {
 export { type OpenBackendOptions, type OpenBackendResult, openBackend } from './open-backend.js';
 export { type AcceptedLogin, PreloginSession, type PreloginTexts } from './prelogin-session.js';
 export { BackendProbes, type ProbeOptions, type ProbeState, probeDefaults } from './probes.js';
+export { type ProtocolListenerOptions, startProtocolListener } from './protocol-listener.js';
 export {
   type Endpoint,
   encodeProxyV2,
