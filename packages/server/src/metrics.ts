@@ -86,6 +86,8 @@ export class Metrics implements ProxyMetrics {
       name: 'homing_backend_up',
       help: 'Backend services: 1 when users are sent there, 0 while probes or recent failures say it is down',
       labelNames: ['backend', 'protocol'],
+      // With workers: down when any worker sees it down.
+      aggregator: 'min',
       registers,
       collect() {
         this.reset();
@@ -102,6 +104,7 @@ export class Metrics implements ProxyMetrics {
       name: 'homing_backend_probe_seconds',
       help: 'How long the last probe of a backend service took',
       labelNames: ['backend', 'protocol'],
+      aggregator: 'max',
       registers,
       collect() {
         this.reset();
@@ -151,7 +154,8 @@ export class Metrics implements ProxyMetrics {
     });
     new Gauge({
       name: 'homing_directory_cache_entries',
-      help: 'Entries in the directory cache',
+      help: 'Entries in the directory cache (with workers: the largest)',
+      aggregator: 'max',
       registers,
       collect() {
         this.set(sources.directory().cacheSize);

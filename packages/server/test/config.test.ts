@@ -165,7 +165,14 @@ describe('deploy/examples/homing.yaml', () => {
   it('is a valid config', () => {
     const example = new URL('../../../deploy/examples/homing.yaml', import.meta.url).pathname;
     const { config } = loadConfig(example, { HOMING_LDAP_PASSWORD: 'x' });
-    expect(config.listeners.map((l) => l.tls)).toEqual(['starttls', 'implicit', 'starttls']);
+    expect(config.listeners.map((l) => l.tls)).toEqual([
+      'starttls',
+      'implicit',
+      'starttls',
+      'starttls',
+      'starttls',
+      'implicit',
+    ]);
     expect(Object.keys(config.backends)).toEqual(['mbox-a', 'mbox-b']);
   });
 });

@@ -166,6 +166,20 @@ export class Router {
     session: SMTPServerSession,
   ): Promise<string | (string | Error)[]> {
     this.#session = session;
+    const protocol = this.#options.lmtp ? 'lmtp' : 'smtp';
+    try {
+      const result = await this.#data(stream);
+      const deferred = Array.isArray(result) && result.some((r) => r instanceof Error);
+      this.#options.metrics.smtpMessage(protocol, deferred ? 'deferred' : 'accepted');
+      return result;
+    } catch (error) {
+      const code = error instanceof SmtpError ? error.responseCode : 451;
+      this.#options.metrics.smtpMessage(protocol, code >= 500 ? 'refused' : 'deferred');
+      throw error;
+    }
+  }
+
+  async #data(stream: SMTPServerDataStream): Promise<string | (string | Error)[]> {
     const deliveries = [...this.#deliveries.values()];
     const loop = new ReceivedCounter();
     const pipes = deliveries.map(() => {

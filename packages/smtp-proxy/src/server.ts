@@ -146,7 +146,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     onConnection: (connection) => {
       const info = {
         id: connection.id,
-        protocol: options.kind === 'mx' ? 'smtp' : 'lmtp',
+        protocol: options.kind === 'mx' ? ('smtp' as const) : options.kind,
         client: connection.client.address,
         since: new Date(),
       } as const;

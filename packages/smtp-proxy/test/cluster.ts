@@ -6,6 +6,7 @@ import {
   defaultLimits,
   type Limits,
   type ListenerSpec,
+  noMetrics,
   ServerTls,
   SessionRegistry,
 } from '@homing/proxy-core';
@@ -37,6 +38,8 @@ export class SmtpCluster {
   readonly log: string[] = [];
   readonly registry = new SessionRegistry();
   readonly health = new BackendHealth({ backoffMinMs: 100, backoffMaxMs: 300 });
+  /** What the listeners reported, as `protocol outcome` → count. */
+  readonly counted = { recipients: new Map<string, number>(), messages: new Map<string, number>() };
   ports: Record<Kind, number> = { mx: 0, fanout: 0, lmtp: 0, proxied: 0 };
   servers: Server[] = [];
 
@@ -145,6 +148,12 @@ export class SmtpCluster {
       smtputf8: true,
       dsn: false,
       isOwnAddress: () => false,
+      metrics: {
+        ...noMetrics,
+        smtpRecipient: (protocol, outcome) =>
+          bump(this.counted.recipients, `${protocol} ${outcome}`),
+        smtpMessage: (protocol, outcome) => bump(this.counted.messages, `${protocol} ${outcome}`),
+      },
       log,
     };
     this.servers = await Promise.all([
@@ -168,4 +177,8 @@ export class SmtpCluster {
     await Promise.all([this.slapd.destroy(), this.a.destroy(), this.b.destroy()]);
     this.dir.remove();
   }
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
 }

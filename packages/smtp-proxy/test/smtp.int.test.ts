@@ -338,3 +338,13 @@ describe('LMTP listener', () => {
     expect(cluster.delivered('dave@example.com', id)).toHaveLength(0);
   });
 });
+
+describe('metrics', () => {
+  it('counts recipients and messages by outcome', () => {
+    expect(cluster.counted.messages.get('smtp accepted')).toBeGreaterThan(5);
+    expect(cluster.counted.messages.get('lmtp deferred')).toBe(1); // dave over quota
+    expect(cluster.counted.recipients.get('smtp unknown')).toBeGreaterThan(0);
+    expect(cluster.counted.recipients.get('smtp deferred')).toBeGreaterThan(0); // 452, 451
+    expect(cluster.counted.messages.get('smtp refused')).toBeGreaterThan(0); // the loop
+  });
+});
