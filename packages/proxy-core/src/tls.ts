@@ -29,15 +29,24 @@ export class ServerTls {
   #default: SecureContext;
   #byName = new Map<string, SecureContext>();
 
-  constructor(
-    certificates: readonly CertificateSpec[],
-    readonly minVersion: TlsVersion = 'TLSv1.2',
-  ) {
+  #minVersion: TlsVersion;
+
+  constructor(certificates: readonly CertificateSpec[], minVersion: TlsVersion = 'TLSv1.2') {
     if (certificates.length === 0) throw new Error('no certificate configured');
+    this.#minVersion = minVersion;
     this.#default = this.#load(certificates);
   }
 
-  reload(certificates: readonly CertificateSpec[]): void {
+  get minVersion(): TlsVersion {
+    return this.#minVersion;
+  }
+
+  /** New certificate files (and oldest TLS version) for the handshakes from now on. */
+  reload(
+    certificates: readonly CertificateSpec[],
+    minVersion: TlsVersion = this.#minVersion,
+  ): void {
+    this.#minVersion = minVersion;
     this.#default = this.#load(certificates);
   }
 

@@ -90,7 +90,7 @@ export class ListenerSet {
     Object.assign(this.limits, limitsFrom(config));
     this.#isOwnAddress = ownAddressCheck(config);
     if (config.tls) {
-      if (this.#tls) this.#tls.reload(config.tls.certificates);
+      if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version);
       else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version);
     }
     const wanted = new Map(config.listeners.map((l) => [`${l.protocol} ${l.listen}`, l]));
@@ -121,7 +121,7 @@ export class ListenerSet {
 
   #fingerprint(l: ListenerConfig): string {
     const smtp = l.protocol === 'imap' || l.protocol === 'pop3' ? undefined : this.#config.smtp;
-    return JSON.stringify({ l, smtp, tls: this.#config.tls?.min_version });
+    return JSON.stringify({ l, smtp });
   }
 
   #start(l: ListenerConfig): Promise<Server> {
