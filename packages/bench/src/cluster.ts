@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   Dovecot,
-  freePort,
+  freePorts,
   Slapd,
   slapdServiceDn,
   slapdServicePassword,
@@ -11,6 +11,7 @@ import {
   tempDir,
 } from '@homing/testkit';
 import { HomingProcess } from './homing-process.js';
+import type { Side } from './turns.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 /** Lets the bench start a full garbage collection in homing (SIGUSR2) before it reads RSS. */
@@ -21,13 +22,19 @@ export interface BenchUser {
   readonly password: string;
 }
 
+/** What the bench compares, each straight to Dovecot and through homing. */
+export type Service = 'imap' | 'pop3' | 'smtp';
+
 /** slapd, one Dovecot (backend `mbox-a`) and a homing node in front of it, all on loopback. */
 export interface Cluster {
   readonly slapd: Slapd;
   readonly dovecot: Dovecot;
   readonly homing: HomingProcess;
-  /** homing's IMAP listener. */
-  readonly homingPort: number;
+  /**
+   * Each service's port on either side: Dovecot's IMAP, POP3 and LMTP direct; homing's IMAP,
+   * POP3 and SMTP (MX) listeners, which lead to those.
+   */
+  readonly ports: Record<Service, Record<Side, number>>;
 }
 
 /** Things to stop, newest first; each runs once even if `run` is called again (Ctrl-C). */
@@ -78,9 +85,10 @@ export async function startCluster(
   if (slapd.status === 'rejected') throw slapd.reason;
   if (dovecot.status === 'rejected') throw dovecot.reason;
 
-  const homingPort = await freePort();
+  const [imap, pop3, smtp] = (await freePorts(3)) as [number, number, number];
+  const homingPorts: Record<Service, number> = { imap, pop3, smtp };
   const config = join(dir.path, 'homing.yaml');
-  writeFileSync(config, homingConfig(slapd.value.url, homingPort, dovecot.value.imapPort));
+  writeFileSync(config, homingConfig(slapd.value.url, homingPorts, dovecot.value));
   const homing = await HomingProcess.start(config, join(dir.path, 'homing.log'), repoRoot, [
     '--expose-gc',
     '--import',
@@ -88,15 +96,26 @@ export async function startCluster(
     ...(process.env.HOMING_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   ]);
   cleanup.add(() => homing.stop());
-  return { slapd: slapd.value, dovecot: dovecot.value, homing, homingPort };
+  const direct = dovecot.value;
+  return {
+    slapd: slapd.value,
+    dovecot: direct,
+    homing,
+    ports: {
+      imap: { direct: direct.imapPort, homing: homingPorts.imap },
+      pop3: { direct: direct.pop3Port, homing: homingPorts.pop3 },
+      smtp: { direct: direct.lmtpPort, homing: homingPorts.smtp },
+    },
+  };
 }
 
 /**
  * One process (workers: 1), so that its RSS and CPU time are all of homing's. Logging at info,
  * homing's default: that is what a node in service does, and the "homing ready"
- * line the bench waits for is an info line. Each session writes two lines.
+ * line the bench waits for is an info line. Each session writes two lines. The client address
+ * reaches Dovecot as it would in service: IMAP ID, POP3 XCLIENT; the MX adds a Received header.
  */
-function homingConfig(ldapUrl: string, port: number, dovecotImapPort: number): string {
+function homingConfig(ldapUrl: string, ports: Record<Service, number>, dovecot: Dovecot): string {
   return `log: { level: info, format: json }
 workers: 1
 directory:
@@ -108,9 +127,16 @@ directory:
     base_dn: ou=people,${slapdSuffix}
 listeners:
   - protocol: imap
-    listen: 127.0.0.1:${port}
+    listen: 127.0.0.1:${ports.imap}
     tls: none
     allow_plaintext_auth: true
+  - protocol: pop3
+    listen: 127.0.0.1:${ports.pop3}
+    tls: none
+    allow_plaintext_auth: true
+  - protocol: smtp
+    listen: 127.0.0.1:${ports.smtp}
+    tls: none
 limits:
   failed_login_delay: 2s
 # every bench client comes from 127.0.0.1: no per-address or per-user limits
@@ -120,6 +146,8 @@ abuse:
 backends:
   mbox-a:
     host: 127.0.0.1
-    imap: { port: ${dovecotImapPort}, tls: none, forward: id }
+    imap: { port: ${dovecot.imapPort}, tls: none, forward: id }
+    pop3: { port: ${dovecot.pop3Port}, tls: none, forward: xclient }
+    lmtp: { port: ${dovecot.lmtpPort}, tls: none }
 `;
 }

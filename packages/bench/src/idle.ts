@@ -2,7 +2,7 @@ import type { BenchUser } from './cluster.js';
 import type { HomingProcess } from './homing-process.js';
 import { openFilesLimit } from './homing-process.js';
 import type { ImapClient } from './imap-client.js';
-import { logIn } from './logins.js';
+import { logIn } from './imap-client.js';
 
 /** Descriptors each process keeps for itself besides the sessions (listeners, logs, LDAP...). */
 const spareFiles = 100;

@@ -1,4 +1,6 @@
 import { connect, type Socket } from 'node:net';
+import type { BenchUser } from './cluster.js';
+import { commandTimeoutMs } from './logins.js';
 import { ResponseScanner } from './response-scanner.js';
 
 /** The tagged completion of a command and the untagged responses before it (first lines). */
@@ -148,5 +150,37 @@ export class ImapClient {
     const pending = this.#pending;
     this.#pending = undefined;
     pending?.reject(this.#failure);
+  }
+}
+
+/** An IMAP quoted string (RFC 9051 §4.3). */
+export function quoted(text: string): string {
+  return `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+
+/** Connects and logs in; the caller owns the client. Any answer but OK is an error. */
+export async function logIn(port: number, user: BenchUser): Promise<ImapClient> {
+  const client = await ImapClient.open(port, commandTimeoutMs);
+  try {
+    await client.ok(
+      `LOGIN ${quoted(user.address)} ${quoted(user.password)}`,
+      `LOGIN ${user.address} on port ${port}`,
+      commandTimeoutMs,
+    );
+    return client;
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+}
+
+/** One benchmark iteration: connect, greeting, LOGIN, SELECT INBOX, LOGOUT. */
+export async function imapLoginCycle(port: number, user: BenchUser): Promise<void> {
+  const client = await logIn(port, user);
+  try {
+    await client.ok('SELECT INBOX', `SELECT INBOX of ${user.address}`, commandTimeoutMs);
+    await client.logout(commandTimeoutMs);
+  } finally {
+    client.destroy();
   }
 }

@@ -1,8 +1,13 @@
 import type { BenchUser } from './cluster.js';
-import { ImapClient } from './imap-client.js';
+import type { HomingProcess } from './homing-process.js';
+import { percent, row } from './report.js';
+import { type Side, slicesPerSide, sliceTurns, takeTurns } from './turns.js';
 
 /** One wait of a login iteration (connect, greeting, a command) may take this long. */
 export const commandTimeoutMs = 10_000;
+
+/** One login iteration of a protocol for one user; any failure is an error. */
+export type LoginCycle = (user: BenchUser) => Promise<void>;
 
 /** Login cycles completed in a stretch of time, each one's duration in ms. */
 export interface LoginSample {
@@ -10,48 +15,16 @@ export interface LoginSample {
   readonly elapsedMs: number;
 }
 
-/** An IMAP quoted string (RFC 9051 §4.3). */
-export function quoted(text: string): string {
-  return `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
-}
-
-/** Connects and logs in; the caller owns the client. Any answer but OK is an error. */
-export async function logIn(port: number, user: BenchUser): Promise<ImapClient> {
-  const client = await ImapClient.open(port, commandTimeoutMs);
-  try {
-    await client.ok(
-      `LOGIN ${quoted(user.address)} ${quoted(user.password)}`,
-      `LOGIN ${user.address} on port ${port}`,
-      commandTimeoutMs,
-    );
-    return client;
-  } catch (error) {
-    client.destroy();
-    throw error;
-  }
-}
-
-/** One benchmark iteration: connect, greeting, LOGIN, SELECT INBOX, LOGOUT. */
-export async function loginCycle(port: number, user: BenchUser): Promise<void> {
-  const client = await logIn(port, user);
-  try {
-    await client.ok('SELECT INBOX', `SELECT INBOX of ${user.address}`, commandTimeoutMs);
-    await client.logout(commandTimeoutMs);
-  } finally {
-    client.destroy();
-  }
-}
-
 /** Logs every user in once, `concurrency` at a time (fills caches, starts up code paths). */
 export async function warmUp(
-  port: number,
+  cycle: LoginCycle,
   users: readonly BenchUser[],
   concurrency: number,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < users.length; i = next++) {
-      await loginCycle(port, users[i] as BenchUser);
+      await cycle(users[i] as BenchUser);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -62,7 +35,7 @@ export async function warmUp(
  * stops every loop and is thrown. `next` carries the turn of users over from the last sample.
  */
 export async function loginSample(
-  port: number,
+  cycle: LoginCycle,
   users: readonly BenchUser[],
   concurrency: number,
   seconds: number,
@@ -77,7 +50,7 @@ export async function loginSample(
       const user = users[next.user++ % users.length] as BenchUser;
       const begin = performance.now();
       try {
-        await loginCycle(port, user);
+        await cycle(user);
       } catch (error) {
         failure ??= error;
         return;
@@ -96,4 +69,38 @@ export function loginRate(samples: readonly LoginSample[]): { perSecond: number;
   const elapsedMs = samples.reduce((sum, s) => sum + s.elapsedMs, 0);
   const p50Ms = latencies[Math.floor(latencies.length / 2)] ?? Number.NaN;
   return { perSecond: latencies.length / (elapsedMs / 1000), p50Ms };
+}
+
+export interface LoginComparison {
+  /** Names the rows: `IMAP` gives `IMAP logins/s c=8`. */
+  readonly protocol: string;
+  readonly cycles: Record<Side, LoginCycle>;
+  readonly users: readonly BenchUser[];
+  readonly concurrencyLevels: readonly number[];
+  /** Each side's time per level, in slices taking turns. */
+  readonly seconds: number;
+  readonly pauseMs: number;
+}
+
+/** Logins per second direct and through homing at each concurrency; one row per level. */
+export async function compareLogins(homing: HomingProcess, c: LoginComparison): Promise<void> {
+  for (const concurrency of c.concurrencyLevels) {
+    const next = { user: 0 };
+    const { results, usage } = await takeTurns(
+      homing,
+      sliceTurns,
+      (side) => loginSample(c.cycles[side], c.users, concurrency, c.seconds / slicesPerSide, next),
+      c.pauseMs,
+    );
+    const direct = loginRate(results.direct);
+    const through = loginRate(results.homing);
+    const count = results.homing.reduce((sum, s) => sum + s.latencies.length, 0);
+    console.log(
+      row(`${c.protocol} logins/s c=${concurrency}`, direct.perSecond, through.perSecond, [
+        `p50 ${direct.p50Ms.toFixed(1)} / ${through.p50Ms.toFixed(1)} ms`,
+        `homing CPU ${(usage.homing.homingCpuMs / count).toFixed(2)} ms/login`,
+        `CPUs busy ${percent(usage.direct.machineBusy)} / ${percent(usage.homing.machineBusy)}`,
+      ]),
+    );
+  }
 }

@@ -1,0 +1,243 @@
+/**
+ * The SMTP part: messages per second through homing's MX listener against the same messages
+ * straight to Dovecot's LMTP, then a check that each accepted message arrived exactly once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Dovecot } from '@homing/testkit';
+import type { BenchUser, Cluster } from './cluster.js';
+import { percent, row } from './report.js';
+import { SmtpClient } from './smtp-client.js';
+import { type Side, sleep, slicesPerSide, sliceTurns, takeTurns } from './turns.js';
+
+const connections = 4;
+const bodyBytes = 4096;
+const sender = 'bench@example.net';
+/** LMTP answers after the delivery; a last message may still be on its way through homing. */
+const arrivalWaitMs = 5000;
+const ID_HEADER = /^X-Bench-Id: (\S+?)\r?$/m;
+
+/** Every message sent: where it went and whether it was accepted (250 to the message). */
+interface Sent {
+  readonly recipient: string;
+  readonly side: Side;
+  readonly accepted: boolean;
+}
+
+interface SmtpSample {
+  readonly accepted: number;
+  readonly refused: number;
+  readonly latencies: readonly number[];
+  readonly elapsedMs: number;
+}
+
+/** What the maildirs hold of the messages sent. */
+interface DeliveryCheck {
+  readonly accepted: number;
+  readonly refused: number;
+  /** Accepted and not in the recipient's INBOX. */
+  readonly lost: number;
+  /** Accepted and in the recipient's INBOX more than once. */
+  readonly duplicated: number;
+  /** Refused and delivered all the same. */
+  readonly refusedDelivered: number;
+  /** Copies in another user's INBOX. */
+  readonly misrouted: number;
+}
+
+export async function smtpMessages(
+  { dovecot, homing, ports }: Cluster,
+  users: readonly BenchUser[],
+  seconds: number,
+  pauseMs: number,
+): Promise<void> {
+  const run = randomBytes(4).toString('hex');
+  const sent = new Map<string, Sent>();
+  const next = { message: 0 };
+  const { results, usage } = await takeTurns(
+    homing,
+    sliceTurns,
+    (side) =>
+      smtpSample(ports.smtp[side], side, users, seconds / slicesPerSide, { run, sent, next }),
+    pauseMs,
+  );
+  const direct = messageRate(results.direct);
+  const through = messageRate(results.homing);
+  const relayed = results.homing.reduce((sum, s) => sum + s.accepted, 0);
+  const check = await checkDeliveries(dovecot, users, sent);
+  const refusedNote = check.refused > 0 ? `, ${check.refused} refused` : '';
+  const lateNotes = [
+    check.refusedDelivered > 0 ? `${check.refusedDelivered} refused but delivered` : '',
+    check.misrouted > 0 ? `${check.misrouted} in another user's INBOX` : '',
+  ].filter(Boolean);
+  console.log(
+    row(
+      'SMTP messages/s',
+      direct.perSecond,
+      through.perSecond,
+      [
+        `(${check.accepted} accepted${refusedNote}: lost ${check.lost}, ` +
+          `duplicated ${check.duplicated}${lateNotes.map((n) => `, ${n}`).join('')})`,
+        `p50 ${direct.p50Ms.toFixed(1)} / ${through.p50Ms.toFixed(1)} ms`,
+        `homing CPU ${(usage.homing.homingCpuMs / relayed).toFixed(2)} ms/message`,
+        `CPUs busy ${percent(usage.direct.machineBusy)} / ${percent(usage.homing.machineBusy)}`,
+      ],
+      { direct: 'direct LMTP', homing: 'homing MX' },
+    ),
+  );
+  console.log(
+    `  one message = MAIL, RCPT (one of the ${users.length} users in turn), DATA of ` +
+      `${(bodyBytes / 1000).toFixed(1)} kB with a unique X-Bench-Id header; ${connections} ` +
+      `connections, each sending one transaction after the other; ${seconds} s each side in ` +
+      `${slicesPerSide} slices taking turns`,
+  );
+  console.log(
+    '  direct: LHLO and the transactions on Dovecot LMTP; homing: EHLO on its MX listener, ' +
+      "which routes each recipient to Dovecot's LMTP. Every message of both sides was looked " +
+      'for in every INBOX by its X-Bench-Id',
+  );
+  const wrong = check.lost + check.duplicated + check.refusedDelivered + check.misrouted;
+  if (wrong > 0) throw new Error('SMTP: not every accepted message arrived exactly once');
+}
+
+/**
+ * `connections` connections sending messages one after the other for `seconds`; the next
+ * recipient and the message number come from `ledger`, where each message is written down with
+ * its outcome. The first connection that fails stops them all and is thrown.
+ */
+async function smtpSample(
+  port: number,
+  side: Side,
+  users: readonly BenchUser[],
+  seconds: number,
+  ledger: { run: string; sent: Map<string, Sent>; next: { message: number } },
+): Promise<SmtpSample> {
+  const latencies: number[] = [];
+  let refused = 0;
+  let failure: unknown;
+  const clients = await Promise.all(
+    Array.from({ length: connections }, () =>
+      SmtpClient.open(port, side === 'direct' ? 'LHLO' : 'EHLO'),
+    ),
+  );
+  try {
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    const worker = async (client: SmtpClient) => {
+      while (failure === undefined && performance.now() < deadline) {
+        const n = ledger.next.message++;
+        const recipient = (users[n % users.length] as BenchUser).address;
+        const id = `${ledger.run}.${n}`;
+        const begin = performance.now();
+        try {
+          const reply = await client.transaction(sender, recipient, message(id, recipient));
+          const accepted = reply.code === 250;
+          ledger.sent.set(id, { recipient, side, accepted });
+          if (accepted) latencies.push(performance.now() - begin);
+          else {
+            refused += 1;
+            if (refused === 1) console.log(`  ${side}: message refused: ${reply.lines.join(' ')}`);
+          }
+        } catch (error) {
+          // No reply: whether it was delivered is unknown, so it counts as neither.
+          failure ??= error;
+          return;
+        }
+      }
+    };
+    await Promise.all(clients.map(worker));
+    if (failure !== undefined) throw failure;
+    const elapsedMs = performance.now() - started;
+    await Promise.all(clients.map((c) => c.quit()));
+    return { accepted: latencies.length, refused, latencies, elapsedMs };
+  } finally {
+    for (const client of clients) client.destroy();
+  }
+}
+
+/** Accepted messages per second and the median time of one transaction. */
+function messageRate(samples: readonly SmtpSample[]): { perSecond: number; p50Ms: number } {
+  const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const elapsedMs = samples.reduce((sum, s) => sum + s.elapsedMs, 0);
+  const p50Ms = latencies[Math.floor(latencies.length / 2)] ?? Number.NaN;
+  return { perSecond: latencies.length / (elapsedMs / 1000), p50Ms };
+}
+
+/**
+ * Reads every user's INBOX and finds each message sent by its X-Bench-Id. Accepted messages
+ * missing are looked for again for up to `arrivalWaitMs`.
+ */
+async function checkDeliveries(
+  dovecot: Dovecot,
+  users: readonly BenchUser[],
+  sent: ReadonlyMap<string, Sent>,
+): Promise<DeliveryCheck> {
+  const deadline = performance.now() + arrivalWaitMs;
+  for (;;) {
+    const check = countDeliveries(dovecot, users, sent);
+    if (check.lost === 0 || performance.now() > deadline) return check;
+    await sleep(500);
+  }
+}
+
+function countDeliveries(
+  dovecot: Dovecot,
+  users: readonly BenchUser[],
+  sent: ReadonlyMap<string, Sent>,
+): DeliveryCheck {
+  const copies = new Map<string, number>();
+  let misrouted = 0;
+  for (const user of users) {
+    for (const text of dovecot.readMessages(user.address)) {
+      const id = ID_HEADER.exec(text)?.[1];
+      const message = id === undefined ? undefined : sent.get(id);
+      if (id === undefined || !message) continue;
+      if (message.recipient !== user.address) misrouted += 1;
+      else copies.set(id, (copies.get(id) ?? 0) + 1);
+    }
+  }
+  let accepted = 0;
+  let refused = 0;
+  let lost = 0;
+  let duplicated = 0;
+  let refusedDelivered = 0;
+  for (const [id, message] of sent) {
+    const count = copies.get(id) ?? 0;
+    if (message.accepted) {
+      accepted += 1;
+      if (count === 0) lost += 1;
+      if (count > 1) duplicated += 1;
+    } else {
+      refused += 1;
+      if (count > 0) refusedDelivered += 1;
+    }
+  }
+  return { accepted, refused, lost, duplicated, refusedDelivered, misrouted };
+}
+
+/** The body every message shares: text lines, two of them starting with a dot (stuffed). */
+const body = (() => {
+  const lines = ['This message was sent by the homing benchmark.', '.', '.a line with a dot'];
+  const filler = 'The quick brown fox jumps over the lazy dog, and the bench counts it. ';
+  let size = lines.reduce((sum, l) => sum + l.length + 2, 0);
+  for (let i = 0; size < bodyBytes; i++) {
+    const line = `${String(i).padStart(3, '0')} ${filler}`.slice(0, 76);
+    lines.push(line);
+    size += line.length + 2;
+  }
+  return lines.map((l) => (l.startsWith('.') ? `.${l}` : l)).join('\r\n');
+})();
+
+/** A message with a unique id, dot-stuffed and ending in CRLF.CRLF, as DATA sends it. */
+function message(id: string, recipient: string): Buffer {
+  const head = [
+    `From: homing bench <${sender}>`,
+    `To: ${recipient}`,
+    `Subject: bench message ${id}`,
+    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: <${id}@bench.example.net>`,
+    `X-Bench-Id: ${id}`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=us-ascii',
+  ];
+  return Buffer.from(`${head.join('\r\n')}\r\n\r\n${body}\r\n.\r\n`, 'latin1');
+}
