@@ -87,6 +87,23 @@ export class BackendClient {
     return reply;
   }
 
+  /**
+   * Sends several command lines in one write and reads one reply for each (RFC 2920), or one
+   * after the other when the server does not offer PIPELINING.
+   */
+  async pipeline(lines: readonly string[], signal: AbortSignal): Promise<SmtpReply[]> {
+    if (!this.extensions.has('PIPELINING')) {
+      const replies: SmtpReply[] = [];
+      for (const line of lines) replies.push(await this.command(line, signal));
+      return replies;
+    }
+    if (lines.some((line) => /[\r\n]/.test(line))) throw new Error('CR or LF in an SMTP command');
+    this.#socket.write(lines.map((line) => `${line}\r\n`).join(''));
+    const replies: SmtpReply[] = [];
+    for (let i = 0; i < lines.length; i += 1) replies.push(await this.#read(signal));
+    return replies;
+  }
+
   /** Sends one command line and reads its reply. */
   async command(line: string, signal: AbortSignal): Promise<SmtpReply> {
     if (/[\r\n]/.test(line)) throw new Error('CR or LF in an SMTP command');

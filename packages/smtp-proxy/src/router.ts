@@ -42,6 +42,8 @@ interface Delivery {
   readonly recipients: number[];
   /** The backend was told the client by XCLIENT, so it writes the trace header itself. */
   readonly xclient: boolean;
+  /** MAIL FROM still to be sent: it goes together with the first RCPT (one round trip). */
+  mailPending: boolean;
 }
 
 interface Accepted {
@@ -146,15 +148,38 @@ export class Router {
       );
     }
     delivery ??= await this.#open(backend, endpoint);
-    const reply = await delivery.client
-      .command(
-        `RCPT TO:<${route.login}>${forwardParams(to, delivery.client.extensions, 'rcpt')}`,
-        AbortSignal.timeout(limits.backendLoginTimeoutMs),
-      )
-      .catch((error: unknown) => this.#lost(delivery, error));
-    if (!isPositive(reply)) throw replyError(reply);
-    delivery.recipients.push(this.#accepted.length);
-    this.#accepted.push({ address: to.address, delivery });
+    const open = delivery;
+    const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
+    const signal = AbortSignal.timeout(limits.backendLoginTimeoutMs);
+    if (open.mailPending) {
+      const from = this.#from;
+      const mail = `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, open.client.extensions, 'mail') : ''}`;
+      const [mailReply, rcptReply] = await open.client
+        .pipeline([mail, rcpt], signal)
+        .catch((error: unknown) => this.#lost(open, error));
+      if (!mailReply || !isPositive(mailReply)) {
+        // The backend refused the sender: this backend takes no part in the transaction.
+        this.#deliveries.delete(backend.name);
+        this.#idle.set(backend.name, open.client);
+        await open.client.command('RSET', signal).catch(() => open.client.destroy());
+        throw mailReply
+          ? replyError(mailReply)
+          : new SmtpError(451, '4.4.2 No answer from the mailbox server');
+      }
+      open.mailPending = false;
+      if (!rcptReply || !isPositive(rcptReply)) {
+        throw rcptReply
+          ? replyError(rcptReply)
+          : new SmtpError(451, '4.4.2 No answer from the mailbox server');
+      }
+    } else {
+      const reply = await open.client
+        .command(rcpt, signal)
+        .catch((error: unknown) => this.#lost(open, error));
+      if (!isPositive(reply)) throw replyError(reply);
+    }
+    open.recipients.push(this.#accepted.length);
+    this.#accepted.push({ address: to.address, delivery: open });
   }
 
   /**
@@ -180,7 +205,8 @@ export class Router {
   }
 
   async #data(stream: SMTPServerDataStream): Promise<string | (string | Error)[]> {
-    const deliveries = [...this.#deliveries.values()];
+    // A backend that took the sender but none of the recipients gets no DATA.
+    const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
     const loop = new ReceivedCounter();
     const pipes = deliveries.map(() => {
       // Destroyed with an error to give a message up (loop, size): the delivery sees it.
@@ -333,15 +359,6 @@ export class Router {
         throw new SmtpError(553, '5.6.7 The mailbox server does not support SMTPUTF8');
       }
       if (endpoint.forward === 'xclient') xclient = await this.#sendXclient(client, signal);
-      const mail = await client.command(
-        `MAIL FROM:<${this.#from?.address ?? ''}>${this.#from ? forwardParams(this.#from, client.extensions, 'mail') : ''}`,
-        signal,
-      );
-      if (!isPositive(mail)) {
-        this.#idle.set(backend.name, client);
-        await client.command('RSET', signal).catch(() => client?.destroy());
-        throw replyError(mail);
-      }
     } catch (error) {
       if (error instanceof SmtpError) throw error;
       client?.destroy();
@@ -354,6 +371,7 @@ export class Router {
       client,
       recipients: [],
       xclient: xclient || endpoint.forward === 'proxy',
+      mailPending: true,
     };
     this.#deliveries.set(backend.name, delivery);
     return delivery;
@@ -420,8 +438,12 @@ export class Router {
 
   /** After DATA: keep healthy connections for the session's next transaction. */
   #finishTransaction(): void {
-    for (const d of this.#deliveries.values())
-      if (!d.client.closed) this.#idle.set(d.backend.name, d.client);
+    for (const d of this.#deliveries.values()) {
+      if (d.client.closed) continue;
+      // One still inside a transaction (MAIL sent, no DATA) is not worth a reset: close it.
+      if (d.recipients.length === 0 && !d.mailPending) d.client.close();
+      else this.#idle.set(d.backend.name, d.client);
+    }
     this.#deliveries.clear();
     this.#accepted = [];
     this.#from = undefined;
