@@ -42,7 +42,10 @@ export function startProtocolListener(
     tls: options.tls,
     limits: options.limits,
     metrics: options.metrics,
-    guard: options.guard,
+    // Read at each connection: a reload may replace the guard.
+    get guard() {
+      return options.guard;
+    },
     refusal,
     log,
     onConnection: (connection) => session(connection, log),

@@ -60,6 +60,8 @@ export class ListenerSet {
   readonly registry = new SessionRegistry();
   readonly health: BackendHealth;
   readonly limits: Limits;
+  /** Abuse limits; replaced by a reload, read by listeners at each connection. */
+  guard: AbuseGuard | undefined;
   #tls: ServerTls | undefined;
   #config: Config;
   #isOwnAddress: (host: string, port: number) => boolean;
@@ -70,7 +72,6 @@ export class ListenerSet {
     readonly directory: () => Directory,
     readonly metrics: ProxyMetrics,
     readonly log: Logger,
-    readonly guard?: AbuseGuard,
   ) {
     this.#config = config;
     this.limits = limitsFrom(config);
@@ -147,7 +148,9 @@ export class ListenerSet {
       tls: this.#tls,
       isOwnAddress: (h: string, p: number) => set.#isOwnAddress(h, p),
       metrics: this.metrics,
-      guard: this.guard,
+      get guard() {
+        return set.guard;
+      },
       log: this.log,
       allowPlaintext: l.allow_plaintext_auth,
       oauth: l.oauth,

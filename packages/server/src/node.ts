@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Directory, Protocol } from '@homing/directory';
-import { type AbuseStore, BackendProbes } from '@homing/proxy-core';
+import { type AbuseGuard, type AbuseStore, BackendProbes } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { openAbuse } from './abuse.js';
 import { splitListen, startAdmin } from './admin.js';
@@ -18,7 +18,7 @@ const RETIRE_DIRECTORY_MS = 30_000;
 export class HomingNode {
   readonly metrics: Metrics;
   readonly listeners: ListenerSet;
-  readonly abuse: AbuseStore;
+  #abuse: AbuseStore;
   readonly probes: BackendProbes;
   #config: Config;
   #directory: Directory;
@@ -38,18 +38,8 @@ export class HomingNode {
       health: () => this.listeners.health,
       directory: () => this.#directory,
     });
-    const { guard, store } = openAbuse(config, log);
-    this.abuse = store;
-    this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log, guard);
-    // Kicks and cache flushes from any node of the pool (or this one) apply here.
-    store.subscribe((event) => {
-      if (event.type === 'kick') this.listeners.registry.kick(event.user, event.reason ?? 'kicked');
-      else if (event.key === undefined) this.#directory.clear();
-      else {
-        this.#directory.invalidate(event.key, 'login');
-        this.#directory.invalidate(event.key, 'recipient');
-      }
-    });
+    this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log);
+    this.#abuse = this.#openAbuse(config);
     this.probes = new BackendProbes({
       catalog: buildCatalog(config),
       health: this.listeners.health,
@@ -64,7 +54,28 @@ export class HomingNode {
               'backend down',
             ),
     });
+    this.metrics.watch({ guard: this.listeners.guard as AbuseGuard, probes: this.probes });
+  }
+
+  get abuse(): AbuseStore {
+    return this.#abuse;
+  }
+
+  /** The abuse guard and its store, wired to the listeners and to the pool's events. */
+  #openAbuse(config: Config): AbuseStore {
+    const { guard, store } = openAbuse(config, this.log);
+    this.listeners.guard = guard;
     this.metrics.watch({ guard, probes: this.probes });
+    // Kicks and cache flushes from any node of the pool (or this one) apply here.
+    store.subscribe((event) => {
+      if (event.type === 'kick') this.listeners.registry.kick(event.user, event.reason ?? 'kicked');
+      else if (event.key === undefined) this.#directory.clear();
+      else {
+        this.#directory.invalidate(event.key, 'login');
+        this.#directory.invalidate(event.key, 'recipient');
+      }
+    });
+    return store;
   }
 
   static async start(
@@ -106,7 +117,7 @@ export class HomingNode {
       health: this.listeners.health,
       probes: this.probes,
       pools: () => this.#config.pools,
-      publish: (event) => this.abuse.publish(event),
+      publish: (event) => this.#abuse.publish(event),
       metrics: () => this.metrics.registry.metrics(),
       listening: () => this.#listening,
     });
@@ -151,6 +162,12 @@ export class HomingNode {
       for (const protocol of ['imap', 'pop3', 'smtp', 'lmtp', 'submission']) {
         this.listeners.health.success(`${name}/${protocol}`);
       }
+    }
+    if (JSON.stringify(next.abuse) !== JSON.stringify(this.#config.abuse)) {
+      // New limits from the next connection on; sessions keep the leases of the old store.
+      const old = this.#abuse;
+      this.#abuse = this.#openAbuse(next);
+      setTimeout(() => void old.close(), RETIRE_DIRECTORY_MS).unref();
     }
     this.log.level = next.log.level;
     if (JSON.stringify(next.admin) !== JSON.stringify(this.#config.admin)) {

@@ -30,7 +30,11 @@ const ports = { admin: 0, imap: 0, imaps: 0, smtp: 0 };
 const configPath = join(dir.path, 'homing.yaml');
 
 /** The config; `bobHome` lets a test move bob's mailbox backend by reload. */
-function writeConfig(options: { bobBackendPort: number; cert: { cert: string; key: string } }) {
+function writeConfig(options: {
+  bobBackendPort: number;
+  cert: { cert: string; key: string };
+  maxConnections?: number;
+}) {
   writeFileSync(
     configPath,
     `log:
@@ -64,6 +68,8 @@ tls:
       key: ${options.cert.key}
 limits:
   failed_login_delay: 500ms
+abuse:
+  max_connections_per_address: ${options.maxConnections ?? 20}
 backends:
   mbox-a:
     host: 127.0.0.1
@@ -236,6 +242,25 @@ describe('SIGHUP reload', () => {
     const back = await imapLogin('bob');
     expect(back.reply).toMatch(/^a OK /);
     back.client.close();
+  });
+
+  it('applies new abuse limits to the next connections', async () => {
+    let from = node.output.length;
+    writeConfig({ bobBackendPort: b.imapPort, cert: certs, maxConnections: 1 });
+    node.signal('SIGHUP');
+    await node.waitFor('config reloaded', 10_000, from);
+    const first = await RawClient.connect({ port: ports.imap });
+    await first.until(/^\* OK /);
+    const second = await RawClient.connect({ port: ports.imap });
+    expect((await second.until(/^\* /)).at(-1)).toMatch(
+      /^\* BYE \[UNAVAILABLE\] Too many connections/,
+    );
+    first.close();
+    second.close();
+    from = node.output.length;
+    writeConfig({ bobBackendPort: b.imapPort, cert: certs });
+    node.signal('SIGHUP');
+    await node.waitFor('config reloaded', 10_000, from);
   });
 
   it('keeps the running config when the new one does not validate', async () => {

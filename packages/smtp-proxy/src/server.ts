@@ -140,7 +140,9 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     tls: options.tls,
     limits: options.limits,
     metrics: options.metrics,
-    guard: options.guard,
+    get guard() {
+      return options.guard;
+    },
     refusal: '421 4.7.0 Too many connections or failed logins from your address, try again later',
     log,
     onConnection: (connection) => {
