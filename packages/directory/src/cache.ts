@@ -11,6 +11,12 @@ export interface CacheOptions {
   readonly negativeTtlMs: number;
   /** How long past its TTL a found user is still served while the source fails. */
   readonly staleIfErrorMs: number;
+  /**
+   * After the source failed, how long a user with a stale entry gets it at once instead of
+   * waiting for another query that will likely fail the same way (a hung LDAP server costs
+   * each login its full timeout otherwise). 0: always ask the source first.
+   */
+  readonly sourceRetryMs?: number;
   /** Milliseconds since some epoch; injectable for tests. */
   readonly now?: () => number;
 }
@@ -63,6 +69,7 @@ export class LookupCache<V extends object> {
   readonly #options: CacheOptions;
   readonly #now: () => number;
   readonly #load: Loader<V>;
+  #sourceDownUntil = 0;
 
   constructor(options: CacheOptions, load: Loader<V>) {
     this.#options = options;
@@ -97,6 +104,10 @@ export class LookupCache<V extends object> {
       };
     }
     if (cached && !this.#servableStale(cached, now)) this.#lru.delete(key);
+    if (cached && now < this.#sourceDownUntil && this.#servableStale(cached, now)) {
+      this.counters.staleServed += 1;
+      return { value: cached.value, outcome: 'stale', ageMs: now - cached.storedAt };
+    }
 
     this.counters.misses += 1;
     try {
@@ -135,12 +146,14 @@ export class LookupCache<V extends object> {
     const query = this.#load(key).then(
       (value) => {
         this.sourceLatency.observe((performance.now() - started) / 1000);
+        this.#sourceDownUntil = 0;
         const entry = { value, storedAt: this.#now() };
         this.#lru.set(key, entry);
         return entry;
       },
       (error: unknown) => {
         this.counters.errors += 1;
+        this.#sourceDownUntil = this.#now() + (this.#options.sourceRetryMs ?? 0);
         throw error;
       },
     );

@@ -166,3 +166,34 @@ describe('LookupCache', () => {
     expect(source.state.queries.get('alice')).toBe(2);
   });
 });
+
+describe('LookupCache while the source is failing', () => {
+  it('serves stale entries at once for sourceRetryMs after a failure, then asks again', async () => {
+    const clock = { now: 0 };
+    const source = fakeSource({ alice: { home: 'a' }, bob: { home: 'b' } });
+    const cache = new LookupCache<User>(
+      {
+        maxEntries: 10,
+        ttlMs: 100,
+        negativeTtlMs: 10,
+        staleIfErrorMs: 10_000,
+        sourceRetryMs: 1000,
+        now: () => clock.now,
+      },
+      source.load,
+    );
+    await cache.get('alice');
+    await cache.get('bob');
+    source.state.down = true;
+    clock.now = 200;
+    expect((await cache.get('alice')).outcome).toBe('stale'); // asked, failed, served stale
+    expect(source.state.queries.get('alice')).toBe(2);
+    clock.now = 500;
+    expect((await cache.get('bob')).outcome).toBe('stale'); // not asked: the source just failed
+    expect(source.state.queries.get('bob')).toBe(1);
+    clock.now = 1300;
+    source.state.down = false;
+    expect((await cache.get('bob')).outcome).toBe('miss'); // the window is over: asked again
+    expect(source.state.queries.get('bob')).toBe(2);
+  });
+});

@@ -108,6 +108,7 @@ export async function buildDirectory(config: Config, log: Logger): Promise<Direc
       ttlMs: cache.ttl,
       negativeTtlMs: cache.negative_ttl,
       staleIfErrorMs: cache.stale_if_error,
+      sourceRetryMs: cache.source_retry,
     },
     defaultHome: config.directory.default_home,
   });

@@ -58,7 +58,7 @@ beforeAll(async () => {
       `admin:\n  listen: 127.0.0.1:${adminPort}`,
       'directory:',
       '  source: ldap',
-      '  cache:\n    ttl: 4s',
+      '  cache:\n    ttl: 4s\n    source_retry: 500ms',
       '  ldap:',
       `    urls: [${slapd.url}]`,
       `    bind_dn: ${slapdServiceDn}`,
@@ -202,6 +202,7 @@ describe('homing start', () => {
     } finally {
       await slapd.resume();
     }
+    await new Promise((r) => setTimeout(r, 600)); // past source_retry: LDAP is asked again
     const recovered = await cli('lookup', '-c', ldapConfig, '--node', '--json', 'alice');
     expect(JSON.parse(recovered.stdout)).toMatchObject({ origin: 'ldap', stale: false });
   });

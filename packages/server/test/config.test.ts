@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       ttl: 300_000,
       negative_ttl: 30_000,
       stale_if_error: 3_600_000,
+      source_retry: 5000,
     });
     expect(config.log).toEqual({ level: 'info', format: 'auto' });
     expect(config.backend_defaults.imap).toEqual({ port: 143, tls: 'none', forward: 'none' });

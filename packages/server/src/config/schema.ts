@@ -132,6 +132,10 @@ const directory = z
           'how long past its ttl a found user is still served while the source fails',
           '1h',
         ),
+        source_retry: duration(
+          'after the source failed, how long users with a stale entry get it at once instead of waiting for another failing query; 0: always ask first',
+          '5s',
+        ),
       })
       .prefault({})
       .describe('lookup cache in front of the source'),
