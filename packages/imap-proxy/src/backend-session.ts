@@ -19,6 +19,8 @@ export class BackendSession {
   socket: Socket | TLSSocket;
   #reader: LineReader;
   #tag = 0;
+  /** Tags of commands sent ahead whose replies are still to come. */
+  readonly #ahead = new Set<string>();
   /** Capabilities from the greeting (or a CAPABILITY response). */
   capabilities = new Set<string>();
 
@@ -85,6 +87,18 @@ export class BackendSession {
     return this.#until(tag, signal, onContinue);
   }
 
+  /**
+   * Sends a one-line command (no literals) without waiting for its reply, so the next command
+   * rides along (RFC 9051 §5.5); its untagged and tagged replies are read and dropped by the
+   * next `command`. For commands whose answer does not matter, like ID.
+   */
+  sendAhead(name: string, args: string[]): void {
+    this.#tag += 1;
+    const tag = `H${this.#tag}`;
+    this.#ahead.add(tag);
+    this.socket.write(`${tag} ${name}${args.map((a) => ` ${a}`).join('')}\r\n`);
+  }
+
   /** Stops reading; returns bytes that arrived after the last reply. */
   detach(): Buffer {
     return this.#reader.detach();
@@ -95,9 +109,14 @@ export class BackendSession {
     signal: AbortSignal,
     onContinue?: (line: string) => Buffer | undefined,
   ): Promise<TaggedResponse> {
-    const untagged: Buffer[] = [];
+    let untagged: Buffer[] = [];
     for (;;) {
       const line = await this.#readLine(signal);
+      const sentAhead = /^(\S+) /.exec(line)?.[1];
+      if (sentAhead && this.#ahead.delete(sentAhead)) {
+        untagged = []; // what came before belonged to the command sent ahead
+        continue;
+      }
       if (line.startsWith('+')) {
         const answer = onContinue?.(line);
         // A challenge we have no answer for: cancel (RFC 9051 §6.2.2).

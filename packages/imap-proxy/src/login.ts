@@ -70,7 +70,8 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
 
   try {
     const signal = AbortSignal.timeout(limits.backendLoginTimeoutMs);
-    if (endpoint.forward === 'id') await session.command('ID', [idList(options)], signal);
+    // ID goes ahead of the login in the same write: one round trip less per login.
+    if (endpoint.forward === 'id') session.sendAhead('ID', [idList(options)]);
     const response = await replay(session, options, signal);
     if (response.status === 'OK') return { kind: 'ok', backend: session, response };
     session.socket.destroy();
