@@ -287,6 +287,8 @@ describe('hostile input before login', () => {
     ['NUL bytes', 'a LOGIN al\u0000ice pw', /^a BAD /, false],
     ['an unbalanced quote', 'a LOGIN "alice pw', /^a BAD /, false],
     ['an unknown command', 'a SELECT INBOX', /^a BAD /, false],
+    ['AUTHENTICATE with bad base64', 'a AUTHENTICATE PLAIN !!!!', /^a BAD Invalid base64/, false],
+    ['AUTHENTICATE with an unknown mechanism', 'a AUTHENTICATE CRAM-MD5', /^a NO /, false],
   ])('%s', async (_name, line, reply, closes) => {
     const client = await connect();
     client.send(line);
