@@ -339,3 +339,15 @@ describe('a client that half-closes before login', () => {
     expect(Date.now() - started).toBeLessThan(limits.idleTimeoutMs / 2);
   });
 });
+
+describe('logs', () => {
+  it('never contain a password, plain or base64', () => {
+    const text = cluster.log.join('\n');
+    expect(text.length).toBeGreaterThan(1000);
+    for (const secret of ['alice-pw', 'bob-pw', 'carol-ldap-pw', 'master-pw', 'wrong-pw']) {
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain(Buffer.from(secret).toString('base64').slice(0, 8));
+    }
+    expect(text).not.toContain(encodePlain('', 'bob@example.com', 'bob-pw'));
+  });
+});

@@ -43,6 +43,7 @@ const servers: Server[] = [];
 const ports = { mx: 0, relay: 0, relayProxied: 0, home: 0, strict: 0 };
 
 const marker = () => `m-${randomUUID()}`;
+const logLines: string[] = [];
 const delivered = (user: string, id: string) =>
   store.readMessages(user).filter((m) => m.includes(id));
 
@@ -130,7 +131,7 @@ beforeAll(async () => {
     dsn: true,
     isOwnAddress: () => false,
     metrics: noMetrics,
-    log: pino({ level: process.env.TEST_LOG ? 'debug' : 'silent' }),
+    log: pino({ level: 'debug' }, { write: (line: string) => logLines.push(line) }),
   };
   const submission = (mode: 'home' | 'relay', allowPlaintext: boolean) => ({
     mode,
@@ -353,3 +354,12 @@ describe("submission, home mode: AUTH replayed on the user's home submission ser
 });
 
 void execFile;
+
+describe('logs', () => {
+  it('never contain a submission password', () => {
+    const text = logLines.join('\n');
+    expect(text).toContain('authenticated');
+    for (const secret of ['alice-ldap-pw', 'bob-ldap-pw', 'alice-pw'])
+      expect(text).not.toContain(secret);
+  });
+});
