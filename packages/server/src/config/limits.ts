@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { duration } from './duration.js';
+
+export const limits = z
+  .strictObject({
+    line_bytes: z
+      .number()
+      .int()
+      .min(512)
+      .default(8192)
+      .describe('longest command line before login'),
+    literal_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(16_384)
+      .describe('largest IMAP literal before login; larger ones are refused unread'),
+    commands: z.number().int().min(1).default(100).describe('commands allowed before login'),
+    idle_timeout: duration('silence allowed before login', '60s'),
+    auth_timeout: duration('time from connect to a completed login', '2m'),
+    failed_login_delay: duration(
+      'least time a failed login takes (unknown user and wrong password alike)',
+      '2s',
+    ),
+    backend_connect_timeout: duration('one deadline for backend TCP + TLS + greeting', '5s'),
+    backend_login_timeout: duration('time the backend has to answer the login', '15s'),
+    proxy_header_timeout: duration('time a PROXY protocol header may take', '5s'),
+  })
+  .prefault({})
+  .describe('pre-login bounds and timeouts');
+
+export const tls = z
+  .strictObject({
+    certificates: z
+      .array(
+        z.strictObject({
+          cert: z.string().describe('PEM certificate chain file (relative to this file)'),
+          key: z.string().describe('PEM private key file'),
+          names: z
+            .array(z.string())
+            .optional()
+            .describe('SNI names served; default: the names in the certificate'),
+        }),
+      )
+      .min(1)
+      .describe('certificates; the first is the default, the others are chosen by SNI'),
+    min_version: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default('TLSv1.2')
+      .describe('oldest TLS version accepted'),
+  })
+  .optional()
+  .describe('client-facing TLS');

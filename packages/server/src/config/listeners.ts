@@ -1,0 +1,56 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+export const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port');
+
+export const listener = z
+  .strictObject({
+    name: z.string().optional().describe('name in logs and metrics; default: protocol and address'),
+    protocol: z
+      .enum(['imap', 'pop3', 'smtp', 'lmtp', 'submission'])
+      .describe(
+        'imap (143, 993), pop3 (110, 995), smtp (the MX, 25), lmtp (from an edge MTA) or submission (587, 465)',
+      ),
+    listen: listen.describe('address and port, e.g. 0.0.0.0:143 or [::]:993'),
+    tls: z
+      .enum(['none', 'starttls', 'implicit'])
+      .default('starttls')
+      .describe(
+        'starttls: plain, STARTTLS offered; implicit: TLS from the first byte (993); none: no TLS',
+      ),
+    proxy_protocol: z
+      .boolean()
+      .default(false)
+      .describe('expect a PROXY v1/v2 header first (from trusted_proxies only)'),
+    trusted_proxies: z
+      .array(
+        z
+          .string()
+          .refine((v) => isIP(v.split('/')[0] ?? '') !== 0, 'must be an address or CIDR block'),
+      )
+      .default([])
+      .describe('addresses and CIDR blocks allowed to send PROXY headers'),
+    allow_plaintext_auth: z
+      .boolean()
+      .default(false)
+      .describe('allow passwords over a connection without TLS'),
+    oauth: z
+      .boolean()
+      .default(false)
+      .describe('offer XOAUTH2 and OAUTHBEARER, passed through to the backend'),
+    policy: z
+      .enum(['single', 'fanout'])
+      .default('single')
+      .describe(
+        'smtp: a recipient on a second backend gets 452 and comes in another transaction (single), or all backends get the message at once (fanout; a failure then makes the sender retry all, so some may get two copies)',
+      ),
+    submission_mode: z
+      .enum(['home', 'relay'])
+      .default('home')
+      .describe(
+        "submission: replay AUTH on the user's home backend (home), or check the password by LDAP bind and hand mail to smtp.smarthost with XCLIENT LOGIN (relay)",
+      ),
+  })
+  .describe('a client-facing listener');
