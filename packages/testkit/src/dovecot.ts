@@ -384,9 +384,6 @@ function dovecotConf(
     `info_log_path = ${dir}/dovecot.log`,
     `debug_log_path = ${dir}/dovecot.log`,
     'verbose_proctitle = yes',
-    // Room for a thousand and more idle sessions (the benchmark's memory figure).
-    'default_client_limit = 2500',
-    'default_process_limit = 2500',
     'mail_max_userip_connections = 100',
     'shutdown_clients = yes',
     'auth_verbose = yes',
@@ -461,6 +458,14 @@ function dovecotConf(
     '}',
     'service lmtp {',
     ...listener('lmtp', ports.lmtp),
+    '}',
+    // Room for a thousand and more idle IMAP sessions (the benchmark's memory figure): one
+    // process each, each with a connection to the stats service.
+    'service imap {',
+    '  process_limit = 2000',
+    '}',
+    'service stats {',
+    '  client_limit = 2500',
     '}',
     ...(options.submission && ports.submission !== undefined
       ? [
