@@ -15,9 +15,6 @@ import {
   freePort,
   makeCertificates,
   Slapd,
-  slapdServiceDn,
-  slapdServicePassword,
-  slapdSuffix,
   tempDir,
 } from '@homing/testkit';
 import { pino } from 'pino';
@@ -122,19 +119,10 @@ export class Cluster {
     });
     const directory = new Directory({
       source: new LdapSource({
-        urls: [slapd.url],
-        bindDn: slapdServiceDn,
-        bindPassword: slapdServicePassword,
-        startTls: false,
-        tls: { verify: true },
+        ...slapd.sourceOptions(),
         timeoutMs: 1000,
         connectTimeoutMs: 500,
-        baseDn: `ou=people,${slapdSuffix}`,
-        scope: 'sub',
         filter: '(|(uid={address})(mail={address}))',
-        loginAttributes: ['mail'],
-        homeAttribute: 'mailHost',
-        extraAttributes: [],
       }),
       catalog,
       rules: defaultAddressRules,

@@ -21,9 +21,6 @@ import {
   makeCertificates,
   RawClient,
   Slapd,
-  slapdServiceDn,
-  slapdServicePassword,
-  slapdSuffix,
   tempDir,
 } from '@homing/testkit';
 import { pino } from 'pino';
@@ -131,19 +128,8 @@ beforeAll(async () => {
   });
   directory = new Directory({
     source: new LdapSource({
-      urls: [slapd.url],
-      bindDn: slapdServiceDn,
-      bindPassword: slapdServicePassword,
-      startTls: false,
-      tls: { verify: true },
-      timeoutMs: 2000,
-      connectTimeoutMs: 1000,
-      baseDn: `ou=people,${slapdSuffix}`,
-      scope: 'sub',
+      ...slapd.sourceOptions(),
       filter: '(|(uid={address})(mail={address}))',
-      loginAttributes: ['mail'],
-      homeAttribute: 'mailHost',
-      extraAttributes: [],
     }),
     catalog,
     rules: defaultAddressRules,

@@ -16,9 +16,6 @@ import {
   freePort,
   makeCertificates,
   Slapd,
-  slapdServiceDn,
-  slapdServicePassword,
-  slapdSuffix,
   tempDir,
 } from '@homing/testkit';
 import { pino } from 'pino';
@@ -100,19 +97,10 @@ export class SmtpCluster {
     });
     const directory = new Directory({
       source: new LdapSource({
-        urls: [slapd.url],
-        bindDn: slapdServiceDn,
-        bindPassword: slapdServicePassword,
-        startTls: false,
-        tls: { verify: true },
+        ...slapd.sourceOptions(),
         timeoutMs: 1000,
         connectTimeoutMs: 500,
-        baseDn: `ou=people,${slapdSuffix}`,
-        scope: 'sub',
         filter: '(|(mail={address})(mailLocalAddress={address}))',
-        loginAttributes: ['mail'],
-        homeAttribute: 'mailHost',
-        extraAttributes: [],
       }),
       catalog,
       rules: defaultAddressRules,

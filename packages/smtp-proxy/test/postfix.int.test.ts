@@ -19,9 +19,6 @@ import {
   Postfix,
   RawClient,
   Slapd,
-  slapdServiceDn,
-  slapdServicePassword,
-  slapdSuffix,
   tempDir,
 } from '@homing/testkit';
 import nodemailer from 'nodemailer';
@@ -89,19 +86,10 @@ beforeAll(async () => {
   });
   directory = new Directory({
     source: new LdapSource({
-      urls: [slapd.url],
-      bindDn: slapdServiceDn,
-      bindPassword: slapdServicePassword,
-      startTls: false,
-      tls: { verify: true },
+      ...slapd.sourceOptions(),
       timeoutMs: 1000,
       connectTimeoutMs: 500,
-      baseDn: `ou=people,${slapdSuffix}`,
-      scope: 'sub',
       filter: '(|(uid={address})(mail={address}))',
-      loginAttributes: ['mail'],
-      homeAttribute: 'mailHost',
-      extraAttributes: [],
     }),
     catalog,
     rules: defaultAddressRules,

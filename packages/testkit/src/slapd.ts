@@ -100,6 +100,28 @@ export class Slapd {
     this.#dir.remove();
   }
 
+  /**
+   * Settings for homing's LDAP source pointing at this server: the service bind, the people
+   * subtree, users found by uid or mail and homed by mailHost. Tests override what they test.
+   */
+  sourceOptions() {
+    return {
+      urls: [this.url],
+      bindDn: slapdServiceDn,
+      bindPassword: slapdServicePassword,
+      startTls: false,
+      tls: { verify: true },
+      timeoutMs: 2000,
+      connectTimeoutMs: 1000,
+      baseDn: `ou=people,${slapdSuffix}`,
+      scope: 'sub' as const,
+      filter: '(|(uid={address})(mail={address})(mailLocalAddress={address}))',
+      loginAttributes: ['mail'],
+      homeAttribute: 'mailHost',
+      extraAttributes: [] as string[],
+    };
+  }
+
   /** Completed search operations, from slapd's monitor backend (counted at the server). */
   async completedSearches(): Promise<number> {
     const client = new Client({ url: this.url, timeout: 5000 });
