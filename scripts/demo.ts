@@ -154,40 +154,6 @@ async function lookup(address: string): Promise<string | undefined> {
   return answer.found ? answer.backend?.name : undefined;
 }
 
-/** Reads the subject of message 1 through homing with curl, as a user would. */
-async function subjectOverImap(uid: string): Promise<string> {
-  const url = `imap://127.0.0.1:${imapPort}/INBOX;UID=1;SECTION=HEADER.FIELDS%20(SUBJECT)`;
-  const { stdout } = await run('curl', [
-    '-s',
-    '--max-time',
-    '10',
-    '--url',
-    url,
-    '--user',
-    `${uid}:${secret(uid)}`,
-  ]);
-  return (
-    /^Subject: (.*)$/m.exec(stdout)?.[1]?.trim() ?? `(nothing: ${stdout.trim() || 'login failed'})`
-  );
-}
-
-/** Reads the subject of message 1 through homing over POP3 with curl. */
-async function subjectOverPop3(uid: string): Promise<string> {
-  const url = `pop3://127.0.0.1:${pop3Port}/1`;
-  const { stdout } = await run('curl', [
-    '-s',
-    '--max-time',
-    '10',
-    '--url',
-    url,
-    '--user',
-    `${uid}:${secret(uid)}`,
-  ]);
-  return (
-    /^Subject: (.*)$/m.exec(stdout)?.[1]?.trim() ?? `(nothing: ${stdout.trim() || 'login failed'})`
-  );
-}
-
 /** Sends a message through homing's MX listener with curl; resolves with curl's exit code. */
 async function sendOverSmtp(to: string, subject: string): Promise<number> {
   const child = execFile('curl', [
@@ -209,9 +175,8 @@ async function sendOverSmtp(to: string, subject: string): Promise<number> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
 }
 
-/** The subject of the newest message in the user's INBOX, read through homing over IMAP. */
-async function newestSubject(uid: string): Promise<string> {
-  const url = `imap://127.0.0.1:${imapPort}/INBOX;UID=2;SECTION=HEADER.FIELDS%20(SUBJECT)`;
+/** The Subject a user reads at `url` through homing, with curl as the mail client. */
+async function subjectAt(url: string, uid: string, missing: string): Promise<string> {
   const { stdout } = await run('curl', [
     '-s',
     '--max-time',
@@ -221,8 +186,15 @@ async function newestSubject(uid: string): Promise<string> {
     '--user',
     `${uid}:${secret(uid)}`,
   ]);
-  return /^Subject: (.*)$/m.exec(stdout)?.[1]?.trim() ?? '(no message 2)';
+  return /^Subject: (.*)$/m.exec(stdout)?.[1]?.trim() ?? missing;
 }
+
+const imapUrl = (uid: number) =>
+  `imap://127.0.0.1:${imapPort}/INBOX;UID=${uid};SECTION=HEADER.FIELDS%20(SUBJECT)`;
+const subjectOverImap = (uid: string) => subjectAt(imapUrl(1), uid, '(nothing: login failed)');
+const subjectOverPop3 = (uid: string) =>
+  subjectAt(`pop3://127.0.0.1:${pop3Port}/1`, uid, '(nothing: login failed)');
+const newestSubject = (uid: string) => subjectAt(imapUrl(2), uid, '(no message 2)');
 
 let failed = 0;
 function step(ok: boolean, text: string): void {
