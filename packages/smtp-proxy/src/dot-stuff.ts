@@ -14,7 +14,10 @@ export class DotStuffer extends Transform {
   #any = false;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    if (chunk.length === 0) return done();
+    if (chunk.length === 0) {
+      done();
+      return;
+    }
     this.#any = true;
     const parts: Buffer[] = [];
     let from = 0;
@@ -33,7 +36,10 @@ export class DotStuffer extends Transform {
     const last = chunk[chunk.length - 1];
     this.#lastCr = last === 0x0d;
     this.#lineStart = last === 0x0a;
-    if (parts.length === 0) return done(null, chunk);
+    if (parts.length === 0) {
+      done(null, chunk);
+      return;
+    }
     parts.push(chunk.subarray(from));
     done(null, Buffer.concat(parts));
   }
