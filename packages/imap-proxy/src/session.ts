@@ -1,4 +1,4 @@
-import { type Directory, DirectoryError, type Route } from '@homing/directory';
+import type { Directory } from '@homing/directory';
 import {
   atLeast,
   type BackendHealth,
@@ -9,9 +9,10 @@ import {
   type ServerTls,
   type SessionRegistry,
 } from '@homing/proxy-core';
+import { authenticate, loginReply } from './authenticate.js';
 import { preauthCapabilities } from './capabilities.js';
 import { astring, type FrameEvent, type ImapCommand, ImapFramer, type Token } from './framer.js';
-import { backendLogin, type Credentials } from './login.js';
+import type { Credentials } from './login.js';
 import { decodeBase64, decodePlain, oauthUser } from './sasl.js';
 
 export interface ImapSessionOptions {
@@ -136,7 +137,7 @@ export class ImapSession extends PreloginSession<FrameEvent> {
       );
       return;
     }
-    await this.#authenticated(command.tag, { mechanism: 'LOGIN', user, password });
+    await this.#login(command.tag, { mechanism: 'LOGIN', user, password });
   }
 
   async authenticate(command: ImapCommand): Promise<void> {
@@ -172,14 +173,14 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     if (mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER') {
       const user = oauthUser(mechanism, decoded);
       if (!user) return this.#failAfterDelay(tag, performance.now());
-      return this.#authenticated(tag, { mechanism, user, response: decoded });
+      return this.#login(tag, { mechanism, user, response: decoded });
     }
     const plain = decodePlain(decoded);
     if (!plain) {
       this.reply(`${tag} BAD Malformed PLAIN response`);
       return;
     }
-    await this.#authenticated(tag, { mechanism: 'PLAIN', ...plain });
+    await this.#login(tag, { mechanism: 'PLAIN', ...plain });
   }
 
   #canStartTls(): boolean {
@@ -203,8 +204,7 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     this.reply(`${tag} ${AUTH_FAILED}`);
   }
 
-  async #authenticated(tag: string, credentials: Credentials): Promise<void> {
-    const { directory, limits, health } = this.#options;
+  async #login(tag: string, credentials: Credentials): Promise<void> {
     const log = this.log.child({ user: credentials.user, mech: credentials.mechanism });
     const { guard } = this.conn;
     const address = this.conn.client.address;
@@ -213,114 +213,44 @@ export class ImapSession extends PreloginSession<FrameEvent> {
       return this.#failAfterDelay(tag, performance.now());
     }
     const startedAt = performance.now();
-    const failed = (why: string) => {
-      log.info(`login failed: ${why}`);
-      void guard?.loginFailed(address, credentials.user);
-      return this.#failAfterDelay(tag, startedAt);
-    };
-    let route: Route | undefined;
-    try {
-      const result = await directory.lookup(credentials.user, {
-        signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
-        isHealthy: (name) => !health.isDown(`${name}/imap`),
-      });
-      route = result.route;
-      if (result.stale) log.warn('directory failing: using a stale route');
-    } catch (error) {
-      log.warn(
-        { err: error instanceof DirectoryError ? error.message : error },
-        'directory unavailable',
-      );
-      this.#unavailable(tag);
-      return;
-    }
-    if (!route) return failed('no such user');
-    const endpoint = route.backend.endpoints.imap;
-    if (!endpoint) {
-      log.error({ backend: route.backend.name }, 'the home backend has no imap service configured');
-      this.#unavailable(tag);
-      return;
-    }
-    if (this.#options.isOwnAddress(route.backend.host, endpoint.port)) {
-      log.error({ backend: route.backend.name }, 'route loop: the home backend is this proxy');
-      this.#unavailable(tag);
-      return;
-    }
-    let useMaster = false;
-    if (route.backend.master && directory.canVerifyPasswords && 'password' in credentials) {
-      try {
-        if (!(await directory.verifyPassword(route, credentials.password))) {
-          return failed('wrong password (directory bind)');
-        }
-        useMaster = true;
-      } catch (error) {
-        log.warn(
-          { err: error instanceof Error ? error.message : error },
-          'password check unavailable',
-        );
+    const result = await authenticate(
+      {
+        ...this.#options,
+        connection: this.conn,
+        clientId: this.#clientId,
+        closed: () => this.closed,
+      },
+      credentials,
+    );
+    switch (result.kind) {
+      case 'abandoned':
+        return;
+      case 'failed':
+        void guard?.loginFailed(address, credentials.user);
+        return this.#failAfterDelay(tag, startedAt);
+      case 'unavailable':
         this.#unavailable(tag);
         return;
+      case 'ok': {
+        const { route, backend } = result;
+        void guard?.loginSucceeded(address, route.login);
+        const slot = guard ? await guard.userSession(route.login) : undefined;
+        if (slot && !slot.ok) {
+          backend.socket.destroy();
+          log.info({ sessions: slot.count }, 'login refused: too many sessions for this user');
+          this.reply(`${tag} NO [LIMIT] Too many sessions for this user`);
+          return;
+        }
+        const toClient = await loginReply(tag, result, this.limits);
+        this.spliceTo({
+          user: route.login,
+          backendName: route.backend.name,
+          backend: backend.socket,
+          toClient,
+          release: slot?.release ?? (() => {}),
+        });
       }
     }
-    const outcome = await backendLogin({
-      connection: this.conn,
-      route,
-      endpoint,
-      credentials,
-      useMaster,
-      clientId: this.#clientId,
-      limits,
-      health: this.#options.health,
-    });
-    if (this.closed) {
-      if (outcome.kind === 'ok') outcome.backend.socket.destroy();
-      return;
-    }
-    if (outcome.kind === 'unavailable') {
-      log.warn({ backend: route.backend.name, reason: outcome.reason }, 'backend unavailable');
-      this.#unavailable(tag);
-      return;
-    }
-    if (outcome.kind === 'rejected') {
-      return failed(`rejected by the backend ${route.backend.name}`);
-    }
-    void guard?.loginSucceeded(address, route.login);
-    const slot = guard ? await guard.userSession(route.login) : undefined;
-    if (slot && !slot.ok) {
-      outcome.backend.socket.destroy();
-      log.info({ sessions: slot.count }, 'login refused: too many sessions for this user');
-      this.reply(`${tag} NO [LIMIT] Too many sessions for this user`);
-      return;
-    }
-    await this.#splice(tag, route, outcome, slot?.release);
-  }
-
-  async #splice(
-    tag: string,
-    route: Route,
-    outcome: Extract<Awaited<ReturnType<typeof backendLogin>>, { kind: 'ok' }>,
-    release: () => void = () => {},
-  ) {
-    const { backend, response } = outcome;
-    let code = response.code;
-    if (!code || !/^CAPABILITY /i.test(code)) {
-      // RFC 9051 §6.2.3: clients want the post-login capabilities; ask for them.
-      const caps = await backend
-        .command('CAPABILITY', [], AbortSignal.timeout(this.limits.backendLoginTimeoutMs))
-        .catch(() => undefined);
-      const line = caps?.untagged
-        .map((b) => b.toString('utf8'))
-        .find((l) => /^\* CAPABILITY /i.test(l));
-      if (line) code = line.trim().slice(2);
-    }
-    const reply = `${tag} OK${code ? ` [${code}]` : ''} ${response.text || 'Logged in'}\r\n`;
-    this.spliceTo({
-      user: route.login,
-      backendName: route.backend.name,
-      backend: backend.socket,
-      toClient: [...response.untagged, Buffer.from(reply), backend.detach()],
-      release,
-    });
   }
 
   protected async handle(event: FrameEvent): Promise<void> {

@@ -1,18 +1,6 @@
-import type { Socket } from 'node:net';
-import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import type {
-  Backend,
-  Catalog,
-  Endpoint,
-  MasterCredentials,
-  Protocol,
-  TlsMode,
-} from '@homing/directory';
-import { connectBackend } from './backend.js';
+import type { Catalog, Protocol, TlsMode } from '@homing/directory';
 import type { BackendHealth } from './health.js';
-import { LineReader } from './line-reader.js';
-import { PROXY_V2_SIGNATURE } from './proxy-protocol.js';
-import { backendTlsOptions, connectTls } from './tls.js';
+import { type ProbeTarget, probe, probeTargets } from './probe-conversation.js';
 
 export interface ProbeOptions {
   readonly catalog: Catalog;
@@ -70,16 +58,8 @@ export interface ProbeState {
   readonly lastErrorAt?: number;
 }
 
-interface Target {
-  readonly key: string;
-  readonly backend: Backend;
-  readonly protocol: Protocol;
-  readonly endpoint: Endpoint;
-  readonly login: MasterCredentials | undefined;
-}
-
 interface Entry {
-  target: Target;
+  target: ProbeTarget;
   timer: NodeJS.Timeout | undefined;
   running: Promise<void> | undefined;
   up: boolean | undefined;
@@ -134,7 +114,7 @@ export class BackendProbes {
 
   /** Follows a reloaded catalog: new endpoints are probed, removed ones forgotten. */
   setCatalog(catalog: Catalog): void {
-    const targets = targetsOf(catalog, this.#protocols);
+    const targets = probeTargets(catalog, this.#protocols);
     for (const [key, entry] of this.#entries) {
       if (targets.has(key)) continue;
       clearTimeout(entry.timer);
@@ -283,219 +263,3 @@ export class BackendProbes {
     };
   }
 }
-
-function targetsOf(catalog: Catalog, only: ReadonlySet<Protocol> | undefined): Map<string, Target> {
-  const targets = new Map<string, Target>();
-  for (const name of catalog.names) {
-    const backend = catalog.get(name);
-    if (!backend) continue;
-    const credentials = backend.probeLogin;
-    const text = credentials ? `${credentials.user}${credentials.password}` : '';
-    if (/[\r\n]/.test(text) || text.includes('\0')) {
-      throw new Error(`backend ${name}: the probe login may not contain CR, LF or NUL`);
-    }
-    const endpoints = Object.entries(backend.endpoints) as [Protocol, Endpoint][];
-    for (const [protocol, endpoint] of endpoints) {
-      if (only && !only.has(protocol)) continue;
-      const key = `${backend.name}/${protocol}`;
-      const login = dialects[protocol].login ? credentials : undefined;
-      targets.set(key, { key, backend, protocol, endpoint, login });
-    }
-  }
-  return targets;
-}
-
-/** A failure worded for the operator; anything else thrown is prefixed with the probe's stage. */
-class ProbeError extends Error {}
-
-// A v2 LOCAL header: "the connection was established on purpose by the proxy without being
-// relayed" (proxy-protocol.txt §2.2), for health checks: the backend uses the socket's addresses.
-const PROXY_V2_LOCAL = Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x20, 0x00, 0x00, 0x00])]);
-const maxLineBytes = 8192;
-
-/** One probe of one endpoint; resolves with the milliseconds it took to pass. */
-async function probe(target: Target, timeoutMs: number, halt: AbortSignal): Promise<number> {
-  const started = performance.now();
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new Error(`no answer within ${timeoutMs} ms`)),
-    timeoutMs,
-  );
-  const onHalt = () => controller.abort(new Error('probes stopped'));
-  halt.addEventListener('abort', onHalt, { once: true });
-  const sockets: Socket[] = [];
-  let stage = 'connect';
-  try {
-    const { backend, endpoint, protocol, login } = target;
-    const tlsOptions = backendTlsOptions(backend.host, backend.tls);
-    const signal = controller.signal;
-    const plain = await connectBackend(
-      { host: backend.host, port: endpoint.port, implicitTls: false, tlsOptions },
-      signal,
-    );
-    sockets.push(plain.on('error', ignore));
-    if (endpoint.forward === 'proxy') plain.write(PROXY_V2_LOCAL);
-    let socket: Socket | TLSSocket = plain;
-    if (endpoint.tls === 'implicit') {
-      stage = 'TLS handshake';
-      socket = await connectTls(plain, tlsOptions, signal);
-      sockets.push(socket.on('error', ignore));
-    }
-    const talk = new Dialogue(socket, signal, tlsOptions, sockets);
-    const dialect: Dialect = dialects[protocol];
-    stage = 'greeting';
-    await dialect.greeting(talk);
-    if (login && dialect.login) {
-      // The probe's password does not cross the wire in the clear where users' do not either.
-      if (endpoint.tls === 'starttls' && dialect.startTls) {
-        stage = 'STARTTLS';
-        await dialect.startTls(talk);
-      }
-      stage = 'login';
-      await dialect.login(talk, login);
-    }
-    const passedMs = performance.now() - started;
-    await dialect.goodbye(talk).catch(ignore);
-    return passedMs;
-  } catch (error) {
-    if (error instanceof ProbeError) throw error;
-    const text = error instanceof Error ? error.message : String(error);
-    throw new ProbeError(stage === 'connect' ? text : `${stage}: ${text}`);
-  } finally {
-    clearTimeout(timer);
-    halt.removeEventListener('abort', onHalt);
-    for (const socket of sockets) socket.destroy();
-  }
-}
-
-function ignore(): void {}
-
-/** Reads lines and writes commands on a probe connection, all under one deadline. */
-class Dialogue {
-  #reader: LineReader;
-  #tag = 0;
-
-  constructor(
-    private socket: Socket | TLSSocket,
-    private readonly signal: AbortSignal,
-    private readonly tlsOptions: ConnectionOptions,
-    private readonly sockets: Socket[],
-  ) {
-    this.#reader = new LineReader(socket, maxLineBytes);
-  }
-
-  async read(): Promise<string> {
-    return (await this.#reader.readLine(this.signal)).toString('utf8');
-  }
-
-  send(line: string): void {
-    this.socket.write(`${line}\r\n`);
-  }
-
-  /** Sends an IMAP command under a fresh tag; returns its tagged reply without the tag. */
-  async imap(command: string): Promise<string> {
-    this.#tag += 1;
-    const tag = `p${this.#tag}`;
-    this.send(`${tag} ${command}`);
-    for (;;) {
-      const line = await this.read();
-      if (line.startsWith(`${tag} `)) return line.slice(tag.length + 1);
-    }
-  }
-
-  /** TLS on the same connection, after the server agreed to STARTTLS / STLS. */
-  async secure(): Promise<void> {
-    // Bytes after the server's go-ahead and before the handshake could be injected: refuse.
-    if (this.#reader.detach().length > 0) throw new ProbeError('STARTTLS: data before handshake');
-    this.socket = await connectTls(this.socket as Socket, this.tlsOptions, this.signal);
-    this.sockets.push(this.socket.on('error', ignore));
-    this.#reader = new LineReader(this.socket, maxLineBytes);
-  }
-}
-
-interface Dialect {
-  greeting(talk: Dialogue): Promise<void>;
-  startTls?(talk: Dialogue): Promise<void>;
-  login?(talk: Dialogue, credentials: MasterCredentials): Promise<void>;
-  goodbye(talk: Dialogue): Promise<void>;
-}
-
-/** Server text for an error message: printable, short. */
-function clip(line: string): string {
-  return JSON.stringify(line.length > 120 ? `${line.slice(0, 120)}…` : line);
-}
-
-function must(line: string, pattern: RegExp, what: string): void {
-  if (!pattern.test(line)) throw new ProbeError(`${what}: ${clip(line)}`);
-}
-
-/** An IMAP quoted string (../rfc/9051 §4.3); CR, LF and NUL were refused with the config. */
-function quoted(value: string): string {
-  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
-}
-
-const IMAP_OK = /^OK\b/i;
-const POP3_OK = /^\+OK\b/;
-
-const imap: Dialect = {
-  // ../rfc/9051 §7.1.1: OK greeting; PREAUTH is no use to a proxy and BYE is a refusal.
-  greeting: async (talk) => must(await talk.read(), /^\* OK\b/i, 'greeting is not "* OK"'),
-  // ../rfc/9051 §6.2.1
-  startTls: async (talk) => {
-    must(await talk.imap('STARTTLS'), IMAP_OK, 'STARTTLS refused');
-    await talk.secure();
-  },
-  // ../rfc/9051 §6.2.3; the reply, never the command, goes into the error.
-  login: async (talk, { user, password }) =>
-    must(await talk.imap(`LOGIN ${quoted(user)} ${quoted(password)}`), IMAP_OK, 'login refused'),
-  // ../rfc/9051 §6.1.3
-  goodbye: async (talk) => {
-    await talk.imap('LOGOUT');
-  },
-};
-
-const pop3: Dialect = {
-  // RFC 1939 §4
-  greeting: async (talk) => must(await talk.read(), POP3_OK, 'greeting is not "+OK"'),
-  // RFC 2595 §4
-  startTls: async (talk) => {
-    talk.send('STLS');
-    must(await talk.read(), POP3_OK, 'STLS refused');
-    await talk.secure();
-  },
-  // RFC 1939 §7
-  login: async (talk, { user, password }) => {
-    talk.send(`USER ${user}`);
-    must(await talk.read(), POP3_OK, 'login refused');
-    talk.send(`PASS ${password}`);
-    must(await talk.read(), POP3_OK, 'login refused');
-  },
-  goodbye: async (talk) => {
-    talk.send('QUIT');
-    await talk.read();
-  },
-};
-
-const smtp: Dialect = {
-  // RFC 5321 §4.2: a greeting may span lines ("220-" before the last, "220 " on it); 554 refuses.
-  greeting: async (talk) => {
-    for (;;) {
-      const line = await talk.read();
-      if (/^220(?: |$)/.test(line)) return;
-      must(line, /^220-/, 'greeting is not 220');
-    }
-  },
-  // RFC 5321 §4.1.1.10
-  goodbye: async (talk) => {
-    talk.send('QUIT');
-    await talk.read();
-  },
-};
-
-const dialects = {
-  imap,
-  pop3,
-  smtp,
-  lmtp: smtp, // RFC 2033 §4.1: the same greeting as SMTP
-  submission: smtp,
-} satisfies Record<Protocol, Dialect>;

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import type { PassThrough } from 'node:stream';
 import { type Backend, type Directory, DirectoryError, type Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
@@ -10,10 +10,11 @@ import {
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { BackendClient } from './backend-client.js';
-import { ReceivedCounter, receivedHeader } from './headers.js';
+import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
+import { MessageTee } from './message-tee.js';
+import { perRecipientReplies, type RecipientOutcome, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, replyText, SmtpError, type SmtpReply } from './reply.js';
-import { xtext } from './xtext.js';
+import { isPositive, replyError, SmtpError } from './reply.js';
 
 export type MixedPolicy = 'single' | 'fanout';
 
@@ -207,55 +208,21 @@ export class Router {
   async #data(stream: SMTPServerDataStream): Promise<string | (string | Error)[]> {
     // A backend that took the sender but none of the recipients gets no DATA.
     const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
-    const loop = new ReceivedCounter();
-    const pipes = deliveries.map(() => {
-      // Destroyed with an error to give a message up (loop, size): the delivery sees it.
-      const pipe = new PassThrough();
-      pipe.on('error', () => {});
-      return pipe;
-    });
-    let tooManyHops = false;
-    stream.on('data', (chunk: Buffer) => {
-      loop.push(chunk);
-      if (loop.count > this.#options.maxReceived && !tooManyHops) {
-        tooManyHops = true;
-        for (const p of pipes) p.destroy(new Error('mail loop'));
-      }
-      // The slowest backend sets the pace: pause the client until every full pipe drained.
-      const full = pipes.filter((p) => !p.destroyed && !p.write(chunk));
-      if (full.length > 0) {
-        stream.pause();
-        let waiting = full.length;
-        const done = () => {
-          waiting -= 1;
-          if (waiting === 0) stream.resume();
-        };
-        // A pipe that is destroyed (loop found, backend gone) never drains: count its close.
-        for (const p of full) {
-          const once = () => {
-            p.off('drain', once);
-            p.off('close', once);
-            done();
-          };
-          p.on('drain', once);
-          p.on('close', once);
-        }
-      }
-    });
-    stream.once('end', () => {
-      if (stream.sizeExceeded) for (const p of pipes) p.destroy(new Error('message too big'));
-      else for (const p of pipes) p.end();
-    });
-
+    const tee = new MessageTee(stream, deliveries.length, this.#options.maxReceived);
     const signal = AbortSignal.timeout(this.#options.limits.backendLoginTimeoutMs * 4);
     const results = await Promise.all(
       deliveries.map(async (d, i) => {
         const prefix = d.xclient ? undefined : Buffer.from(this.#received(d));
         try {
-          return await d.client.data(pipes[i] as PassThrough, prefix, d.recipients.length, signal);
+          return await d.client.data(
+            tee.pipes[i] as PassThrough,
+            prefix,
+            d.recipients.length,
+            signal,
+          );
         } catch (error) {
           d.client.destroy();
-          if (!tooManyHops && !stream.sizeExceeded) {
+          if (!tee.tooManyHops && !stream.sizeExceeded) {
             this.#log.warn(
               { backend: d.backend.name, err: String(error) },
               'backend failed during DATA',
@@ -265,12 +232,10 @@ export class Router {
         }
       }),
     );
-    await new Promise<void>((resolve) =>
-      stream.readableEnded ? resolve() : stream.once('end', () => resolve()),
-    );
+    await tee.ended();
     const accepted = this.#accepted;
     this.#finishTransaction();
-    if (tooManyHops)
+    if (tee.tooManyHops)
       throw new SmtpError(
         554,
         `5.4.6 Too many hops (more than ${this.#options.maxReceived} Received headers)`,
@@ -278,7 +243,7 @@ export class Router {
     if (stream.sizeExceeded) return 'ignored'; // smtp-server answers 552 itself
 
     // One outcome per accepted recipient, in the client's order.
-    const outcomes = accepted.map((rcpt): SmtpReply | undefined => {
+    const outcomes = accepted.map((rcpt): RecipientOutcome => {
       const i = deliveries.indexOf(rcpt.delivery);
       const replies = results[i];
       if (!replies) return undefined;
@@ -286,10 +251,16 @@ export class Router {
         ? replies[rcpt.delivery.recipients.indexOf(accepted.indexOf(rcpt))]
         : replies[0];
     });
-    const lost = new SmtpError(451, '4.4.2 Connection to the mailbox server lost, try again later');
-    if (this.#options.lmtp)
-      return outcomes.map((r) => (!r ? lost : isPositive(r) ? replyText(r) : replyError(r)));
-    return this.#singleReply(outcomes, lost);
+    if (this.#options.lmtp) return perRecipientReplies(outcomes);
+    const reply = singleReply(outcomes);
+    if (reply.kind === 'delivered') return reply.text;
+    if (reply.kind === 'retry') {
+      this.#log.warn(
+        { outcomes: outcomes.map((r) => r?.code ?? 'lost') },
+        'partial delivery: asking the sender to retry',
+      );
+    }
+    throw reply.error;
   }
 
   /** The client went away: nothing half-done may be delivered. */
@@ -298,28 +269,6 @@ export class Router {
     this.#deliveries.clear();
     for (const c of this.#idle.values()) c.close();
     this.#idle.clear();
-  }
-
-  #singleReply(outcomes: (SmtpReply | undefined)[], lost: SmtpError): string {
-    if (outcomes.every((r) => r && isPositive(r))) {
-      const texts = [...new Set(outcomes.map((r) => replyText(r as SmtpReply)))];
-      return texts.length === 1
-        ? (texts[0] as string)
-        : `2.0.0 Ok: delivered (${texts.join('; ')})`;
-    }
-    const failures = outcomes.filter((r) => !r || !isPositive(r));
-    const permanent = failures.every((r) => r && r.code >= 500);
-    if (permanent && failures.length === outcomes.length)
-      throw replyError(failures[0] as SmtpReply);
-    // Some recipients took it and others did not: a retry may duplicate for the first ones,
-    // which is better than losing mail for the others (no bounce is made here: nothing spools).
-    this.#log.warn(
-      { outcomes: outcomes.map((r) => r?.code ?? 'lost') },
-      'partial delivery: asking the sender to retry',
-    );
-    throw failures.some((r) => !r)
-      ? lost
-      : new SmtpError(451, '4.3.0 Delivery failed for some recipients, try again later');
   }
 
   async #open(backend: Backend, endpoint: Endpoint): Promise<Delivery> {
@@ -358,7 +307,8 @@ export class Router {
         // RFC 6531 §3.6: the message cannot go on to a server without SMTPUTF8.
         throw new SmtpError(553, '5.6.7 The mailbox server does not support SMTPUTF8');
       }
-      if (endpoint.forward === 'xclient') xclient = await this.#sendXclient(client, signal);
+      if (endpoint.forward === 'xclient')
+        xclient = await sendXclient(client, this.#trace(), signal);
     } catch (error) {
       if (error instanceof SmtpError) throw error;
       client?.destroy();
@@ -377,56 +327,17 @@ export class Router {
     return delivery;
   }
 
-  /** XCLIENT (Postfix XCLIENT_README): the backend then logs and traces the real client. */
-  async #sendXclient(client: BackendClient, signal: AbortSignal): Promise<boolean> {
-    const offered = client.extensions.get('XCLIENT');
-    if (offered === undefined) return false;
-    const names = new Set(offered.toUpperCase().split(/\s+/));
-    const session = this.#session;
-    const attributes: [string, string][] = [
-      ['ADDR', this.client.address.address],
-      ['PORT', String(this.client.address.port)],
-      ['HELO', session?.hostNameAppearsAs || ''],
-      ['NAME', '[UNAVAILABLE]'],
-      ['PROTO', this.#options.lmtp ? 'LMTP' : 'ESMTP'],
-    ];
-    const sent = attributes.filter(([name, value]) => names.has(name) && value !== '');
-    if (sent.length === 0) return false;
-    const reply = await client.command(
-      `XCLIENT ${sent.map(([n, v]) => `${n}=${xtext(v)}`).join(' ')}`,
-      signal,
-    );
-    if (reply.code !== 220 && reply.code !== 250) {
-      this.#log.warn(
-        { code: reply.code },
-        'backend refused XCLIENT; adding a Received header instead',
-      );
-      return false;
-    }
-    // Postfix answers XCLIENT with a new greeting and wants EHLO again: with the client's name.
-    if (reply.code === 220)
-      await client.hello(
-        signal,
-        /^[\w.-]+$/.test(session?.hostNameAppearsAs ?? '') ? session?.hostNameAppearsAs : undefined,
-      );
-    return true;
-  }
-
   #received(delivery: Delivery): string {
-    const s = this.#session;
     const first =
       delivery.recipients.length === 1
         ? this.#accepted[delivery.recipients[0] as number]?.address
         : undefined;
-    return receivedHeader({
-      helo: s?.hostNameAppearsAs || '',
-      clientAddress: this.client.address.address,
-      by: this.#options.hostname,
-      protocol: this.#options.lmtp ? 'LMTP' : s?.secure ? 'ESMTPS' : 'ESMTP',
-      id: s?.id ?? '',
-      recipient: first,
-      date: new Date(),
-    });
+    return receivedFor(this.#trace(), first);
+  }
+
+  #trace(): ClientTrace {
+    const { hostname, lmtp, log } = this.#options;
+    return { session: this.#session, client: this.client.address, hostname, lmtp, log };
   }
 
   #lost(delivery: Delivery, error: unknown): never {

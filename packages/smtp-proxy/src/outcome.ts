@@ -1,0 +1,46 @@
+import { isPositive, replyError, replyText, SmtpError, type SmtpReply } from './reply.js';
+
+/**
+ * One backend's answer to DATA for one recipient; undefined when the connection to that backend
+ * was lost before it answered.
+ */
+export type RecipientOutcome = SmtpReply | undefined;
+
+/** What an SMTP client is told when its message reached all, none or some of the recipients. */
+export type SingleReply =
+  | { readonly kind: 'delivered'; readonly text: string }
+  /** Every recipient refused it for good: the first refusal is relayed as it is. */
+  | { readonly kind: 'refused'; readonly error: SmtpError }
+  /** Anything else (a temporary failure, a lost backend, a mix): the sender is to try again. */
+  | { readonly kind: 'retry'; readonly error: SmtpError };
+
+export function lostConnection(): SmtpError {
+  return new SmtpError(451, '4.4.2 Connection to the mailbox server lost, try again later');
+}
+
+/** LMTP (RFC 2033 §4.2): one reply per recipient, in the client's order. */
+export function perRecipientReplies(outcomes: readonly RecipientOutcome[]): (string | Error)[] {
+  const lost = lostConnection();
+  return outcomes.map((r) => (!r ? lost : isPositive(r) ? replyText(r) : replyError(r)));
+}
+
+/** SMTP has one reply for the whole message: 250 only when every recipient's backend said so. */
+export function singleReply(outcomes: readonly RecipientOutcome[]): SingleReply {
+  if (outcomes.every((r) => r && isPositive(r))) {
+    const texts = [...new Set(outcomes.map((r) => replyText(r as SmtpReply)))];
+    const text =
+      texts.length === 1 ? (texts[0] as string) : `2.0.0 Ok: delivered (${texts.join('; ')})`;
+    return { kind: 'delivered', text };
+  }
+  const failures = outcomes.filter((r) => !r || !isPositive(r));
+  const permanent = failures.every((r) => r && r.code >= 500);
+  if (permanent && failures.length === outcomes.length) {
+    return { kind: 'refused', error: replyError(failures[0] as SmtpReply) };
+  }
+  // A retry may duplicate for the recipients that took it, which is better than losing mail for
+  // the others (no bounce is made here: nothing spools).
+  const error = failures.some((r) => !r)
+    ? lostConnection()
+    : new SmtpError(451, '4.3.0 Delivery failed for some recipients, try again later');
+  return { kind: 'retry', error };
+}
