@@ -2,6 +2,7 @@ import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
   type BackendHealth,
   type ClientConnection,
+  Deadline,
   type Limits,
   openBackend,
 } from '@homing/proxy-core';
@@ -68,8 +69,9 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
   if (!opened.ok) return { kind: 'unavailable', reason: opened.reason };
   const session = opened.session;
 
+  const deadline = new Deadline(limits.backendLoginTimeoutMs);
   try {
-    const signal = AbortSignal.timeout(limits.backendLoginTimeoutMs);
+    const signal = deadline.signal;
     // ID goes ahead of the login in the same write: one round trip less per login.
     if (endpoint.forward === 'id') session.sendAhead('ID', [idList(options)]);
     const response = await replay(session, options, signal);
@@ -91,6 +93,8 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
       kind: 'unavailable',
       reason: `backend ${backend.name}: ${error instanceof Error ? error.message : String(error)}`,
     };
+  } finally {
+    deadline.clear();
   }
 }
 

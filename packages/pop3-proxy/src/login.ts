@@ -2,6 +2,7 @@ import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
   type BackendHealth,
   type ClientConnection,
+  Deadline,
   type Limits,
   openBackend,
 } from '@homing/proxy-core';
@@ -70,8 +71,9 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
   if (!opened.ok) return { kind: 'unavailable', reason: opened.reason };
   const session = opened.session;
 
+  const deadline = new Deadline(limits.backendLoginTimeoutMs);
   try {
-    const signal = AbortSignal.timeout(limits.backendLoginTimeoutMs);
+    const signal = deadline.signal;
     if (endpoint.forward === 'xclient') await forwardClient(session, connection, signal);
     const reply = await replay(session, options, signal);
     if (reply.status === 'ok') return { kind: 'ok', backend: session, reply };
@@ -87,6 +89,8 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
       kind: 'unavailable',
       reason: `backend ${backend.name}: ${error instanceof Error ? error.message : String(error)}`,
     };
+  } finally {
+    deadline.clear();
   }
 }
 

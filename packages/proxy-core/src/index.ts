@@ -1,5 +1,6 @@
 export * from './abuse/index.js';
 export { type BackendTarget, connectBackend } from './backend.js';
+export { Deadline } from './deadline.js';
 export { atLeast } from './delay.js';
 export type { ProbeVerdict } from './health.js';
 export { BackendHealth, type BackendState, type HealthOptions } from './health.js';

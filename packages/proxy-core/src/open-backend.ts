@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { Backend, Endpoint } from '@homing/directory';
 import { connectBackend } from './backend.js';
+import { Deadline } from './deadline.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
@@ -42,8 +43,9 @@ export async function openBackend<S>(
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   let socket: Socket | TLSSocket | undefined;
+  const deadline = new Deadline(limits.backendConnectTimeoutMs);
   try {
-    const signal = AbortSignal.timeout(limits.backendConnectTimeoutMs);
+    const signal = deadline.signal;
     const tls = backendTlsOptions(backend.host, backend.tls);
     socket = await connectBackend(
       {
@@ -68,5 +70,7 @@ export async function openBackend<S>(
     const reason = error instanceof Error ? error.message : String(error);
     health.failure(key, reason);
     return { ok: false, reason: `backend ${backend.name}: ${reason}` };
+  } finally {
+    deadline.clear();
   }
 }

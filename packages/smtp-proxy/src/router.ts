@@ -3,6 +3,7 @@ import { type Backend, type Directory, DirectoryError, type Endpoint } from '@ho
 import {
   type BackendHealth,
   backendTlsOptions,
+  Deadline,
   type Limits,
   type Endpoint as Peer,
   type ProxyMetrics,
@@ -105,11 +106,13 @@ export class Router {
     let route: Awaited<ReturnType<Directory['lookup']>>['route'];
     try {
       const { health } = this.#options;
-      const result = await directory.lookup(to.address, {
-        isHealthy: (name) => !health.isDown(`${name}/lmtp`) && !health.isDown(`${name}/smtp`),
-        kind: 'recipient',
-        signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
-      });
+      const result = await Deadline.run(limits.backendConnectTimeoutMs, (signal) =>
+        directory.lookup(to.address, {
+          isHealthy: (name) => !health.isDown(`${name}/lmtp`) && !health.isDown(`${name}/smtp`),
+          kind: 'recipient',
+          signal,
+        }),
+      );
       route = result.route;
     } catch (error) {
       this.#log.warn(
@@ -151,33 +154,38 @@ export class Router {
     delivery ??= await this.#open(backend, endpoint);
     const open = delivery;
     const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
-    const signal = AbortSignal.timeout(limits.backendLoginTimeoutMs);
-    if (open.mailPending) {
-      const from = this.#from;
-      const mail = `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, open.client.extensions, 'mail') : ''}`;
-      const [mailReply, rcptReply] = await open.client
-        .pipeline([mail, rcpt], signal)
-        .catch((error: unknown) => this.#lost(open, error));
-      if (!mailReply || !isPositive(mailReply)) {
-        // The backend refused the sender: this backend takes no part in the transaction.
-        this.#deliveries.delete(backend.name);
-        this.#idle.set(backend.name, open.client);
-        await open.client.command('RSET', signal).catch(() => open.client.destroy());
-        throw mailReply
-          ? replyError(mailReply)
-          : new SmtpError(451, '4.4.2 No answer from the mailbox server');
+    const deadline = new Deadline(limits.backendLoginTimeoutMs);
+    const signal = deadline.signal;
+    try {
+      if (open.mailPending) {
+        const from = this.#from;
+        const mail = `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, open.client.extensions, 'mail') : ''}`;
+        const [mailReply, rcptReply] = await open.client
+          .pipeline([mail, rcpt], signal)
+          .catch((error: unknown) => this.#lost(open, error));
+        if (!mailReply || !isPositive(mailReply)) {
+          // The backend refused the sender: this backend takes no part in the transaction.
+          this.#deliveries.delete(backend.name);
+          this.#idle.set(backend.name, open.client);
+          await open.client.command('RSET', signal).catch(() => open.client.destroy());
+          throw mailReply
+            ? replyError(mailReply)
+            : new SmtpError(451, '4.4.2 No answer from the mailbox server');
+        }
+        open.mailPending = false;
+        if (!rcptReply || !isPositive(rcptReply)) {
+          throw rcptReply
+            ? replyError(rcptReply)
+            : new SmtpError(451, '4.4.2 No answer from the mailbox server');
+        }
+      } else {
+        const reply = await open.client
+          .command(rcpt, signal)
+          .catch((error: unknown) => this.#lost(open, error));
+        if (!isPositive(reply)) throw replyError(reply);
       }
-      open.mailPending = false;
-      if (!rcptReply || !isPositive(rcptReply)) {
-        throw rcptReply
-          ? replyError(rcptReply)
-          : new SmtpError(451, '4.4.2 No answer from the mailbox server');
-      }
-    } else {
-      const reply = await open.client
-        .command(rcpt, signal)
-        .catch((error: unknown) => this.#lost(open, error));
-      if (!isPositive(reply)) throw replyError(reply);
+    } finally {
+      deadline.clear();
     }
     open.recipients.push(this.#accepted.length);
     this.#accepted.push({ address: to.address, delivery: open });
@@ -209,7 +217,8 @@ export class Router {
     // A backend that took the sender but none of the recipients gets no DATA.
     const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
     const tee = new MessageTee(stream, deliveries.length, this.#options.maxReceived);
-    const signal = AbortSignal.timeout(this.#options.limits.backendLoginTimeoutMs * 4);
+    const deadline = new Deadline(this.#options.limits.backendLoginTimeoutMs * 4);
+    const signal = deadline.signal;
     const results = await Promise.all(
       deliveries.map(async (d, i) => {
         const prefix = d.xclient ? undefined : Buffer.from(this.#received(d));
@@ -232,6 +241,7 @@ export class Router {
         }
       }),
     );
+    deadline.clear();
     await tee.ended();
     const accepted = this.#accepted;
     this.#finishTransaction();

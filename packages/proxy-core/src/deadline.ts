@@ -1,0 +1,34 @@
+/**
+ * An abort signal that fires after `ms`, and a way to cancel its timer once the work is done.
+ * AbortSignal.timeout cannot be cancelled: on a busy node every login and every SMTP command
+ * would leave a timer behind that later fires and builds an error nobody reads.
+ */
+export class Deadline {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    this.#timer = setTimeout(() => {
+      this.#controller.abort(new Error(`timed out after ${ms} ms`));
+    }, ms);
+    this.#timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Runs `work` with the signal and cancels the timer when it settles. */
+  static async run<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const deadline = new Deadline(ms);
+    try {
+      return await work(deadline.signal);
+    } finally {
+      deadline.clear();
+    }
+  }
+}
