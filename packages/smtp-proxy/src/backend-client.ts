@@ -124,8 +124,7 @@ export class BackendClient {
   ): Promise<SmtpReply[]> {
     const go = await this.command('DATA', signal);
     if (go.code !== 354) return [go];
-    if (prefix) this.#socket.write(prefix);
-    const stuffer = new DotStuffer();
+    const stuffer = new DotStuffer(prefix);
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => reject(error);
       // The message may have been given up (loop, size) before the backend said 354.

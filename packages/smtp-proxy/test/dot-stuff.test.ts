@@ -58,3 +58,17 @@ describe('DotStuffer', () => {
     }
   });
 });
+
+describe('DotStuffer writes', () => {
+  it('sends a prefix with the first bytes and the terminator with the last: one chunk for a small message', async () => {
+    const stuffer = new DotStuffer(Buffer.from('Received: x\r\n'));
+    const out: Buffer[] = [];
+    stuffer.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise((resolve) => stuffer.on('end', resolve));
+    stuffer.end(Buffer.from('Subject: s\r\n\r\n.hi\r\n'));
+    await ended;
+    expect(out.map((c) => c.toString())).toEqual([
+      'Received: x\r\nSubject: s\r\n\r\n..hi\r\n.\r\n',
+    ]);
+  });
+});
