@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { connectTls, LineReader } from '@homing/proxy-core';
-import { type Astring, astringFor } from './quote.js';
+import type { Astring } from './quote.js';
 
 export interface TaggedResponse {
   readonly status: 'OK' | 'NO' | 'BAD';
@@ -172,5 +172,3 @@ export class BackendSession {
     );
   }
 }
-
-export { astringFor };
