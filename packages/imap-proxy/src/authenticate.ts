@@ -1,5 +1,10 @@
-import { type Directory, DirectoryError, type Route } from '@homing/directory';
-import type { BackendHealth, ClientConnection, Limits } from '@homing/proxy-core';
+import type { Directory, Route } from '@homing/directory';
+import {
+  type BackendHealth,
+  type ClientConnection,
+  findHome,
+  type Limits,
+} from '@homing/proxy-core';
 import type { BackendSession, TaggedResponse } from './backend-session.js';
 import { backendLogin, type Credentials } from './login.js';
 
@@ -42,46 +47,18 @@ export async function authenticate(
     log.info(`login failed: ${why}`);
     return { kind: 'failed' };
   };
-  let route: Route | undefined;
-  try {
-    const result = await directory.lookup(credentials.user, {
-      signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
-      isHealthy: (name) => !health.isDown(`${name}/imap`),
-    });
-    route = result.route;
-    if (result.stale) log.warn('directory failing: using a stale route');
-  } catch (error) {
-    log.warn(
-      { err: error instanceof DirectoryError ? error.message : error },
-      'directory unavailable',
-    );
-    return { kind: 'unavailable' };
-  }
-  if (!route) return failed('no such user');
-  const endpoint = route.backend.endpoints.imap;
-  if (!endpoint) {
-    log.error({ backend: route.backend.name }, 'the home backend has no imap service configured');
-    return { kind: 'unavailable' };
-  }
-  if (options.isOwnAddress(route.backend.host, endpoint.port)) {
-    log.error({ backend: route.backend.name }, 'route loop: the home backend is this proxy');
-    return { kind: 'unavailable' };
-  }
-  let useMaster = false;
-  if (route.backend.master && directory.canVerifyPasswords && 'password' in credentials) {
-    try {
-      if (!(await directory.verifyPassword(route, credentials.password))) {
-        return failed('wrong password (directory bind)');
-      }
-      useMaster = true;
-    } catch (error) {
-      log.warn(
-        { err: error instanceof Error ? error.message : error },
-        'password check unavailable',
-      );
-      return { kind: 'unavailable' };
-    }
-  }
+  const home = await findHome({
+    directory,
+    health: options.health,
+    limits,
+    isOwnAddress: options.isOwnAddress,
+    protocol: 'imap',
+    user: credentials.user,
+    password: 'password' in credentials ? credentials.password : undefined,
+    log,
+  });
+  if (home.kind !== 'ok') return home;
+  const { route, endpoint, useMaster } = home;
   const outcome = await backendLogin({
     connection,
     route,

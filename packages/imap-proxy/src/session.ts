@@ -1,13 +1,9 @@
-import type { Directory } from '@homing/directory';
 import {
   atLeast,
-  type BackendHealth,
   type ClientConnection,
   gateLogin,
-  type Limits,
   PreloginSession,
-  type ServerTls,
-  type SessionRegistry,
+  type ProtocolListenerOptions,
 } from '@homing/proxy-core';
 import { authenticate, loginReply } from './authenticate.js';
 import { preauthCapabilities } from './capabilities.js';
@@ -15,18 +11,8 @@ import { astring, type FrameEvent, type ImapCommand, ImapFramer, type Token } fr
 import type { Credentials } from './login.js';
 import { decodeBase64, decodePlain, oauthUser } from './sasl.js';
 
-export interface ImapSessionOptions {
-  readonly directory: Directory;
-  readonly health: BackendHealth;
-  readonly limits: Limits;
-  readonly registry: SessionRegistry;
-  /** Certificates for STARTTLS; absent: STARTTLS is not offered. */
-  readonly tls: ServerTls | undefined;
-  readonly allowPlaintext: boolean;
-  readonly oauth: boolean;
-  /** True when host:port is one of this node's own listeners (a route loop). */
-  readonly isOwnAddress: (host: string, port: number) => boolean;
-}
+/** A session needs what its listener was started with, less the listener's own parts. */
+export type ImapSessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 
 type Handler = (session: ImapSession, command: ImapCommand) => Promise<void> | void;
 

@@ -1,13 +1,9 @@
-import type { Directory } from '@homing/directory';
 import {
   atLeast,
-  type BackendHealth,
   type ClientConnection,
   gateLogin,
-  type Limits,
   PreloginSession,
-  type ServerTls,
-  type SessionRegistry,
+  type ProtocolListenerOptions,
 } from '@homing/proxy-core';
 import { authenticate } from './authenticate.js';
 import { preauthCapabilities } from './capabilities.js';
@@ -16,18 +12,8 @@ import { commandSpec, type Mechanism, saslResponse } from './commands.js';
 import type { Credentials } from './login.js';
 import { CommandReader, type ReadEvent } from './reader.js';
 
-export interface Pop3SessionOptions {
-  readonly directory: Directory;
-  readonly health: BackendHealth;
-  readonly limits: Limits;
-  readonly registry: SessionRegistry;
-  /** Certificates for STLS; absent: STLS is not offered. */
-  readonly tls: ServerTls | undefined;
-  readonly allowPlaintext: boolean;
-  readonly oauth: boolean;
-  /** True when host:port is one of this node's own listeners (a route loop). */
-  readonly isOwnAddress: (host: string, port: number) => boolean;
-}
+/** A session needs what its listener was started with, less the listener's own parts. */
+export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 
 // RFC 3206: [AUTH] for bad credentials, [SYS/TEMP] for trouble that passes.
 const AUTH_FAILED = '-ERR [AUTH] Authentication failed.';

@@ -1,0 +1,89 @@
+import {
+  type Directory,
+  DirectoryError,
+  type Endpoint,
+  type Protocol,
+  type Route,
+} from '@homing/directory';
+import type { Logger } from 'pino';
+import { Deadline } from './deadline.js';
+import type { BackendHealth } from './health.js';
+import type { Limits } from './limits.js';
+
+export interface FindHomeOptions {
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly protocol: Protocol;
+  readonly user: string;
+  /** The client's password, when it gave one (not for OAuth): checked here for master logins. */
+  readonly password: string | undefined;
+  readonly log: Logger;
+}
+
+export type HomeResult =
+  | {
+      readonly kind: 'ok';
+      readonly route: Route;
+      readonly endpoint: Endpoint;
+      /** The password was checked by LDAP bind: log in at the backend as its master user. */
+      readonly useMaster: boolean;
+    }
+  /** Unknown user, or the directory refused the password: the one failure reply. */
+  | { readonly kind: 'failed' }
+  /** Directory or configuration trouble: a fast temporary failure. */
+  | { readonly kind: 'unavailable' };
+
+/**
+ * Everything a login learns before it talks to a backend, the same for every protocol: the
+ * user's home (a healthy pool member), its service for this protocol, no route back to this
+ * node, and, where the backend takes master logins, the password checked by the directory.
+ */
+export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
+  const { directory, health, limits, protocol, log } = options;
+  let route: Route | undefined;
+  try {
+    const result = await Deadline.run(limits.backendConnectTimeoutMs, (signal) =>
+      directory.lookup(options.user, {
+        signal,
+        isHealthy: (name) => !health.isDown(`${name}/${protocol}`),
+      }),
+    );
+    route = result.route;
+    if (result.stale) log.warn('directory failing: using a stale route');
+  } catch (error) {
+    log.warn(
+      { err: error instanceof DirectoryError ? error.message : error },
+      'directory unavailable',
+    );
+    return { kind: 'unavailable' };
+  }
+  if (!route) {
+    log.info('login failed: no such user');
+    return { kind: 'failed' };
+  }
+  const backend = route.backend.name;
+  const endpoint = route.backend.endpoints[protocol];
+  if (!endpoint) {
+    log.error({ backend }, `the home backend has no ${protocol} service configured`);
+    return { kind: 'unavailable' };
+  }
+  if (options.isOwnAddress(route.backend.host, endpoint.port)) {
+    log.error({ backend }, 'route loop: the home backend is this proxy');
+    return { kind: 'unavailable' };
+  }
+  if (!route.backend.master || !directory.canVerifyPasswords || options.password === undefined) {
+    return { kind: 'ok', route, endpoint, useMaster: false };
+  }
+  try {
+    if (!(await directory.verifyPassword(route, options.password))) {
+      log.info('login failed: wrong password (directory bind)');
+      return { kind: 'failed' };
+    }
+    return { kind: 'ok', route, endpoint, useMaster: true };
+  } catch (error) {
+    log.warn({ err: error instanceof Error ? error.message : error }, 'password check unavailable');
+    return { kind: 'unavailable' };
+  }
+}
