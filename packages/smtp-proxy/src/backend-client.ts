@@ -1,8 +1,13 @@
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { connectBackend, connectTls, LineReader, type Endpoint as Peer } from '@homing/proxy-core';
-import { DotStuffer } from './dot-stuff.js';
+import {
+  connectBackend,
+  connectTls,
+  Deadline,
+  LineReader,
+  type Endpoint as Peer,
+} from '@homing/proxy-core';
+import type { DataTarget, Outlet } from './message-relay.js';
 import { extensions, ReplyCollector, type SmtpReply } from './reply.js';
 
 export interface BackendClientOptions {
@@ -22,7 +27,7 @@ export interface BackendClientOptions {
  * The proxy's SMTP/LMTP client towards one backend, one step at a time, so that a backend's
  * answer to each RCPT reaches the sender while it waits for that answer (RFC 5321 §4.1.1).
  */
-export class BackendClient {
+export class BackendClient implements DataTarget {
   extensions = new Map<string, string>();
   #socket: Socket | TLSSocket;
   #reader: LineReader;
@@ -112,38 +117,45 @@ export class BackendClient {
   }
 
   /**
-   * DATA: streams the message (dot-stuffed, CRLF line ends) after a 354; `prefix` goes first
-   * (a Received header). Resolves with one reply (SMTP) or one per accepted recipient (LMTP).
-   * `abort()` on the returned handle withholds the final dot, so the backend keeps nothing.
+   * DATA: the 354, then the message through `outlet` (see MessageRelay), then the replies to
+   * its end: one (SMTP) or one per accepted recipient (LMTP). Each wait on the backend has
+   * `timeoutMs`; the message itself goes at the client's pace.
    */
-  async data(
-    message: Readable,
-    prefix: Buffer | undefined,
-    recipients: number,
-    signal: AbortSignal,
-  ): Promise<SmtpReply[]> {
-    const go = await this.command('DATA', signal);
-    if (go.code !== 354) return [go];
-    const stuffer = new DotStuffer(prefix);
-    await new Promise<void>((resolve, reject) => {
-      const fail = (error: Error) => reject(error);
-      // The message may have been given up (loop, size) before the backend said 354.
-      if (message.destroyed && !message.readableEnded) return fail(new Error('message abandoned'));
-      message.once('close', () => {
-        if (!message.readableEnded) fail(new Error('message abandoned'));
-      });
-      message.once('error', fail);
-      stuffer.once('error', fail);
-      this.#socket.once('close', () =>
-        reject(new Error('backend closed the connection during DATA')),
-      );
-      stuffer.on('end', () => resolve());
-      message.pipe(stuffer).pipe(this.#socket, { end: false });
+  async data(outlet: Outlet, recipients: number, timeoutMs: number): Promise<SmtpReply[]> {
+    const go = await Deadline.run(timeoutMs, (signal) => this.command('DATA', signal));
+    if (go.code !== 354) {
+      outlet.drop();
+      return [go];
+    }
+    outlet.open();
+    await outlet.done;
+    return Deadline.run(timeoutMs, async (signal) => {
+      const replies: SmtpReply[] = [];
+      for (let i = 0; i < (this.options.lmtp ? recipients : 1); i += 1)
+        replies.push(await this.#read(signal));
+      return replies;
     });
-    const replies: SmtpReply[] = [];
-    for (let i = 0; i < (this.options.lmtp ? recipients : 1); i += 1)
-      replies.push(await this.#read(signal));
-    return replies;
+  }
+
+  /** Message bytes in DATA wire form; false: wait for `drained()` before more. */
+  write(bytes: Buffer): boolean {
+    // A lost connection takes no more: the delivery fails when it reads the reply.
+    if (this.#closed) return true;
+    return this.#socket.write(bytes);
+  }
+
+  drained(): Promise<void> {
+    const socket = this.#socket;
+    if (this.#closed || !socket.writableNeedDrain) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
   }
 
   /** Aborts a DATA in progress by closing the connection: without the final dot nothing is kept. */

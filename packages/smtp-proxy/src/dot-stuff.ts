@@ -1,54 +1,21 @@
-import { Transform, type TransformCallback } from 'node:stream';
-
 const DOT = Buffer.from('.');
 const CR = Buffer.from('\r');
 
 /**
  * Message bytes to DATA wire form (RFC 5321 §4.5.2): a line that starts with "." gets another
- * one, bare LF becomes CRLF, and the end is ".\r\n" after a final CRLF. Works across chunk
- * boundaries; it jumps from line end to line end, so a chunk without them is passed on as is.
- * The last chunk is held until the next one or the end, so that the terminator leaves with the
- * message's last bytes, and a prefix (a trace header) with its first: a small message is one
- * write to the backend.
+ * one, bare LF becomes CRLF, and `end()` gives the terminator after a final CRLF. Works across
+ * chunk boundaries; it jumps from line end to line end, so a chunk without them is passed on
+ * as is.
  */
-export class DotStuffer extends Transform {
+export class DotStuffer {
   #lineStart = true;
   #lastCr = false;
   #started = false;
-  #held: Buffer | undefined;
 
-  constructor(prefix?: Buffer) {
-    super();
-    this.#held = prefix;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    if (chunk.length === 0) {
-      done();
-      return;
-    }
-    const first = !this.#started;
+  /** The chunk in wire form: the same buffer when nothing needed changing. */
+  stuff(chunk: Buffer): Buffer {
+    if (chunk.length === 0) return chunk;
     this.#started = true;
-    const out = this.#stuff(chunk);
-    const held = this.#held;
-    if (first || !held) {
-      this.#held = held ? Buffer.concat([held, out]) : out;
-      done();
-      return;
-    }
-    this.#held = out;
-    done(null, held);
-  }
-
-  override _flush(done: TransformCallback): void {
-    const tail =
-      !this.#started || this.#lineStart ? '.\r\n' : this.#lastCr ? '\n.\r\n' : '\r\n.\r\n';
-    const held = this.#held;
-    this.#held = undefined;
-    done(null, held ? Buffer.concat([held, Buffer.from(tail)]) : Buffer.from(tail));
-  }
-
-  #stuff(chunk: Buffer): Buffer {
     const parts: Buffer[] = [];
     let from = 0;
     if (this.#lineStart && chunk[0] === 0x2e) parts.push(DOT);
@@ -69,5 +36,12 @@ export class DotStuffer extends Transform {
     if (parts.length === 0) return chunk;
     parts.push(chunk.subarray(from));
     return Buffer.concat(parts);
+  }
+
+  /** The end of the message: a CRLF if the last line lacks one, then ".\r\n". */
+  end(): Buffer {
+    return Buffer.from(
+      !this.#started || this.#lineStart ? '.\r\n' : this.#lastCr ? '\n.\r\n' : '\r\n.\r\n',
+    );
   }
 }

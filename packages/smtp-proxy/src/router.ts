@@ -1,4 +1,3 @@
-import type { PassThrough } from 'node:stream';
 import { type Backend, type Directory, DirectoryError, type Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
@@ -12,7 +11,7 @@ import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { BackendClient } from './backend-client.js';
 import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
-import { MessageTee } from './message-tee.js';
+import { MessageRelay, type Outlet } from './message-relay.js';
 import { perRecipientReplies, type RecipientOutcome, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
 import { isPositive, replyError, SmtpError } from './reply.js';
@@ -216,22 +215,22 @@ export class Router {
   async #data(stream: SMTPServerDataStream): Promise<string | (string | Error)[]> {
     // A backend that took the sender but none of the recipients gets no DATA.
     const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
-    const tee = new MessageTee(stream, deliveries.length, this.#options.maxReceived);
-    const deadline = new Deadline(this.#options.limits.backendLoginTimeoutMs * 4);
-    const signal = deadline.signal;
+    const relay = new MessageRelay(
+      stream,
+      deliveries.map((d) => ({
+        target: d.client,
+        prefix: d.xclient ? undefined : Buffer.from(this.#received(d)),
+      })),
+      this.#options.maxReceived,
+    );
+    const timeoutMs = this.#options.limits.backendLoginTimeoutMs * 4;
     const results = await Promise.all(
       deliveries.map(async (d, i) => {
-        const prefix = d.xclient ? undefined : Buffer.from(this.#received(d));
         try {
-          return await d.client.data(
-            tee.pipes[i] as PassThrough,
-            prefix,
-            d.recipients.length,
-            signal,
-          );
+          return await d.client.data(relay.outlets[i] as Outlet, d.recipients.length, timeoutMs);
         } catch (error) {
           d.client.destroy();
-          if (!tee.tooManyHops && !stream.sizeExceeded) {
+          if (!relay.tooManyHops && !stream.sizeExceeded) {
             this.#log.warn(
               { backend: d.backend.name, err: String(error) },
               'backend failed during DATA',
@@ -241,11 +240,10 @@ export class Router {
         }
       }),
     );
-    deadline.clear();
-    await tee.ended();
+    await relay.ended();
     const accepted = this.#accepted;
     this.#finishTransaction();
-    if (tee.tooManyHops)
+    if (relay.tooManyHops)
       throw new SmtpError(
         554,
         `5.4.6 Too many hops (more than ${this.#options.maxReceived} Received headers)`,

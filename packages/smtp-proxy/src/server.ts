@@ -1,4 +1,5 @@
 import type { Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Directory } from '@homing/directory';
 import {
   type AbuseGuard,
@@ -209,6 +210,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         localPort: connection.local.port,
       } as never);
       smtpConnection = keepOwnStatusCodes(smtp);
+      endWithClient(connection.socket);
     },
   });
 }
@@ -222,6 +224,17 @@ interface SmtpConnection {
   session?: { envelope?: { mailFrom?: unknown } };
   _dataStream?: unknown;
 }
+
+/**
+ * The listener keeps half-open connections (an IMAP splice needs them). smtp-server writes no
+ * reply once the client's side is closed, so the client's FIN ends the session: a message it
+ * never finished is given up at once instead of holding its backend connection until the idle
+ * timeout.
+ */
+function endWithClient(socket: Duplex): void {
+  socket.once('end', () => socket.end());
+}
+
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 /**

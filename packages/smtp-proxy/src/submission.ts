@@ -17,6 +17,7 @@ import type {
   SMTPServerSession,
 } from 'smtp-server';
 import { BackendClient } from './backend-client.js';
+import { MessageRelay, type Outlet } from './message-relay.js';
 import { forwardParams } from './params.js';
 import { isPositive, replyError, replyText, SmtpError } from './reply.js';
 import { xtext } from './xtext.js';
@@ -149,17 +150,12 @@ export class Submission {
   async data(stream: SMTPServerDataStream, _session?: SMTPServerSession): Promise<string> {
     const upstream = this.#need();
     const protocol = 'submission';
+    // Authenticated mail is not checked for loops here: the home or the smarthost does that.
+    const relay = new MessageRelay(stream, [{ target: upstream }], Number.POSITIVE_INFINITY);
     const [reply] = await upstream
-      .data(
-        stream,
-        undefined,
-        1,
-        AbortSignal.timeout(this.#options.limits.backendLoginTimeoutMs * 4),
-      )
-      .catch(() => {
-        stream.resume();
-        return this.#lost();
-      });
+      .data(relay.outlets[0] as Outlet, 1, this.#options.limits.backendLoginTimeoutMs * 4)
+      .catch(() => this.#lost());
+    await relay.ended();
     if (!reply) return this.#lost();
     if (stream.sizeExceeded) return 'ignored';
     const outcome = isPositive(reply) ? 'accepted' : reply.code >= 500 ? 'refused' : 'deferred';

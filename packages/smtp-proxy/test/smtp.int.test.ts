@@ -98,6 +98,53 @@ describe('MX: each recipient reaches its own mailbox server, exactly once', () =
   });
 });
 
+describe('MX: DATA streamed to the backend', () => {
+  it('a large message with lines that start with a dot arrives byte for byte', async () => {
+    const id = marker();
+    const lines = [`Subject: ${id}`, ''];
+    for (let i = 0; i < 2500; i += 1)
+      lines.push(`${i % 7 === 0 ? '.' : ''}line ${i} ${'q'.repeat(60)}`);
+    lines.push('.', '..', 'end');
+    const message = `${lines.join('\r\n')}\r\n`;
+    expect(message.length).toBeGreaterThan(150_000);
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    client.write(`${message.replace(/^\./gm, '..')}.\r\n`);
+    expect((await client.until(/^\d{3} /, 10_000)).at(-1)).toMatch(/^250 /);
+    client.close();
+    const copies = cluster.delivered('bob@example.com', id);
+    expect(copies).toHaveLength(1);
+    // Dovecot stores LF line ends; homing's Received header comes right before the message.
+    const stored = copies[0] as string;
+    expect(stored.endsWith(message.replace(/\r\n/g, '\n'))).toBe(true);
+    expect(stored).toMatch(/by homing\.test \(homing\)[^\n]*\n(?:\t[^\n]*\n)+Subject: /);
+  });
+
+  it('a client that goes away during DATA: nothing lands, and the next message does', async () => {
+    const gone = marker();
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    client.write(`Subject: ${gone}\r\n\r\nhalf a message\r\n`);
+    await new Promise((r) => setTimeout(r, 200));
+    // Its FIN ends the session at once, not at the idle timeout (5 s here).
+    client.socket.end();
+    await client.waitClosed(1000);
+    const next = marker();
+    await transport().sendMail({
+      from: 'sender@example.net',
+      to: 'bob@example.com',
+      subject: next,
+      text: 'whole',
+    });
+    await expect.poll(() => cluster.delivered('bob@example.com', next).length).toBe(1);
+    expect(cluster.delivered('bob@example.com', gone)).toHaveLength(0);
+  });
+});
+
 describe('MX: mixed backends', () => {
   it('single policy: recipients on a second backend get 452 and arrive in a second transaction', async () => {
     const id = marker();

@@ -1,0 +1,208 @@
+import type { Readable } from 'node:stream';
+import { DotStuffer } from './dot-stuff.js';
+import { ReceivedCounter } from './headers.js';
+
+/** Where one backend's copy of the message goes: its connection. */
+export interface DataTarget {
+  /** Bytes in DATA wire form; false when they were queued past the high-water mark. */
+  write(bytes: Buffer): boolean;
+  /** Resolves once the queued bytes left, or the connection closed. */
+  drained(): Promise<void>;
+}
+
+/** What smtp-server hands the DATA handler: the message, dots already removed. */
+export type MessageStream = Readable & { readonly sizeExceeded?: boolean };
+
+/** Held for a backend that has not said 354 yet; past this the client is paused. */
+const maxHeldBytes = 256 * 1024;
+
+/**
+ * One backend's share of the message. Bytes are held until the backend's 354 (`open()`), then
+ * written straight to its connection. A trace header given as `prefix` leaves with the first
+ * bytes of the message, not on its own.
+ */
+export class Outlet {
+  /** Resolves once the terminator was handed to the connection; rejects if the message was given up. */
+  readonly done: Promise<void>;
+  readonly #target: DataTarget;
+  #state: 'waiting' | 'open' | 'closed' = 'waiting';
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #bodyHeld = false;
+  #finished = false;
+  #resolve!: () => void;
+  #reject!: (error: Error) => void;
+  #wakeWaiting: (() => void) | undefined;
+
+  constructor(target: DataTarget, prefix?: Buffer) {
+    this.#target = target;
+    if (prefix) this.#hold(prefix);
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // Nobody awaits `done` for a backend that refused DATA.
+    this.done.catch(() => {});
+  }
+
+  /** The backend said 354: what was held goes out in one write. */
+  open(): void {
+    if (this.#state !== 'waiting') return;
+    this.#state = 'open';
+    if (this.#bodyHeld) this.#flush();
+    this.#wake();
+  }
+
+  /** The backend refused DATA: it gets none of the message. */
+  drop(): void {
+    this.#close();
+    this.#reject(new Error('DATA refused'));
+  }
+
+  /** A piece of the message; a promise when the client must wait before the next one. */
+  send(bytes: Buffer, last: boolean): Promise<void> | undefined {
+    if (this.#state === 'closed') return undefined;
+    this.#hold(bytes);
+    this.#bodyHeld = true;
+    if (last) this.#finished = true;
+    if (this.#state === 'waiting') {
+      if (this.#heldBytes <= maxHeldBytes) return undefined;
+      return new Promise<void>((resolve) => {
+        this.#wakeWaiting = resolve;
+      });
+    }
+    return this.#flush();
+  }
+
+  /** The message was given up (loop, size, client gone): the terminator is never sent. */
+  giveUp(error: Error): void {
+    if (this.#state === 'closed') return;
+    this.#close();
+    this.#reject(error);
+  }
+
+  #hold(bytes: Buffer): void {
+    this.#held.push(bytes);
+    this.#heldBytes += bytes.length;
+  }
+
+  #flush(): Promise<void> | undefined {
+    const held = this.#held;
+    const bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, this.#heldBytes);
+    this.#held = [];
+    this.#heldBytes = 0;
+    const flowing = this.#target.write(bytes);
+    if (this.#finished) {
+      this.#state = 'closed';
+      this.#resolve();
+    }
+    return flowing ? undefined : this.#target.drained();
+  }
+
+  #close(): void {
+    this.#state = 'closed';
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const wake = this.#wakeWaiting;
+    this.#wakeWaiting = undefined;
+    wake?.();
+  }
+}
+
+/**
+ * Relays the client's message to every backend of the transaction as it arrives, dot-stuffed
+ * once for all of them, nothing spooled here: the slowest backend sets the client's pace. The
+ * last piece is held until the next one or the end, so the terminator leaves with the message's
+ * last bytes (a small message is one write to each backend). A message that turns out to be a
+ * mail loop or too big, or whose client went away, is given up: no backend gets the terminator,
+ * so none keeps it.
+ */
+export class MessageRelay {
+  readonly outlets: readonly Outlet[];
+  readonly #stream: MessageStream;
+  readonly #stuffer = new DotStuffer();
+  readonly #loop = new ReceivedCounter();
+  #inHeaders = true;
+  #held: Buffer | undefined;
+  #givenUp = false;
+  #tooManyHops = false;
+
+  /** `maxReceived`: more `Received:` headers than this is a mail loop (RFC 5321 §6.3). */
+  constructor(
+    stream: MessageStream,
+    targets: readonly { readonly target: DataTarget; readonly prefix?: Buffer | undefined }[],
+    maxReceived: number,
+  ) {
+    this.#stream = stream;
+    this.outlets = targets.map((t) => new Outlet(t.target, t.prefix));
+    stream.on('data', (chunk: Buffer) => {
+      if (this.#givenUp) return;
+      if (this.#inHeaders) {
+        this.#inHeaders = this.#loop.push(chunk);
+        if (this.#loop.count > maxReceived) {
+          this.#tooManyHops = true;
+          this.#giveUp(new Error('mail loop'));
+          return;
+        }
+      }
+      const held = this.#held;
+      this.#held = this.#stuffer.stuff(chunk);
+      if (held) this.#send(held, false);
+    });
+    stream.once('end', () => {
+      if (this.#givenUp) return;
+      if (stream.sizeExceeded) {
+        this.#giveUp(new Error('message too big'));
+        return;
+      }
+      const tail = this.#stuffer.end();
+      const held = this.#held;
+      this.#held = undefined;
+      this.#send(held ? Buffer.concat([held, tail]) : tail, true);
+    });
+    stream.once('close', () => {
+      if (!stream.readableEnded) this.#giveUp(new Error('the client went away during DATA'));
+    });
+    stream.on('error', (error: Error) => this.#giveUp(error));
+  }
+
+  /** The message carried more Received headers than allowed: it was given up. */
+  get tooManyHops(): boolean {
+    return this.#tooManyHops;
+  }
+
+  /** Resolves once the client's message has been read to its end (or the stream closed). */
+  ended(): Promise<void> {
+    const stream = this.#stream;
+    if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      stream.once('end', () => resolve());
+      stream.once('close', () => resolve());
+    });
+  }
+
+  #send(bytes: Buffer, last: boolean): void {
+    const waits: Promise<void>[] = [];
+    for (const outlet of this.outlets) {
+      const wait = outlet.send(bytes, last);
+      if (wait) waits.push(wait);
+    }
+    if (waits.length === 0) return;
+    const stream = this.#stream;
+    stream.pause();
+    void Promise.all(waits).then(() => stream.resume());
+  }
+
+  #giveUp(error: Error): void {
+    if (this.#givenUp) return;
+    this.#givenUp = true;
+    this.#held = undefined;
+    for (const outlet of this.outlets) outlet.giveUp(error);
+    // The rest of the message is still read, so that the client gets its reply.
+    this.#stream.resume();
+  }
+}
