@@ -90,7 +90,11 @@ export class LookupCache<V extends object> {
     this.#lru.clear();
   }
 
-  async get(key: string, signal?: AbortSignal): Promise<CacheResult<V>> {
+  /**
+   * `signal` or `timeoutMs` end the caller's wait for the source (the query goes on for others
+   * that share it); a cached answer never waits, so it costs no timer.
+   */
+  async get(key: string, signal?: AbortSignal, timeoutMs?: number): Promise<CacheResult<V>> {
     if (signal?.aborted) throw abortError(signal);
     const now = this.#now();
     const cached = this.#lru.get(key);
@@ -111,7 +115,7 @@ export class LookupCache<V extends object> {
 
     this.counters.misses += 1;
     try {
-      const fresh = await raceAbort(this.#query(key), signal);
+      const fresh = await raceTimeout(raceAbort(this.#query(key), signal), timeoutMs);
       return { value: fresh.value, outcome: 'miss', ageMs: 0 };
     } catch (error) {
       if (error instanceof DirectoryError && error.code === 'ABORTED') throw error;
@@ -176,6 +180,26 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function raceTimeout<T>(promise: Promise<T>, ms: number | undefined): Promise<T> {
+  if (ms === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new DirectoryError('ABORTED', `lookup gave up after ${ms} ms`)),
+      ms,
+    );
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
         reject(error);
       },
     );

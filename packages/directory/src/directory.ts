@@ -44,6 +44,8 @@ export interface DirectoryOptions {
 export interface LookupOptions {
   readonly kind?: AddressKind;
   readonly signal?: AbortSignal | undefined;
+  /** How long the caller waits for the source; a cached answer comes at once either way. */
+  readonly timeoutMs?: number | undefined;
   /**
    * When the home is a pool: whether a member (by catalog name) may get this user now, e.g. its
    * health for the caller's protocol. Overrides DirectoryOptions.isHealthy.
@@ -102,7 +104,7 @@ export class Directory {
     const address = normalizeAddress(input, this.#rules, options.kind ?? 'login');
     if (!address)
       return { key: undefined, route: undefined, origin: 'cache', stale: false, ageMs: 0 };
-    const result = await this.#cache.get(address.key, options.signal);
+    const result = await this.#cache.get(address.key, options.signal, options.timeoutMs);
     const origin: LookupOrigin = result.outcome === 'miss' ? this.source.kind : 'cache';
     const isHealthy = options.isHealthy ?? this.#options.isHealthy;
     const route = result.value ? this.#route(result.value, isHealthy) : undefined;

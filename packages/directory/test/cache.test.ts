@@ -147,6 +147,20 @@ describe('LookupCache', () => {
     expect(source.state.queries.get('alice')).toBe(1);
   });
 
+  it('a caller with a timeout stops waiting for a slow source; the query goes on for others', async () => {
+    let answer: (user: User) => void = () => {};
+    const cache = new LookupCache<User>(
+      { maxEntries: 3, ttlMs: 1000, negativeTtlMs: 100, staleIfErrorMs: 0 },
+      () => new Promise<User>((resolve) => (answer = resolve)),
+    );
+    const patient = cache.get('alice');
+    await expect(cache.get('alice', undefined, 20)).rejects.toMatchObject({ code: 'ABORTED' });
+    answer({ home: 'a' });
+    expect((await patient).value).toEqual({ home: 'a' });
+    // Cached now: a timeout of 0 would fire at once, but a hit never waits.
+    expect(await cache.get('alice', undefined, 0)).toMatchObject({ outcome: 'hit' });
+  });
+
   it('counts hits and misses and records source latency', async () => {
     const { cache } = setup();
     await cache.get('alice');

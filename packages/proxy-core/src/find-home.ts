@@ -6,7 +6,6 @@ import {
   type Route,
 } from '@homing/directory';
 import type { Logger } from 'pino';
-import { Deadline } from './deadline.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 
@@ -44,12 +43,10 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
   const { directory, health, limits, protocol, log } = options;
   let route: Route | undefined;
   try {
-    const result = await Deadline.run(limits.backendConnectTimeoutMs, (signal) =>
-      directory.lookup(options.user, {
-        signal,
-        isHealthy: (name) => !health.isDown(`${name}/${protocol}`),
-      }),
-    );
+    const result = await directory.lookup(options.user, {
+      timeoutMs: limits.backendConnectTimeoutMs,
+      isHealthy: (name) => !health.isDown(`${name}/${protocol}`),
+    });
     route = result.route;
     if (result.stale) log.warn('directory failing: using a stale route');
   } catch (error) {

@@ -1,14 +1,11 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import {
-  connectBackend,
-  connectTls,
-  Deadline,
-  LineReader,
-  type Endpoint as Peer,
-} from '@homing/proxy-core';
+import { connectBackend, connectTls, LineReader, type Endpoint as Peer } from '@homing/proxy-core';
 import type { DataTarget, Outlet } from './message-relay.js';
 import { extensions, ReplyCollector, type SmtpReply } from './reply.js';
+
+/** How long to wait for a reply: an abort signal, or milliseconds. */
+export type Wait = AbortSignal | number;
 
 export interface BackendClientOptions {
   readonly host: string;
@@ -32,6 +29,11 @@ export class BackendClient implements DataTarget {
   #socket: Socket | TLSSocket;
   #reader: LineReader;
   #closed = false;
+  /** When the reply awaited is overdue (performance.now()); 0 while none is awaited. */
+  #dueAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = 0;
+  #timedOut: Error | undefined;
 
   private constructor(
     socket: Socket | TLSSocket,
@@ -84,8 +86,8 @@ export class BackendClient implements DataTarget {
   }
 
   /** EHLO/LHLO with our name, or after XCLIENT with the client's own (Postfix XCLIENT_README). */
-  async hello(signal: AbortSignal, name = this.options.name): Promise<SmtpReply> {
-    const reply = await this.command(`${this.options.lmtp ? 'LHLO' : 'EHLO'} ${name}`, signal);
+  async hello(wait: Wait, name = this.options.name): Promise<SmtpReply> {
+    const reply = await this.command(`${this.options.lmtp ? 'LHLO' : 'EHLO'} ${name}`, wait);
     if (reply.code !== 250)
       throw new Error(`${this.options.lmtp ? 'LHLO' : 'EHLO'} refused: ${reply.code}`);
     this.extensions = extensions(reply);
@@ -96,24 +98,24 @@ export class BackendClient implements DataTarget {
    * Sends several command lines in one write and reads one reply for each (RFC 2920), or one
    * after the other when the server does not offer PIPELINING.
    */
-  async pipeline(lines: readonly string[], signal: AbortSignal): Promise<SmtpReply[]> {
+  async pipeline(lines: readonly string[], wait: Wait): Promise<SmtpReply[]> {
     if (!this.extensions.has('PIPELINING')) {
       const replies: SmtpReply[] = [];
-      for (const line of lines) replies.push(await this.command(line, signal));
+      for (const line of lines) replies.push(await this.command(line, wait));
       return replies;
     }
     if (lines.some((line) => /[\r\n]/.test(line))) throw new Error('CR or LF in an SMTP command');
     this.#socket.write(lines.map((line) => `${line}\r\n`).join(''));
     const replies: SmtpReply[] = [];
-    for (let i = 0; i < lines.length; i += 1) replies.push(await this.#read(signal));
+    for (let i = 0; i < lines.length; i += 1) replies.push(await this.#read(wait));
     return replies;
   }
 
   /** Sends one command line and reads its reply. */
-  async command(line: string, signal: AbortSignal): Promise<SmtpReply> {
+  async command(line: string, wait: Wait): Promise<SmtpReply> {
     if (/[\r\n]/.test(line)) throw new Error('CR or LF in an SMTP command');
     this.#socket.write(`${line}\r\n`);
-    return this.#read(signal);
+    return this.#read(wait);
   }
 
   /**
@@ -122,19 +124,17 @@ export class BackendClient implements DataTarget {
    * `timeoutMs`; the message itself goes at the client's pace.
    */
   async data(outlet: Outlet, recipients: number, timeoutMs: number): Promise<SmtpReply[]> {
-    const go = await Deadline.run(timeoutMs, (signal) => this.command('DATA', signal));
+    const go = await this.command('DATA', timeoutMs);
     if (go.code !== 354) {
       outlet.drop();
       return [go];
     }
     outlet.open();
     await outlet.done;
-    return Deadline.run(timeoutMs, async (signal) => {
-      const replies: SmtpReply[] = [];
-      for (let i = 0; i < (this.options.lmtp ? recipients : 1); i += 1)
-        replies.push(await this.#read(signal));
-      return replies;
-    });
+    const replies: SmtpReply[] = [];
+    for (let i = 0; i < (this.options.lmtp ? recipients : 1); i += 1)
+      replies.push(await this.#read(timeoutMs));
+    return replies;
   }
 
   /** Message bytes in DATA wire form; false: wait for `drained()` before more. */
@@ -160,18 +160,33 @@ export class BackendClient implements DataTarget {
 
   /** Aborts a DATA in progress by closing the connection: without the final dot nothing is kept. */
   destroy(): void {
+    clearTimeout(this.#timer);
     this.#closed = true;
     this.#socket.destroy();
   }
 
   close(): void {
     if (this.#closed) return;
+    clearTimeout(this.#timer);
     this.#closed = true;
     this.#socket.end('QUIT\r\n');
     setTimeout(() => this.#socket.destroy(), 1000).unref();
   }
 
-  async #read(signal: AbortSignal): Promise<SmtpReply> {
+  async #read(wait: Wait): Promise<SmtpReply> {
+    if (typeof wait !== 'number') return this.#collect(wait);
+    this.#dueAt = performance.now() + wait;
+    this.#watch();
+    try {
+      return await this.#collect();
+    } catch (error) {
+      throw this.#timedOut ?? error;
+    } finally {
+      this.#dueAt = 0;
+    }
+  }
+
+  async #collect(signal?: AbortSignal): Promise<SmtpReply> {
     const collector = new ReplyCollector();
     for (;;) {
       const line = (await this.#reader.readLine(signal)).toString('utf8');
@@ -179,4 +194,22 @@ export class BackendClient implements DataTarget {
       if (reply) return reply;
     }
   }
+
+  /** One timer for the connection rather than one per command: it checks the due time when it fires. */
+  #watch(): void {
+    if (this.#timer && this.#timerAt <= this.#dueAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = this.#dueAt;
+    this.#timer = setTimeout(this.#expire, this.#dueAt - performance.now());
+    this.#timer.unref();
+  }
+
+  readonly #expire = () => {
+    this.#timer = undefined;
+    if (this.#dueAt === 0 || this.#closed) return;
+    if (performance.now() < this.#dueAt) return this.#watch();
+    // The conversation is out of step now: the connection cannot be used again.
+    this.#timedOut = new Error('the mailbox server did not answer in time');
+    this.destroy();
+  };
 }

@@ -1,7 +1,7 @@
 import type { Endpoint as Peer } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type { SMTPServerSession } from 'smtp-server';
-import type { BackendClient } from './backend-client.js';
+import type { BackendClient, Wait } from './backend-client.js';
 import { receivedHeader } from './headers.js';
 import { xtext } from './xtext.js';
 
@@ -22,7 +22,7 @@ export interface ClientTrace {
 export async function sendXclient(
   client: BackendClient,
   trace: ClientTrace,
-  signal: AbortSignal,
+  wait: Wait,
 ): Promise<boolean> {
   const offered = client.extensions.get('XCLIENT');
   if (offered === undefined) return false;
@@ -39,7 +39,7 @@ export async function sendXclient(
   if (sent.length === 0) return false;
   const reply = await client.command(
     `XCLIENT ${sent.map(([n, v]) => `${n}=${xtext(v)}`).join(' ')}`,
-    signal,
+    wait,
   );
   if (reply.code !== 220 && reply.code !== 250) {
     trace.log.warn(
@@ -51,7 +51,7 @@ export async function sendXclient(
   // Postfix answers XCLIENT with a new greeting and wants EHLO again: with the client's name.
   if (reply.code === 220)
     await client.hello(
-      signal,
+      wait,
       /^[\w.-]+$/.test(session?.hostNameAppearsAs ?? '') ? session?.hostNameAppearsAs : undefined,
     );
   return true;

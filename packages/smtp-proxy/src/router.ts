@@ -63,6 +63,8 @@ export class Router {
   #accepted: Accepted[] = [];
   /** Open connections by backend name, reused by the session's next transaction. */
   readonly #idle = new Map<string, BackendClient>();
+  /** Connections told the client by XCLIENT (true), or that refused it (false). */
+  readonly #xclient = new WeakMap<BackendClient, boolean>();
   readonly #options: RouterOptions;
   readonly #log: Logger;
 
@@ -105,13 +107,11 @@ export class Router {
     let route: Awaited<ReturnType<Directory['lookup']>>['route'];
     try {
       const { health } = this.#options;
-      const result = await Deadline.run(limits.backendConnectTimeoutMs, (signal) =>
-        directory.lookup(to.address, {
-          isHealthy: (name) => !health.isDown(`${name}/lmtp`) && !health.isDown(`${name}/smtp`),
-          kind: 'recipient',
-          signal,
-        }),
-      );
+      const result = await directory.lookup(to.address, {
+        isHealthy: (name) => !health.isDown(`${name}/lmtp`) && !health.isDown(`${name}/smtp`),
+        kind: 'recipient',
+        timeoutMs: limits.backendConnectTimeoutMs,
+      });
       route = result.route;
     } catch (error) {
       this.#log.warn(
@@ -153,38 +153,33 @@ export class Router {
     delivery ??= await this.#open(backend, endpoint);
     const open = delivery;
     const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
-    const deadline = new Deadline(limits.backendLoginTimeoutMs);
-    const signal = deadline.signal;
-    try {
-      if (open.mailPending) {
-        const from = this.#from;
-        const mail = `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, open.client.extensions, 'mail') : ''}`;
-        const [mailReply, rcptReply] = await open.client
-          .pipeline([mail, rcpt], signal)
-          .catch((error: unknown) => this.#lost(open, error));
-        if (!mailReply || !isPositive(mailReply)) {
-          // The backend refused the sender: this backend takes no part in the transaction.
-          this.#deliveries.delete(backend.name);
-          this.#idle.set(backend.name, open.client);
-          await open.client.command('RSET', signal).catch(() => open.client.destroy());
-          throw mailReply
-            ? replyError(mailReply)
-            : new SmtpError(451, '4.4.2 No answer from the mailbox server');
-        }
-        open.mailPending = false;
-        if (!rcptReply || !isPositive(rcptReply)) {
-          throw rcptReply
-            ? replyError(rcptReply)
-            : new SmtpError(451, '4.4.2 No answer from the mailbox server');
-        }
-      } else {
-        const reply = await open.client
-          .command(rcpt, signal)
-          .catch((error: unknown) => this.#lost(open, error));
-        if (!isPositive(reply)) throw replyError(reply);
+    const wait = limits.backendLoginTimeoutMs;
+    if (open.mailPending) {
+      const from = this.#from;
+      const mail = `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, open.client.extensions, 'mail') : ''}`;
+      const [mailReply, rcptReply] = await open.client
+        .pipeline([mail, rcpt], wait)
+        .catch((error: unknown) => this.#lost(open, error));
+      if (!mailReply || !isPositive(mailReply)) {
+        // The backend refused the sender: this backend takes no part in the transaction.
+        this.#deliveries.delete(backend.name);
+        this.#idle.set(backend.name, open.client);
+        await open.client.command('RSET', wait).catch(() => open.client.destroy());
+        throw mailReply
+          ? replyError(mailReply)
+          : new SmtpError(451, '4.4.2 No answer from the mailbox server');
       }
-    } finally {
-      deadline.clear();
+      open.mailPending = false;
+      if (!rcptReply || !isPositive(rcptReply)) {
+        throw rcptReply
+          ? replyError(rcptReply)
+          : new SmtpError(451, '4.4.2 No answer from the mailbox server');
+      }
+    } else {
+      const reply = await open.client
+        .command(rcpt, wait)
+        .catch((error: unknown) => this.#lost(open, error));
+      if (!isPositive(reply)) throw replyError(reply);
     }
     open.recipients.push(this.#accepted.length);
     this.#accepted.push({ address: to.address, delivery: open });
@@ -288,10 +283,10 @@ export class Router {
     let client = this.#idle.get(backend.name);
     this.#idle.delete(backend.name);
     if (client?.closed) client = undefined;
-    const signal = AbortSignal.timeout(limits.backendConnectTimeoutMs);
     let xclient = false;
     try {
       if (!client) {
+        const deadline = new Deadline(limits.backendConnectTimeoutMs);
         client = await BackendClient.open(
           {
             host: backend.host,
@@ -306,8 +301,8 @@ export class Router {
             name: hostname,
             maxLineBytes: limits.lineBytes,
           },
-          signal,
-        );
+          deadline.signal,
+        ).finally(() => deadline.clear());
         health.success(key);
       }
       if (this.#from?.args && 'SMTPUTF8' in this.#from.args && !client.extensions.has('SMTPUTF8')) {
@@ -315,8 +310,15 @@ export class Router {
         // RFC 6531 §3.6: the message cannot go on to a server without SMTPUTF8.
         throw new SmtpError(553, '5.6.7 The mailbox server does not support SMTPUTF8');
       }
-      if (endpoint.forward === 'xclient')
-        xclient = await sendXclient(client, this.#trace(), signal);
+      if (endpoint.forward === 'xclient') {
+        // Told once per connection: the backend keeps it for the connection's transactions.
+        let told = this.#xclient.get(client);
+        if (told === undefined) {
+          told = await sendXclient(client, this.#trace(), limits.backendConnectTimeoutMs);
+          this.#xclient.set(client, told);
+        }
+        xclient = told;
+      }
     } catch (error) {
       if (error instanceof SmtpError) throw error;
       client?.destroy();
@@ -375,7 +377,7 @@ export class Router {
     await Promise.all(
       open.map((d) =>
         d.client
-          .command(command, AbortSignal.timeout(this.#options.limits.backendConnectTimeoutMs))
+          .command(command, this.#options.limits.backendConnectTimeoutMs)
           .catch(() => d.client.destroy()),
       ),
     );

@@ -4,6 +4,7 @@ import {
   atLeast,
   type BackendHealth,
   backendTlsOptions,
+  Deadline,
   gateLogin,
   type Limits,
   type Endpoint as Peer,
@@ -85,7 +86,7 @@ export class Submission {
     try {
       route = (
         await directory.lookup(username, {
-          signal: AbortSignal.timeout(limits.backendConnectTimeoutMs),
+          timeoutMs: limits.backendConnectTimeoutMs,
           isHealthy: (name) => !this.#options.health.isDown(`${name}/submission`),
         })
       ).route;
@@ -130,7 +131,7 @@ export class Submission {
     const reply = await upstream
       .command(
         `MAIL FROM:<${from.address}>${forwardParams(from, upstream.extensions, 'mail')}`,
-        this.#signal(),
+        this.#wait(),
       )
       .catch(() => this.#lost());
     if (!isPositive(reply)) throw replyError(reply);
@@ -141,7 +142,7 @@ export class Submission {
     const reply = await upstream
       .command(
         `RCPT TO:<${to.address}>${forwardParams(to, upstream.extensions, 'rcpt')}`,
-        this.#signal(),
+        this.#wait(),
       )
       .catch(() => this.#lost());
     if (!isPositive(reply)) throw replyError(reply);
@@ -179,8 +180,9 @@ export class Submission {
     throw new SmtpError(451, '4.4.2 Connection to the mail server lost, try again later');
   }
 
-  #signal(): AbortSignal {
-    return AbortSignal.timeout(this.#options.limits.backendLoginTimeoutMs);
+  /** How long each command waits for the mail server's reply. */
+  #wait(): number {
+    return this.#options.limits.backendLoginTimeoutMs;
   }
 
   async #authAtHome(
@@ -212,11 +214,11 @@ export class Submission {
         : Buffer.from(`\u0000${route.login}\u0000${auth.password ?? ''}`).toString('base64');
     const reply = await upstream.command(
       `AUTH ${auth.method === 'XOAUTH2' ? 'XOAUTH2' : 'PLAIN'} ${response}`,
-      this.#signal(),
+      this.#wait(),
     );
     if (reply.code === 334) {
       // XOAUTH2 error challenge: answer empty, the failure reply follows (RFC 7628 §3.2.3).
-      const final = await upstream.command('', this.#signal());
+      const final = await upstream.command('', this.#wait());
       upstream.close();
       if (final.code >= 400 && final.code < 500) throw replyError(final);
       return false;
@@ -258,6 +260,7 @@ export class Submission {
     const { health, limits, hostname } = this.#options;
     if (health.isDown(key))
       throw new SmtpError(454, '4.7.0 Mail server unavailable, try again later');
+    const deadline = new Deadline(limits.backendConnectTimeoutMs);
     try {
       const upstream = await BackendClient.open(
         {
@@ -269,7 +272,7 @@ export class Submission {
           name: hostname,
           maxLineBytes: limits.lineBytes,
         },
-        AbortSignal.timeout(limits.backendConnectTimeoutMs),
+        deadline.signal,
       );
       health.success(key);
       return upstream;
@@ -277,6 +280,8 @@ export class Submission {
       health.failure(key, String(error));
       this.#options.log.warn({ upstream: key, err: String(error) }, 'mail server unavailable');
       throw new SmtpError(454, '4.7.0 Mail server unavailable, try again later');
+    } finally {
+      deadline.clear();
     }
   }
 
@@ -301,12 +306,12 @@ export class Submission {
     const sent = attributes.filter(([name, value]) => names.has(name) && value !== '');
     const reply = await upstream.command(
       `XCLIENT ${sent.map(([n, v]) => `${n}=${xtext(v)}`).join(' ')}`,
-      this.#signal(),
+      this.#wait(),
     );
     if (reply.code !== 220 && reply.code !== 250) return false;
     const helo = session.hostNameAppearsAs;
     if (reply.code === 220)
-      await upstream.hello(this.#signal(), /^[\w.-]+$/.test(helo ?? '') ? helo : undefined);
+      await upstream.hello(this.#wait(), /^[\w.-]+$/.test(helo ?? '') ? helo : undefined);
     return true;
   }
 }
