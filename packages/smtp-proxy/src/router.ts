@@ -14,7 +14,7 @@ import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
 import { perRecipientReplies, type RecipientOutcome, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, SmtpError } from './reply.js';
+import { isPositive, replyError, replyText, SmtpError } from './reply.js';
 
 export type MixedPolicy = 'single' | 'fanout';
 
@@ -210,6 +210,7 @@ export class Router {
   async #data(stream: SMTPServerDataStream): Promise<string | (string | Error)[]> {
     // A backend that took the sender but none of the recipients gets no DATA.
     const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
+    const from = this.#from?.address ?? '';
     const relay = new MessageRelay(
       stream,
       deliveries.map((d) => ({
@@ -238,12 +239,17 @@ export class Router {
     await relay.ended();
     const accepted = this.#accepted;
     this.#finishTransaction();
-    if (relay.tooManyHops)
+    if (relay.tooManyHops) {
+      this.#log.info({ from, size: stream.byteLength }, 'message refused: mail loop');
       throw new SmtpError(
         554,
         `5.4.6 Too many hops (more than ${this.#options.maxReceived} Received headers)`,
       );
-    if (stream.sizeExceeded) return 'ignored'; // smtp-server answers 552 itself
+    }
+    if (stream.sizeExceeded) {
+      this.#log.info({ from, size: stream.byteLength }, 'message refused: too big');
+      return 'ignored'; // smtp-server answers 552 itself
+    }
 
     // One outcome per accepted recipient, in the client's order.
     const outcomes = accepted.map((rcpt): RecipientOutcome => {
@@ -254,16 +260,42 @@ export class Router {
         ? replies[rcpt.delivery.recipients.indexOf(accepted.indexOf(rcpt))]
         : replies[0];
     });
+    this.#logMessage(from, stream.byteLength, accepted, outcomes);
     if (this.#options.lmtp) return perRecipientReplies(outcomes);
     const reply = singleReply(outcomes);
     if (reply.kind === 'delivered') return reply.text;
-    if (reply.kind === 'retry') {
-      this.#log.warn(
-        { outcomes: outcomes.map((r) => r?.code ?? 'lost') },
-        'partial delivery: asking the sender to retry',
-      );
-    }
     throw reply.error;
+  }
+
+  /**
+   * One line per message, as a mail operator looks for it: the sender, its size, and each
+   * recipient with its mailbox server and that server's reply (with its queue id).
+   */
+  #logMessage(
+    from: string,
+    size: number,
+    accepted: readonly Accepted[],
+    outcomes: readonly RecipientOutcome[],
+  ): void {
+    const taken = outcomes.filter((r) => r && isPositive(r)).length;
+    const result =
+      taken === outcomes.length
+        ? 'delivered'
+        : taken > 0
+          ? 'delivered to some recipients'
+          : outcomes.every((r) => r && r.code >= 500)
+            ? 'refused'
+            : 'deferred';
+    const rcpts = accepted.map((rcpt, i) => {
+      const reply = outcomes[i];
+      return {
+        to: rcpt.address,
+        backend: rcpt.delivery.backend.name,
+        reply: reply ? `${reply.code} ${replyText(reply)}` : 'connection lost',
+      };
+    });
+    const level = result === 'delivered' || result === 'refused' ? 'info' : 'warn';
+    this.#log[level]({ from, size, rcpts }, `message ${result}`);
   }
 
   /** The client went away: nothing half-done may be delivered. */

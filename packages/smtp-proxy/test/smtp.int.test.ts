@@ -58,6 +58,29 @@ describe('MX: each recipient reaches its own mailbox server, exactly once', () =
     expect(cluster.delivered('alice@example.com', id)).toHaveLength(0);
   });
 
+  it('logs one line per message: sender, size, each recipient with its server and reply', async () => {
+    const id = marker();
+    await transport().sendMail({
+      from: 'sender@example.net',
+      to: 'alice@example.com, carol@example.com',
+      subject: id,
+      text: 'logged',
+    });
+    const line = cluster.log
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'message delivered')
+      .at(-1);
+    expect(line).toMatchObject({
+      level: 30,
+      from: 'sender@example.net',
+      rcpts: [
+        { to: 'alice@example.com', backend: 'mbox-a', reply: expect.stringMatching(/^250 /) },
+        { to: 'carol@example.com', backend: 'mbox-a', reply: expect.stringMatching(/^250 /) },
+      ],
+    });
+    expect(line?.size).toBeGreaterThan(100);
+  });
+
   it('with curl', async () => {
     const id = marker();
     const child = execFile('curl', [
