@@ -13,6 +13,8 @@ export interface Endpoint {
   readonly port: number;
   readonly tls: TlsMode;
   readonly forward: ForwardMode;
+  /** SMTP/LMTP: BDAT when the backend offers it (the default); false: always DATA. */
+  readonly chunking?: boolean | undefined;
 }
 
 export interface BackendTls {

@@ -17,6 +17,8 @@ export interface BackendClientOptions {
   readonly proxy?: { readonly source: Peer; readonly destination: Peer } | undefined;
   /** Our name in EHLO/LHLO. */
   readonly name: string;
+  /** BDAT where the backend offers it (default); false: always DATA. */
+  readonly chunking?: boolean | undefined;
   readonly maxLineBytes: number;
 }
 
@@ -119,25 +121,52 @@ export class BackendClient implements DataTarget {
   }
 
   /**
-   * DATA: the 354, then the message through `outlet` (see MessageRelay), then the replies to
-   * its end: one (SMTP) or one per accepted recipient (LMTP). Each wait on the backend has
-   * `timeoutMs`; the message itself goes at the client's pace.
+   * BDAT (RFC 3030) for the message when the backend offers it with PIPELINING: the chunks go
+   * without waiting for a 354 or for each other's replies, and nothing is dot-stuffed.
+   */
+  get chunking(): boolean {
+    return (
+      this.options.chunking !== false &&
+      this.extensions.has('CHUNKING') &&
+      this.extensions.has('PIPELINING')
+    );
+  }
+
+  /**
+   * The message through `outlet` (see MessageRelay): DATA, its 354 and the message, or BDAT
+   * chunks; then the replies to its end: one (SMTP) or one per accepted recipient (LMTP). Each
+   * wait on the backend has `timeoutMs`; the message itself goes at the client's pace.
    */
   async data(outlet: Outlet, recipients: number, timeoutMs: number): Promise<SmtpReply[]> {
-    const go = await this.command('DATA', timeoutMs);
-    if (go.code !== 354) {
-      outlet.drop();
-      return [go];
+    if (!this.chunking) {
+      const go = await this.command('DATA', timeoutMs);
+      if (go.code !== 354) {
+        outlet.drop();
+        return this.#forEach(recipients, go);
+      }
     }
     outlet.open();
     await outlet.done;
+    // Every chunk but the last is answered once; a refused one fails the whole message.
+    for (let i = 1; i < outlet.chunks; i += 1) {
+      const reply = await this.#read(timeoutMs);
+      if (reply.code >= 300) {
+        this.destroy();
+        return this.#forEach(recipients, reply);
+      }
+    }
     const replies: SmtpReply[] = [];
     for (let i = 0; i < (this.options.lmtp ? recipients : 1); i += 1)
       replies.push(await this.#read(timeoutMs));
     return replies;
   }
 
-  /** Message bytes in DATA wire form; false: wait for `drained()` before more. */
+  /** One refusal for the whole message: LMTP gives it once per recipient. */
+  #forEach(recipients: number, reply: SmtpReply): SmtpReply[] {
+    return Array.from({ length: this.options.lmtp ? recipients : 1 }, () => reply);
+  }
+
+  /** Message bytes in wire form; false: wait for `drained()` before more. */
   write(bytes: Buffer): boolean {
     // A lost connection takes no more: the delivery fails when it reads the reply.
     if (this.#closed) return true;

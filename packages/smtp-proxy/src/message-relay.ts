@@ -4,7 +4,12 @@ import { ReceivedCounter } from './headers.js';
 
 /** Where one backend's copy of the message goes: its connection. */
 export interface DataTarget {
-  /** Bytes in DATA wire form; false when they were queued past the high-water mark. */
+  /**
+   * BDAT (RFC 3030) instead of DATA: each write is one chunk with its BDAT command, the lines
+   * are not dot-stuffed and there is no terminator; no 354 is awaited.
+   */
+  readonly chunking: boolean;
+  /** Bytes in wire form; false when they were queued past the high-water mark. */
   write(bytes: Buffer): boolean;
   /** Resolves once the queued bytes left, or the connection closed. */
   drained(): Promise<void>;
@@ -18,10 +23,12 @@ const maxHeldBytes = 256 * 1024;
 
 /**
  * One backend's share of the message. Bytes are held until the backend's 354 (`open()`), then
- * written straight to its connection. A trace header given as `prefix` leaves with the first
- * bytes of the message, not on its own.
+ * written straight to its connection, for BDAT each write as one chunk. A trace header given as
+ * `prefix` leaves with the first bytes of the message, not on its own.
  */
 export class Outlet {
+  /** BDAT commands written; each gets a reply. */
+  chunks = 0;
   /** Resolves once the terminator was handed to the connection; rejects if the message was given up. */
   readonly done: Promise<void>;
   readonly #target: DataTarget;
@@ -59,9 +66,13 @@ export class Outlet {
     this.#reject(new Error('DATA refused'));
   }
 
+  get chunking(): boolean {
+    return this.#target.chunking;
+  }
+
   /** A piece of the message; a promise when the client must wait before the next one. */
   send(bytes: Buffer, last: boolean): Promise<void> | undefined {
-    if (this.#state === 'closed') return undefined;
+    if (this.#state === 'closed' || (bytes.length === 0 && !last)) return undefined;
     this.#hold(bytes);
     this.#bodyHeld = true;
     if (last) this.#finished = true;
@@ -88,7 +99,12 @@ export class Outlet {
 
   #flush(): Promise<void> | undefined {
     const held = this.#held;
-    const bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, this.#heldBytes);
+    if (this.#target.chunking) {
+      const size = this.#heldBytes;
+      held.unshift(Buffer.from(`BDAT ${size}${this.#finished ? ' LAST' : ''}\r\n`));
+      this.chunks += 1;
+    }
+    const bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held);
     this.#held = [];
     this.#heldBytes = 0;
     const flowing = this.#target.write(bytes);
@@ -113,21 +129,31 @@ export class Outlet {
   }
 }
 
+/** One piece of the message as DATA and as BDAT backends get it. */
+interface Piece {
+  readonly data: Buffer;
+  readonly bdat: Buffer;
+}
+
+const NOTHING = Buffer.alloc(0);
+
 /**
- * Relays the client's message to every backend of the transaction as it arrives, dot-stuffed
- * once for all of them, nothing spooled here: the slowest backend sets the client's pace. The
- * last piece is held until the next one or the end, so the terminator leaves with the message's
- * last bytes (a small message is one write to each backend). A message that turns out to be a
- * mail loop or too big, or whose client went away, is given up: no backend gets the terminator,
- * so none keeps it.
+ * Relays the client's message to every backend of the transaction as it arrives, put in wire
+ * form once for all of them, nothing spooled here: the slowest backend sets the client's pace.
+ * The last piece is held until the next one or the end, so the terminator (or BDAT LAST) leaves
+ * with the message's last bytes: a small message is one write to each backend. A message that
+ * turns out to be a mail loop or too big, or whose client went away, is given up: no backend
+ * gets the terminator, so none keeps it.
  */
 export class MessageRelay {
   readonly outlets: readonly Outlet[];
   readonly #stream: MessageStream;
-  readonly #stuffer = new DotStuffer();
+  /** Only for the kinds of backend this message goes to. */
+  readonly #data: DotStuffer | undefined;
+  readonly #bdat: DotStuffer | undefined;
   readonly #loop = new ReceivedCounter();
   #inHeaders = true;
-  #held: Buffer | undefined;
+  #held: Piece | undefined;
   #givenUp = false;
   #tooManyHops = false;
 
@@ -139,6 +165,9 @@ export class MessageRelay {
   ) {
     this.#stream = stream;
     this.outlets = targets.map((t) => new Outlet(t.target, t.prefix));
+    const chunking = this.outlets.map((o) => o.chunking);
+    this.#data = chunking.includes(false) ? new DotStuffer() : undefined;
+    this.#bdat = chunking.includes(true) ? new DotStuffer({ dots: false }) : undefined;
     stream.on('data', (chunk: Buffer) => {
       if (this.#givenUp) return;
       if (this.#inHeaders) {
@@ -150,7 +179,10 @@ export class MessageRelay {
         }
       }
       const held = this.#held;
-      this.#held = this.#stuffer.stuff(chunk);
+      this.#held = {
+        data: this.#data?.stuff(chunk) ?? NOTHING,
+        bdat: this.#bdat?.stuff(chunk) ?? NOTHING,
+      };
       if (held) this.#send(held, false);
     });
     stream.once('end', () => {
@@ -159,10 +191,17 @@ export class MessageRelay {
         this.#giveUp(new Error('message too big'));
         return;
       }
-      const tail = this.#stuffer.end();
       const held = this.#held;
       this.#held = undefined;
-      this.#send(held ? Buffer.concat([held, tail]) : tail, true);
+      const last = (bytes: Buffer | undefined, tail: Buffer | undefined) =>
+        bytes && tail ? Buffer.concat([bytes, tail]) : (bytes ?? tail ?? NOTHING);
+      this.#send(
+        {
+          data: last(held?.data, this.#data?.end()),
+          bdat: last(held?.bdat, this.#bdat?.end()),
+        },
+        true,
+      );
     });
     stream.once('close', () => {
       if (!stream.readableEnded) this.#giveUp(new Error('the client went away during DATA'));
@@ -185,10 +224,10 @@ export class MessageRelay {
     });
   }
 
-  #send(bytes: Buffer, last: boolean): void {
+  #send(piece: Piece, last: boolean): void {
     const waits: Promise<void>[] = [];
     for (const outlet of this.outlets) {
-      const wait = outlet.send(bytes, last);
+      const wait = outlet.send(outlet.chunking ? piece.bdat : piece.data, last);
       if (wait) waits.push(wait);
     }
     if (waits.length === 0) return;

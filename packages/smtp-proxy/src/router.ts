@@ -332,6 +332,7 @@ export class Router {
                 : undefined,
             name: hostname,
             maxLineBytes: limits.lineBytes,
+            chunking: endpoint.chunking,
           },
           deadline.signal,
         ).finally(() => deadline.clear());

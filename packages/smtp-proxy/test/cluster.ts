@@ -87,7 +87,8 @@ export class SmtpCluster {
         },
         'mbox-b': {
           host: '127.0.0.1',
-          endpoints: { lmtp: { port: b.lmtpPort, tls: 'none', forward: 'none' } },
+          // DATA here, BDAT (Dovecot offers CHUNKING) on mbox-a: both ways are tested.
+          endpoints: { lmtp: { port: b.lmtpPort, tls: 'none', forward: 'none', chunking: false } },
           tls,
         },
       },

@@ -32,6 +32,17 @@ describe('DotStuffer', () => {
     expect(stuff([input])).toBe(expected);
   });
 
+  it.each([
+    ['', ''],
+    ['a', 'a\r\n'],
+    ['.a\n.\r\n', '.a\r\n.\r\n'],
+    ['x\r', 'x\r\n'],
+  ])('without dots (BDAT): %j → %j', (input, expected) => {
+    const lines = new DotStuffer({ dots: false });
+    const out = Buffer.concat([lines.stuff(Buffer.from(input, 'latin1')), lines.end()]);
+    expect(out.toString('latin1')).toBe(expected);
+  });
+
   it('gives the same bytes however the message is cut into chunks', () => {
     const alphabet = ['a', '.', '\r', '\n', '\r\n', '\n.', '\r\n.', '..'];
     let seed = 7;

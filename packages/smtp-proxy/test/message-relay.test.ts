@@ -6,6 +6,8 @@ import { type DataTarget, MessageRelay } from '../src/message-relay.js';
 class FakeTarget implements DataTarget {
   readonly writes: string[] = [];
   full = false;
+
+  constructor(readonly chunking = false) {}
   #drain: (() => void) | undefined;
 
   write(bytes: Buffer): boolean {
@@ -168,6 +170,49 @@ describe('MessageRelay', () => {
     await expect(relay.outlets[0]?.done).rejects.toThrow();
     await relay.ended();
     expect(target.text).not.toMatch(/\r\n\.\r\n$/);
+  });
+
+  it('BDAT: each write is one chunk, lines unstuffed, the last one marked LAST', async () => {
+    const stream = messageStream();
+    const target = new FakeTarget(true);
+    const relay = new MessageRelay(
+      stream,
+      [{ target, prefix: Buffer.from('Received: x\r\n') }],
+      30,
+    );
+    const [outlet] = relay.outlets;
+    outlet?.open();
+    stream.write('Subject: s\r\n\r\n.dot\n');
+    await tick();
+    stream.end('last line');
+    await outlet?.done;
+    expect(target.writes).toEqual([
+      'BDAT 33\r\nReceived: x\r\nSubject: s\r\n\r\n.dot\r\n',
+      'BDAT 11 LAST\r\nlast line\r\n',
+    ]);
+    expect(outlet?.chunks).toBe(2);
+  });
+
+  it('BDAT and DATA backends of one message each get their own wire form', async () => {
+    const stream = messageStream();
+    const bdat = new FakeTarget(true);
+    const data = new FakeTarget(false);
+    const relay = new MessageRelay(stream, [{ target: bdat }, { target: data }], 30);
+    for (const o of relay.outlets) o.open();
+    stream.end('Subject: s\r\n\r\n.\r\n');
+    await Promise.all(relay.outlets.map((o) => o.done));
+    expect(bdat.writes).toEqual(['BDAT 17 LAST\r\nSubject: s\r\n\r\n.\r\n']);
+    expect(data.writes).toEqual(['Subject: s\r\n\r\n..\r\n.\r\n']);
+  });
+
+  it('BDAT: an empty message is one BDAT 0 LAST', async () => {
+    const stream = messageStream();
+    const target = new FakeTarget(true);
+    const relay = new MessageRelay(stream, [{ target }], 30);
+    relay.outlets[0]?.open();
+    stream.end();
+    await relay.outlets[0]?.done;
+    expect(target.writes).toEqual(['BDAT 0 LAST\r\n']);
   });
 
   it('a mail loop is told apart, and the rest of the message is still read', async () => {

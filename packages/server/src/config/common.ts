@@ -41,10 +41,23 @@ export const backendTls = z
   .prefault({})
   .describe('TLS towards the backend');
 
+/** SMTP and LMTP services: how messages are sent there. */
+const deliveryEndpoint = (defaultPort: number, about: string) =>
+  endpoint(defaultPort, 'none', about)
+    .extend({
+      chunking: z
+        .boolean()
+        .default(true)
+        .describe(
+          'send messages with BDAT (RFC 3030) when the backend offers CHUNKING and PIPELINING (no 354 to wait for, no dot-stuffing); false: always DATA',
+        ),
+    })
+    .describe(about);
+
 export const endpoints = {
   imap: endpoint(143, 'none', 'IMAP service of the backend').optional(),
   pop3: endpoint(110, 'none', 'POP3 service of the backend').optional(),
-  smtp: endpoint(25, 'none', 'SMTP service of the backend').optional(),
-  lmtp: endpoint(24, 'none', 'LMTP service of the backend').optional(),
+  smtp: deliveryEndpoint(25, 'SMTP service of the backend').optional(),
+  lmtp: deliveryEndpoint(24, 'LMTP service of the backend').optional(),
   submission: endpoint(587, 'none', 'submission service of the backend').optional(),
 };
