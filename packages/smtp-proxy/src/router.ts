@@ -260,7 +260,9 @@ export class Router {
         ? replies[rcpt.delivery.recipients.indexOf(accepted.indexOf(rcpt))]
         : replies[0];
     });
-    this.#logMessage(from, stream.byteLength, accepted, outcomes);
+    // Written once the reply is on its way: the sender does not wait for our log.
+    const size = stream.byteLength;
+    setImmediate(() => this.#logMessage(from, size, accepted, outcomes));
     if (this.#options.lmtp) return perRecipientReplies(outcomes);
     const reply = singleReply(outcomes);
     if (reply.kind === 'delivered') return reply.text;
