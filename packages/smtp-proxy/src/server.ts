@@ -95,6 +95,11 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     logger: false,
     ...tlsOptions(options.tls),
     onConnect: (_session, done) => done(),
+    // After STARTTLS smtp-server reads from a new TLS socket: its FIN must end the session too.
+    onSecure: (socket, _session, done) => {
+      endWithClient(socket);
+      done();
+    },
     onAuth: (auth, session, done) => {
       const handler = routers.get(session.id);
       if (!(handler instanceof Submission))
@@ -231,7 +236,10 @@ interface SmtpConnection {
  * never finished is given up at once instead of holding its backend connection until the idle
  * timeout.
  */
+const endsWithClient = new WeakSet<Duplex>();
 function endWithClient(socket: Duplex): void {
+  if (endsWithClient.has(socket)) return;
+  endsWithClient.add(socket);
   socket.once('end', () => socket.end());
 }
 

@@ -149,6 +149,25 @@ describe('MX: DATA streamed to the backend', () => {
     },
   );
 
+  it('after STARTTLS too, a FIN during DATA ends the session at once and nothing lands', async () => {
+    const gone = marker();
+    const { client } = await session();
+    client.send('STARTTLS');
+    await client.until(/^220 /);
+    await client.startTls(cluster.certs.caCertPem);
+    client.send('EHLO client.example.net');
+    await client.until(/^250 /);
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    client.write(`Subject: ${gone}\r\n\r\nhalf a message\r\n`);
+    await new Promise((r) => setTimeout(r, 200));
+    client.socket.end();
+    await client.waitClosed(1000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cluster.delivered('bob@example.com', gone)).toHaveLength(0);
+  });
+
   it('a client that goes away during DATA: nothing lands, and the next message does', async () => {
     const gone = marker();
     const { client } = await session();
