@@ -2,6 +2,7 @@ import type { Directory, Route } from '@homing/directory';
 import {
   type BackendHealth,
   type ClientConnection,
+  Deadline,
   findHome,
   type Limits,
 } from '@homing/proxy-core';
@@ -97,9 +98,9 @@ export async function loginReply(
   let code = response.code;
   if (!code || !/^CAPABILITY /i.test(code)) {
     // RFC 9051 §6.2.3: clients want the post-login capabilities; ask for them.
-    const caps = await backend
-      .command('CAPABILITY', [], AbortSignal.timeout(limits.backendLoginTimeoutMs))
-      .catch(() => undefined);
+    const caps = await Deadline.run(limits.backendLoginTimeoutMs, (signal) =>
+      backend.command('CAPABILITY', [], signal),
+    ).catch(() => undefined);
     const line = caps?.untagged
       .map((b) => b.toString('utf8'))
       .find((l) => /^\* CAPABILITY /i.test(l));

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AbuseGuard } from './abuse/guard.js';
+import { Deadline } from './deadline.js';
 import type { Limits } from './limits.js';
 import { noMetrics, type ProxyMetrics } from './metrics.js';
 import { type Endpoint, PROXY_V2_MAX, parseProxyHeader } from './proxy-protocol.js';
@@ -83,23 +84,30 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
   socket.on('error', () => {}); // handled by whoever owns the socket next; never crash on it
   let client: Endpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
   let local: Endpoint = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
-  const signal = AbortSignal.timeout(limits.proxyHeaderTimeoutMs);
-  if (spec.proxyProtocol) {
-    if (!spec.trustedProxies.has(client.address)) {
-      options.log.warn(
-        { client: client.address, listener: spec.name },
-        'PROXY header from an untrusted address refused',
-      );
-      socket.destroy();
-      return;
+  if (spec.proxyProtocol && !spec.trustedProxies.has(client.address)) {
+    options.log.warn(
+      { client: client.address, listener: spec.name },
+      'PROXY header from an untrusted address refused',
+    );
+    socket.destroy();
+    return;
+  }
+  const implicitTls = spec.tls === 'implicit' ? options.tls : undefined;
+  // One deadline for the PROXY header and the TLS handshake; no timer where there is neither.
+  const deadline =
+    spec.proxyProtocol || implicitTls ? new Deadline(limits.proxyHeaderTimeoutMs) : undefined;
+  let stream: Socket | TLSSocket = socket;
+  try {
+    if (spec.proxyProtocol && deadline) {
+      const header = await readProxyHeader(socket, deadline.signal);
+      client = header.source ?? client;
+      local = header.destination ?? local;
     }
-    const header = await readProxyHeader(socket, signal);
-    client = header.source ?? client;
-    local = header.destination ?? local;
+    if (implicitTls && deadline) stream = await implicitTls.accept(socket, deadline.signal);
+  } finally {
+    deadline?.clear();
   }
   const id = sessionId();
-  let stream: Socket | TLSSocket = socket;
-  if (spec.tls === 'implicit' && options.tls) stream = await options.tls.accept(socket, signal);
   const log = options.log.child({ sid: id, client: client.address });
   if (options.guard) {
     const admitted = await options.guard.connect(client.address);

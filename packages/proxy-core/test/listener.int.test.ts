@@ -1,0 +1,83 @@
+import { connect, type Server, type Socket } from 'node:net';
+import { freePort, makeCertificates, tempDir } from '@homing/testkit';
+import { pino } from 'pino';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  AddressSet,
+  type ClientConnection,
+  defaultLimits,
+  encodeProxyV2,
+  type ListenerSpec,
+  listen,
+  ServerTls,
+} from '../src/index.js';
+
+const dir = tempDir('listener');
+const certs = makeCertificates(dir.path);
+const tls = new ServerTls([{ cert: certs.cert, key: certs.key }]);
+const limits = { ...defaultLimits, proxyHeaderTimeoutMs: 200 };
+let server: Server | undefined;
+
+afterEach(() => server?.close());
+afterAll(() => dir.remove());
+
+async function start(spec: Partial<ListenerSpec>, connections: ClientConnection[]) {
+  const port = await freePort();
+  server = await listen({
+    spec: {
+      name: 'test',
+      host: '127.0.0.1',
+      port,
+      tls: 'none',
+      proxyProtocol: false,
+      trustedProxies: new AddressSet(['127.0.0.0/8']),
+      ...spec,
+    },
+    tls,
+    limits,
+    log: pino({ level: 'silent' }),
+    onConnection: (c) => connections.push(c),
+  });
+  return port;
+}
+
+/** Connects and resolves with how long the server took to close the connection. */
+async function closedAfter(port: number, first?: Buffer): Promise<number> {
+  const socket: Socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.resume();
+  await new Promise((resolve) => socket.once('connect', resolve));
+  if (first) socket.write(first);
+  const started = performance.now();
+  await new Promise((resolve) => socket.once('close', resolve));
+  return performance.now() - started;
+}
+
+describe('listener deadline', () => {
+  it.each([
+    ['a PROXY header', { proxyProtocol: true }],
+    ['a TLS handshake', { tls: 'implicit' as const }],
+  ])('a client that never sends %s is dropped after proxy_header_timeout', async (_what, spec) => {
+    const connections: ClientConnection[] = [];
+    const port = await start(spec, connections);
+    const took = await closedAfter(port);
+    expect(took).toBeGreaterThanOrEqual(150);
+    expect(took).toBeLessThan(2000);
+    expect(connections).toHaveLength(0);
+  });
+
+  it('a PROXY header in time gives the connection its client, and no timer cuts it later', async () => {
+    const connections: ClientConnection[] = [];
+    const port = await start({ proxyProtocol: true }, connections);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(
+      encodeProxyV2({ address: '192.0.2.7', port: 4000 }, { address: '127.0.0.1', port }),
+    );
+    await expect.poll(() => connections.length).toBe(1);
+    expect(connections[0]?.client.address).toBe('192.0.2.7');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(connections[0]?.socket.destroyed).toBe(false);
+    socket.destroy();
+  });
+});
