@@ -24,7 +24,10 @@ export const limits = z
     ),
     backend_connect_timeout: duration('one deadline for backend TCP + TLS + greeting', '5s'),
     backend_login_timeout: duration('time the backend has to answer the login', '15s'),
-    proxy_header_timeout: duration('time a PROXY protocol header may take', '5s'),
+    proxy_header_timeout: duration(
+      'time a new connection may take for its PROXY protocol header and, on an implicit-TLS listener, its TLS handshake',
+      '5s',
+    ),
   })
   .prefault({})
   .describe('pre-login bounds and timeouts');
