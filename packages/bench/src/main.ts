@@ -5,13 +5,14 @@
  * listener against Dovecot's LMTP, with a check that every accepted message arrived once.
  * `npm run bench` at the repository root builds first. BENCH_SECONDS (default 5) is how long
  * each side is measured per login concurrency and for SMTP; BENCH_SESSIONS (default 1000) the
- * idle sessions wanted; HOMING_NODE_ARGS are node arguments for the homing process (e.g.
- * `--cpu-prof`).
+ * idle sessions wanted; BENCH_CPUS=split puts homing on a CPU of its own (see placement.ts);
+ * HOMING_NODE_ARGS are node arguments for the homing process (e.g. `--cpu-prof`).
  */
 import { benchUser, Cleanup, startCluster } from './cluster.js';
 import type { HomingProcess } from './homing-process.js';
 import { fetchThroughput, idleSessions, imapLogins, imapWarmUp } from './imap.js';
 import type { ImapClient } from './imap-client.js';
+import { pinBench, pinHoming, placementFrom, placementLine } from './placement.js';
 import { pop3Logins, retrThroughput } from './pop3.js';
 import { dovecotVersion, systemLine } from './report.js';
 import { smtpMessages } from './smtp.js';
@@ -42,8 +43,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
+  const placement = placementFrom(process.env.BENCH_CPUS);
+  pinBench(placement);
   console.log(systemLine());
+  console.log(placementLine(placement));
   const cluster = await startCluster([...users, bigbox], cleanup);
+  pinHoming(placement, cluster.homing.pid);
   cleanup.add(() => {
     for (const client of idle.splice(0)) client.destroy();
   });
