@@ -22,9 +22,10 @@ export type MessageStream = Readable & { readonly sizeExceeded?: boolean };
 const maxHeldBytes = 256 * 1024;
 
 /**
- * One backend's share of the message. Bytes are held until the backend's 354 (`open()`), then
- * written straight to its connection, for BDAT each write as one chunk. A trace header given as
- * `prefix` leaves with the first bytes of the message, not on its own.
+ * One backend's share of the message. Bytes are held until the backend's 354 (`open()`; with
+ * BDAT there is none to wait for), then written straight to its connection, for BDAT each write
+ * as one chunk. A trace header given as `prefix` leaves with the first bytes of the message, not
+ * on its own.
  */
 export class Outlet {
   /** BDAT commands written; each gets a reply. */
@@ -52,7 +53,7 @@ export class Outlet {
     this.done.catch(() => {});
   }
 
-  /** The backend said 354: what was held goes out in one write. */
+  /** The backend said 354 (BDAT: at once): what was held goes out in one write. */
   open(): void {
     if (this.#state !== 'waiting') return;
     this.#state = 'open';
