@@ -2,8 +2,8 @@ import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
   type BackendHealth,
   type ClientConnection,
-  Deadline,
   type Limits,
+  loginOnBackend,
   openBackend,
 } from '@homing/proxy-core';
 import { BackendSession, type TaggedResponse } from './backend-session.js';
@@ -64,14 +64,10 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
       }
       return session;
     },
-    destroy: (session) => session.socket.destroy(),
   });
   if (!opened.ok) return { kind: 'unavailable', reason: opened.reason };
   const session = opened.session;
-
-  const deadline = new Deadline(limits.backendLoginTimeoutMs);
-  try {
-    const signal = deadline.signal;
+  return loginOnBackend(session, backend.name, limits, async (signal): Promise<LoginOutcome> => {
     // ID goes ahead of the login in the same write: one round trip less per login.
     if (endpoint.forward === 'id') session.sendAhead('ID', [idList(options)]);
     const response = await replay(session, options, signal);
@@ -87,15 +83,7 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
           reason: `backend ${backend.name} said ${response.status} [${response.code ?? ''}] ${response.text}`,
         }
       : { kind: 'rejected', response };
-  } catch (error) {
-    session.socket.destroy();
-    return {
-      kind: 'unavailable',
-      reason: `backend ${backend.name}: ${error instanceof Error ? error.message : String(error)}`,
-    };
-  } finally {
-    deadline.clear();
-  }
+  });
 }
 
 function replay(

@@ -2,8 +2,8 @@ import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
   type BackendHealth,
   type ClientConnection,
-  Deadline,
   type Limits,
+  loginOnBackend,
   openBackend,
 } from '@homing/proxy-core';
 import { Pop3Backend } from './backend.js';
@@ -66,14 +66,10 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
       }
       return session;
     },
-    destroy: (session) => session.socket.destroy(),
   });
   if (!opened.ok) return { kind: 'unavailable', reason: opened.reason };
   const session = opened.session;
-
-  const deadline = new Deadline(limits.backendLoginTimeoutMs);
-  try {
-    const signal = deadline.signal;
+  return loginOnBackend(session, backend.name, limits, async (signal): Promise<LoginOutcome> => {
     if (endpoint.forward === 'xclient') await forwardClient(session, connection, signal);
     const reply = await replay(session, options, signal);
     if (reply.status === 'ok') return { kind: 'ok', backend: session, reply };
@@ -83,15 +79,7 @@ export async function backendLogin(options: BackendLoginOptions): Promise<LoginO
     return code === undefined || code === 'AUTH'
       ? { kind: 'rejected', reply }
       : { kind: 'refused', reply };
-  } catch (error) {
-    session.socket.destroy();
-    return {
-      kind: 'unavailable',
-      reason: `backend ${backend.name}: ${error instanceof Error ? error.message : String(error)}`,
-    };
-  } finally {
-    deadline.clear();
-  }
+  });
 }
 
 /**

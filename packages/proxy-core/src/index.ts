@@ -22,7 +22,12 @@ export {
   type ProxyMetrics,
   type RecipientOutcome,
 } from './metrics.js';
-export { type OpenBackendOptions, type OpenBackendResult, openBackend } from './open-backend.js';
+export {
+  loginOnBackend,
+  type OpenBackendOptions,
+  type OpenBackendResult,
+  openBackend,
+} from './open-backend.js';
 export { type AcceptedLogin, PreloginSession, type PreloginTexts } from './prelogin-session.js';
 export { BackendProbes, type ProbeOptions, type ProbeState, probeDefaults } from './probes.js';
 export { type ProtocolListenerOptions, startProtocolListener } from './protocol-listener.js';

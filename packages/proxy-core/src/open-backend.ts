@@ -22,7 +22,6 @@ export interface OpenBackendOptions<S> {
     tls: ConnectionOptions,
     signal: AbortSignal,
   ) => Promise<S>;
-  readonly destroy: (session: S) => void;
 }
 
 export type OpenBackendResult<S> =
@@ -70,6 +69,30 @@ export async function openBackend<S>(
     const reason = error instanceof Error ? error.message : String(error);
     health.failure(key, reason);
     return { ok: false, reason: `backend ${backend.name}: ${reason}` };
+  } finally {
+    deadline.clear();
+  }
+}
+
+/**
+ * The login on a backend that `openBackend` gave: `work` runs within backend_login_timeout; if
+ * it throws or runs out of time, the connection is closed and the backend counts as unavailable.
+ */
+export async function loginOnBackend<R>(
+  session: { readonly socket: { destroy(): void } },
+  backendName: string,
+  limits: Limits,
+  work: (signal: AbortSignal) => Promise<R>,
+): Promise<R | { readonly kind: 'unavailable'; readonly reason: string }> {
+  const deadline = new Deadline(limits.backendLoginTimeoutMs);
+  try {
+    return await work(deadline.signal);
+  } catch (error) {
+    session.socket.destroy();
+    return {
+      kind: 'unavailable',
+      reason: `backend ${backendName}: ${error instanceof Error ? error.message : String(error)}`,
+    };
   } finally {
     deadline.clear();
   }
