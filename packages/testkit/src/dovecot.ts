@@ -13,7 +13,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from './ports.js';
-import { Daemon } from './process.js';
+import { Daemon, startOnFreePorts } from './process.js';
 import { ensureDebianPackages } from './system.js';
 import { tempDir } from './tmp.js';
 
@@ -51,7 +51,6 @@ interface Ports {
 
 type Dir = { path: string; remove(): void };
 
-const startAttempts = 3;
 const startTimeoutMs = 15_000;
 let deliveries = 0;
 
@@ -97,20 +96,11 @@ export class Dovecot {
         throw new Error(`user ${JSON.stringify(u.user)}: no ':', '*', '/' or white space, please`);
     }
     const mail = { uid: numericId('-u'), gid: numericId('-g') };
-    for (let attempt = 1; ; attempt++) {
-      const dir = tempDir('dovecot');
-      const server = new Dovecot(options, dir, await allocatePorts(options), mail);
+    return startOnFreePorts(async () => {
+      const server = new Dovecot(options, tempDir('dovecot'), await allocatePorts(options), mail);
       server.#prepare();
-      try {
-        await server.resume();
-        return server;
-      } catch (error) {
-        await server.destroy();
-        // Another process may have taken one of the ports between freePorts() and bind().
-        if (attempt < startAttempts && /address already in use/i.test(String(error))) continue;
-        throw error;
-      }
-    }
+      return server;
+    });
   }
 
   get path(): string {

@@ -12,7 +12,7 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports.js';
-import { Daemon } from './process.js';
+import { Daemon, startOnFreePorts } from './process.js';
 import { ensureDebianPackages, hasProgram } from './system.js';
 import { tempDir } from './tmp.js';
 
@@ -38,7 +38,6 @@ export interface PostfixOptions {
 
 type Dir = { path: string; remove(): void };
 
-const startAttempts = 3;
 const startTimeoutMs = 15_000;
 /** Queue subdirectories that hold messages (`defer`, `bounce` and `trace` hold logs). */
 const messageQueues = ['maildrop', 'incoming', 'active', 'deferred', 'hold'];
@@ -75,20 +74,16 @@ export class Postfix {
     const daemonDirectory = execFileSync('postconf', ['-d', '-h', 'daemon_directory'], {
       encoding: 'utf8',
     }).trim();
-    for (let attempt = 1; ; attempt++) {
-      const dir = tempDir('postfix');
-      const server = new Postfix(options, dir, await freePort(), daemonDirectory);
+    return startOnFreePorts(async () => {
+      const server = new Postfix(options, tempDir('postfix'), await freePort(), daemonDirectory);
       try {
         server.#prepare();
-        await server.resume();
-        return server;
       } catch (error) {
         await server.destroy();
-        // Another process may have taken the port between freePort() and bind().
-        if (attempt < startAttempts && /port taken/.test(String(error))) continue;
         throw error;
       }
-    }
+      return server;
+    }, /port taken/);
   }
 
   get path(): string {

@@ -75,3 +75,26 @@ export function stopProcess(pid: number): void {
     if (!running || Date.now() > deadline) return;
   }
 }
+
+const startAttempts = 3;
+
+/**
+ * Makes a server on freshly chosen ports and starts it; when another process took one of the
+ * ports between choosing it and bind() (`portTaken` matches the error), it tries again with new
+ * ones. A server that fails to start is destroyed.
+ */
+export async function startOnFreePorts<
+  S extends { resume(): Promise<void>; destroy(): Promise<void> },
+>(make: () => Promise<S>, portTaken = /address already in use/i): Promise<S> {
+  for (let attempt = 1; ; attempt++) {
+    const server = await make();
+    try {
+      await server.resume();
+      return server;
+    } catch (error) {
+      await server.destroy();
+      if (attempt < startAttempts && portTaken.test(String(error))) continue;
+      throw error;
+    }
+  }
+}

@@ -1,11 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
-import { Daemon, stopProcess } from './process.js';
+import { Daemon, startOnFreePorts, stopProcess } from './process.js';
 import { ensureDebianPackages } from './system.js';
 import { tempDir } from './tmp.js';
 
-const startAttempts = 3;
 const startTimeoutMs = 10_000;
 
 /**
@@ -48,18 +47,7 @@ export class RedisServer {
 
   static async start(): Promise<RedisServer> {
     ensureDebianPackages({ 'redis-server': 'redis-server' });
-    for (let attempt = 1; ; attempt++) {
-      const server = new RedisServer(await freePort(), tempDir('redis'));
-      try {
-        await server.resume();
-        return server;
-      } catch (error) {
-        await server.destroy();
-        // Another process may have taken the port between freePort() and bind().
-        if (attempt < startAttempts && /address already in use/i.test(String(error))) continue;
-        throw error;
-      }
-    }
+    return startOnFreePorts(async () => new RedisServer(await freePort(), tempDir('redis')));
   }
 
   get running(): boolean {
