@@ -43,6 +43,13 @@ async function reply(client: RawClient, line: string): Promise<string> {
 
 const marker = () => `m-${randomUUID()}`;
 
+/** MAIL, RCPT to `rcpt` (250) and DATA (354): the client may send the message. */
+async function startData(client: RawClient, rcpt: string): Promise<void> {
+  await reply(client, 'MAIL FROM:<s@example.net>');
+  expect(await reply(client, `RCPT TO:<${rcpt}>`)).toMatch(/^250 /);
+  expect(await reply(client, 'DATA')).toMatch(/^354 /);
+}
+
 describe('MX: each recipient reaches its own mailbox server, exactly once', () => {
   it('with nodemailer', async () => {
     const id = marker();
@@ -136,9 +143,7 @@ describe('MX: DATA streamed to the backend', () => {
       const message = `${lines.join('\r\n')}\r\n`;
       expect(message.length).toBeGreaterThan(150_000);
       const { client } = await session();
-      await reply(client, 'MAIL FROM:<s@example.net>');
-      expect(await reply(client, `RCPT TO:<${user}>`)).toMatch(/^250 /);
-      expect(await reply(client, 'DATA')).toMatch(/^354 /);
+      await startData(client, user);
       client.write(`${message.replace(/^\./gm, '..')}.\r\n`);
       expect((await client.until(/^\d{3} /, 10_000)).at(-1)).toMatch(/^250 /);
       client.close();
@@ -157,9 +162,7 @@ describe('MX: DATA streamed to the backend', () => {
     await client.startTls(cluster.certs.caCertPem);
     client.send('EHLO client.example.net');
     await client.until(/^250 /);
-    await reply(client, 'MAIL FROM:<s@example.net>');
-    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
-    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    await startData(client, 'bob@example.com');
     client.write(`Subject: ${gone}\r\n\r\nhalf a message\r\n`);
     await new Promise((r) => setTimeout(r, 200));
     client.socket.end();
@@ -171,9 +174,7 @@ describe('MX: DATA streamed to the backend', () => {
   it('a client that goes away during DATA: nothing lands, and the next message does', async () => {
     const gone = marker();
     const { client } = await session();
-    await reply(client, 'MAIL FROM:<s@example.net>');
-    expect(await reply(client, 'RCPT TO:<bob@example.com>')).toMatch(/^250 /);
-    expect(await reply(client, 'DATA')).toMatch(/^354 /);
+    await startData(client, 'bob@example.com');
     client.write(`Subject: ${gone}\r\n\r\nhalf a message\r\n`);
     await new Promise((r) => setTimeout(r, 200));
     // Its FIN ends the session at once, not at the idle timeout (5 s here).
@@ -393,9 +394,7 @@ describe('MX: refusals and failures', () => {
     async (_how, user, server) => {
       const id = marker();
       const { client } = await session();
-      await reply(client, 'MAIL FROM:<s@example.net>');
-      expect(await reply(client, `RCPT TO:<${user}>`)).toMatch(/^250 /);
-      expect(await reply(client, 'DATA')).toMatch(/^354 /);
+      await startData(client, user);
       client.write(`Subject: ${id}\r\n\r\nstart\r\n`);
       await new Promise((r) => setTimeout(r, 200));
       await cluster[server].kill();
