@@ -153,7 +153,6 @@ export class MessageRelay {
   readonly #data: DotStuffer | undefined;
   readonly #bdat: DotStuffer | undefined;
   readonly #loop = new ReceivedCounter();
-  #inHeaders = true;
   #held: Piece | undefined;
   #givenUp = false;
   #tooManyHops = false;
@@ -171,13 +170,12 @@ export class MessageRelay {
     this.#bdat = chunking.includes(true) ? new DotStuffer({ dots: false }) : undefined;
     stream.on('data', (chunk: Buffer) => {
       if (this.#givenUp) return;
-      if (this.#inHeaders) {
-        this.#inHeaders = this.#loop.push(chunk);
-        if (this.#loop.count > maxReceived) {
-          this.#tooManyHops = true;
-          this.#giveUp(new Error('mail loop'));
-          return;
-        }
+      // The counter looks at the header section only; past it, push returns at once.
+      this.#loop.push(chunk);
+      if (this.#loop.count > maxReceived) {
+        this.#tooManyHops = true;
+        this.#giveUp(new Error('mail loop'));
+        return;
       }
       const held = this.#held;
       this.#held = {
