@@ -7,6 +7,5 @@ export {
   parseCommand,
   type Token,
 } from './framer.js';
-export { decodeBase64, decodePlain, encodePlain, oauthUser } from './sasl.js';
 export { type ImapListenerOptions, startImapListener } from './server.js';
 export { ImapSession, type ImapSessionOptions } from './session.js';

@@ -1,100 +1,53 @@
-import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
-  type BackendHealth,
-  type ClientConnection,
+  Deadline,
+  encodePlain,
   type Limits,
-  loginOnBackend,
-  openBackend,
+  type LoginDialect,
+  type Replay,
+  type ReplayVerdict,
 } from '@homing/proxy-core';
 import { BackendSession, type TaggedResponse } from './backend-session.js';
 import { astringFor } from './quote.js';
-import { encodePlain } from './sasl.js';
 
-/** What the client presented; replayed to the backend with the same mechanism. */
-export type Credentials =
-  | { readonly mechanism: 'LOGIN'; readonly user: string; readonly password: string }
-  | {
-      readonly mechanism: 'PLAIN';
-      readonly authzid: string;
-      readonly user: string;
-      readonly password: string;
+/** The client's own ID fields (already sanitized), forwarded with ours. */
+export type ClientId = readonly (readonly [string, string])[];
+
+/** IMAP's part of the one login path: its greeting, STARTTLS, ID forwarding and replay. */
+export const imapDialect: LoginDialect<BackendSession, TaggedResponse, ClientId> = {
+  protocol: 'imap',
+  async greet(socket, tls, endpoint, limits, signal) {
+    const session = new BackendSession(socket, limits.lineBytes);
+    if (!(await session.greeting(signal))) throw new Error('backend greeting is not OK');
+    if (endpoint.tls === 'starttls' && !(await session.startTls(tls, signal))) {
+      throw new Error('backend refused STARTTLS');
     }
-  | {
-      readonly mechanism: 'XOAUTH2' | 'OAUTHBEARER';
-      readonly user: string;
-      readonly response: Buffer;
-    };
-
-export type LoginOutcome =
-  | { readonly kind: 'ok'; readonly backend: BackendSession; readonly response: TaggedResponse }
-  /** The backend refused the credentials. */
-  | { readonly kind: 'rejected'; readonly response: TaggedResponse | undefined }
-  /** The backend could not be used; the client should try again later. */
-  | { readonly kind: 'unavailable'; readonly reason: string };
-
-export interface BackendLoginOptions {
-  readonly connection: ClientConnection;
-  readonly route: Route;
-  readonly endpoint: BackendEndpoint;
-  readonly credentials: Credentials;
-  /** The password was checked by LDAP bind and the backend has master credentials. */
-  readonly useMaster: boolean;
-  /** The client's own ID fields (already sanitized), forwarded with ours. */
-  readonly clientId: readonly [string, string][];
-  readonly limits: Limits;
-  readonly health: BackendHealth;
-}
-
-/** Connects to the user's home, forwards the client address, replays the login. */
-export async function backendLogin(options: BackendLoginOptions): Promise<LoginOutcome> {
-  const { route, endpoint, connection, limits, health } = options;
-  const backend = route.backend;
-  const opened = await openBackend({
-    backend,
-    endpoint,
-    protocol: 'imap',
-    connection,
-    limits,
-    health,
-    greet: async (socket, tls, signal) => {
-      const session = new BackendSession(socket, limits.lineBytes);
-      if (!(await session.greeting(signal))) throw new Error('backend greeting is not OK');
-      if (endpoint.tls === 'starttls' && !(await session.startTls(tls, signal))) {
-        throw new Error('backend refused STARTTLS');
-      }
-      return session;
-    },
-  });
-  if (!opened.ok) return { kind: 'unavailable', reason: opened.reason };
-  const session = opened.session;
-  return loginOnBackend(session, backend.name, limits, async (signal): Promise<LoginOutcome> => {
+    return session;
+  },
+  async replay(session, login, signal): Promise<ReplayVerdict<TaggedResponse>> {
     // ID goes ahead of the login in the same write: one round trip less per login.
-    if (endpoint.forward === 'id') session.sendAhead('ID', [idList(options)]);
-    const response = await replay(session, options, signal);
-    if (response.status === 'OK') return { kind: 'ok', backend: session, response };
-    session.socket.destroy();
+    if (login.endpoint.forward === 'id') session.sendAhead('ID', [idList(login)]);
+    const response = await replay(session, login, signal);
+    if (response.status === 'OK') return { kind: 'ok', reply: response };
     // [UNAVAILABLE], [SERVERBUG] and the like are the backend's trouble, not the user's.
     const temporary =
       response.status === 'BAD' ||
       /^(UNAVAILABLE|SERVERBUG|LIMIT|INUSE)\b/i.test(response.code ?? '');
+    const said = `${response.status} [${response.code ?? ''}] ${response.text}`;
     return temporary
-      ? {
-          kind: 'unavailable',
-          reason: `backend ${backend.name} said ${response.status} [${response.code ?? ''}] ${response.text}`,
-        }
-      : { kind: 'rejected', response };
-  });
-}
+      ? { kind: 'unavailable', reason: `backend ${login.route.backend.name} said ${said}` }
+      : { kind: 'rejected', detail: said };
+  },
+};
 
 function replay(
   session: BackendSession,
-  options: BackendLoginOptions,
+  login: Replay<ClientId>,
   signal: AbortSignal,
 ): Promise<TaggedResponse> {
-  const { credentials, route } = options;
+  const { credentials, route } = login;
   const master = route.backend.master;
   if (
-    options.useMaster &&
+    login.useMaster &&
     master &&
     credentials.mechanism !== 'XOAUTH2' &&
     credentials.mechanism !== 'OAUTHBEARER'
@@ -102,12 +55,13 @@ function replay(
     // Dovecot master user login: authorize as the user, authenticate as the master (RFC 4616).
     return session.command(
       'AUTHENTICATE',
-      ['PLAIN', encodePlain(route.login, master.user, master.password)],
+      ['PLAIN', encodePlain(route.login, master.user, master.password).toString('base64')],
       signal,
     );
   }
   switch (credentials.mechanism) {
     case 'LOGIN':
+    case 'USER':
       return session.command(
         'LOGIN',
         [astringFor(route.login), astringFor(credentials.password)],
@@ -117,7 +71,7 @@ function replay(
       const authzid = credentials.authzid === credentials.user ? '' : credentials.authzid;
       return session.command(
         'AUTHENTICATE',
-        ['PLAIN', encodePlain(authzid, route.login, credentials.password)],
+        ['PLAIN', encodePlain(authzid, route.login, credentials.password).toString('base64')],
         signal,
       );
     }
@@ -133,9 +87,9 @@ function replay(
 }
 
 /** The IMAP ID list (RFC 2971) with the client address for a backend that trusts us. */
-function idList({ connection, clientId }: BackendLoginOptions): string {
-  const fields: [string, string][] = [
-    ...clientId,
+function idList({ connection, extra }: Replay<ClientId>): string {
+  const fields: (readonly [string, string])[] = [
+    ...extra,
     ['x-originating-ip', connection.client.address],
     ['x-originating-port', String(connection.client.port)],
     ['x-connected-ip', connection.local.address],
@@ -144,4 +98,29 @@ function idList({ connection, clientId }: BackendLoginOptions): string {
   ];
   const quote = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
   return `(${fields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})`;
+}
+
+/**
+ * What the client gets before the splice: the backend's untagged lines, the tagged OK with the
+ * post-login capabilities, then whatever the backend sent past it.
+ */
+export async function loginReply(
+  tag: string,
+  backend: BackendSession,
+  response: TaggedResponse,
+  limits: Limits,
+): Promise<Buffer[]> {
+  let code = response.code;
+  if (!code || !/^CAPABILITY /i.test(code)) {
+    // RFC 9051 §6.2.3: clients want the post-login capabilities; ask for them.
+    const caps = await Deadline.run(limits.backendLoginTimeoutMs, (signal) =>
+      backend.command('CAPABILITY', [], signal),
+    ).catch(() => undefined);
+    const line = caps?.untagged
+      .map((b) => b.toString('utf8'))
+      .find((l) => /^\* CAPABILITY /i.test(l));
+    if (line) code = line.trim().slice(2);
+  }
+  const reply = `${tag} OK${code ? ` [${code}]` : ''} ${response.text || 'Logged in'}\r\n`;
+  return [...response.untagged, Buffer.from(reply), backend.detach()];
 }

@@ -1,15 +1,16 @@
 import {
-  atLeast,
   type ClientConnection,
-  gateLogin,
+  type Credentials,
+  failedLogin,
+  login,
   PreloginSession,
   type ProtocolListenerOptions,
+  readSaslResponse,
+  type SaslMechanism,
 } from '@homing/proxy-core';
-import { authenticate, loginReply } from './authenticate.js';
 import { preauthCapabilities } from './capabilities.js';
 import { astring, type FrameEvent, type ImapCommand, ImapFramer, type Token } from './framer.js';
-import type { Credentials } from './login.js';
-import { decodeBase64, decodePlain, oauthUser } from './sasl.js';
+import { type ClientId, imapDialect, loginReply } from './login.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type ImapSessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
@@ -37,8 +38,8 @@ export class ImapSession extends PreloginSession<FrameEvent> {
   readonly #options: ImapSessionOptions;
   readonly #framer: ImapFramer;
   #commands = 0;
-  #clientId: [string, string][] = [];
-  #awaitingSasl: { tag: string; mechanism: string } | undefined;
+  #clientId: ClientId = [];
+  #awaitingSasl: { tag: string; mechanism: SaslMechanism } | undefined;
 
   constructor(connection: ClientConnection, options: ImapSessionOptions) {
     super(connection, options.limits, options.registry);
@@ -81,7 +82,7 @@ export class ImapSession extends PreloginSession<FrameEvent> {
   id(command: ImapCommand): void {
     const [list] = command.args;
     if (Array.isArray(list)) {
-      const fields: [string, string][] = [];
+      const fields: (readonly [string, string])[] = [];
       for (let i = 0; i + 1 < list.length && fields.length < 30; i += 2) {
         const key = astring(list[i]);
         const value = astring(list[i + 1]);
@@ -127,12 +128,13 @@ export class ImapSession extends PreloginSession<FrameEvent> {
   }
 
   async authenticate(command: ImapCommand): Promise<void> {
-    const mechanism = typeof command.args[0] === 'string' ? command.args[0].toUpperCase() : '';
-    const oauth = mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER';
-    if (!(mechanism === 'PLAIN' || (oauth && this.#options.oauth)) || command.args.length > 2) {
+    const name = typeof command.args[0] === 'string' ? command.args[0].toUpperCase() : '';
+    const oauth = name === 'XOAUTH2' || name === 'OAUTHBEARER';
+    if (!(name === 'PLAIN' || (oauth && this.#options.oauth)) || command.args.length > 2) {
       this.reply(`${command.tag} NO Unsupported authentication mechanism`);
       return;
     }
+    const mechanism = name as SaslMechanism;
     if (!this.#plaintextAllowed()) {
       this.reply(`${command.tag} NO [PRIVACYREQUIRED] Authentication is disabled before STARTTLS.`);
       return;
@@ -145,28 +147,25 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     this.reply('+ ');
   }
 
-  async #saslResponse(tag: string, mechanism: string, response: string): Promise<void> {
-    if (response === '*') {
-      this.reply(`${tag} BAD Authentication cancelled`);
-      return;
+  async #saslResponse(tag: string, mechanism: SaslMechanism, response: string): Promise<void> {
+    const step = readSaslResponse(mechanism, response);
+    switch (step.kind) {
+      case 'cancelled':
+        this.reply(`${tag} BAD Authentication cancelled`);
+        return;
+      case 'bad-base64':
+        this.reply(`${tag} BAD Invalid base64 in authentication response`);
+        return;
+      case 'malformed':
+        this.reply(`${tag} BAD Malformed PLAIN response`);
+        return;
+      case 'no-user':
+        await failedLogin(this.conn, 'imap', this.limits, performance.now());
+        this.reply(`${tag} ${AUTH_FAILED}`);
+        return;
+      case 'credentials':
+        await this.#login(tag, step.credentials);
     }
-    // RFC 4959: "=" is an empty initial response.
-    const decoded = response === '=' ? Buffer.alloc(0) : decodeBase64(response);
-    if (!decoded) {
-      this.reply(`${tag} BAD Invalid base64 in authentication response`);
-      return;
-    }
-    if (mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER') {
-      const user = oauthUser(mechanism, decoded);
-      if (!user) return this.#failAfterDelay(tag, performance.now());
-      return this.#login(tag, { mechanism, user, response: decoded });
-    }
-    const plain = decodePlain(decoded);
-    if (!plain) {
-      this.reply(`${tag} BAD Malformed PLAIN response`);
-      return;
-    }
-    await this.#login(tag, { mechanism: 'PLAIN', ...plain });
   }
 
   #canStartTls(): boolean {
@@ -179,61 +178,36 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     return this.conn.secure || this.#options.allowPlaintext;
   }
 
-  #unavailable(tag: string): void {
-    this.conn.metrics.login('imap', 'unavailable');
-    this.reply(`${tag} ${UNAVAILABLE}`);
-  }
-
-  async #failAfterDelay(tag: string, startedAt: number): Promise<void> {
-    this.conn.metrics.login('imap', 'failed');
-    await atLeast(startedAt, this.limits.failedLoginDelayMs);
-    this.reply(`${tag} ${AUTH_FAILED}`);
-  }
-
   async #login(tag: string, credentials: Credentials): Promise<void> {
-    const log = this.log.child({ user: credentials.user, mech: credentials.mechanism });
-    const { guard } = this.conn;
-    const address = this.conn.client.address;
-    if (await gateLogin(guard, address, credentials.user)) {
-      log.info('login refused: address or user blocked');
-      return this.#failAfterDelay(tag, performance.now());
-    }
-    const startedAt = performance.now();
-    const result = await authenticate(
-      {
-        ...this.#options,
-        connection: this.conn,
-        clientId: this.#clientId,
-        closed: () => this.closed,
-      },
+    const result = await login(
+      this.#options,
+      imapDialect,
+      this.conn,
       credentials,
+      this.#clientId,
+      () => this.closed,
     );
     switch (result.kind) {
       case 'abandoned':
         return;
       case 'failed':
-        void guard?.loginFailed(address, credentials.user);
-        return this.#failAfterDelay(tag, startedAt);
+      case 'refused':
+        this.reply(`${tag} ${AUTH_FAILED}`);
+        return;
       case 'unavailable':
-        this.#unavailable(tag);
+        this.reply(`${tag} ${UNAVAILABLE}`);
+        return;
+      case 'limit':
+        this.reply(`${tag} NO [LIMIT] Too many sessions for this user`);
         return;
       case 'ok': {
-        const { route, backend } = result;
-        void guard?.loginSucceeded(address, route.login);
-        const slot = guard ? await guard.userSession(route.login) : undefined;
-        if (slot && !slot.ok) {
-          backend.socket.destroy();
-          log.info({ sessions: slot.count }, 'login refused: too many sessions for this user');
-          this.reply(`${tag} NO [LIMIT] Too many sessions for this user`);
-          return;
-        }
-        const toClient = await loginReply(tag, result, this.limits);
+        const { route, session, reply } = result;
         this.spliceTo({
           user: route.login,
           backendName: route.backend.name,
-          backend: backend.socket,
-          toClient,
-          release: slot?.release ?? (() => {}),
+          backend: session.socket,
+          toClient: await loginReply(tag, session, reply, this.limits),
+          release: result.release,
         });
       }
     }

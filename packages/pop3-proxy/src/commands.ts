@@ -1,10 +1,7 @@
+import { readSaslResponse, type SaslMechanism } from '@homing/proxy-core';
 import { saslMechanisms } from './capabilities.js';
 import { parseAuthArgument } from './command.js';
-import type { Credentials } from './login.js';
-import { decodeBase64, decodePlain, oauthUser } from './sasl.js';
 import type { Pop3Session } from './session.js';
-
-export type Mechanism = 'PLAIN' | 'XOAUTH2' | 'OAUTHBEARER';
 
 export interface CommandSpec {
   /**
@@ -78,7 +75,7 @@ async function auth(session: Pop3Session, argument: string | undefined): Promise
     return;
   }
   const mechanism = saslMechanisms(session.oauth).find((m) => m === parsed.mechanism) as
-    | Mechanism
+    | SaslMechanism
     | undefined;
   if (!mechanism) {
     session.reply('-ERR Unsupported authentication mechanism.');
@@ -90,37 +87,30 @@ async function auth(session: Pop3Session, argument: string | undefined): Promise
     return;
   }
   // RFC 5034 §4: "=" is an empty initial response.
-  await saslResponse(session, mechanism, parsed.initial === '=' ? '' : parsed.initial);
+  await saslResponse(session, mechanism, parsed.initial);
 }
 
 /** The client's answer to AUTH: an initial response, or the line after our "+ " challenge. */
 export async function saslResponse(
   session: Pop3Session,
-  mechanism: Mechanism,
+  mechanism: SaslMechanism,
   response: string,
 ): Promise<void> {
-  if (response === '*') {
-    session.reply('-ERR Authentication cancelled.'); // RFC 5034 §4
-    return;
-  }
-  const decoded = decodeBase64(response);
-  if (!decoded) {
-    session.reply('-ERR Invalid base64 data in authentication response.');
-    return;
-  }
-  let credentials: Credentials | undefined;
-  if (mechanism === 'PLAIN') {
-    const plain = decodePlain(decoded);
-    if (!plain) {
+  const step = readSaslResponse(mechanism, response);
+  switch (step.kind) {
+    case 'cancelled':
+      session.reply('-ERR Authentication cancelled.'); // RFC 5034 §4
+      return;
+    case 'bad-base64':
+      session.reply('-ERR Invalid base64 data in authentication response.');
+      return;
+    case 'malformed':
       session.reply('-ERR Malformed PLAIN response.');
       return;
-    }
-    credentials = { mechanism, ...plain };
-  } else {
-    const name = oauthUser(mechanism, decoded);
-    // No user to look up: fail as a wrong token would, after the same delay.
-    if (name === undefined) return session.failLogin(performance.now());
-    credentials = { mechanism, user: name, response: decoded };
+    case 'no-user':
+      // No user to look up: fail as a wrong token would, after the same delay.
+      return session.failLogin(performance.now());
+    case 'credentials':
+      await session.login(step.credentials);
   }
-  await session.login(credentials);
 }

@@ -1,15 +1,7 @@
 export { Pop3Backend } from './backend.js';
 export { type CapabilityContext, preauthCapabilities, saslMechanisms } from './capabilities.js';
 export { type ParsedCommand, parseAuthArgument, parseCommand } from './command.js';
-export type { Credentials } from './login.js';
 export { CommandReader, type ReadEvent } from './reader.js';
 export { type Pop3Reply, parseReply } from './reply.js';
-export {
-  decodeBase64,
-  decodePlain,
-  encodePlain,
-  oauthUser,
-  type PlainCredentials,
-} from './sasl.js';
 export { type Pop3ListenerOptions, startPop3Listener } from './server.js';
 export { Pop3Session, type Pop3SessionOptions } from './session.js';

@@ -1,86 +1,38 @@
-import type { Endpoint as BackendEndpoint, Route } from '@homing/directory';
 import {
-  type BackendHealth,
   type ClientConnection,
-  type Limits,
-  loginOnBackend,
-  openBackend,
+  encodePlain,
+  type LoginDialect,
+  type Replay,
+  type ReplayVerdict,
 } from '@homing/proxy-core';
 import { Pop3Backend } from './backend.js';
 import { hasControlCharacters } from './command.js';
 import type { Pop3Reply } from './reply.js';
-import { encodePlain } from './sasl.js';
 
-/** What the client presented; replayed to the backend with the same mechanism. */
-export type Credentials =
-  | { readonly mechanism: 'USER'; readonly user: string; readonly password: string }
-  | {
-      readonly mechanism: 'PLAIN';
-      readonly authzid: string;
-      readonly user: string;
-      readonly password: string;
+/** POP3's part of the one login path: its greeting, STLS, XCLIENT and replay. */
+export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
+  protocol: 'pop3',
+  async greet(socket, tls, endpoint, limits, signal) {
+    const session = new Pop3Backend(socket, limits.lineBytes);
+    if (!(await session.greeting(signal))) throw new Error('backend greeting is not +OK');
+    if (endpoint.tls === 'starttls' && !(await session.startTls(tls, signal))) {
+      throw new Error('backend refused STLS');
     }
-  | {
-      readonly mechanism: 'XOAUTH2' | 'OAUTHBEARER';
-      readonly user: string;
-      readonly response: Buffer;
-    };
-
-export type LoginOutcome =
-  | { readonly kind: 'ok'; readonly backend: Pop3Backend; readonly reply: Pop3Reply }
-  /** The backend refused the credentials (`-ERR [AUTH]`, or `-ERR` without a code). */
-  | { readonly kind: 'rejected'; readonly reply: Pop3Reply }
-  /** Any other `-ERR` (IN-USE, LOGIN-DELAY, SYS/TEMP, …): the client gets it unchanged. */
-  | { readonly kind: 'refused'; readonly reply: Pop3Reply }
-  /** The backend could not be used; the client should try again later. */
-  | { readonly kind: 'unavailable'; readonly reason: string };
-
-export interface BackendLoginOptions {
-  readonly connection: ClientConnection;
-  readonly route: Route;
-  readonly endpoint: BackendEndpoint;
-  readonly credentials: Credentials;
-  /** The password was checked by LDAP bind and the backend has master credentials. */
-  readonly useMaster: boolean;
-  readonly limits: Limits;
-  readonly health: BackendHealth;
-}
-
-/** Connects to the user's home, forwards the client address, replays the login. */
-export async function backendLogin(options: BackendLoginOptions): Promise<LoginOutcome> {
-  const { route, endpoint, connection, limits, health } = options;
-  const backend = route.backend;
-  // One deadline for TCP, TLS, greeting and STLS.
-  const opened = await openBackend({
-    backend,
-    endpoint,
-    protocol: 'pop3',
-    connection,
-    limits,
-    health,
-    greet: async (socket, tls, signal) => {
-      const session = new Pop3Backend(socket, limits.lineBytes);
-      if (!(await session.greeting(signal))) throw new Error('backend greeting is not +OK');
-      if (endpoint.tls === 'starttls' && !(await session.startTls(tls, signal))) {
-        throw new Error('backend refused STLS');
-      }
-      return session;
-    },
-  });
-  if (!opened.ok) return { kind: 'unavailable', reason: opened.reason };
-  const session = opened.session;
-  return loginOnBackend(session, backend.name, limits, async (signal): Promise<LoginOutcome> => {
-    if (endpoint.forward === 'xclient') await forwardClient(session, connection, signal);
-    const reply = await replay(session, options, signal);
-    if (reply.status === 'ok') return { kind: 'ok', backend: session, reply };
-    session.socket.destroy();
+    return session;
+  },
+  async replay(session, login, signal): Promise<ReplayVerdict<Pop3Reply>> {
+    if (login.endpoint.forward === 'xclient') {
+      await forwardClient(session, login.connection, signal);
+    }
+    const reply = await replay(session, login, signal);
+    if (reply.status === 'ok') return { kind: 'ok', reply };
     // RFC 3206 §4: [AUTH] is a credentials problem; a bare -ERR may be one too.
     const code = reply.code?.toUpperCase();
     return code === undefined || code === 'AUTH'
-      ? { kind: 'rejected', reply }
-      : { kind: 'refused', reply };
-  });
-}
+      ? { kind: 'rejected', detail: reply.text }
+      : { kind: 'refused', reply, detail: reply.raw.toString('utf8') };
+  },
+};
 
 /**
  * Dovecot's XCLIENT: the backend logs and checks the real client address (it must list this
@@ -107,12 +59,12 @@ async function forwardClient(
 
 function replay(
   session: Pop3Backend,
-  options: BackendLoginOptions,
+  login: Replay<undefined>,
   signal: AbortSignal,
 ): Promise<Pop3Reply> {
-  const { credentials, route } = options;
+  const { credentials, route } = login;
   const master = route.backend.master;
-  if (options.useMaster && master && 'password' in credentials) {
+  if (login.useMaster && master && 'password' in credentials) {
     // Dovecot master user login: authorize as the user, authenticate as the master (RFC 4616).
     return session.authenticate(
       'PLAIN',
@@ -122,6 +74,7 @@ function replay(
   }
   switch (credentials.mechanism) {
     case 'USER':
+    case 'LOGIN':
       return userPass(session, route.login, credentials.password, signal);
     case 'PLAIN': {
       const authzid = credentials.authzid === credentials.user ? '' : credentials.authzid;

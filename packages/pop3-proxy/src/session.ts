@@ -1,15 +1,16 @@
 import {
-  atLeast,
   type ClientConnection,
-  gateLogin,
+  type Credentials,
+  failedLogin,
+  login,
   PreloginSession,
   type ProtocolListenerOptions,
+  type SaslMechanism,
 } from '@homing/proxy-core';
-import { authenticate } from './authenticate.js';
 import { preauthCapabilities } from './capabilities.js';
 import { parseCommand } from './command.js';
-import { commandSpec, type Mechanism, saslResponse } from './commands.js';
-import type { Credentials } from './login.js';
+import { commandSpec, saslResponse } from './commands.js';
+import { pop3Dialect } from './login.js';
 import { CommandReader, type ReadEvent } from './reader.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
@@ -18,6 +19,7 @@ export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 // RFC 3206: [AUTH] for bad credentials, [SYS/TEMP] for trouble that passes.
 const AUTH_FAILED = '-ERR [AUTH] Authentication failed.';
 const UNAVAILABLE = '-ERR [SYS/TEMP] Temporary failure, try again later.';
+const CRLF = Buffer.from('\r\n');
 const PLAINTEXT_DISALLOWED =
   '-ERR [AUTH] Plaintext authentication disallowed on non-secure connections.';
 
@@ -35,7 +37,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
   readonly #options: Pop3SessionOptions;
   readonly #reader: CommandReader;
   #commands = 0;
-  #awaitingSasl: Mechanism | undefined;
+  #awaitingSasl: SaslMechanism | undefined;
   /** The name from USER, waiting for PASS (RFC 1939 §7). */
   pendingUser: string | undefined;
 
@@ -70,7 +72,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
   }
 
   /** AUTH without an initial response: an empty challenge (RFC 5034 §4); the next line answers. */
-  awaitSaslResponse(mechanism: Mechanism): void {
+  awaitSaslResponse(mechanism: SaslMechanism): void {
     this.#awaitingSasl = mechanism;
     this.reply('+ ');
   }
@@ -89,53 +91,45 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
 
   /** Answers a failed login once the failed-login delay has passed since `startedAt`. */
   async failLogin(startedAt: number): Promise<void> {
-    this.conn.metrics.login('pop3', 'failed');
-    await atLeast(startedAt, this.limits.failedLoginDelayMs);
+    await failedLogin(this.conn, 'pop3', this.limits, startedAt);
     this.reply(AUTH_FAILED);
   }
 
   async login(credentials: Credentials): Promise<void> {
-    const { guard } = this.conn;
-    const address = this.conn.client.address;
-    if (await gateLogin(guard, address, credentials.user)) {
-      this.log.info({ user: credentials.user }, 'login refused: address or user blocked');
-      return this.failLogin(performance.now());
-    }
-    const startedAt = performance.now();
-    const result = await authenticate({ ...this.#options, connection: this.conn }, credentials);
-    if (this.closed) {
-      if (result.kind === 'ok') result.backend.socket.destroy();
-      return;
-    }
+    const result = await login(
+      this.#options,
+      pop3Dialect,
+      this.conn,
+      credentials,
+      undefined,
+      () => this.closed,
+    );
     switch (result.kind) {
-      case 'ok': {
-        void guard?.loginSucceeded(address, result.route.login);
-        const slot = guard ? await guard.userSession(result.route.login) : undefined;
-        if (slot && !slot.ok) {
-          result.backend.socket.destroy();
-          this.reply('-ERR [IN-USE] Too many sessions for this user.');
-          return;
-        }
-        const { route, backend, reply } = result;
-        // The backend's own +OK, then whatever it sent past the login.
-        return this.spliceTo({
-          user: route.login,
-          backendName: route.backend.name,
-          backend: backend.socket,
-          toClient: [reply.raw, Buffer.from('\r\n'), backend.detach()],
-          release: slot?.release ?? (() => {}),
-        });
-      }
+      case 'abandoned':
+        return;
       case 'failed':
-        void guard?.loginFailed(address, credentials.user);
-        return this.failLogin(startedAt);
+        this.reply(AUTH_FAILED);
+        return;
       case 'unavailable':
-        this.conn.metrics.login('pop3', 'unavailable');
         this.reply(UNAVAILABLE);
         return;
-      case 'refused':
-        this.write(Buffer.concat([result.reply.raw, Buffer.from('\r\n')]));
+      case 'limit':
+        this.reply('-ERR [IN-USE] Too many sessions for this user.');
         return;
+      case 'refused':
+        this.write(Buffer.concat([result.reply.raw, CRLF]));
+        return;
+      case 'ok': {
+        const { route, session, reply } = result;
+        // The backend's own +OK, then whatever it sent past the login.
+        this.spliceTo({
+          user: route.login,
+          backendName: route.backend.name,
+          backend: session.socket,
+          toClient: [reply.raw, CRLF, session.detach()],
+          release: result.release,
+        });
+      }
     }
   }
 

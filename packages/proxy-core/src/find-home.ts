@@ -18,6 +18,7 @@ export interface FindHomeOptions {
   readonly user: string;
   /** The client's password, when it gave one (not for OAuth): checked here for master logins. */
   readonly password: string | undefined;
+  /** The session's logger: each line names the user. */
   readonly log: Logger;
 }
 
@@ -40,34 +41,34 @@ export type HomeResult =
  * node, and, where the backend takes master logins, the password checked by the directory.
  */
 export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
-  const { directory, health, limits, protocol, log } = options;
+  const { directory, health, limits, protocol, log, user } = options;
   let route: Route | undefined;
   try {
-    const result = await directory.lookup(options.user, {
+    const result = await directory.lookup(user, {
       timeoutMs: limits.backendConnectTimeoutMs,
       isHealthy: (name) => !health.isDown(`${name}/${protocol}`),
     });
     route = result.route;
-    if (result.stale) log.warn('directory failing: using a stale route');
+    if (result.stale) log.warn({ user }, 'directory failing: using a stale route');
   } catch (error) {
     log.warn(
-      { err: error instanceof DirectoryError ? error.message : error },
+      { user, err: error instanceof DirectoryError ? error.message : error },
       'directory unavailable',
     );
     return { kind: 'unavailable' };
   }
   if (!route) {
-    log.info('login failed: no such user');
+    log.info({ user }, 'login failed: no such user');
     return { kind: 'failed' };
   }
   const backend = route.backend.name;
   const endpoint = route.backend.endpoints[protocol];
   if (!endpoint) {
-    log.error({ backend }, `the home backend has no ${protocol} service configured`);
+    log.error({ user, backend }, `the home backend has no ${protocol} service configured`);
     return { kind: 'unavailable' };
   }
   if (options.isOwnAddress(route.backend.host, endpoint.port)) {
-    log.error({ backend }, 'route loop: the home backend is this proxy');
+    log.error({ user, backend }, 'route loop: the home backend is this proxy');
     return { kind: 'unavailable' };
   }
   if (!route.backend.master || !directory.canVerifyPasswords || options.password === undefined) {
@@ -75,12 +76,15 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
   }
   try {
     if (!(await directory.verifyPassword(route, options.password))) {
-      log.info('login failed: wrong password (directory bind)');
+      log.info({ user }, 'login failed: wrong password (directory bind)');
       return { kind: 'failed' };
     }
     return { kind: 'ok', route, endpoint, useMaster: true };
   } catch (error) {
-    log.warn({ err: error instanceof Error ? error.message : error }, 'password check unavailable');
+    log.warn(
+      { user, err: error instanceof Error ? error.message : error },
+      'password check unavailable',
+    );
     return { kind: 'unavailable' };
   }
 }

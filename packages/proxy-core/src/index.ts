@@ -1,5 +1,6 @@
 export * from './abuse/index.js';
 export { type BackendTarget, connectBackend } from './backend.js';
+export { type Credentials, passwordOf } from './credentials.js';
 export { Deadline } from './deadline.js';
 export { atLeast } from './delay.js';
 export { type FindHomeOptions, findHome, type HomeResult } from './find-home.js';
@@ -15,6 +16,16 @@ export {
   listen,
   sessionId,
 } from './listener.js';
+export {
+  type BackendConversation,
+  failedLogin,
+  type LoginDialect,
+  type LoginPath,
+  type LoginResult,
+  login,
+  type Replay,
+  type ReplayVerdict,
+} from './login-path.js';
 export {
   type LoginOutcome,
   type MessageOutcome,
@@ -38,6 +49,16 @@ export {
   type ProxyHeader,
   parseProxyHeader,
 } from './proxy-protocol.js';
+export {
+  decodeBase64,
+  decodePlain,
+  encodePlain,
+  oauthUser,
+  type PlainCredentials,
+  readSaslResponse,
+  type SaslMechanism,
+  type SaslStep,
+} from './sasl.js';
 export { type SessionInfo, type SessionProtocol, SessionRegistry } from './sessions.js';
 export { type Splice, type SpliceResult, splice } from './splice.js';
 export {

@@ -159,7 +159,6 @@ export abstract class PreloginSession<Event> {
     this.#kick = (reason) => piped.destroy(reason);
     const log = this.log.child({ user: login.user, backend: login.backendName });
     log.info('logged in');
-    this.conn.metrics.login(this.protocol, 'ok');
     void piped.done.then((result) => {
       login.release();
       this.conn.metrics.spliced(this.protocol, result.up, result.down);

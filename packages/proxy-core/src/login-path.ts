@@ -1,0 +1,202 @@
+import type { Socket } from 'node:net';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import type { Directory, Endpoint, Route } from '@homing/directory';
+import { gateLogin } from './abuse/login.js';
+import { type Credentials, passwordOf } from './credentials.js';
+import { atLeast } from './delay.js';
+import { findHome } from './find-home.js';
+import type { BackendHealth } from './health.js';
+import type { Limits } from './limits.js';
+import type { ClientConnection } from './listener.js';
+import { loginOnBackend, openBackend } from './open-backend.js';
+
+/** What a login needs of its listener: the same for every session, made once. */
+export interface LoginPath {
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  /** True when host:port is one of this node's own listeners (a route loop). */
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+}
+
+/** A protocol's side of a backend conversation before the splice. */
+export interface BackendConversation {
+  readonly socket: Socket | TLSSocket;
+}
+
+/** What the replay of a login is given. */
+export interface Replay<X> {
+  readonly connection: ClientConnection;
+  readonly route: Route;
+  readonly endpoint: Endpoint;
+  readonly credentials: Credentials;
+  /** The password was checked by a directory bind: log in as the backend's master user. */
+  readonly useMaster: boolean;
+  /** What the protocol's session adds (IMAP: the client's ID fields). */
+  readonly extra: X;
+}
+
+/** How the backend took the replayed login. */
+export type ReplayVerdict<R> =
+  | { readonly kind: 'ok'; readonly reply: R }
+  /** The credentials were refused: the one failure reply. */
+  | { readonly kind: 'rejected'; readonly detail: string }
+  /** A refusal of the backend's own (POP3 `-ERR [IN-USE]`), for the client as it is. */
+  | { readonly kind: 'refused'; readonly reply: R; readonly detail: string }
+  /** The backend's trouble, not the user's: a temporary failure. */
+  | { readonly kind: 'unavailable'; readonly reason: string };
+
+/** The protocol's part of a login: its backend greeting and its replay; nothing else differs. */
+export interface LoginDialect<S extends BackendConversation, R, X> {
+  readonly protocol: 'imap' | 'pop3' | 'submission';
+  /** Reads the greeting and does STARTTLS within `signal`; throws when the backend is unusable. */
+  greet(
+    socket: Socket | TLSSocket,
+    tls: ConnectionOptions,
+    endpoint: Endpoint,
+    limits: Limits,
+    signal: AbortSignal,
+  ): Promise<S>;
+  /** Forwards the client address and replays the login within `signal`. */
+  replay(session: S, replay: Replay<X>, signal: AbortSignal): Promise<ReplayVerdict<R>>;
+}
+
+export type LoginResult<S, R> =
+  /** Logged in at the user's home, with a session slot: answer, then splice. */
+  | {
+      readonly kind: 'ok';
+      readonly route: Route;
+      readonly session: S;
+      readonly reply: R;
+      readonly release: () => void;
+    }
+  /** Unknown user, wrong credentials, or blocked: answered after the failed-login delay. */
+  | { readonly kind: 'failed' }
+  /** Directory or backend unusable: a fast temporary failure. */
+  | { readonly kind: 'unavailable' }
+  | { readonly kind: 'refused'; readonly reply: R }
+  /** The user has as many sessions as allowed. */
+  | { readonly kind: 'limit'; readonly sessions: number }
+  /** The client left while the backend login was under way: nobody to answer. */
+  | { readonly kind: 'abandoned' };
+
+const noRelease = () => {};
+
+/**
+ * The one login of every protocol: abuse gate → the user's home → a backend connection →
+ * the replayed login → the user's session slot. Failures are logged, counted and (for the
+ * failed kind) delayed here, so that every protocol answers them alike.
+ */
+export async function login<S extends BackendConversation, R, X>(
+  path: LoginPath,
+  dialect: LoginDialect<S, R, X>,
+  connection: ClientConnection,
+  credentials: Credentials,
+  extra: X,
+  closed: () => boolean,
+): Promise<LoginResult<S, R>> {
+  const { guard, log } = connection;
+  const { protocol } = dialect;
+  const address = connection.client.address;
+  const user = credentials.user;
+  const mech = credentials.mechanism;
+  if (await gateLogin(guard, address, user)) {
+    log.info({ user, mech }, 'login refused: address or user blocked');
+    return failedLogin(connection, protocol, path.limits, performance.now());
+  }
+  const startedAt = performance.now();
+  const failed = (): Promise<LoginResult<S, R>> => {
+    void guard?.loginFailed(address, user);
+    return failedLogin(connection, protocol, path.limits, startedAt);
+  };
+  const unavailable = (): LoginResult<S, R> => {
+    connection.metrics.login(protocol, 'unavailable');
+    return { kind: 'unavailable' };
+  };
+
+  const home = await findHome({
+    directory: path.directory,
+    health: path.health,
+    limits: path.limits,
+    isOwnAddress: path.isOwnAddress,
+    protocol,
+    user,
+    password: passwordOf(credentials),
+    log,
+  });
+  if (home.kind === 'failed') return failed();
+  if (home.kind === 'unavailable') return unavailable();
+  const { route, endpoint } = home;
+  const backend = route.backend.name;
+
+  const opened = await openBackend({
+    backend: route.backend,
+    endpoint,
+    protocol,
+    connection,
+    limits: path.limits,
+    health: path.health,
+    greet: (socket, tls, signal) => dialect.greet(socket, tls, endpoint, path.limits, signal),
+  });
+  if (!opened.ok) {
+    log.warn({ user, mech, backend, reason: opened.reason }, 'backend unavailable');
+    return unavailable();
+  }
+  const { session } = opened;
+  const replay: Replay<X> = {
+    connection,
+    route,
+    endpoint,
+    credentials,
+    useMaster: home.useMaster,
+    extra,
+  };
+  const verdict = await loginOnBackend(session, backend, path.limits, (signal) =>
+    dialect.replay(session, replay, signal),
+  );
+  if (verdict.kind !== 'ok') session.socket.destroy();
+  if (closed()) {
+    session.socket.destroy();
+    return { kind: 'abandoned' };
+  }
+  switch (verdict.kind) {
+    case 'rejected':
+      log.info(
+        { user, mech, backend, reply: verdict.detail },
+        'login failed: rejected by the backend',
+      );
+      return failed();
+    case 'refused':
+      log.info({ user, mech, backend, reply: verdict.detail }, 'login refused by the backend');
+      return { kind: 'refused', reply: verdict.reply };
+    case 'unavailable':
+      log.warn({ user, mech, backend, reason: verdict.reason }, 'backend unavailable');
+      return unavailable();
+    case 'ok':
+      break;
+  }
+  void guard?.loginSucceeded(address, route.login);
+  const slot = guard ? await guard.userSession(route.login) : undefined;
+  if (slot && !slot.ok) {
+    session.socket.destroy();
+    log.info({ user, sessions: slot.count }, 'login refused: too many sessions for this user');
+    return { kind: 'limit', sessions: slot.count };
+  }
+  connection.metrics.login(protocol, 'ok');
+  return { kind: 'ok', route, session, reply: verdict.reply, release: slot?.release ?? noRelease };
+}
+
+/**
+ * A failed login, counted, answered no sooner than `failed_login_delay` after `startedAt`, so
+ * that an unknown user, a wrong password and a block look alike from outside.
+ */
+export async function failedLogin(
+  connection: ClientConnection,
+  protocol: LoginDialect<BackendConversation, unknown, unknown>['protocol'],
+  limits: Limits,
+  startedAt: number,
+): Promise<{ readonly kind: 'failed' }> {
+  connection.metrics.login(protocol, 'failed');
+  await atLeast(startedAt, limits.failedLoginDelayMs);
+  return { kind: 'failed' };
+}
