@@ -88,7 +88,9 @@ const source: UserSource = {
   async find(address) {
     if (directoryDown) throw new DirectoryError('UNAVAILABLE', 'source down');
     const home = users[address.key];
-    return home && { id: address.key, login: address.key, home, attributes: {} };
+    return home === undefined
+      ? undefined
+      : { id: address.key, login: address.key, home, attributes: {} };
   },
   close: async () => {},
 };
