@@ -1,6 +1,6 @@
 import {
-  type ClientConnection,
   encodePlain,
+  type LoginClient,
   type LoginDialect,
   type Replay,
   type ReplayVerdict,
@@ -40,7 +40,7 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
  */
 async function forwardClient(
   session: Pop3Backend,
-  connection: ClientConnection,
+  connection: LoginClient,
   signal: AbortSignal,
 ): Promise<void> {
   if (!session.xclient) {

@@ -19,6 +19,7 @@ export {
 export {
   type BackendConversation,
   failedLogin,
+  type LoginClient,
   type LoginDialect,
   type LoginPath,
   type LoginResult,

@@ -24,9 +24,15 @@ export interface BackendConversation {
   readonly socket: Socket | TLSSocket;
 }
 
+/** What a login needs of the client's connection. */
+export type LoginClient = Pick<
+  ClientConnection,
+  'id' | 'client' | 'local' | 'log' | 'metrics' | 'guard'
+>;
+
 /** What the replay of a login is given. */
 export interface Replay<X> {
-  readonly connection: ClientConnection;
+  readonly connection: LoginClient;
   readonly route: Route;
   readonly endpoint: Endpoint;
   readonly credentials: Credentials;
@@ -49,6 +55,11 @@ export type ReplayVerdict<R> =
 /** The protocol's part of a login: its backend greeting and its replay; nothing else differs. */
 export interface LoginDialect<S extends BackendConversation, R, X> {
   readonly protocol: 'imap' | 'pop3' | 'submission';
+  /**
+   * false: the session is not spliced (submission goes on speaking SMTP), so it takes none of
+   * the user's session slots.
+   */
+  readonly spliced?: boolean;
   /** Reads the greeting and does STARTTLS within `signal`; throws when the backend is unusable. */
   greet(
     socket: Socket | TLSSocket,
@@ -90,7 +101,7 @@ const noRelease = () => {};
 export async function login<S extends BackendConversation, R, X>(
   path: LoginPath,
   dialect: LoginDialect<S, R, X>,
-  connection: ClientConnection,
+  connection: LoginClient,
   credentials: Credentials,
   extra: X,
   closed: () => boolean,
@@ -176,7 +187,8 @@ export async function login<S extends BackendConversation, R, X>(
       break;
   }
   void guard?.loginSucceeded(address, route.login);
-  const slot = guard ? await guard.userSession(route.login) : undefined;
+  const slot =
+    guard && dialect.spliced !== false ? await guard.userSession(route.login) : undefined;
   if (slot && !slot.ok) {
     session.socket.destroy();
     log.info({ user, sessions: slot.count }, 'login refused: too many sessions for this user');
@@ -191,7 +203,7 @@ export async function login<S extends BackendConversation, R, X>(
  * that an unknown user, a wrong password and a block look alike from outside.
  */
 export async function failedLogin(
-  connection: ClientConnection,
+  connection: Pick<ClientConnection, 'metrics'>,
   protocol: LoginDialect<BackendConversation, unknown, unknown>['protocol'],
   limits: Limits,
   startedAt: number,

@@ -13,7 +13,7 @@ export interface OpenBackendOptions<S> {
   readonly backend: Backend;
   readonly endpoint: Endpoint;
   readonly protocol: SessionProtocol;
-  readonly connection: ClientConnection;
+  readonly connection: Pick<ClientConnection, 'client' | 'local' | 'metrics'>;
   readonly limits: Limits;
   readonly health: BackendHealth;
   /** The protocol's part: read the greeting and do STARTTLS within `signal`; throw if it fails. */

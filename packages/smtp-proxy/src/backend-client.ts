@@ -61,6 +61,15 @@ export class BackendClient implements DataTarget {
       },
       signal,
     );
+    return BackendClient.over(socket, options, signal);
+  }
+
+  /** Greeting, EHLO/LHLO and STARTTLS on a connection already open (implicit TLS done). */
+  static async over(
+    socket: Socket | TLSSocket,
+    options: BackendClientOptions,
+    signal: AbortSignal,
+  ): Promise<BackendClient> {
     const client = new BackendClient(socket, options);
     try {
       const greeting = await client.#read(signal);
@@ -81,6 +90,11 @@ export class BackendClient implements DataTarget {
       client.close();
       throw error;
     }
+  }
+
+  /** The connection, for the login path's clean-up. */
+  get socket(): Socket | TLSSocket {
+    return this.#socket;
   }
 
   get closed(): boolean {

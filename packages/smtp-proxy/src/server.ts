@@ -185,11 +185,9 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               limits: options.limits,
               hostname: options.hostname,
               smarthost: submission.smarthost,
-              metrics: connection.metrics,
-              guard: connection.guard,
-              log: connection.log,
+              isOwnAddress: options.isOwnAddress,
             },
-            peer,
+            connection,
           )
         : new Router(
             {

@@ -1,16 +1,15 @@
 import type { Directory, Route } from '@homing/directory';
 import {
-  type AbuseGuard,
-  atLeast,
   type BackendHealth,
   backendTlsOptions,
+  type Credentials,
   Deadline,
+  failedLogin,
   gateLogin,
   type Limits,
-  type Endpoint as Peer,
-  type ProxyMetrics,
+  type LoginClient,
+  login,
 } from '@homing/proxy-core';
-import type { Logger } from 'pino';
 import type {
   SMTPServerAddress,
   SMTPServerAuthentication,
@@ -21,7 +20,7 @@ import { BackendClient } from './backend-client.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
 import { forwardParams } from './params.js';
 import { isPositive, replyError, replyText, SmtpError } from './reply.js';
-import { xtext } from './xtext.js';
+import { submissionDialect, xclient } from './submission-login.js';
 
 export type SubmissionMode = 'home' | 'relay';
 
@@ -41,12 +40,12 @@ export interface SubmissionOptions {
   readonly hostname: string;
   /** Where `relay` mode hands mail on, with XCLIENT LOGIN=. */
   readonly smarthost?: SmarthostOptions | undefined;
-  readonly metrics: ProxyMetrics;
-  readonly guard?: AbuseGuard | undefined;
-  readonly log: Logger;
+  /** True when host:port is one of this node's own listeners (a route loop). */
+  readonly isOwnAddress: (host: string, port: number) => boolean;
 }
 
 const AUTH_FAILED = '5.7.8 Authentication credentials invalid';
+const TEMPORARY = '4.7.0 Temporary authentication failure, try again later';
 
 /**
  * Authenticated submission. `home`: the AUTH is replayed on the user's home backend's
@@ -56,32 +55,81 @@ const AUTH_FAILED = '5.7.8 Authentication credentials invalid';
 export class Submission {
   #upstream: BackendClient | undefined;
   #user: string | undefined;
+  readonly #dialect: ReturnType<typeof submissionDialect>;
   readonly #options: SubmissionOptions;
 
-  constructor(
-    options: SubmissionOptions,
-    readonly client: { readonly address: Peer; readonly local: Peer },
-  ) {
+  readonly #client: LoginClient;
+
+  constructor(options: SubmissionOptions, client: LoginClient) {
     this.#options = options;
+    this.#client = client;
+    this.#dialect = submissionDialect(options.hostname);
   }
 
   async auth(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
-    const { guard } = this.#options;
-    const address = this.client.address.address;
-    const blocked = await gateLogin(guard, address, auth.username);
+    const user =
+      this.#options.mode === 'home'
+        ? await this.#authAtHome(auth, session)
+        : await this.#authForRelay(auth, session);
+    this.#user = user;
+    this.#client.log.info({ user, mode: this.#options.mode }, 'authenticated');
+    return user;
+  }
+
+  /** `home`: the one login path, on the home's submission service. */
+  async #authAtHome(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
+    const user = auth.username ?? '';
+    const credentials: Credentials =
+      auth.method === 'XOAUTH2'
+        ? {
+            mechanism: 'XOAUTH2',
+            user,
+            response: Buffer.from(`user=${user}\u0001auth=Bearer ${auth.accessToken}\u0001\u0001`),
+          }
+        : { mechanism: 'PLAIN', authzid: '', user, password: auth.password ?? '' };
+    const result = await login(
+      this.#options,
+      this.#dialect,
+      this.#client,
+      credentials,
+      { helo: session.hostNameAppearsAs },
+      () => false,
+    );
+    switch (result.kind) {
+      case 'ok':
+        this.#upstream = result.session;
+        return result.route.login;
+      case 'refused':
+        throw replyError(result.reply);
+      case 'unavailable':
+      case 'limit':
+      case 'abandoned':
+        throw new SmtpError(454, TEMPORARY);
+      case 'failed':
+        throw new SmtpError(535, AUTH_FAILED);
+    }
+  }
+
+  /**
+   * `relay`: the password is checked by LDAP bind and mail goes to the smarthost, told the user
+   * with XCLIENT LOGIN=. Not a login at the home, so not the login path.
+   */
+  async #authForRelay(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
+    const { guard, log, metrics } = this.#client;
+    const { directory, limits } = this.#options;
+    const address = this.#client.client.address;
+    const username = auth.username ?? '';
+    const blocked = await gateLogin(guard, address, username);
     const started = performance.now();
     const fail = async (): Promise<never> => {
-      this.#options.metrics.login('submission', 'failed');
-      if (!blocked) void guard?.loginFailed(address, auth.username);
-      await atLeast(started, this.#options.limits.failedLoginDelayMs);
+      if (!blocked) void guard?.loginFailed(address, username);
+      await failedLogin(this.#client, 'submission', limits, started);
       throw new SmtpError(535, AUTH_FAILED);
     };
     if (blocked) {
-      this.#options.log.info({ user: auth.username }, 'login refused: address or user blocked');
+      log.info({ user: username }, 'login refused: address or user blocked');
       return fail();
     }
-    const username = auth.username ?? '';
-    const { directory, limits, log } = this.#options;
     let route: Route | undefined;
     try {
       route = (
@@ -92,37 +140,24 @@ export class Submission {
       ).route;
     } catch (error) {
       log.warn({ user: username, err: String(error) }, 'directory unavailable');
-      throw new SmtpError(454, '4.7.0 Temporary authentication failure, try again later');
+      throw new SmtpError(454, TEMPORARY);
     }
     if (!route) {
       log.info({ user: username }, 'login failed: no such user');
       return fail();
     }
-    if (this.#options.mode === 'relay') {
-      if (auth.method === 'XOAUTH2' || !auth.password) return fail(); // relay mode checks passwords only
-      const ok = await directory.verifyPassword(route, auth.password).catch((error: unknown) => {
-        log.warn({ err: String(error) }, 'password check unavailable');
-        throw new SmtpError(454, '4.7.0 Temporary authentication failure, try again later');
-      });
-      if (!ok) {
-        log.info({ user: username }, 'login failed: wrong password (directory bind)');
-        return fail();
-      }
-      this.#upstream = await this.#connectSmarthost(route.login, session);
-    } else {
-      const accepted = await this.#authAtHome(route, auth, session);
-      if (!accepted) {
-        log.info(
-          { user: username, backend: route.backend.name },
-          'login failed: rejected by the backend',
-        );
-        return fail();
-      }
+    if (auth.method === 'XOAUTH2' || !auth.password) return fail(); // relay mode checks passwords only
+    const ok = await directory.verifyPassword(route, auth.password).catch((error: unknown) => {
+      log.warn({ err: String(error) }, 'password check unavailable');
+      throw new SmtpError(454, TEMPORARY);
+    });
+    if (!ok) {
+      log.info({ user: username }, 'login failed: wrong password (directory bind)');
+      return fail();
     }
-    this.#user = route.login;
+    this.#upstream = await this.#connectSmarthost(route.login, session);
     void guard?.loginSucceeded(address, route.login);
-    this.#options.metrics.login('submission', 'ok');
-    log.info({ user: route.login, mode: this.#options.mode }, 'authenticated');
+    metrics.login('submission', 'ok');
     return route.login;
   }
 
@@ -160,7 +195,7 @@ export class Submission {
     if (!reply) return this.#lost();
     if (stream.sizeExceeded) return 'ignored';
     const outcome = isPositive(reply) ? 'accepted' : reply.code >= 500 ? 'refused' : 'deferred';
-    this.#options.metrics.smtpMessage(protocol, outcome);
+    this.#client.metrics.smtpMessage(protocol, outcome);
     if (!isPositive(reply)) throw replyError(reply);
     return replyText(reply);
   }
@@ -185,53 +220,6 @@ export class Submission {
     return this.#options.limits.backendLoginTimeoutMs;
   }
 
-  async #authAtHome(
-    route: Route,
-    auth: SMTPServerAuthentication,
-    session: SMTPServerSession,
-  ): Promise<boolean> {
-    const endpoint = route.backend.endpoints.submission;
-    if (!endpoint) {
-      this.#options.log.error(
-        { backend: route.backend.name },
-        'the home backend has no submission service configured',
-      );
-      throw new SmtpError(454, '4.7.0 Temporary authentication failure, try again later');
-    }
-    const upstream = await this.#open(
-      route.backend.host,
-      endpoint.port,
-      endpoint.tls,
-      route.backend.tls,
-      `${route.backend.name}/submission`,
-    );
-    if (endpoint.forward === 'xclient') await this.#xclient(upstream, session, undefined);
-    const response =
-      auth.method === 'XOAUTH2'
-        ? Buffer.from(
-            `user=${auth.username}\u0001auth=Bearer ${auth.accessToken}\u0001\u0001`,
-          ).toString('base64')
-        : Buffer.from(`\u0000${route.login}\u0000${auth.password ?? ''}`).toString('base64');
-    const reply = await upstream.command(
-      `AUTH ${auth.method === 'XOAUTH2' ? 'XOAUTH2' : 'PLAIN'} ${response}`,
-      this.#wait(),
-    );
-    if (reply.code === 334) {
-      // XOAUTH2 error challenge: answer empty, the failure reply follows (RFC 7628 §3.2.3).
-      const final = await upstream.command('', this.#wait());
-      upstream.close();
-      if (final.code >= 400 && final.code < 500) throw replyError(final);
-      return false;
-    }
-    if (reply.code === 235) {
-      this.#upstream = upstream;
-      return true;
-    }
-    upstream.close();
-    if (reply.code >= 400 && reply.code < 500) throw replyError(reply);
-    return false;
-  }
-
   async #connectSmarthost(login: string, session: SMTPServerSession): Promise<BackendClient> {
     const smarthost = this.#options.smarthost;
     if (!smarthost) throw new SmtpError(454, '4.7.0 Submission is not configured');
@@ -242,9 +230,10 @@ export class Submission {
       { verify: smarthost.verify, caFile: smarthost.caFile },
       'smarthost/smtp',
     );
-    if (!(await this.#xclient(upstream, session, login))) {
+    const helo = session.hostNameAppearsAs;
+    if (!(await xclient(upstream, this.#client.client, helo, login, this.#wait()))) {
       upstream.close();
-      this.#options.log.error('the smarthost does not accept XCLIENT LOGIN from homing');
+      this.#client.log.error('the smarthost does not accept XCLIENT LOGIN from homing');
       throw new SmtpError(454, '4.7.0 Temporary authentication failure, try again later');
     }
     return upstream;
@@ -278,40 +267,10 @@ export class Submission {
       return upstream;
     } catch (error) {
       health.failure(key, String(error));
-      this.#options.log.warn({ upstream: key, err: String(error) }, 'mail server unavailable');
+      this.#client.log.warn({ upstream: key, err: String(error) }, 'mail server unavailable');
       throw new SmtpError(454, '4.7.0 Mail server unavailable, try again later');
     } finally {
       deadline.clear();
     }
-  }
-
-  /** XCLIENT with the client's address (and the user, in relay mode); true when accepted. */
-  async #xclient(
-    upstream: BackendClient,
-    session: SMTPServerSession,
-    login: string | undefined,
-  ): Promise<boolean> {
-    const offered = upstream.extensions.get('XCLIENT');
-    if (offered === undefined) return false;
-    const names = new Set(offered.toUpperCase().split(/\s+/));
-    if (login !== undefined && !names.has('LOGIN')) return false;
-    const attributes: [string, string][] = [
-      ['ADDR', this.client.address.address],
-      ['PORT', String(this.client.address.port)],
-      ['HELO', session.hostNameAppearsAs || ''],
-      ['NAME', '[UNAVAILABLE]'],
-      ['PROTO', 'ESMTP'],
-      ...(login !== undefined ? ([['LOGIN', login]] as [string, string][]) : []),
-    ];
-    const sent = attributes.filter(([name, value]) => names.has(name) && value !== '');
-    const reply = await upstream.command(
-      `XCLIENT ${sent.map(([n, v]) => `${n}=${xtext(v)}`).join(' ')}`,
-      this.#wait(),
-    );
-    if (reply.code !== 220 && reply.code !== 250) return false;
-    const helo = session.hostNameAppearsAs;
-    if (reply.code === 220)
-      await upstream.hello(this.#wait(), /^[\w.-]+$/.test(helo ?? '') ? helo : undefined);
-    return true;
   }
 }
