@@ -21,8 +21,11 @@ export class BackendSession {
   #tag = 0;
   /** Tags of commands sent ahead whose replies are still to come. */
   readonly #ahead = new Set<string>();
-  /** Capabilities from the greeting (or a CAPABILITY response). */
-  capabilities = new Set<string>();
+  /** Commands sent ahead, written with the next command: one write, one segment. */
+  #pending = '';
+  /** The last capability list the backend sent (greeting, response code or CAPABILITY). */
+  #capabilityText = '';
+  #capabilities: Set<string> | undefined;
 
   constructor(
     socket: Socket | TLSSocket,
@@ -47,8 +50,21 @@ export class BackendSession {
     if (rest.length > 0) return false; // bytes after OK before the handshake: refuse them
     this.socket = await connectTls(this.socket as Socket, options, signal);
     this.#reader = new LineReader(this.socket, this.maxLineBytes);
-    this.capabilities.clear();
+    this.#capabilityText = '';
+    this.#capabilities = undefined;
     return true;
+  }
+
+  /** Capabilities the backend announced last, parsed when first asked for. */
+  get capabilities(): ReadonlySet<string> {
+    this.#capabilities ??= new Set(
+      this.#capabilityText
+        .trim()
+        .split(/\s+/)
+        .filter((c) => c !== '')
+        .map((c) => c.toUpperCase()),
+    );
+    return this.#capabilities;
   }
 
   /** Sends `TAG NAME args` (strings already encoded as astrings) and reads up to the tagged reply. */
@@ -76,27 +92,32 @@ export class BackendSession {
     }
     // Each literal either rides along (LITERAL+) or waits for the backend's "+".
     for (const literal of literals) {
-      this.socket.write(literal.head);
+      this.#write(literal.head);
       if (!literalPlus) {
         const line = await this.#readLine(signal);
         if (!line.startsWith('+')) return this.#tagged(tag, line, [], signal);
       }
       this.socket.write(literal.bytes);
     }
-    this.socket.write(`${head}\r\n`);
+    this.#write(`${head}\r\n`);
     return this.#until(tag, signal, onContinue);
   }
 
+  #write(text: string): void {
+    this.socket.write(this.#pending === '' ? text : this.#pending + text);
+    this.#pending = '';
+  }
+
   /**
-   * Sends a one-line command (no literals) without waiting for its reply, so the next command
-   * rides along (RFC 9051 §5.5); its untagged and tagged replies are read and dropped by the
-   * next `command`. For commands whose answer does not matter, like ID.
+   * Queues a one-line command (no literals) that goes out with the next command, without
+   * waiting for its reply (RFC 9051 §5.5); its untagged and tagged replies are read and dropped
+   * by that next `command`. For commands whose answer does not matter, like ID.
    */
   sendAhead(name: string, args: string[]): void {
     this.#tag += 1;
     const tag = `H${this.#tag}`;
     this.#ahead.add(tag);
-    this.socket.write(`${tag} ${name}${args.map((a) => ` ${a}`).join('')}\r\n`);
+    this.#pending += `${tag} ${name}${args.map((a) => ` ${a}`).join('')}\r\n`;
   }
 
   /** Stops reading; returns bytes that arrived after the last reply. */
@@ -164,11 +185,7 @@ export class BackendSession {
   #noteCapabilities(line: string): void {
     const match = /(?:\[|^\* )CAPABILITY ([^\]\r\n]*)/i.exec(line);
     if (!match) return;
-    this.capabilities = new Set(
-      (match[1] as string)
-        .trim()
-        .split(/\s+/)
-        .map((c) => c.toUpperCase()),
-    );
+    this.#capabilityText = match[1] as string;
+    this.#capabilities = undefined;
   }
 }

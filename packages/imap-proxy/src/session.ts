@@ -30,6 +30,14 @@ const commands: Record<string, Handler> = {
 };
 
 const AUTH_FAILED = 'NO [AUTHENTICATIONFAILED] Authentication failed.';
+const texts = {
+  idle: '* BYE Autologout; idle for too long',
+  authTimeout: '* BYE Autologout; authentication took too long',
+  kicked: '* BYE Disconnected by the administrator',
+  shutdown: '* BYE Server shutting down, please reconnect',
+  internalError: '* BYE Internal error',
+};
+const capabilityLists = new WeakMap<ImapSessionOptions, string[]>();
 const UNAVAILABLE = 'NO [UNAVAILABLE] Temporary failure, try again later.';
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
@@ -47,15 +55,10 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     this.#framer = new ImapFramer(options.limits);
   }
 
-  protected get texts() {
-    return {
-      greeting: `* OK [CAPABILITY ${this.capabilities()}] homing ready.`,
-      idle: '* BYE Autologout; idle for too long',
-      authTimeout: '* BYE Autologout; authentication took too long',
-      kicked: '* BYE Disconnected by the administrator',
-      shutdown: '* BYE Server shutting down, please reconnect',
-      internalError: '* BYE Internal error',
-    };
+  protected readonly texts = texts;
+
+  protected greeting(): string {
+    return `* OK [CAPABILITY ${this.capabilities()}] homing ready.`;
   }
 
   protected push(chunk: Buffer): void {
@@ -70,13 +73,23 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     return this.#framer.takeRest();
   }
 
+  /** The list depends on the listener and on two facts of the connection: made once each. */
   capabilities(): string {
-    return preauthCapabilities({
-      secure: this.conn.secure,
-      canStartTls: this.#canStartTls(),
+    let lists = capabilityLists.get(this.#options);
+    if (!lists) {
+      lists = [];
+      capabilityLists.set(this.#options, lists);
+    }
+    const secure = this.conn.secure;
+    const canStartTls = this.#canStartTls();
+    const index = (secure ? 1 : 0) + (canStartTls ? 2 : 0);
+    lists[index] ??= preauthCapabilities({
+      secure,
+      canStartTls,
       allowPlaintext: this.#options.allowPlaintext,
       oauth: this.#options.oauth,
     });
+    return lists[index];
   }
 
   id(command: ImapCommand): void {

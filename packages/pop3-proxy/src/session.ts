@@ -20,21 +20,27 @@ export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 const AUTH_FAILED = '-ERR [AUTH] Authentication failed.';
 const UNAVAILABLE = '-ERR [SYS/TEMP] Temporary failure, try again later.';
 const CRLF = Buffer.from('\r\n');
+const texts = {
+  idle: '-ERR Disconnected for inactivity.',
+  authTimeout: '-ERR Disconnected: authentication took too long.',
+  kicked: '-ERR [SYS/TEMP] Disconnected by the administrator.',
+  shutdown: '-ERR [SYS/TEMP] Server shutting down, please reconnect.',
+  internalError: '-ERR [SYS/TEMP] Internal error.',
+};
+
 const PLAINTEXT_DISALLOWED =
   '-ERR [AUTH] Plaintext authentication disallowed on non-secure connections.';
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class Pop3Session extends PreloginSession<ReadEvent> {
   protected readonly protocol = 'pop3';
-  protected readonly texts = {
-    greeting: '+OK homing POP3 ready.',
-    idle: '-ERR Disconnected for inactivity.',
-    authTimeout: '-ERR Disconnected: authentication took too long.',
-    kicked: '-ERR [SYS/TEMP] Disconnected by the administrator.',
-    shutdown: '-ERR [SYS/TEMP] Server shutting down, please reconnect.',
-    internalError: '-ERR [SYS/TEMP] Internal error.',
-  };
+  protected readonly texts = texts;
   readonly #options: Pop3SessionOptions;
+
+  protected greeting(): string {
+    return '+OK homing POP3 ready.';
+  }
+
   readonly #reader: CommandReader;
   #commands = 0;
   #awaitingSasl: SaslMechanism | undefined;

@@ -50,8 +50,14 @@ export interface ListenOptions {
   readonly onConnection: (connection: ClientConnection) => void;
 }
 
+/** Random per process, so that ids of this node's workers and of other nodes do not meet. */
+const idPrefix = randomBytes(4).toString('base64url');
+let idCount = 0;
+
+/** A session id for log lines and the backends' logs: unique without asking for randomness. */
 export function sessionId(): string {
-  return randomBytes(6).toString('base64url');
+  idCount += 1;
+  return `${idPrefix}${idCount.toString(36)}`;
 }
 
 /** A TCP listener that turns raw sockets into ClientConnections for a protocol handler. */

@@ -9,7 +9,6 @@ import type { ServerTls } from './tls.js';
 
 /** The lines a protocol says at the moments every session has. */
 export interface PreloginTexts {
-  readonly greeting: string;
   readonly idle: string;
   readonly authTimeout: string;
   readonly kicked: string;
@@ -43,13 +42,27 @@ export abstract class PreloginSession<Event> {
   #spliced = false;
   #finished = false;
   #busy = false;
-  #idleTimer: NodeJS.Timeout | undefined;
-  #authTimer: NodeJS.Timeout | undefined;
+  /**
+   * One timer for both deadlines, the login's and the silence's: data only notes the time, and
+   * the timer, when it fires early, sets itself for what is left.
+   */
+  #timer: NodeJS.Timeout | undefined;
+  #authDueAt = 0;
+  #lastHeard = 0;
   #kick: (reason: string) => void;
   readonly #onData = (chunk: Buffer) => {
     this.push(chunk);
-    this.#touch();
+    this.#lastHeard = performance.now();
     void this.#pump();
+  };
+  readonly #onTimer = () => {
+    this.#timer = undefined;
+    if (this.closed) return;
+    const now = performance.now();
+    const idleDueAt = this.#lastHeard + this.limits.idleTimeoutMs;
+    if (now >= this.#authDueAt) this.close([this.texts.authTimeout], 'auth timeout');
+    else if (now >= idleDueAt) this.close([this.texts.idle], 'idle timeout');
+    else this.#arm(Math.min(this.#authDueAt, idleDueAt) - now);
   };
   readonly #onClose = () => {
     if (this.#spliced) return;
@@ -60,6 +73,8 @@ export abstract class PreloginSession<Event> {
 
   protected abstract readonly protocol: SessionProtocol;
   protected abstract readonly texts: PreloginTexts;
+  /** The first line the client reads. */
+  protected abstract greeting(): string;
   /** Bytes from the client, into the protocol's reader. */
   protected abstract push(chunk: Buffer): void;
   protected abstract next(): Event | undefined;
@@ -89,12 +104,11 @@ export abstract class PreloginSession<Event> {
     socket.on('end', () => {
       if (!this.#spliced) this.close([], 'client closed');
     });
-    this.#authTimer = setTimeout(
-      () => this.close([this.texts.authTimeout], 'auth timeout'),
-      this.limits.authTimeoutMs,
-    );
-    this.#touch();
-    this.reply(this.texts.greeting);
+    const now = performance.now();
+    this.#lastHeard = now;
+    this.#authDueAt = now + this.limits.authTimeoutMs;
+    this.#arm(Math.min(this.limits.authTimeoutMs, this.limits.idleTimeoutMs));
+    this.reply(this.greeting());
   }
 
   reply(...lines: string[]): void {
@@ -141,8 +155,7 @@ export abstract class PreloginSession<Event> {
 
   /** From here on bytes only flow: nothing is parsed after the splice. */
   protected spliceTo(login: AcceptedLogin): void {
-    clearTimeout(this.#authTimer);
-    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#timer);
     const client = this.conn.socket;
     client.off('data', this.#onData);
     client.pause();
@@ -177,8 +190,7 @@ export abstract class PreloginSession<Event> {
   #finish(reason: string, bytes: { up: number; down: number }, log = this.log): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearTimeout(this.#authTimer);
-    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#timer);
     this.#unregister();
     // `proto` and `listener` come with the listener's logger.
     log.info(
@@ -192,13 +204,8 @@ export abstract class PreloginSession<Event> {
     );
   }
 
-  #touch(): void {
-    clearTimeout(this.#idleTimer);
-    if (this.closed) return;
-    this.#idleTimer = setTimeout(
-      () => this.close([this.texts.idle], 'idle timeout'),
-      this.limits.idleTimeoutMs,
-    );
+  #arm(ms: number): void {
+    this.#timer = setTimeout(this.#onTimer, ms);
   }
 
   async #pump(): Promise<void> {
