@@ -26,7 +26,7 @@ import { smtpMessages } from './smtp.js';
 const seconds = positiveNumber('BENCH_SECONDS', 5);
 const sessionsWanted = Math.floor(positiveNumber('BENCH_SESSIONS', 1000));
 const userCount = 200;
-const loginConcurrency = [1, 16, 50];
+const loginConcurrency = [1, 50];
 /** The TLS rows at the concurrency the comparison is about. */
 const tlsConcurrency = [50];
 const warmUpConcurrency = 8;

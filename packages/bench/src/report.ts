@@ -105,7 +105,7 @@ export function sideLines(
       side === 'direct' || direct === undefined ? '' : ` (${ratio(of(side).rate, direct)})`;
     return `${side} ${rate(of(side).rate)}${ratioText}`;
   });
-  const lines = [`${label.padEnd(24)}${rates.join(' · ')}`];
+  const lines = [`${label.padEnd(31)}${rates.join(' · ')}`];
   if (present.some((side) => of(side).p50Ms !== undefined)) {
     const p50 = present.map((side) => `${side} ${(of(side).p50Ms ?? Number.NaN).toFixed(1)}`);
     lines.push(`  p50 ms: ${p50.join(' · ')}`);
