@@ -1,40 +1,57 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   Dovecot,
   freePorts,
+  makeCertificates,
   Slapd,
   slapdServiceDn,
   slapdServicePassword,
   slapdSuffix,
   tempDir,
 } from '@homing/testkit';
+import type { ProcessGroup } from './cpu.js';
 import { HomingProcess } from './homing-process.js';
+import { startNginx } from './nginx.js';
+import type { PipeSpec } from './pipe.js';
+import { type Placement, pinnedPrefix, pinProcessTree, proxyWorkers } from './placement.js';
+import { ServiceProcess } from './service-process.js';
 import type { Side } from './turns.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 /** Lets the bench start a full garbage collection in homing (SIGUSR2) before it reads RSS. */
 const collectGarbage = fileURLToPath(new URL('./collect-garbage.mjs', import.meta.url));
+const authHttpScript = fileURLToPath(new URL('./auth-http.ts', import.meta.url));
+const pipeScript = fileURLToPath(new URL('./pipe.ts', import.meta.url));
 
 export interface BenchUser {
   readonly address: string;
   readonly password: string;
 }
 
-/** What the bench compares, each straight to Dovecot and through homing. */
-export type Service = 'imap' | 'pop3' | 'smtp';
+/** The client-facing listeners every side has for IMAP and POP3. */
+export type Listener = 'imap' | 'imaps' | 'pop3' | 'pop3s';
 
-/** slapd, one Dovecot (backend `mbox-a`) and a homing node in front of it, all on loopback. */
+/**
+ * slapd, one Dovecot (backend `mbox-a`, tuned as large sites run it) and, in front of it, a
+ * homing node, nginx's mail proxy with its auth_http service, and the bare pipe; all on
+ * loopback.
+ */
 export interface Cluster {
   readonly slapd: Slapd;
   readonly dovecot: Dovecot;
   readonly homing: HomingProcess;
-  /**
-   * Each service's port on either side: Dovecot's IMAP, POP3 and LMTP direct; homing's IMAP,
-   * POP3 and SMTP (MX) listeners, which lead to those.
-   */
-  readonly ports: Record<Service, Record<Side, number>>;
+  /** nginx's worker processes. */
+  readonly nginxWorkers: number;
+  /** The test CA the clients check every side's certificate against. */
+  readonly caPem: string;
+  /** Each listener's port on each side: Dovecot's own (direct), or the proxy's. */
+  readonly ports: Record<Listener, Record<Side, number>>;
+  /** Dovecot's LMTP (direct) and homing's MX listener (homing), for the SMTP part. */
+  readonly smtp: { readonly direct: number; readonly homing: number };
+  /** The processes whose CPU each side's rows count: none for direct. */
+  readonly processes: Record<Side, readonly ProcessGroup[]>;
 }
 
 /** Things to stop, newest first; each runs once even if `run` is called again (Ctrl-C). */
@@ -62,10 +79,12 @@ export function benchUser(name: string): BenchUser {
 
 export async function startCluster(
   users: readonly BenchUser[],
+  placement: Placement,
   cleanup: Cleanup,
 ): Promise<Cluster> {
   const dir = tempDir('bench');
   cleanup.add(() => dir.remove());
+  const certs = makeCertificates(dir.path);
   const slapdStart = Slapd.start(
     users.map((u) => ({
       uid: u.address.split('@')[0] ?? u.address,
@@ -77,6 +96,8 @@ export async function startCluster(
   const dovecotStart = Dovecot.start({
     name: 'A',
     users: users.map((u) => ({ user: u.address, password: u.password })),
+    tls: { cert: certs.cert, key: certs.key },
+    tuned: true,
   });
   // Both are awaited before either can throw past here, so neither is left running.
   const [slapd, dovecot] = await Promise.allSettled([slapdStart, dovecotStart]);
@@ -84,11 +105,24 @@ export async function startCluster(
   if (dovecot.status === 'fulfilled') cleanup.add(() => dovecot.value.destroy());
   if (slapd.status === 'rejected') throw slapd.reason;
   if (dovecot.status === 'rejected') throw dovecot.reason;
+  const direct = dovecot.value;
 
-  const [imap, pop3, smtp] = (await freePorts(3)) as [number, number, number];
-  const homingPorts: Record<Service, number> = { imap, pop3, smtp };
+  const free = await freePorts(14);
+  const take = (): number => free.shift() as number;
+  const four = (): Record<Listener, number> => ({
+    imap: take(),
+    imaps: take(),
+    pop3: take(),
+    pop3s: take(),
+  });
+  const homingPorts = four();
+  const nginxPorts = four();
+  const pipePorts = four();
+  const smtpPort = take();
+  const authPort = take();
+
   const config = join(dir.path, 'homing.yaml');
-  writeFileSync(config, homingConfig(slapd.value.url, homingPorts, dovecot.value));
+  writeFileSync(config, homingConfig(slapd.value.url, homingPorts, smtpPort, direct, certs));
   const homing = await HomingProcess.start(config, join(dir.path, 'homing.log'), repoRoot, [
     '--expose-gc',
     '--import',
@@ -96,16 +130,80 @@ export async function startCluster(
     ...(process.env.HOMING_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   ]);
   cleanup.add(() => homing.stop());
-  const direct = dovecot.value;
+  pinProcessTree(placement, homing.pid);
+
+  const prefix = pinnedPrefix(placement);
+  const nodeService = async (name: string, script: string, args: string[], ready: string) => {
+    const [command, ...rest] = [...prefix, process.execPath, '--import', 'tsx', script, ...args];
+    const service = await ServiceProcess.start({
+      name,
+      command: command as string,
+      args: rest,
+      cwd: repoRoot,
+      logFile: join(dir.path, `${name}.log`),
+      ready: (s) => s.logged(ready),
+    });
+    cleanup.add(() => service.stop());
+    return service;
+  };
+  const authHttp = await nodeService(
+    'auth_http',
+    authHttpScript,
+    [config, String(authPort)],
+    'auth_http ready',
+  );
+  const pipeSpec: PipeSpec = {
+    listeners: (['imap', 'imaps', 'pop3', 'pop3s'] as const).map((listener) => ({
+      protocol: listener.startsWith('imap') ? 'imap' : 'pop3',
+      port: pipePorts[listener],
+      tls: listener.endsWith('s'),
+      backendPort: listener.startsWith('imap') ? direct.imapPort : direct.pop3Port,
+    })),
+    cert: certs.cert,
+    key: certs.key,
+  };
+  const pipe = await nodeService('pipe', pipeScript, [JSON.stringify(pipeSpec)], 'pipe ready');
+
+  const nginxDir = join(dir.path, 'nginx');
+  mkdirSync(nginxDir);
+  const nginxWorkers = proxyWorkers(placement);
+  const nginx = await startNginx({
+    dir: nginxDir,
+    ports: nginxPorts,
+    authPort,
+    cert: certs.cert,
+    key: certs.key,
+    workers: nginxWorkers,
+    prefix,
+  });
+  cleanup.add(() => nginx.stop());
+
+  const directPorts: Record<Listener, number> = {
+    imap: direct.imapPort,
+    imaps: direct.imapsPort as number,
+    pop3: direct.pop3Port,
+    pop3s: direct.pop3sPort as number,
+  };
+  const byListener = (listener: Listener): Record<Side, number> => ({
+    direct: directPorts[listener],
+    nginx: nginxPorts[listener],
+    homing: homingPorts[listener],
+    pipe: pipePorts[listener],
+  });
   return {
     slapd: slapd.value,
     dovecot: direct,
     homing,
+    nginxWorkers,
+    caPem: certs.caCertPem,
     ports: {
-      imap: { direct: direct.imapPort, homing: homingPorts.imap },
-      pop3: { direct: direct.pop3Port, homing: homingPorts.pop3 },
-      smtp: { direct: direct.lmtpPort, homing: homingPorts.smtp },
+      imap: byListener('imap'),
+      imaps: byListener('imaps'),
+      pop3: byListener('pop3'),
+      pop3s: byListener('pop3s'),
     },
+    smtp: { direct: direct.lmtpPort, homing: smtpPort },
+    processes: { direct: [], nginx: [nginx, authHttp], homing: [homing], pipe: [pipe] },
   };
 }
 
@@ -115,7 +213,13 @@ export async function startCluster(
  * line the bench waits for is an info line. Each session writes two lines. The client address
  * reaches Dovecot as it would in service: IMAP ID, POP3 XCLIENT; the MX adds a Received header.
  */
-function homingConfig(ldapUrl: string, ports: Record<Service, number>, dovecot: Dovecot): string {
+function homingConfig(
+  ldapUrl: string,
+  ports: Record<Listener, number>,
+  smtpPort: number,
+  dovecot: Dovecot,
+  certs: { cert: string; key: string },
+): string {
   return `log: { level: info, format: json }
 workers: 1
 directory:
@@ -125,17 +229,26 @@ directory:
     bind_dn: ${slapdServiceDn}
     bind_password: ${slapdServicePassword}
     base_dn: ou=people,${slapdSuffix}
+tls:
+  certificates:
+    - { cert: ${certs.cert}, key: ${certs.key} }
 listeners:
   - protocol: imap
     listen: 127.0.0.1:${ports.imap}
     tls: none
     allow_plaintext_auth: true
+  - protocol: imap
+    listen: 127.0.0.1:${ports.imaps}
+    tls: implicit
   - protocol: pop3
     listen: 127.0.0.1:${ports.pop3}
     tls: none
     allow_plaintext_auth: true
+  - protocol: pop3
+    listen: 127.0.0.1:${ports.pop3s}
+    tls: implicit
   - protocol: smtp
-    listen: 127.0.0.1:${ports.smtp}
+    listen: 127.0.0.1:${smtpPort}
     tls: none
 limits:
   failed_login_delay: 2s

@@ -1,40 +1,91 @@
-import { readFileSync } from 'node:fs';
-import type { HomingProcess } from './homing-process.js';
+import { readdirSync, readFileSync } from 'node:fs';
 
-/** What one measured stretch of time cost: wall time, homing's CPU, how busy the machine was. */
+/** Processes whose CPU time is read together under one name (nginx: master and workers). */
+export interface ProcessGroup {
+  readonly name: string;
+  /** User + system CPU time so far, in ms (10 ms ticks: compare over a second or more). */
+  cpuMs(): number;
+  /** Throws when the process has exited, with what it last logged. */
+  assertRunning(): void;
+}
+
+/** What one measured stretch of time cost: wall time, CPU of the groups, how busy the machine was. */
 export interface Usage {
   readonly wallMs: number;
-  readonly homingCpuMs: number;
+  /** CPU ms of each process group measured, by name. */
+  readonly cpuMs: Readonly<Record<string, number>>;
   /** All CPUs together, 0 to 1, from /proc/stat (anything running counts, not only the bench). */
   readonly machineBusy: number;
 }
 
 export function addUsage(a: Usage, b: Usage): Usage {
   const wallMs = a.wallMs + b.wallMs;
+  const cpuMs: Record<string, number> = { ...a.cpuMs };
+  for (const [name, ms] of Object.entries(b.cpuMs)) cpuMs[name] = (cpuMs[name] ?? 0) + ms;
   return {
     wallMs,
-    homingCpuMs: a.homingCpuMs + b.homingCpuMs,
+    cpuMs,
     machineBusy: wallMs > 0 ? (a.machineBusy * a.wallMs + b.machineBusy * b.wallMs) / wallMs : 0,
   };
 }
 
-export const noUsage: Usage = { wallMs: 0, homingCpuMs: 0, machineBusy: 0 };
+export const noUsage: Usage = { wallMs: 0, cpuMs: {}, machineBusy: 0 };
+
+/** All CPU ms of a usage, every group together. */
+export function totalCpuMs(usage: Usage): number {
+  return Object.values(usage.cpuMs).reduce((sum, ms) => sum + ms, 0);
+}
 
 /** Runs `work` and reports what it cost besides its own result. */
 export async function measured<T>(
-  homing: HomingProcess,
+  groups: readonly ProcessGroup[],
   work: () => Promise<T>,
 ): Promise<{ result: T; usage: Usage }> {
   const machineBefore = machineTicks();
-  const homingBefore = homing.cpuMs();
+  const before = groups.map((g) => g.cpuMs());
   const started = performance.now();
   const result = await work();
   const wallMs = performance.now() - started;
-  const homingCpuMs = homing.cpuMs() - homingBefore;
+  const cpuMs: Record<string, number> = {};
+  groups.forEach((g, i) => {
+    cpuMs[g.name] = g.cpuMs() - (before[i] ?? 0);
+  });
   const machineAfter = machineTicks();
   const total = machineAfter.total - machineBefore.total;
   const idle = machineAfter.idle - machineBefore.idle;
-  return { result, usage: { wallMs, homingCpuMs, machineBusy: total > 0 ? 1 - idle / total : 0 } };
+  return { result, usage: { wallMs, cpuMs, machineBusy: total > 0 ? 1 - idle / total : 0 } };
+}
+
+/** user + system time of one process (all its threads), in ms, from /proc/PID/stat. */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name: state is field 3, utime 14 and stime 15 (proc(5)); clock
+  // ticks are 10 ms on Linux (USER_HZ 100).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The process and all its descendants, through each process's parent in /proc. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirNumeric()) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), entry]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i] as number) ?? []));
+  return tree;
+}
+
+function readdirNumeric(): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
 }
 
 /** The first line of /proc/stat: ticks of all CPUs so far, and of those idle or waiting for I/O. */

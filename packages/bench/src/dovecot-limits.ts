@@ -14,9 +14,11 @@ function setting(dovecot: Dovecot, name: string): number {
 
 /**
  * How many logged-in IMAP sessions this Dovecot holds while `loggingIn` more are logging in, and
- * which setting says so. Each session is one `imap` process (client_limit 1) that keeps a
- * connection to the stats service; each login process in flight holds one more. 0 in a service
- * limit means the default_* value. Each user may have mail_max_userip_connections from one IP.
+ * which setting says so. Each `imap` process holds client_limit sessions (1 by Dovecot's
+ * default, 50 in the tuned one) and one connection to the stats service; so does each login
+ * process, which is one per login in flight when imap-login forks per login (service_count 1),
+ * and otherwise the process_min_avail it keeps. 0 in a service limit means the default_* value.
+ * Each user may have mail_max_userip_connections from one IP.
  */
 export function dovecotSessionCapacity(
   dovecot: Dovecot,
@@ -26,15 +28,26 @@ export function dovecotSessionCapacity(
   const processDefault = setting(dovecot, 'default_process_limit');
   const clientDefault = setting(dovecot, 'default_client_limit');
   const imapProcesses = setting(dovecot, 'service/imap/process_limit') || processDefault;
+  const perProcess = setting(dovecot, 'service/imap/client_limit') || clientDefault;
   const statsClients = setting(dovecot, 'service/stats/client_limit') || clientDefault;
+  const loginForks = setting(dovecot, 'service/imap-login/service_count') === 1;
+  const loginProcesses = loginForks
+    ? loggingIn
+    : setting(dovecot, 'service/imap-login/process_min_avail');
   const perUser = setting(dovecot, 'mail_max_userip_connections');
-  // A few stats clients are not sessions: the auth process and the like.
-  const otherStatsClients = 10;
+  // A few stats clients are neither: the auth process, the pop3 and lmtp processes and the like.
+  const otherStatsClients = 20;
+  const statsRoom = statsClients - loginProcesses - otherStatsClients;
   const candidates = [
-    { sessions: imapProcesses, why: `Dovecot service imap process_limit is ${imapProcesses}` },
     {
-      sessions: statsClients - loggingIn - otherStatsClients,
-      why: `Dovecot service stats client_limit is ${statsClients} (default_client_limit ${clientDefault}), shared with ${loggingIn} logins in flight`,
+      sessions: imapProcesses * perProcess,
+      why: `Dovecot service imap process_limit is ${imapProcesses}, client_limit ${perProcess}`,
+    },
+    {
+      sessions: statsRoom * perProcess,
+      why:
+        `Dovecot service stats client_limit is ${statsClients} (one per imap process of ` +
+        `${perProcess} sessions), shared with ${loginProcesses} login processes`,
     },
     {
       sessions: perUser * users,

@@ -1,4 +1,5 @@
 import type { BenchUser } from './cluster.js';
+import type { Endpoint } from './endpoint.js';
 import { logIn } from './imap-client.js';
 import { commandTimeoutMs } from './logins.js';
 import type { MailboxContents, TransferRun } from './mailbox.js';
@@ -10,11 +11,11 @@ const fetchTimeoutMs = 120_000;
  * another size, a FETCH response missing or a byte short is an error.
  */
 export async function fetchAll(
-  port: number,
+  endpoint: Endpoint,
   user: BenchUser,
   expected: MailboxContents,
 ): Promise<TransferRun> {
-  const client = await logIn(port, user);
+  const client = await logIn(endpoint, user);
   try {
     const select = await client.ok(
       'SELECT INBOX',
@@ -36,7 +37,7 @@ export async function fetchAll(
     const literal = client.literalBytes - literalBefore;
     if (responses !== expected.messages || literal !== expected.bytes) {
       throw new Error(
-        `short FETCH on port ${port}: ${responses} of ${expected.messages} messages, ` +
+        `short FETCH on port ${endpoint.port}: ${responses} of ${expected.messages} messages, ` +
           `${literal} of ${expected.bytes} bytes`,
       );
     }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type ProcessGroup, processCpuMs } from './cpu.js';
 
 const bin = fileURLToPath(new URL('../../server/bin/homing.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -11,7 +12,8 @@ const stopGraceMs = 5000;
  * log file. `nodeArgs` go to node before the script (e.g. `--cpu-prof`, which NODE_OPTIONS
  * does not take).
  */
-export class HomingProcess {
+export class HomingProcess implements ProcessGroup {
+  readonly name = 'homing';
   readonly #child: ChildProcess;
   readonly #exited: Promise<void>;
   #exit: string | undefined;
@@ -71,15 +73,9 @@ export class HomingProcess {
     return Number(match[1]);
   }
 
-  /**
-   * CPU time used so far (user + system), in ms, from /proc/PID/stat; clock ticks are 10 ms on
-   * Linux (USER_HZ 100), so compare differences over runs of a second or more.
-   */
+  /** CPU time used so far (user + system), in ms. */
   cpuMs(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // Fields after the command name: state is field 3, utime 14 and stime 15 (proc(5)).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return processCpuMs(this.pid);
   }
 
   /** The soft limit on open files of the homing process (/proc/PID/limits). */

@@ -130,7 +130,7 @@ async function openSessions(
   for (let first = 0; first < count; first += batch) {
     const size = Math.min(batch, count - first);
     const logins = Array.from({ length: size }, (_, i) =>
-      logIn(port, users[(first + i) % users.length] as BenchUser),
+      logIn({ port }, users[(first + i) % users.length] as BenchUser),
     );
     const settled = await Promise.allSettled(logins);
     for (const result of settled) if (result.status === 'fulfilled') open.push(result.value);

@@ -1,5 +1,6 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { BenchUser } from './cluster.js';
+import { dial, type Endpoint } from './endpoint.js';
 import { commandTimeoutMs } from './logins.js';
 import { ResponseScanner } from './response-scanner.js';
 
@@ -52,12 +53,12 @@ export class ImapClient {
   }
 
   /** Connects and reads the greeting, which must be `* OK`. */
-  static async open(port: number, timeoutMs: number): Promise<ImapClient> {
-    const client = new ImapClient(connect({ host: '127.0.0.1', port, noDelay: true }));
+  static async open(endpoint: Endpoint, timeoutMs: number): Promise<ImapClient> {
+    const client = new ImapClient(dial(endpoint));
     const greeting = await client.#wait(undefined, 'the greeting', timeoutMs);
     if (!/^\* OK\b/i.test(greeting.line)) {
       client.destroy();
-      throw new Error(`greeting on port ${port}: ${greeting.line}`);
+      throw new Error(`greeting on port ${endpoint.port}: ${greeting.line}`);
     }
     return client;
   }
@@ -159,12 +160,12 @@ export function quoted(text: string): string {
 }
 
 /** Connects and logs in; the caller owns the client. Any answer but OK is an error. */
-export async function logIn(port: number, user: BenchUser): Promise<ImapClient> {
-  const client = await ImapClient.open(port, commandTimeoutMs);
+export async function logIn(endpoint: Endpoint, user: BenchUser): Promise<ImapClient> {
+  const client = await ImapClient.open(endpoint, commandTimeoutMs);
   try {
     await client.ok(
       `LOGIN ${quoted(user.address)} ${quoted(user.password)}`,
-      `LOGIN ${user.address} on port ${port}`,
+      `LOGIN ${user.address} on port ${endpoint.port}`,
       commandTimeoutMs,
     );
     return client;
@@ -175,8 +176,8 @@ export async function logIn(port: number, user: BenchUser): Promise<ImapClient> 
 }
 
 /** One benchmark iteration: connect, greeting, LOGIN, SELECT INBOX, LOGOUT. */
-export async function imapLoginCycle(port: number, user: BenchUser): Promise<void> {
-  const client = await logIn(port, user);
+export async function imapLoginCycle(endpoint: Endpoint, user: BenchUser): Promise<void> {
+  const client = await logIn(endpoint, user);
   try {
     await client.ok('SELECT INBOX', `SELECT INBOX of ${user.address}`, commandTimeoutMs);
     await client.logout(commandTimeoutMs);

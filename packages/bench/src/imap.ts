@@ -1,28 +1,18 @@
-/** The IMAP part: memory per idle spliced session, logins per second, FETCH throughput. */
+/** The IMAP part: memory per idle spliced session (homing), FETCH throughput of every side. */
 import type { BenchUser, Cluster } from './cluster.js';
 import { dovecotSessionCapacity } from './dovecot-limits.js';
 import { fetchAll } from './fetch.js';
 import { idleSessionMemory, planSessions, type Settled } from './idle.js';
-import { type ImapClient, imapLoginCycle } from './imap-client.js';
-import { compareLogins, warmUp } from './logins.js';
+import type { ImapClient } from './imap-client.js';
 import { fillMailbox, type MailboxContents } from './mailbox.js';
-import { cpuPerMB, mebibytes, percent, throughputRow } from './report.js';
-import { pairTurns, sleep, slicesPerSide, takeTurns } from './turns.js';
+import { mebibytes } from './report.js';
+import { type Transport, transportNames } from './sides.js';
+import { compareTransfers, transferRuns } from './transfers.js';
+import { sleep } from './turns.js';
 
 const idleBatch = 50;
 const fetchMessages = 200;
 const fetchMessageBytes = 256 * 1024;
-const fetchRuns = 5;
-
-/** Every user logs in once direct and once through homing (directory cache, code paths). */
-export async function imapWarmUp(
-  { ports }: Cluster,
-  users: readonly BenchUser[],
-  concurrency: number,
-): Promise<void> {
-  await warmUp((user) => imapLoginCycle(ports.imap.direct, user), users, concurrency);
-  await warmUp((user) => imapLoginCycle(ports.imap.homing, user), users, concurrency);
-}
 
 /**
  * homing's RSS per idle spliced IMAP session. The sessions are kept in `open` until they are
@@ -60,58 +50,33 @@ export async function idleSessions(
     `  settled: after a full GC in homing, until V8's memory reducer gave unused heap back ` +
       `(before ${settle(before)}, after ${settle(after)}); the least RSS counts`,
   );
-  console.log('  no direct figure: Dovecot runs a process per IMAP session, not comparable');
+  console.log('  homing only: Dovecot holds a session in an imap process, not comparable');
   for (const client of open.splice(0)) client.destroy();
-  await sleep(3000); // Dovecot's session processes exit
+  await sleep(3000); // Dovecot's mail processes let the sessions go
 }
 
-export async function imapLogins(
-  { homing, ports }: Cluster,
-  users: readonly BenchUser[],
-  concurrencyLevels: readonly number[],
-  seconds: number,
-  pauseMs: number,
-): Promise<void> {
-  console.log(
-    `IMAP: one login = connect, greeting, LOGIN, SELECT INBOX, LOGOUT (waiting for the close); ` +
-      `users in turn; ${seconds} s each side per level, in ${slicesPerSide} slices taking turns`,
-  );
-  await compareLogins(homing, {
-    protocol: 'IMAP',
-    cycles: {
-      direct: (user) => imapLoginCycle(ports.imap.direct, user),
-      homing: (user) => imapLoginCycle(ports.imap.homing, user),
-    },
-    users,
-    concurrencyLevels,
-    seconds,
-    pauseMs,
-  });
+/** About 52 MB in the user's INBOX, once indexed by Dovecot; FETCH and RETR read it. */
+export async function bigMailbox(cluster: Cluster, user: BenchUser): Promise<MailboxContents> {
+  const mailbox = fillMailbox(cluster.dovecot, user, fetchMessages, fetchMessageBytes);
+  await fetchAll({ port: cluster.ports.imap.direct }, user, mailbox);
+  return mailbox;
 }
 
-/**
- * Fills the user's INBOX with about 52 MB and compares `FETCH 1:* BODY.PEEK[]` of it. Returns
- * what the INBOX holds, for the POP3 RETR runs on the same mail.
- */
-export async function fetchThroughput(
-  { dovecot, homing, ports }: Cluster,
+/** `FETCH 1:* BODY.PEEK[]` of the big mailbox on every side. */
+export async function fetchRows(
+  cluster: Cluster,
   user: BenchUser,
-): Promise<MailboxContents> {
-  const mailbox = fillMailbox(dovecot, user, fetchMessages, fetchMessageBytes);
-  await fetchAll(ports.imap.direct, user, mailbox); // Dovecot indexes the new mail; pages cached
-  const { results, usage } = await takeTurns(homing, pairTurns(fetchRuns), (side) =>
-    fetchAll(ports.imap[side], user, mailbox),
-  );
-  console.log(
-    throughputRow('IMAP FETCH MB/s', results.direct, results.homing, [
-      `median of ${fetchRuns}`,
-      `homing CPU ${cpuPerMB(usage.homing.homingCpuMs, results.homing)} ms/MB`,
-      `CPUs busy ${percent(usage.direct.machineBusy)} / ${percent(usage.homing.machineBusy)}`,
-    ]),
+  mailbox: MailboxContents,
+  transport: Transport,
+): Promise<void> {
+  const label = transport === 'plain' ? 'IMAP FETCH MB/s' : 'IMAP FETCH MB/s TLS';
+  await compareTransfers(cluster, label, 'imap', transport, (endpoint) =>
+    fetchAll(endpoint, user, mailbox),
   );
   console.log(
     `  FETCH 1:* BODY.PEEK[] of ${mailbox.messages} messages, ` +
-      `${(mailbox.bytes / 1e6).toFixed(1)} MB (MB = 10^6 bytes), after one unmeasured FETCH`,
+      `${(mailbox.bytes / 1e6).toFixed(1)} MB (MB = 10^6 bytes), ${transportNames[transport]}, ` +
+      `timed from the command to its tagged OK; one unmeasured run each side, then ` +
+      `${transferRuns} rounds`,
   );
-  return mailbox;
 }

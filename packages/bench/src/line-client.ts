@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { dial, type Endpoint } from './endpoint.js';
 
 const LF = 0x0a;
 const MAX_LINE_BYTES = 1 << 20;
@@ -36,8 +37,8 @@ export class LineClient {
   #spare: Buffer[] = [];
   #failure: Error | undefined;
 
-  constructor(port: number) {
-    const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+  constructor(endpoint: Endpoint) {
+    const socket = dial(endpoint);
     this.#socket = socket;
     this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => {

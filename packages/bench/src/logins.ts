@@ -1,6 +1,6 @@
 import type { BenchUser } from './cluster.js';
-import type { HomingProcess } from './homing-process.js';
-import { percent, row } from './report.js';
+import type { ProcessGroup } from './cpu.js';
+import { type SideFigures, sideLines } from './report.js';
 import { type Side, slicesPerSide, sliceTurns, takeTurns } from './turns.js';
 
 /** One wait of a login iteration (connect, greeting, a command) may take this long. */
@@ -73,34 +73,44 @@ export function loginRate(samples: readonly LoginSample[]): { perSecond: number;
 
 export interface LoginComparison {
   /** Names the rows: `IMAP` gives `IMAP logins/s c=8`. */
-  readonly protocol: string;
-  readonly cycles: Record<Side, LoginCycle>;
+  readonly label: string;
+  readonly sides: readonly Side[];
+  readonly cycles: Readonly<Partial<Record<Side, LoginCycle>>>;
   readonly users: readonly BenchUser[];
   readonly concurrencyLevels: readonly number[];
   /** Each side's time per level, in slices taking turns. */
   readonly seconds: number;
   readonly pauseMs: number;
+  /** Said under each level's row (e.g. how many TLS handshakes were resumed). */
+  readonly notes?: () => string[];
 }
 
-/** Logins per second direct and through homing at each concurrency; one row per level. */
-export async function compareLogins(homing: HomingProcess, c: LoginComparison): Promise<void> {
+/** Logins per second of each side at each concurrency; a few lines per level. */
+export async function compareLogins(
+  processes: Readonly<Record<Side, readonly ProcessGroup[]>>,
+  c: LoginComparison,
+): Promise<void> {
   for (const concurrency of c.concurrencyLevels) {
     const next = { user: 0 };
     const { results, usage } = await takeTurns(
-      homing,
-      sliceTurns,
-      (side) => loginSample(c.cycles[side], c.users, concurrency, c.seconds / slicesPerSide, next),
+      processes,
+      sliceTurns(c.sides),
+      (side) => {
+        const cycle = c.cycles[side];
+        if (!cycle) throw new Error(`no login cycle for ${side}`);
+        return loginSample(cycle, c.users, concurrency, c.seconds / slicesPerSide, next);
+      },
       c.pauseMs,
     );
-    const direct = loginRate(results.direct);
-    const through = loginRate(results.homing);
-    const count = results.homing.reduce((sum, s) => sum + s.latencies.length, 0);
-    console.log(
-      row(`${c.protocol} logins/s c=${concurrency}`, direct.perSecond, through.perSecond, [
-        `p50 ${direct.p50Ms.toFixed(1)} / ${through.p50Ms.toFixed(1)} ms`,
-        `homing CPU ${(usage.homing.homingCpuMs / count).toFixed(2)} ms/login`,
-        `CPUs busy ${percent(usage.direct.machineBusy)} / ${percent(usage.homing.machineBusy)}`,
-      ]),
-    );
+    const figures: Partial<Record<Side, SideFigures>> = {};
+    for (const side of c.sides) {
+      const { perSecond, p50Ms } = loginRate(results[side]);
+      const operations = results[side].reduce((sum, s) => sum + s.latencies.length, 0);
+      figures[side] = { rate: perSecond, p50Ms, usage: usage[side], operations };
+    }
+    const label = `${c.label} logins/s c=${concurrency}`;
+    for (const line of sideLines(label, 'login', c.sides, figures, c.notes?.() ?? [])) {
+      console.log(line);
+    }
   }
 }

@@ -1,27 +1,34 @@
 /**
- * IMAP, POP3 and SMTP through homing against the same straight to Dovecot, in one run on
- * loopback: homing's memory per idle spliced IMAP session; IMAP and POP3 logins per second;
- * IMAP FETCH and POP3 RETR throughput of a large mailbox; messages per second through the MX
- * listener against Dovecot's LMTP, with a check that every accepted message arrived once.
- * `npm run bench` at the repository root builds first. BENCH_SECONDS (default 5) is how long
- * each side is measured per login concurrency and for SMTP; BENCH_SESSIONS (default 1000) the
- * idle sessions wanted; BENCH_CPUS=split puts homing on a CPU of its own (see placement.ts);
- * HOMING_NODE_ARGS are node arguments for the homing process (e.g. `--cpu-prof`).
+ * IMAP and POP3 straight to Dovecot (tuned as large sites run it) against the same through
+ * nginx's mail proxy, through homing and through a bare Node pipe, in one run on loopback:
+ * logins per second (plaintext, and implicit TLS with full and with resumed handshakes), FETCH
+ * and RETR throughput of a large mailbox, each proxy's CPU per operation; homing's memory per
+ * idle spliced IMAP session; SMTP messages per second through homing's MX against Dovecot's
+ * LMTP, with a check that every accepted message arrived once. `npm run bench` at the
+ * repository root builds first. BENCH_SECONDS (default 5) is how long each side is measured per
+ * login concurrency and for SMTP; BENCH_SESSIONS (default 1000) the idle sessions wanted;
+ * BENCH_ONLY picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own
+ * (placement.ts); HOMING_NODE_ARGS are node arguments for the homing process (`--cpu-prof`).
  */
-import { benchUser, Cleanup, startCluster } from './cluster.js';
+import { benchUser, Cleanup, type Cluster, startCluster } from './cluster.js';
 import type { HomingProcess } from './homing-process.js';
-import { fetchThroughput, idleSessions, imapLogins, imapWarmUp } from './imap.js';
+import { bigMailbox, fetchRows, idleSessions } from './imap.js';
 import type { ImapClient } from './imap-client.js';
-import { pinBench, pinHoming, placementFrom, placementLine } from './placement.js';
-import { pop3Logins, retrThroughput } from './pop3.js';
-import { dovecotVersion, systemLine } from './report.js';
+import { loginRows, warmUpAll } from './login-rows.js';
+import type { MailboxContents } from './mailbox.js';
+import { partsFrom } from './parts.js';
+import { pinBench, placementFrom, placementLine } from './placement.js';
+import { retrRows } from './pop3.js';
+import { dovecotVersion, nginxVersion, systemLine } from './report.js';
+import type { Transport } from './sides.js';
 import { smtpMessages } from './smtp.js';
 
 const seconds = positiveNumber('BENCH_SECONDS', 5);
 const sessionsWanted = Math.floor(positiveNumber('BENCH_SESSIONS', 1000));
 const userCount = 200;
-const imapConcurrency = [1, 8, 32];
-const pop3Concurrency = [1, 8];
+const loginConcurrency = [1, 50];
+/** The TLS rows at the concurrency the comparison is about. */
+const tlsConcurrency = [50];
 const warmUpConcurrency = 8;
 const pauseMs = 250;
 
@@ -37,41 +44,80 @@ let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     interrupted = true;
-    console.error(`\n${signal}: stopping homing, Dovecot and slapd`);
+    console.error(`\n${signal}: stopping the proxies, Dovecot and slapd`);
     void cleanup.run().finally(() => process.exit(130));
   });
 }
 
 try {
+  const only = partsFrom(process.env.BENCH_ONLY);
   const placement = placementFrom(process.env.BENCH_CPUS);
   pinBench(placement);
   console.log(systemLine());
   console.log(placementLine(placement));
-  const cluster = await startCluster([...users, bigbox], cleanup);
-  pinHoming(placement, cluster.homing.pid);
+  const cluster = await startCluster([...users, bigbox], placement, cleanup);
   cleanup.add(() => {
     for (const client of idle.splice(0)) client.destroy();
   });
   homingProcess = cluster.homing;
-  console.log(
-    `Dovecot ${dovecotVersion()} and OpenLDAP on loopback, ${userCount} users; ` +
-      'homing logs at info (its default; "homing ready" is an info line)',
-  );
-  await imapWarmUp(cluster, users, warmUpConcurrency);
-  console.log(
-    `warm-up: each of the ${userCount} users logged in once direct and once through homing ` +
-      '(directory cache warm)',
-  );
+  describeSides(cluster);
+  const rows = { users, seconds, pauseMs };
+  if (['idle', 'imap-logins', 'fetch', 'tls'].some((p) => only.has(p as never))) {
+    await warmUpAll(cluster, 'imap', users, warmUpConcurrency);
+    console.log(
+      `warm-up: each of the ${userCount} users logged in with IMAP once on every side ` +
+        '(directory caches warm)',
+    );
+  }
   // First, while homing's heap has only seen the warm-up and little else can blur the difference.
-  await idleSessions(cluster, users, sessionsWanted, idle);
-  await imapLogins(cluster, users, imapConcurrency, seconds, pauseMs);
-  const mailbox = await fetchThroughput(cluster, bigbox);
-  await pop3Logins(cluster, users, pop3Concurrency, seconds, pauseMs, warmUpConcurrency);
-  await retrThroughput(cluster, bigbox, mailbox);
-  await smtpMessages(cluster, users, seconds, pauseMs);
+  if (only.has('idle')) await idleSessions(cluster, users, sessionsWanted, idle);
+  if (only.has('imap-logins')) {
+    await loginRows(cluster, {
+      protocol: 'imap',
+      transport: 'plain',
+      concurrencyLevels: loginConcurrency,
+      ...rows,
+    });
+  }
+  let mailbox: MailboxContents | undefined;
+  const theMailbox = async () => {
+    mailbox ??= await bigMailbox(cluster, bigbox);
+    return mailbox;
+  };
+  if (only.has('fetch')) await fetchRows(cluster, bigbox, await theMailbox(), 'plain');
+  if (['pop3-logins', 'retr', 'tls'].some((p) => only.has(p as never))) {
+    await warmUpAll(cluster, 'pop3', users, warmUpConcurrency);
+    console.log(`warm-up: each user logged in with POP3 once on every side`);
+  }
+  if (only.has('pop3-logins')) {
+    await loginRows(cluster, {
+      protocol: 'pop3',
+      transport: 'plain',
+      concurrencyLevels: loginConcurrency,
+      ...rows,
+    });
+  }
+  if (only.has('retr')) await retrRows(cluster, bigbox, await theMailbox(), 'plain');
+  if (only.has('tls')) {
+    for (const protocol of ['imap', 'pop3'] as const) {
+      for (const transport of ['tls', 'tls-resumed'] satisfies Transport[]) {
+        await loginRows(cluster, {
+          protocol,
+          transport,
+          concurrencyLevels: tlsConcurrency,
+          ...rows,
+        });
+      }
+    }
+    await fetchRows(cluster, bigbox, await theMailbox(), 'tls');
+    await retrRows(cluster, bigbox, await theMailbox(), 'tls');
+  }
+  if (only.has('smtp')) await smtpMessages(cluster, users, seconds, pauseMs);
   console.log(
-    'CPUs busy: all CPUs of the machine, direct / homing runs; near 100% means the load ' +
-      "generator, Dovecot and homing share the CPUs and homing's CPU comes out of Dovecot's",
+    "proxy CPU: user + system time of the proxy's own processes (/proc/PID/stat) over its " +
+      "turns, divided by what they did; CPUs busy: all CPUs of the machine during each side's " +
+      'turns (near 100%: the load generator, Dovecot and the proxy share the CPUs, and a ' +
+      "proxy's CPU comes out of Dovecot's)",
   );
 } catch (error) {
   if (!interrupted) {
@@ -87,6 +133,28 @@ try {
     await cleanup.run();
     process.exit();
   }
+}
+
+function describeSides(cluster: Cluster): void {
+  console.log(
+    `direct: Dovecot ${dovecotVersion()}, tuned (login and mail processes that live on, ` +
+      'service_count = 0; mail_fsync = never); OpenLDAP on loopback; ' +
+      `${userCount} users`,
+  );
+  console.log(
+    `nginx: ${nginxVersion()} mail proxy, worker_processes ${cluster.nginxWorkers} (one per CPU ` +
+      'it may use), auth_http: a Node process that looks the user up in the same LDAP through ' +
+      "@homing/directory (cached, as homing's); Dovecot sees nginx's address (nginx has no " +
+      'IMAP ID or POP3 XCLIENT)',
+  );
+  console.log(
+    'homing: one process (workers: 1), logging at info (its default); client address to ' +
+      'Dovecot by IMAP ID and POP3 XCLIENT',
+  );
+  console.log(
+    'pipe: a bare Node process that replays the login to Dovecot and pipes the sockets ' +
+      '(no directory, logs or limits): the floor of a Node proxy on this machine',
+  );
 }
 
 function positiveNumber(name: string, fallback: number): number {

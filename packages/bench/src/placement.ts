@@ -1,11 +1,13 @@
 /**
- * Where the bench's processes run. `shared` (the default): everything on every CPU, so homing's
- * CPU comes out of Dovecot's. `split`: the load generator, slapd and Dovecot on CPU 0 and homing
- * alone on the last CPU, as a homing node on its own machine in front of the mailbox servers:
- * the direct side then has CPU 0 only, and so has everything but homing on the other side.
+ * Where the bench's processes run. `shared` (the default): everything on every CPU, so a
+ * proxy's CPU comes out of Dovecot's. `split`: the load generator, slapd and Dovecot on CPU 0
+ * and each proxy (homing; nginx and its auth_http service; the pipe) on the last CPU, as a
+ * proxy on its own machine in front of the mailbox servers: the direct side then has CPU 0 only,
+ * and so has everything but the proxy on the other sides. Only one side runs at a time.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { processTree } from './cpu.js';
 
 export type Placement = 'shared' | 'split';
 
@@ -22,16 +24,26 @@ export function pinBench(placement: Placement): void {
   pin(process.pid, 0);
 }
 
-/** homing, every thread of it, to the last CPU. */
-export function pinHoming(placement: Placement, pid: number): void {
+/** A running proxy, every thread of it and of its children, to the last CPU. */
+export function pinProcessTree(placement: Placement, pid: number): void {
   if (placement === 'shared') return;
-  pin(pid, cpus().length - 1);
+  for (const each of processTree(pid)) pin(each, cpus().length - 1);
+}
+
+/** What to start a proxy through so that it and its children run on the last CPU (split). */
+export function pinnedPrefix(placement: Placement): string[] {
+  return placement === 'shared' ? [] : ['taskset', '--cpu-list', String(cpus().length - 1)];
+}
+
+/** nginx's worker processes: one per CPU it may use. */
+export function proxyWorkers(placement: Placement): number {
+  return placement === 'shared' ? cpus().length : 1;
 }
 
 export function placementLine(placement: Placement): string {
   return placement === 'shared'
-    ? 'CPUs shared: load generator, slapd, Dovecot and homing on all of them (BENCH_CPUS=split puts homing on a CPU of its own)'
-    : `CPUs split: load generator, slapd and Dovecot on CPU 0, homing alone on CPU ${cpus().length - 1}`;
+    ? 'CPUs shared: load generator, slapd, Dovecot and the proxies on all of them (BENCH_CPUS=split puts each proxy on a CPU of its own)'
+    : `CPUs split: load generator, slapd and Dovecot on CPU 0, the proxy being measured alone on CPU ${cpus().length - 1}`;
 }
 
 function pin(pid: number, cpu: number): void {

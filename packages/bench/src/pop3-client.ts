@@ -1,5 +1,6 @@
 import type { BenchUser } from './cluster.js';
 import { DotBodyReader } from './dot-body.js';
+import type { Endpoint } from './endpoint.js';
 import { LineClient, LineReader, type Reader } from './line-client.js';
 import { commandTimeoutMs } from './logins.js';
 
@@ -43,17 +44,17 @@ class Pop3ReplyReader implements Reader<Pop3Reply> {
 export class Pop3Client {
   readonly #client: LineClient;
 
-  private constructor(port: number) {
-    this.#client = new LineClient(port);
+  private constructor(endpoint: Endpoint) {
+    this.#client = new LineClient(endpoint);
   }
 
   /** Connects and reads the greeting, which must be +OK. */
-  static async open(port: number): Promise<Pop3Client> {
-    const pop3 = new Pop3Client(port);
+  static async open(endpoint: Endpoint): Promise<Pop3Client> {
+    const pop3 = new Pop3Client(endpoint);
     try {
       const greeting = await pop3.#reply('the greeting', false, commandTimeoutMs);
       if (!greeting.line.startsWith('+OK'))
-        throw new Error(`greeting on port ${port}: ${greeting.line}`);
+        throw new Error(`greeting on port ${endpoint.port}: ${greeting.line}`);
       return pop3;
     } catch (error) {
       pop3.destroy();
@@ -90,8 +91,9 @@ export class Pop3Client {
 }
 
 /** Connects and logs in with USER and PASS; the caller owns the client. */
-export async function pop3LogIn(port: number, user: BenchUser): Promise<Pop3Client> {
-  const client = await Pop3Client.open(port);
+export async function pop3LogIn(endpoint: Endpoint, user: BenchUser): Promise<Pop3Client> {
+  const client = await Pop3Client.open(endpoint);
+  const port = endpoint.port;
   try {
     await client.ok(`USER ${user.address}`, `USER ${user.address} on port ${port}`);
     await client.ok(`PASS ${user.password}`, `PASS of ${user.address} on port ${port}`);
@@ -103,8 +105,8 @@ export async function pop3LogIn(port: number, user: BenchUser): Promise<Pop3Clie
 }
 
 /** One benchmark iteration: connect, greeting, USER, PASS, STAT, QUIT. */
-export async function pop3LoginCycle(port: number, user: BenchUser): Promise<void> {
-  const client = await pop3LogIn(port, user);
+export async function pop3LoginCycle(endpoint: Endpoint, user: BenchUser): Promise<void> {
+  const client = await pop3LogIn(endpoint, user);
   try {
     await client.ok('STAT', `STAT of ${user.address}`);
     await client.quit();

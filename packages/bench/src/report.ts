@@ -1,11 +1,13 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { totalCpuMs, type Usage } from './cpu.js';
 import type { TransferRun } from './mailbox.js';
+import type { Side } from './turns.js';
 
 export function systemLine(): string {
   const cores = cpus();
   const model = cores[0]?.model.trim() ?? 'an unknown CPU';
-  return `homing benchmark (IMAP, POP3, SMTP) on ${model}, ${cores.length} cores, Node ${process.version}`;
+  return `homing benchmark (IMAP, POP3, SMTP; beside nginx and a bare pipe) on ${model}, ${cores.length} cores, Node ${process.version}`;
 }
 
 export function dovecotVersion(): string {
@@ -14,6 +16,12 @@ export function dovecotVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** `nginx/1.22.1`: what `nginx -v` writes (to stderr). */
+export function nginxVersion(): string {
+  const result = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+  return /nginx\/\S+/.exec(`${result.stdout}${result.stderr}`)?.[0] ?? 'nginx';
 }
 
 /** A rate with about three significant digits, no scientific notation. */
@@ -67,19 +75,63 @@ export function mebibytes(kib: number): string {
   return (kib / 1024).toFixed(1);
 }
 
-/** The median MB/s of each side's transfers (MB = 10^6 bytes), as a row. */
-export function throughputRow(
-  label: string,
-  direct: readonly TransferRun[],
-  homing: readonly TransferRun[],
-  notes: string[],
-): string {
-  const mbps = (runs: readonly TransferRun[]) => median(runs.map((r) => r.bytes / 1e6 / r.seconds));
-  return row(label, mbps(direct), mbps(homing), notes);
+/** One side's figures at one measurement. */
+export interface SideFigures {
+  /** Logins per second, MB/s... */
+  readonly rate: number;
+  readonly usage: Usage;
+  /** What the CPU is divided by: logins, MB relayed. */
+  readonly operations: number;
+  readonly p50Ms?: number | undefined;
 }
 
-/** homing's CPU time per MB it relayed. */
-export function cpuPerMB(cpuMs: number, runs: readonly TransferRun[]): string {
-  const relayedMB = runs.reduce((sum, r) => sum + r.bytes, 0) / 1e6;
-  return (cpuMs / relayedMB).toFixed(2);
+/**
+ * Lines for one measurement of several sides: each side's rate and its ratio to direct; the
+ * median latency when there is one; each proxy's CPU per operation, its processes apart when
+ * it has several (nginx and its auth_http service); how busy the machine's CPUs were.
+ */
+export function sideLines(
+  label: string,
+  unit: string,
+  sides: readonly Side[],
+  figures: Readonly<Partial<Record<Side, SideFigures>>>,
+  notes: readonly string[] = [],
+): string[] {
+  const present = sides.filter((side) => figures[side] !== undefined);
+  const of = (side: Side) => figures[side] as SideFigures;
+  const direct = figures.direct?.rate;
+  const rates = present.map((side) => {
+    const ratioText =
+      side === 'direct' || direct === undefined ? '' : ` (${ratio(of(side).rate, direct)})`;
+    return `${side} ${rate(of(side).rate)}${ratioText}`;
+  });
+  const lines = [`${label.padEnd(31)}${rates.join(' · ')}`];
+  if (present.some((side) => of(side).p50Ms !== undefined)) {
+    const p50 = present.map((side) => `${side} ${(of(side).p50Ms ?? Number.NaN).toFixed(1)}`);
+    lines.push(`  p50 ms: ${p50.join(' · ')}`);
+  }
+  const cpu = present
+    .filter((side) => side !== 'direct')
+    .map((side) => {
+      const { usage, operations } = of(side);
+      const per = (ms: number) => (ms / operations).toFixed(2);
+      const parts = Object.entries(usage.cpuMs);
+      const detail =
+        parts.length > 1 ? ` (${parts.map(([name, ms]) => `${name} ${per(ms)}`).join(' + ')})` : '';
+      return `${side} ${per(totalCpuMs(usage))}${detail}`;
+    });
+  const busy = present.map((side) => `${side} ${percent(of(side).usage.machineBusy)}`);
+  lines.push(`  proxy CPU ms/${unit}: ${cpu.join(' · ')}; CPUs busy ${busy.join(' · ')}`);
+  if (notes.length > 0) lines.push(`  ${notes.join('; ')}`);
+  return lines;
+}
+
+/** The median MB/s of transfers (MB = 10^6 bytes). */
+export function medianMBps(runs: readonly TransferRun[]): number {
+  return median(runs.map((r) => r.bytes / 1e6 / r.seconds));
+}
+
+/** MB relayed in all the runs. */
+export function megabytes(runs: readonly TransferRun[]): number {
+  return runs.reduce((sum, r) => sum + r.bytes, 0) / 1e6;
 }

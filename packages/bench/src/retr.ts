@@ -1,4 +1,5 @@
 import type { BenchUser } from './cluster.js';
+import type { Endpoint } from './endpoint.js';
 import type { MailboxContents, TransferRun } from './mailbox.js';
 import { pop3LogIn } from './pop3-client.js';
 
@@ -8,11 +9,11 @@ import { pop3LogIn } from './pop3-client.js';
  * unstuffed is not the size of the message Dovecot serves, is an error.
  */
 export async function retrieveAll(
-  port: number,
+  endpoint: Endpoint,
   user: BenchUser,
   expected: MailboxContents,
 ): Promise<TransferRun> {
-  const client = await pop3LogIn(port, user);
+  const client = await pop3LogIn(endpoint, user);
   try {
     const stat = await client.ok('STAT', `STAT of ${user.address}`);
     const count = Number(/^\+OK (\d+) /.exec(stat.line)?.[1]);
@@ -31,7 +32,7 @@ export async function retrieveAll(
     const seconds = (performance.now() - started) / 1000;
     if (messageBytes !== expected.bytes) {
       throw new Error(
-        `short RETR on port ${port}: ${messageBytes} of ${expected.bytes} bytes in ${count} messages`,
+        `short RETR on port ${endpoint.port}: ${messageBytes} of ${expected.bytes} bytes in ${count} messages`,
       );
     }
     const bytes = client.bytesReceived - bytesBefore;

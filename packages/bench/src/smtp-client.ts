@@ -43,7 +43,7 @@ export class SmtpClient {
   readonly #client: LineClient;
 
   private constructor(port: number) {
-    this.#client = new LineClient(port);
+    this.#client = new LineClient({ port });
   }
 
   /** Connects, reads the greeting (220) and says EHLO or LHLO (250). */

@@ -1,30 +1,29 @@
-import { addUsage, measured, noUsage, type Usage } from './cpu.js';
-import type { HomingProcess } from './homing-process.js';
+import { addUsage, measured, noUsage, type ProcessGroup, type Usage } from './cpu.js';
 
-/** Straight to Dovecot, or through homing. */
-export type Side = 'direct' | 'homing';
+/** Straight to Dovecot, or through one of the proxies in front of it. */
+export type Side = 'direct' | 'nginx' | 'homing' | 'pipe';
+
+export const allSides: readonly Side[] = ['direct', 'nginx', 'homing', 'pipe'];
+
+/** Each side's time at one measurement is split in this many slices, taken in turns. */
+export const slicesPerSide = 4;
 
 /**
- * Each side's time at one measurement split in four, in turns A B B A B A A B, so that a drift
- * or a burst of other load on the machine hits both sides alike.
+ * One round per slice, each round every side once: the order turns by one every other round and
+ * runs backwards every other round (for two sides, A B B A B A A B), so that a drift or a burst
+ * of other load on the machine hits every side alike.
  */
-export const sliceTurns: readonly Side[] = [
-  'direct',
-  'homing',
-  'homing',
-  'direct',
-  'homing',
-  'direct',
-  'direct',
-  'homing',
-];
-export const slicesPerSide = sliceTurns.length / 2;
+export function sliceTurns(sides: readonly Side[]): Side[] {
+  return roundTurns(slicesPerSide, sides);
+}
 
-/** `runs` runs of each side in pairs, the pairs alternating which side goes first. */
-export function pairTurns(runs: number): Side[] {
-  return Array.from({ length: runs }, (_, i): Side[] =>
-    i % 2 === 0 ? ['direct', 'homing'] : ['homing', 'direct'],
-  ).flat();
+/** `rounds` rounds of every side once, in the order sliceTurns uses. */
+export function roundTurns(rounds: number, sides: readonly Side[]): Side[] {
+  return Array.from({ length: rounds }, (_, round) => {
+    const shift = Math.floor(round / 2) % sides.length;
+    const order = [...sides.slice(shift), ...sides.slice(0, shift)];
+    return round % 2 === 0 ? order : order.reverse();
+  }).flat();
 }
 
 export interface TurnResults<T> {
@@ -35,21 +34,27 @@ export interface TurnResults<T> {
 }
 
 /**
- * Runs `work` for each side in `turns`, each run measured (homing's CPU, the machine's), with a
- * pause of `pauseMs` before each; a homing that has exited is an error after every run.
+ * Runs `work` for each side in `turns`, each run measured (the CPU of that side's own processes,
+ * the machine's), with a pause of `pauseMs` before each; a process of the side that has exited
+ * is an error after every run.
  */
 export async function takeTurns<T>(
-  homing: HomingProcess,
+  processes: Readonly<Record<Side, readonly ProcessGroup[]>>,
   turns: readonly Side[],
   work: (side: Side) => Promise<T>,
   pauseMs = 0,
 ): Promise<TurnResults<T>> {
-  const results: Record<Side, T[]> = { direct: [], homing: [] };
-  const usage: Record<Side, Usage> = { direct: noUsage, homing: noUsage };
+  const results: Record<Side, T[]> = { direct: [], nginx: [], homing: [], pipe: [] };
+  const usage: Record<Side, Usage> = {
+    direct: noUsage,
+    nginx: noUsage,
+    homing: noUsage,
+    pipe: noUsage,
+  };
   for (const side of turns) {
     if (pauseMs > 0) await sleep(pauseMs);
-    const run = await measured(homing, () => work(side));
-    homing.assertRunning();
+    const run = await measured(processes[side], () => work(side));
+    for (const group of processes[side]) group.assertRunning();
     results[side].push(run.result);
     usage[side] = addUsage(usage[side], run.usage);
   }

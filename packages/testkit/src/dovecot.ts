@@ -10,7 +10,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { hostname } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from './ports.js';
 import { Daemon, startOnFreePorts } from './process.js';
@@ -36,6 +36,12 @@ export interface DovecotOptions {
   haproxy?: boolean;
   /** A submission service (AUTH against the users) that relays accepted mail to this SMTP server. */
   submission?: { relayHost: string; relayPort: number };
+  /**
+   * Dovecot as large sites run it (see tunedServices): long-lived login processes that each
+   * take thousands of clients, mail processes that serve 50 sessions each, no fsync. Off by
+   * default, so tests see Dovecot's own defaults: a process per login and per session.
+   */
+  tuned?: boolean;
 }
 
 interface Ports {
@@ -457,6 +463,7 @@ function dovecotConf(
     'service stats {',
     '  client_limit = 2500',
     '}',
+    ...(options.tuned ? tunedServices() : []),
     ...(options.submission && ports.submission !== undefined
       ? [
           `hostname = dovecot-${options.name.toLowerCase()}.test`,
@@ -471,6 +478,46 @@ function dovecotConf(
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * High-performance mode (service_count = 0): imap-login and pop3-login processes live on and
+ * take up to 5000 clients each, one per CPU kept ready, instead of a fork per login; imap and
+ * pop3 processes serve up to 50 sessions each (every user maps to the same uid), four kept
+ * ready. The limits around them are raised so that none of them is the first to bind: the auth
+ * and anvil services take a connection from each login process, the login processes hold two
+ * descriptors per TLS client. Settings given twice in dovecot.conf: the later one counts.
+ */
+function tunedServices(): string[] {
+  const loginProcesses = Math.max(1, cpus().length);
+  const login = [
+    '  service_count = 0',
+    `  process_min_avail = ${loginProcesses}`,
+    '  client_limit = 5000',
+    '  vsz_limit = 1G',
+  ];
+  const mail = [
+    '  service_count = 0',
+    '  client_limit = 50',
+    '  process_min_avail = 4',
+    '  vsz_limit = 1G',
+  ];
+  return [
+    'mail_fsync = never',
+    'default_client_limit = 10000',
+    'service imap-login {',
+    ...login,
+    '}',
+    'service pop3-login {',
+    ...login,
+    '}',
+    'service imap {',
+    ...mail,
+    '}',
+    'service pop3 {',
+    ...mail,
+    '}',
+  ];
 }
 
 function passwdFile(users: readonly DovecotUser[]): string {

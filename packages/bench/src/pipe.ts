@@ -1,0 +1,101 @@
+/**
+ * The floor under any IMAP or POP3 proxy on this machine, run by the bench as its own process:
+ * it greets, reads the login (IMAP LOGIN, or POP3 USER and PASS), connects to Dovecot, replays
+ * it there, drops Dovecot's greeting (and its answer to USER) and pipes both sockets. No
+ * directory, no logs, no limits. Argument: JSON of the listeners, see PipeSpec.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+
+export interface PipeSpec {
+  readonly listeners: readonly {
+    readonly protocol: 'imap' | 'pop3';
+    readonly port: number;
+    readonly tls: boolean;
+    readonly backendPort: number;
+  }[];
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Reads whole lines off `socket` until `count` are in, then hands them and any rest over. */
+function takeLines(
+  socket: Socket,
+  count: number,
+  onLine: (n: number) => void,
+  done: (head: Buffer) => void,
+): void {
+  let head = Buffer.alloc(0);
+  let lines = 0;
+  const onData = (chunk: Buffer) => {
+    let from = head.length;
+    head = Buffer.concat([head, chunk]);
+    for (let lf = head.indexOf(10, from); lf !== -1 && lines < count; lf = head.indexOf(10, from)) {
+      lines += 1;
+      from = lf + 1;
+      onLine(lines);
+    }
+    if (lines < count) return;
+    socket.off('data', onData);
+    socket.pause();
+    done(head);
+  };
+  socket.on('data', onData);
+}
+
+function serve(client: Socket, protocol: 'imap' | 'pop3', backendPort: number): void {
+  let backend: Socket | undefined;
+  const closeBoth = () => {
+    client.destroy();
+    backend?.destroy();
+  };
+  client.on('error', closeBoth);
+  client.write(protocol === 'imap' ? '* OK pipe ready\r\n' : '+OK pipe ready\r\n');
+  const loginLines = protocol === 'imap' ? 1 : 2;
+  const answerUser = (n: number) => {
+    if (protocol === 'pop3' && n === 1) client.write('+OK\r\n');
+  };
+  takeLines(client, loginLines, answerUser, (login) => {
+    const server = connect({ host: '127.0.0.1', port: backendPort, noDelay: true });
+    backend = server;
+    server.on('error', closeBoth);
+    server.write(login);
+    // Dovecot's greeting, and in POP3 its +OK to USER: the pipe has said those itself.
+    takeLines(
+      server,
+      loginLines,
+      () => {},
+      (head) => {
+        const afterSkipped = nthLineEnd(head, loginLines);
+        client.write(head.subarray(afterSkipped));
+        server.pipe(client);
+        client.pipe(server);
+        server.resume();
+        client.resume();
+      },
+    );
+  });
+}
+
+function nthLineEnd(buffer: Buffer, n: number): number {
+  let at = 0;
+  for (let i = 0; i < n; i++) at = buffer.indexOf(10, at) + 1;
+  return at;
+}
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as PipeSpec;
+const credentials = { cert: readFileSync(spec.cert), key: readFileSync(spec.key) };
+let listening = 0;
+for (const l of spec.listeners) {
+  const accept = (socket: Socket) => serve(socket, l.protocol, l.backendPort);
+  // Without noDelay the pipe's own short answers wait for the client's delayed ACK (40 ms).
+  const options = { noDelay: true };
+  const server = l.tls
+    ? createTlsServer({ ...credentials, ...options }, accept)
+    : createServer(options, accept);
+  server.listen(l.port, '127.0.0.1', () => {
+    listening += 1;
+    if (listening === spec.listeners.length) console.log('pipe ready');
+  });
+}
