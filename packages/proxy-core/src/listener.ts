@@ -20,6 +20,11 @@ export interface ListenerSpec {
   /** Expect a PROXY v1/v2 header first, from these sources only. */
   readonly proxyProtocol: boolean;
   readonly trustedProxies: AddressSet;
+  /**
+   * Bind a socket of its own with SO_REUSEPORT, which the kernel spreads connections over,
+   * instead of sharing one through a cluster primary. Node 22.12 and later; older ones ignore it.
+   */
+  readonly reusePort?: boolean;
 }
 
 /** One accepted client connection, after any PROXY header and implicit TLS. */
@@ -77,7 +82,8 @@ export async function listen(options: ListenOptions): Promise<Server> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(spec.port, spec.host, () => {
+    const bind = { port: spec.port, host: spec.host, reusePort: spec.reusePort === true };
+    server.listen(bind, () => {
       server.off('error', reject);
       resolve();
     });

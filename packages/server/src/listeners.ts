@@ -17,6 +17,7 @@ import { startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
 import type { Config } from './config/schema.js';
+import { reusePortFor } from './reuse-port.js';
 
 type ListenerConfig = Config['listeners'][number];
 
@@ -134,6 +135,7 @@ export class ListenerSet {
       tls: l.tls,
       proxyProtocol: l.proxy_protocol,
       trustedProxies: new AddressSet(l.trusted_proxies),
+      reusePort: reusePortFor(port),
     };
     const set = this;
     // Getters, not values: a reload swaps the directory and sessions read it when they need it.

@@ -8,13 +8,14 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { HomingNode } from './node.js';
 import { askWorkers, listenToWorkers, serveWorker } from './pool-ipc.js';
+import { checkPortsFree } from './reuse-port.js';
 
 export function workerCount(config: Config): number {
   return config.workers === 'auto' ? availableParallelism() : config.workers;
 }
 
 /**
- * The primary of a worker pool: forks the workers (they share the listening sockets), replaces
+ * The primary of a worker pool: forks the workers (they accept connections themselves), replaces
  * one that crashed, serves the admin API by asking them all, and passes on reload and drain.
  */
 export async function runPrimary(path: string, config: Config, log: Logger): Promise<number> {
@@ -22,6 +23,12 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
   let stopping = false;
   const restarts: number[] = [];
   listenToWorkers();
+  // Node's default on Linux has the primary accept every connection and pass it to a worker:
+  // one process in the path of every login, and no faster than one worker. With SCHED_NONE the
+  // workers accept on the socket the primary shares with them (Node 20, or a port 0); on Node
+  // 22.12+ they bind sockets of their own with SO_REUSEPORT (see reuse-port.ts).
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  await checkPortsFree(config.listeners.map((l) => splitListen(l.listen)));
   const fork = () => cluster.fork({ HOMING_WORKER: '1' });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;

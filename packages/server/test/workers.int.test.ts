@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Dovecot,
@@ -11,6 +11,7 @@ import {
   tempDir,
 } from '@homing/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeHasReusePort } from '../src/reuse-port.js';
 import { NodeProcess } from './node-process.js';
 
 const dir = tempDir('workers');
@@ -30,6 +31,17 @@ async function login() {
 async function admin(path: string, init: RequestInit = {}) {
   const response = await fetch(`http://127.0.0.1:${ports.admin}${path}`, init);
   return { status: response.status, text: await response.text() };
+}
+
+/** Listening TCP sockets on 127.0.0.1:port, from /proc/net/tcp (one per SO_REUSEPORT bind). */
+function listeningSockets(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .filter((line) => {
+      const fields = line.trim().split(/\s+/);
+      return fields[1] === local && fields[3] === '0A';
+    }).length;
 }
 
 function workerPids(output: string): number[] {
@@ -99,6 +111,22 @@ describe('workers', () => {
     expect(JSON.parse(kicked.text)).toEqual({ kicked: 4 });
     for (const s of sessions) await s.client.waitClosed();
     expect((await admin('/readyz')).status).toBe(200);
+  });
+
+  it('accepts connections in the workers, not in the primary', async () => {
+    // A primary that accepted and passed on connections would leave this one unanswered.
+    node.signal('SIGSTOP');
+    try {
+      const sessions = await Promise.all([login(), login(), login(), login()]);
+      for (const s of sessions) {
+        expect(s.reply).toMatch(/^a OK /);
+        s.client.close();
+      }
+    } finally {
+      node.signal('SIGCONT');
+    }
+    // Node 22.12+: a socket of its own for each worker; before that, the one the primary shares.
+    expect(listeningSockets(ports.imap)).toBe(nodeHasReusePort() ? 2 : 1);
   });
 
   it('replaces a killed worker and keeps serving', async () => {
