@@ -2,14 +2,13 @@
  * Does a pool of workers serve more than one process? IMAP and POP3 logins per second and IMAP
  * FETCH throughput through homing with `workers: 1`, then 2 (BENCH_WORKERS=1,2,4 for others),
  * against the same slapd and Dovecot, with the CPU time of homing's primary and of its workers
- * per login: a primary that hands every connection to a worker shows up there. Dovecot reuses
- * its login and session processes (BENCH_DOVECOT=default keeps the testkit's config, which forks
- * per login). BENCH_SECONDS (default 5) is each login measurement. Build first (npm run build).
+ * per login: a primary that hands every connection to a worker shows up there. Dovecot is the
+ * main bench's, tuned as large sites run it. BENCH_SECONDS (default 5) is each login
+ * measurement. Build first (npm run build).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { benchUser, Cleanup, startCluster } from './cluster.js';
-import { tuneDovecot } from './dovecot-tuning.js';
 import { fetchAll } from './fetch.js';
 import { HomingProcess } from './homing-process.js';
 import { imapLoginCycle } from './imap-client.js';
@@ -21,7 +20,6 @@ import { processTreeCpuMs } from './tree-cpu.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
-const tuned = process.env.BENCH_DOVECOT !== 'default';
 const concurrency = 50;
 const fetchRuns = 3;
 const repoRoot = new URL('../../..', import.meta.url).pathname;
@@ -42,12 +40,11 @@ interface Row {
 
 try {
   console.log(systemLine());
-  const cluster = await startCluster([...users, bigbox], cleanup);
+  const cluster = await startCluster([...users, bigbox], 'shared', cleanup);
   // Only its config and ports are wanted: each worker count gets a homing of its own.
   await cluster.homing.stop();
-  if (tuned) await tuneDovecot(cluster.dovecot);
   console.log(
-    `Dovecot ${dovecotVersion()} (${tuned ? 'login and session processes reused' : 'default: a process per login'}), ` +
+    `Dovecot ${dovecotVersion()} (tuned: login and session processes reused), ` +
       `${users.length} users, ${concurrency} clients at a time, ${seconds} s per login figure`,
   );
   const mailbox = fillMailbox(cluster.dovecot, bigbox, 200, 256 * 1024);
@@ -55,11 +52,11 @@ try {
   const imap =
     (port: number): LoginCycle =>
     (user) =>
-      imapLoginCycle(port, user);
+      imapLoginCycle({ port }, user);
   const pop3 =
     (port: number): LoginCycle =>
     (user) =>
-      pop3LoginCycle(port, user);
+      pop3LoginCycle({ port }, user);
 
   const direct = {
     imap: await logins(imap(ports.imap.direct)),
@@ -135,14 +132,14 @@ async function fetchRate(
   parallel: number,
   homing?: HomingProcess,
 ) {
-  await fetchAll(port, bigbox, mailbox);
+  await fetchAll({ port }, bigbox, mailbox);
   const before = homing && processTreeCpuMs(homing.pid);
   let megabytes = 0;
   const rates: number[] = [];
   for (let run = 0; run < fetchRuns; run++) {
     const started = performance.now();
     const runs = await Promise.all(
-      Array.from({ length: parallel }, () => fetchAll(port, bigbox, mailbox)),
+      Array.from({ length: parallel }, () => fetchAll({ port }, bigbox, mailbox)),
     );
     const bytes = runs.reduce((sum, r) => sum + r.bytes, 0);
     megabytes += bytes / 1e6;
