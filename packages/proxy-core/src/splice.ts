@@ -1,4 +1,7 @@
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import { relayReads } from './backend-reads.js';
 
 export interface SpliceResult {
   /** Bytes from the client to the backend. */
@@ -61,9 +64,11 @@ export function splice(client: Duplex, backend: Duplex): Splice {
   relay(client, backend, (n) => {
     up += n;
   });
-  relay(backend, client, (n) => {
-    down += n;
-  });
+  if (!relayInBulk(backend, client, (n) => (down += n))) {
+    relay(backend, client, (n) => {
+      down += n;
+    });
+  }
   const done = Promise.all([closed(client), closed(backend)]).then(() => ({
     up,
     down,
@@ -94,4 +99,30 @@ function relay(from: Duplex, to: Duplex, count: (bytes: number) => void): void {
   });
   // The session paused the client while it logged in.
   from.resume();
+}
+
+/**
+ * Backend to client without 'data' events, for a plain backend whose reads homing manages
+ * (see backend-reads.ts), and a plain client. With TLS on either side: false, relay() instead.
+ */
+function relayInBulk(backend: Duplex, client: Duplex, count: (bytes: number) => void): boolean {
+  if (!(backend instanceof Socket) || backend instanceof TLSSocket) return false;
+  if (!(client instanceof Socket) || client instanceof TLSSocket) return false;
+  const take = (bytes: Buffer) => {
+    count(bytes.length);
+    if (client.writableEnded || client.destroyed) return true;
+    return client.write(bytes);
+  };
+  if (!relayReads(backend, { take, holds: () => client.writableLength > 0 })) return false;
+  // Read before the splice and not yet taken: no read comes in between, this is one tick.
+  for (let chunk = backend.read() as Buffer | null; chunk !== null; chunk = backend.read()) {
+    take(chunk);
+  }
+  client.on('drain', () => backend.resume());
+  backend.once('end', () => {
+    if (!client.writableEnded) client.end();
+  });
+  // Flowing, so that the end of the backend's data is seen.
+  backend.resume();
+  return true;
 }
