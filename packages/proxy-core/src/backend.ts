@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { connectWithOwnReads } from './backend-reads.js';
 import { type Endpoint, encodeProxyV2 } from './proxy-protocol.js';
 import { connectTls } from './tls.js';
 
@@ -11,6 +12,8 @@ export interface BackendTarget {
   readonly tlsOptions: ConnectionOptions;
   /** Sent first, when the backend entry asks for PROXY protocol v2. */
   readonly proxy?: { readonly source: Endpoint; readonly destination: Endpoint } | undefined;
+  /** Plain TCP for good (no TLS, no STARTTLS): the splice may take over its reads. */
+  readonly ownReads?: boolean;
 }
 
 /** Opens a connection to a backend; `signal` carries the one deadline for connect + TLS + greeting. */
@@ -19,7 +22,9 @@ export async function connectBackend(
   signal: AbortSignal,
 ): Promise<Socket | TLSSocket> {
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: target.host, port: target.port, noDelay: true });
+    const s = target.ownReads
+      ? connectWithOwnReads(target.host, target.port)
+      : connect({ host: target.host, port: target.port, noDelay: true });
     const onAbort = () => {
       s.destroy();
       reject(new Error(`connect to ${target.host}:${target.port} timed out`));

@@ -51,6 +51,7 @@ export async function openBackend<S>(
         host: backend.host,
         port: endpoint.port,
         implicitTls: endpoint.tls === 'implicit',
+        ownReads: endpoint.tls === 'none',
         tlsOptions: tls,
         proxy:
           endpoint.forward === 'proxy'

@@ -1,0 +1,85 @@
+import { connect, type Socket } from 'node:net';
+
+/**
+ * A read this size is worth a buffer of its own: one syscall per megabyte instead of sixteen,
+ * into memory that stays in the cache because it is read into again and again.
+ */
+const bulkSize = 1024 * 1024;
+/**
+ * Connections that are not in the middle of a burst all read into this one buffer and copy
+ * out at once, so an idle session holds no read buffer of its own.
+ */
+const shared = Buffer.allocUnsafe(64 * 1024);
+/** Bulk buffers no connection holds, for the next burst; more than this are left to the GC. */
+const spare: Buffer[] = [];
+const spareMax = 8;
+
+/** Where a relaying connection's bytes go: the client, which may be slower. */
+export interface ReadTarget {
+  /** Bytes from the backend; a false return pauses reading until `resume()`. */
+  readonly take: (bytes: Buffer) => boolean;
+  /** Whether the last bytes taken are still referenced (queued, not yet written out). */
+  readonly holds: () => boolean;
+}
+
+const readers = new WeakMap<Socket, BackendReads>();
+
+/**
+ * A plain backend connection whose reads homing manages itself (net's `onread`). Until
+ * `relayTo` it behaves as any socket ('data' events with a copy of each read, for the
+ * greeting and the login); after, reads go straight to the client, in bulk when a burst runs.
+ * Never for TLS: a TLS socket reads the TCP connection underneath on its own.
+ */
+class BackendReads {
+  socket: Socket | undefined;
+  #target: ReadTarget | undefined;
+  #buffer: Buffer = shared;
+  #full = false;
+
+  readonly onread = {
+    buffer: () => this.#next(),
+    // `buffer` is always one of ours, a Buffer.
+    callback: (length: number, buffer: Uint8Array) => this.#read(length, buffer as Buffer),
+  };
+
+  relayTo(target: ReadTarget): void {
+    this.#target = target;
+  }
+
+  #read(length: number, buffer: Buffer): boolean {
+    this.#full = length === buffer.length;
+    const bytes = buffer.subarray(0, length);
+    if (this.#target === undefined) return this.socket?.push(Buffer.from(bytes)) ?? false;
+    // The shared buffer is read into by the next connection's read: copy what it holds.
+    return this.#target.take(buffer === shared ? Buffer.from(bytes) : bytes);
+  }
+
+  #next(): Buffer {
+    const current = this.#buffer;
+    const free = current !== shared && !this.#target?.holds();
+    if (this.#full && this.#target !== undefined) {
+      if (!free) this.#buffer = spare.pop() ?? Buffer.allocUnsafeSlow(bulkSize);
+    } else {
+      if (free && spare.length < spareMax) spare.push(current);
+      this.#buffer = shared;
+    }
+    return this.#buffer;
+  }
+}
+
+/** A plain TCP connection to a backend whose reads `relayReads` can later take over. */
+export function connectWithOwnReads(host: string, port: number): Socket {
+  const reads = new BackendReads();
+  const socket = connect({ host, port, noDelay: true, onread: reads.onread });
+  reads.socket = socket;
+  readers.set(socket, reads);
+  return socket;
+}
+
+/** Sends the socket's reads to `target` from now on; false if it is not such a socket. */
+export function relayReads(socket: Socket, target: ReadTarget): boolean {
+  const reads = readers.get(socket);
+  if (reads === undefined) return false;
+  reads.relayTo(target);
+  return true;
+}
