@@ -42,7 +42,7 @@ describe('loadConfig', () => {
       stale_if_error: 3_600_000,
       source_retry: 5000,
     });
-    expect(config.log).toEqual({ level: 'info', format: 'auto' });
+    expect(config.log).toEqual({ level: 'info', format: 'auto', flush_interval: 1000 });
     expect(config.backend_defaults.imap).toEqual({ port: 143, tls: 'none', forward: 'none' });
     expect(config.backend_defaults.lmtp?.port).toBe(24);
   });

@@ -32,6 +32,10 @@ export const configSchema = z
           .enum(['auto', 'json', 'pretty'])
           .default('auto')
           .describe('auto: pretty on a terminal, JSON otherwise'),
+        flush_interval: duration(
+          'info and debug lines gather for at most this long and are written together (one write for many sessions); warnings and errors, and every line at exit, are written at once; 0: each line at once',
+          '1s',
+        ),
       })
       .prefault({})
       .describe('logging'),
