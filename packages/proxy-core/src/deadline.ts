@@ -5,12 +5,27 @@
  */
 export class Deadline {
   readonly #controller = new AbortController();
-  readonly #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout;
+  #ms: number;
+  readonly #expire = () => {
+    this.#controller.abort(new Error(`timed out after ${this.#ms} ms`));
+  };
 
   constructor(ms: number) {
-    this.#timer = setTimeout(() => {
-      this.#controller.abort(new Error(`timed out after ${ms} ms`));
-    }, ms);
+    this.#ms = ms;
+    this.#timer = setTimeout(this.#expire, ms);
+    this.#timer.unref();
+  }
+
+  /**
+   * The next step's time, from now, on the same signal: one controller for steps with limits of
+   * their own (a backend's connect, then its login). Does nothing once the signal has fired.
+   */
+  restart(ms: number): void {
+    if (this.#controller.signal.aborted) return;
+    clearTimeout(this.#timer);
+    this.#ms = ms;
+    this.#timer = setTimeout(this.#expire, ms);
     this.#timer.unref();
   }
 

@@ -16,7 +16,11 @@ export class ConnectionClosedError extends Error {
 export class LineReader {
   #buffer: Buffer = Buffer.alloc(0);
   #closed: Error | undefined;
-  #wake: (() => void) | undefined;
+  #wake: ((aborted?: unknown) => void) | undefined;
+  #signal: AbortSignal | undefined;
+  readonly #onAbort = () => {
+    this.#wake?.(this.#signal?.reason ?? new Error('aborted'));
+  };
   readonly #socket: Duplex;
   readonly #maxLineBytes: number;
   readonly #onData = (chunk: Buffer) => {
@@ -69,6 +73,8 @@ export class LineReader {
 
   /** Stops reading; returns the bytes received but not consumed. */
   detach(): Buffer {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal = undefined;
     this.#socket.off('data', this.#onData);
     this.#socket.off('end', this.#onEnd);
     this.#socket.off('close', this.#onEnd);
@@ -81,19 +87,22 @@ export class LineReader {
   #more(signal?: AbortSignal): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closed);
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal !== this.#signal) this.#listen(signal);
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
+      this.#wake = (aborted?: unknown) => {
         this.#wake = undefined;
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#wake = () => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#wake = undefined;
-        if (this.#closed && this.#buffer.length === 0) reject(this.#closed);
+        if (aborted !== undefined) reject(aborted);
+        else if (this.#closed && this.#buffer.length === 0) reject(this.#closed);
         else resolve();
       };
     });
+  }
+
+  /** One listener per signal, not one per wait: a login reads several lines under one deadline. */
+  #listen(signal: AbortSignal | undefined): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   #notify(): void {

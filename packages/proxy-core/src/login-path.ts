@@ -3,6 +3,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { Directory, Endpoint, Route } from '@homing/directory';
 import { gateLogin } from './abuse/login.js';
 import { type Credentials, passwordOf } from './credentials.js';
+import { Deadline } from './deadline.js';
 import { atLeast } from './delay.js';
 import { findHome } from './find-home.js';
 import type { BackendHealth } from './health.js';
@@ -140,8 +141,11 @@ export async function login<S extends BackendConversation, R, X>(
   const { route, endpoint } = home;
   const backend = route.backend.name;
 
+  // One timer and signal for the backend's connect and then its login, each with its own limit.
+  const deadline = new Deadline(path.limits.backendConnectTimeoutMs);
   const opened = await openBackend({
     backend: route.backend,
+    deadline,
     endpoint,
     protocol,
     connection,
@@ -150,6 +154,7 @@ export async function login<S extends BackendConversation, R, X>(
     greet: (socket, tls, signal) => dialect.greet(socket, tls, endpoint, path.limits, signal),
   });
   if (!opened.ok) {
+    deadline.clear();
     log.warn({ user, mech, backend, reason: opened.reason }, 'backend unavailable');
     return unavailable();
   }
@@ -162,9 +167,14 @@ export async function login<S extends BackendConversation, R, X>(
     useMaster: home.useMaster,
     extra,
   };
-  const verdict = await loginOnBackend(session, backend, path.limits, (signal) =>
-    dialect.replay(session, replay, signal),
+  const verdict = await loginOnBackend(
+    session,
+    backend,
+    path.limits,
+    (signal) => dialect.replay(session, replay, signal),
+    deadline,
   );
+  deadline.clear();
   if (verdict.kind !== 'ok') session.socket.destroy();
   if (closed()) {
     session.socket.destroy();

@@ -16,6 +16,8 @@ export interface OpenBackendOptions<S> {
   readonly connection: Pick<ClientConnection, 'client' | 'local' | 'metrics'>;
   readonly limits: Limits;
   readonly health: BackendHealth;
+  /** Its own when absent: backend_connect_timeout for connect, TLS, greeting and STARTTLS. */
+  readonly deadline?: Deadline | undefined;
   /** The protocol's part: read the greeting and do STARTTLS within `signal`; throw if it fails. */
   readonly greet: (
     socket: Socket | TLSSocket,
@@ -42,7 +44,7 @@ export async function openBackend<S>(
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   let socket: Socket | TLSSocket | undefined;
-  const deadline = new Deadline(limits.backendConnectTimeoutMs);
+  const deadline = options.deadline ?? new Deadline(limits.backendConnectTimeoutMs);
   try {
     const signal = deadline.signal;
     const tls = backendTlsOptions(backend.host, backend.tls);
@@ -71,7 +73,7 @@ export async function openBackend<S>(
     health.failure(key, reason);
     return { ok: false, reason: `backend ${backend.name}: ${reason}` };
   } finally {
-    deadline.clear();
+    if (!options.deadline) deadline.clear();
   }
 }
 
@@ -84,8 +86,11 @@ export async function loginOnBackend<R>(
   backendName: string,
   limits: Limits,
   work: (signal: AbortSignal) => Promise<R>,
+  /** The one openBackend used, restarted here; cleared by its owner. */
+  shared?: Deadline,
 ): Promise<R | { readonly kind: 'unavailable'; readonly reason: string }> {
-  const deadline = new Deadline(limits.backendLoginTimeoutMs);
+  shared?.restart(limits.backendLoginTimeoutMs);
+  const deadline = shared ?? new Deadline(limits.backendLoginTimeoutMs);
   try {
     return await work(deadline.signal);
   } catch (error) {
@@ -95,6 +100,6 @@ export async function loginOnBackend<R>(
       reason: `backend ${backendName}: ${error instanceof Error ? error.message : String(error)}`,
     };
   } finally {
-    deadline.clear();
+    if (!shared) deadline.clear();
   }
 }
