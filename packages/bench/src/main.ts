@@ -22,6 +22,7 @@ import { retrRows } from './pop3.js';
 import { dovecotVersion, nginxVersion, systemLine } from './report.js';
 import type { Transport } from './sides.js';
 import { smtpMessages } from './smtp.js';
+import { tuningRow } from './tuning.js';
 
 const seconds = positiveNumber('BENCH_SECONDS', 5);
 const sessionsWanted = Math.floor(positiveNumber('BENCH_SESSIONS', 1000));
@@ -62,6 +63,7 @@ try {
   homingProcess = cluster.homing;
   describeSides(cluster);
   const rows = { users, seconds, pauseMs };
+  if (only.has('tuning')) await tuningRow(cluster, users, Math.min(seconds, 3), cleanup);
   if (['idle', 'imap-logins', 'fetch', 'tls'].some((p) => only.has(p as never))) {
     await warmUpAll(cluster, 'imap', users, warmUpConcurrency);
     console.log(

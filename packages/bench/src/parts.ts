@@ -1,5 +1,6 @@
 /** The parts of the bench, which BENCH_ONLY picks from (all of them by default). */
 export const parts = [
+  'tuning',
   'idle',
   'imap-logins',
   'fetch',
