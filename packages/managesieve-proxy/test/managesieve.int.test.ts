@@ -14,6 +14,7 @@ import {
   ServerTls,
   SessionRegistry,
 } from '@homing/proxy-core';
+import { startSmtpListener } from '@homing/smtp-proxy';
 import {
   type Certificates,
   Dovecot,
@@ -74,7 +75,7 @@ let directory: Directory;
 const registry = new SessionRegistry();
 const servers: Server[] = [];
 const logLines: string[] = [];
-const port = { plain: 0, strict: 0, proxied: 0 };
+const port = { plain: 0, strict: 0, proxied: 0, lmtp: 0 };
 const clients: RawClient[] = [];
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();
@@ -104,8 +105,13 @@ beforeAll(async () => {
       tls: { cert: certs.cert, key: certs.key },
     }),
   ]);
-  const [plainPort, strictPort, proxiedPort, closedPort] = await freePorts(4);
-  Object.assign(port, { plain: plainPort, strict: strictPort, proxied: proxiedPort });
+  const [plainPort, strictPort, proxiedPort, lmtpPort, closedPort] = await freePorts(5);
+  Object.assign(port, {
+    plain: plainPort,
+    strict: strictPort,
+    proxied: proxiedPort,
+    lmtp: lmtpPort,
+  });
   const sieve = (p: number | undefined, tls: 'none' | 'starttls' = 'none') => ({
     managesieve: { port: p ?? 0, tls, forward: 'xclient' as const },
   });
@@ -113,7 +119,10 @@ beforeAll(async () => {
     backends: {
       'mbox-a': {
         host: '127.0.0.1',
-        endpoints: sieve(dovecotA.managesievePort),
+        endpoints: {
+          ...sieve(dovecotA.managesievePort),
+          lmtp: { port: dovecotA.lmtpPort, tls: 'none', forward: 'none' },
+        },
         tls: { verify: true },
       },
       'mbox-a-master': {
@@ -195,6 +204,34 @@ beforeAll(async () => {
   await listener('plain', 'starttls', true);
   await listener('strict', 'starttls', false);
   await listener('proxied', 'none', true, true);
+  // homing's own LMTP, in front of Dovecot's: delivery there runs the active Sieve script.
+  servers.push(
+    await startSmtpListener({
+      spec: {
+        name: 'lmtp',
+        host: '127.0.0.1',
+        port: port.lmtp,
+        tls: 'none',
+        proxyProtocol: false,
+        trustedProxies: new AddressSet([]),
+      },
+      kind: 'lmtp',
+      policy: 'single',
+      directory,
+      health,
+      limits,
+      registry,
+      tls: undefined,
+      hostname: 'homing.test',
+      maxMessageBytes: 100_000,
+      maxRecipients: 10,
+      maxReceived: 30,
+      smtputf8: false,
+      dsn: false,
+      isOwnAddress: () => false,
+      log,
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -260,9 +297,9 @@ function scripts(server: Dovecot, user: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sieve')) : [];
 }
 
-/** One message to Dovecot's own LMTP, so that Pigeonhole runs the user's active script. */
-async function deliverByLmtp(server: Dovecot, to: string): Promise<void> {
-  const c = await RawClient.connect({ port: server.lmtpPort });
+/** One message through homing's LMTP to the user's home, where Pigeonhole runs the script. */
+async function deliverByLmtp(to: string): Promise<void> {
+  const c = await RawClient.connect({ port: port.lmtp });
   clients.push(c);
   await c.until(/^220 /);
   const step = async (line: string, reply: RegExp) => {
@@ -310,8 +347,8 @@ describe('sieve-connect through homing', () => {
       expect(list.out).toMatch(/^"filter" ACTIVE$/m);
     }
 
-    // The active script files what the LMTP delivers (Dovecot's own LMTP, not homing's).
-    await deliverByLmtp(dovecotA, 'alice@example.com');
+    // The active script files what homing's LMTP delivers.
+    await deliverByLmtp('alice@example.com');
     const filtered = join(dovecotA.maildir('alice@example.com'), '.Filtered', 'new');
     expect(readdirSync(filtered)).toHaveLength(1);
 
