@@ -192,7 +192,10 @@ describe('deploy/examples/homing.yaml', () => {
       'starttls',
       'starttls',
       'implicit',
+      'starttls',
     ]);
+    expect(config.listeners.at(-1)?.protocol).toBe('managesieve');
+    expect(config.backends['mbox-a']?.managesieve?.port).toBe(4190);
     expect(Object.keys(config.backends)).toEqual(['mbox-a', 'mbox-b']);
   });
 });
