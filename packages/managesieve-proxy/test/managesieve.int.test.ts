@@ -451,6 +451,28 @@ describe('login', () => {
     );
   });
 
+  it('lists a spliced session and kicks it by user', async () => {
+    const c = await connect();
+    expect(
+      await command(c, `AUTHENTICATE "PLAIN" "${plain('grace@example.com', 'grace-pw')}"`),
+    ).toMatch(/^OK/);
+    expect(await command(c, 'LISTSCRIPTS')).toMatch(/^OK/);
+    const [session] = registry.list({ user: 'grace@example.com' });
+    expect(session).toMatchObject({ protocol: 'managesieve', backend: 'mbox-a' });
+    expect(session?.counts?.().up).toBeGreaterThan(0);
+    expect(registry.kick('grace@example.com')).toBe(1);
+    await c.waitClosed();
+  });
+
+  it('hangs up after the pre-login command limit', async () => {
+    const c = await connect();
+    c.write(Buffer.from('NOOP\r\n'.repeat(limits.commands + 5)));
+    const lines = await c.until(/^BYE/);
+    expect(lines.filter((l) => l === 'OK "NOOP completed."')).toHaveLength(limits.commands);
+    expect(lines.at(-1)).toBe('BYE "Too many commands before login."');
+    await c.waitClosed();
+  });
+
   it('hangs up on a literal beyond the limit without reading it', async () => {
     const c = await connect();
     c.send(`AUTHENTICATE "PLAIN" {${limits.literalBytes + 1}+}`);
