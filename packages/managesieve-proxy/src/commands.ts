@@ -68,8 +68,8 @@ async function authenticate(session: SieveSession, args: readonly string[]): Pro
     session.awaitSaslResponse(mechanism);
     return;
   }
-  // An empty initial response is an empty string here; readSaslResponse writes it "=".
-  await saslResponse(session, mechanism, initial === '' ? '=' : initial);
+  // An empty string is an empty initial response: base64 of no bytes.
+  await saslResponse(session, mechanism, initial);
 }
 
 /** The client's SASL data: the initial response, or its answer to our empty challenge. */

@@ -72,6 +72,7 @@ let slapd: Slapd;
 let dovecotA: Dovecot;
 let dovecotB: Dovecot;
 let directory: Directory;
+let probes: BackendProbes;
 const registry = new SessionRegistry();
 const servers: Server[] = [];
 const logLines: string[] = [];
@@ -164,7 +165,7 @@ beforeAll(async () => {
   const health = new BackendHealth({ backoffMinMs: 500, backoffMaxMs: 5000 });
   // As the server does: probes read each backend's capability list, and pre-login CAPABILITY
   // offers the Sieve extensions they all have.
-  const probes = new BackendProbes({ catalog, health, protocols: ['managesieve'] });
+  probes = new BackendProbes({ catalog, health, protocols: ['managesieve'] });
   await probes.probeNow();
   const probedCapabilities = () =>
     probes
@@ -382,7 +383,11 @@ describe('login', () => {
     expect(lines).toContain('"SASL" "PLAIN"');
     expect(lines).toContain('"STARTTLS"');
     expect(lines).toContain('"VERSION" "1.0"');
-    // What both backends' probes reported, in a sorted list.
+    // What both backends' probes read from their greetings, in a sorted list.
+    for (const backend of ['mbox-a', 'mbox-b']) {
+      const state = probes.snapshot().find((s) => s.backend === backend);
+      expect(state?.capabilities).toContainEqual(expect.stringMatching(/^"SIEVE" "[^"]*fileinto/));
+    }
     const sieve = lines.find((l) => l.startsWith('"SIEVE"'));
     expect(sieve).toMatch(/^"SIEVE" "(?:[^" ]+ )*fileinto(?: [^" ]+)*"$/);
   });
