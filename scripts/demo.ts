@@ -3,7 +3,7 @@
 // `npm run demo` runs the tour and keeps running until Ctrl-C; `npm run demo -- --once` runs the
 // tour and exits, non-zero when a step fails.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -43,12 +43,14 @@ const [slapd, a, b] = await Promise.all([
   ),
   Dovecot.start({
     name: 'A',
+    sieve: true,
     users: people
       .filter((p) => p.home === 'mbox-a')
       .map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
   }),
   Dovecot.start({
     name: 'B',
+    sieve: true,
     users: people
       .filter((p) => p.home === 'mbox-b')
       .map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
@@ -58,6 +60,7 @@ const adminPort = await freePort();
 const imapPort = await freePort();
 const pop3Port = await freePort();
 const smtpPort = await freePort();
+const sievePort = await freePort();
 const config = join(dir.path, 'homing.yaml');
 writeFileSync(
   config,
@@ -88,6 +91,9 @@ listeners:
   - protocol: smtp
     listen: 127.0.0.1:${smtpPort}
     tls: starttls
+  - protocol: managesieve
+    listen: 127.0.0.1:${sievePort}
+    tls: starttls
 smtp:
   hostname: homing.demo
 tls:
@@ -102,11 +108,13 @@ backends:
     imap: { port: ${a.imapPort}, forward: id }
     pop3: { port: ${a.pop3Port}, forward: xclient }
     lmtp: { port: ${a.lmtpPort}, forward: xclient }
+    managesieve: { port: ${a.managesievePort}, forward: xclient }
   mbox-b:
     host: 127.0.0.1
     imap: { port: ${b.imapPort}, forward: id }
     pop3: { port: ${b.pop3Port}, forward: xclient }
     lmtp: { port: ${b.lmtpPort}, forward: xclient }
+    managesieve: { port: ${b.managesievePort}, forward: xclient }
 `,
 );
 
@@ -175,6 +183,19 @@ async function sendOverSmtp(to: string, subject: string): Promise<number> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
 }
 
+/** Uploads a Sieve script through homing's ManageSieve listener with sieve-connect (STARTTLS). */
+async function uploadSieve(uid: string, name: string): Promise<boolean> {
+  const script = join(dir.path, `${name}.sieve`);
+  writeFileSync(script, 'require ["vacation"];\r\nvacation "Away until Monday.";\r\n');
+  const child = execFile('sieve-connect', [
+    ...['--server', 'localhost', '--port', String(sievePort), '--user', uid],
+    ...['--passwordfd', '0', '--tlscafile', certs.caCert],
+    ...['--upload', '--localsieve', script, '--remotesieve', name],
+  ]);
+  child.stdin?.end(`${secret(uid)}\n`);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code === 0)));
+}
+
 /** The Subject a user reads at `url` through homing, with curl as the mail client. */
 async function subjectAt(url: string, uid: string, missing: string): Promise<string> {
   const { stdout } = await run('curl', [
@@ -211,6 +232,7 @@ try {
   console.log(
     `  homing      imap://127.0.0.1:${imapPort}   pop3://127.0.0.1:${pop3Port}   smtp://127.0.0.1:${smtpPort}`,
   );
+  console.log(`              sieve://127.0.0.1:${sievePort} (ManageSieve)`);
   console.log(`  admin API   http://127.0.0.1:${adminPort}`);
   console.log(`  config      ${config}\n`);
 
@@ -265,6 +287,19 @@ try {
   );
   step(wrong === 'refused', `alice with a wrong password is ${wrong}`);
 
+  console.log("\nManageSieve: each user's filters go to their own mailbox server");
+  for (const [uid, server, name] of [
+    ['bob', b, 'B'],
+    ['alice', a, 'A'],
+  ] as const) {
+    const uploaded = await uploadSieve(uid, 'vacation');
+    const there = existsSync(join(server.sieveDir(mail(uid)), 'vacation.sieve'));
+    step(
+      uploaded && there,
+      `${uid} uploads a vacation script with sieve-connect; it is on ${name}`,
+    );
+  }
+
   console.log('\ntry it yourself:');
   console.log(`  curl --url 'imap://127.0.0.1:${imapPort}/INBOX;UID=1' --user bob:bob-pw`);
   console.log(`  curl --url 'pop3://127.0.0.1:${pop3Port}/1' --user alice:alice-pw`);
@@ -272,6 +307,9 @@ try {
     `  a mail client: server 127.0.0.1 port ${imapPort}, STARTTLS, user alice, password alice-pw`,
   );
   console.log(`    (the demo's CA: ${certs.caCert})`);
+  console.log(
+    `  sieve-connect --server localhost --port ${sievePort} --user carol --tlscafile ${certs.caCert} --list`,
+  );
   console.log(`  node ${homing} lookup -c ${config} --node carol`);
   if (once) await cleanup(failed === 0 ? 0 : 1);
   console.log(

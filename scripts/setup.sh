@@ -20,6 +20,7 @@ declare -A programs=(
   [openssl]=openssl
   [postfix]=postfix
   [redis-server]=redis-server
+  [sieve-connect]=sieve-connect
 )
 # Dovecot's protocol binaries have no program on PATH; check their files.
 declare -A files=(
@@ -27,6 +28,8 @@ declare -A files=(
   [/usr/lib/dovecot/pop3]=dovecot-pop3d
   [/usr/lib/dovecot/lmtp]=dovecot-lmtpd
   [/usr/lib/dovecot/submission]=dovecot-submissiond
+  [/usr/lib/dovecot/managesieve]=dovecot-managesieved
+  [/usr/lib/dovecot/modules/lib90_sieve_plugin.so]=dovecot-sieve
 )
 
 missing=()

@@ -17,6 +17,7 @@ describe('the demo (the README main job)', () => {
     expect(stdout).toContain('ok   bob reads "You are on backend B"');
     expect(stdout).toContain('ok   bob retrieves "You are on backend B"');
     expect(stdout).toContain('ok   bob reads it over IMAP from B: "Hello bob, via homing"');
+    expect(stdout).toContain('ok   bob uploads a vacation script with sieve-connect; it is on B');
     expect(stdout).not.toContain('FAIL');
   });
 });

@@ -1,7 +1,7 @@
 import { DirectoryError } from './errors.js';
 import { rendezvousPick } from './pool.js';
 
-export const protocols = ['imap', 'pop3', 'smtp', 'lmtp', 'submission'] as const;
+export const protocols = ['imap', 'pop3', 'smtp', 'lmtp', 'submission', 'managesieve'] as const;
 export type Protocol = (typeof protocols)[number];
 
 /** How the connection to the backend is secured. */

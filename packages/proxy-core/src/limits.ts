@@ -5,7 +5,7 @@
 export interface Limits {
   /** Longest command line before login, in bytes. */
   readonly lineBytes: number;
-  /** Largest literal (IMAP) before login, in bytes; a larger one is refused without reading it. */
+  /** Largest literal (IMAP, ManageSieve) before login, in bytes; a larger one is never read. */
   readonly literalBytes: number;
   /** Commands accepted before login; then the connection is closed. */
   readonly commands: number;

@@ -55,7 +55,7 @@ export type ReplayVerdict<R> =
 
 /** The protocol's part of a login: its backend greeting and its replay; nothing else differs. */
 export interface LoginDialect<S extends BackendConversation, R, X> {
-  readonly protocol: 'imap' | 'pop3' | 'submission';
+  readonly protocol: 'imap' | 'pop3' | 'submission' | 'managesieve';
   /**
    * false: the session is not spliced (submission goes on speaking SMTP), so it takes none of
    * the user's session slots.

@@ -28,7 +28,7 @@ export interface AcceptedLogin {
 }
 
 /**
- * What IMAP and POP3 sessions share before and at the splice: registry, idle and login
+ * What IMAP, POP3 and ManageSieve sessions share before and at the splice: registry, idle and login
  * timers, one command at a time with the client paused meanwhile, STARTTLS, the splice with
  * its counts, and one log line at the end. A protocol adds its reader and its commands.
  */

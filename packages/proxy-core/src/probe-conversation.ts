@@ -45,12 +45,18 @@ export function probeTargets(
 // relayed" (proxy-protocol.txt §2.2), for health checks: the backend uses the socket's addresses.
 const PROXY_V2_LOCAL = Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x20, 0x00, 0x00, 0x00])]);
 
-/** One probe of one endpoint; resolves with the milliseconds it took to pass. */
+/** A passed probe: how long it took, and the capability list its greeting was (ManageSieve). */
+export interface ProbePass {
+  readonly ms: number;
+  readonly capabilities: readonly string[] | undefined;
+}
+
+/** One probe of one endpoint; resolves when it passed. */
 export async function probe(
   target: ProbeTarget,
   timeoutMs: number,
   halt: AbortSignal,
-): Promise<number> {
+): Promise<ProbePass> {
   const started = performance.now();
   const controller = new AbortController();
   const timer = setTimeout(
@@ -92,7 +98,7 @@ export async function probe(
     }
     const passedMs = performance.now() - started;
     await dialect.goodbye(talk).catch(ignore);
-    return passedMs;
+    return { ms: passedMs, capabilities: talk.capabilities };
   } catch (error) {
     if (error instanceof ProbeError) throw error;
     const text = error instanceof Error ? error.message : String(error);

@@ -25,6 +25,9 @@ function quoted(value: string): string {
 
 const IMAP_OK = /^OK\b/i;
 const POP3_OK = /^\+OK\b/;
+const SIEVE_OK = /^OK\b/i;
+/** More capability lines than a ManageSieve server has: something else answered. */
+const MAX_CAPABILITY_LINES = 64;
 
 const imap: Dialect = {
   // ../rfc/9051 §7.1.1: OK greeting; PREAUTH is no use to a proxy and BYE is a refusal.
@@ -65,6 +68,47 @@ const pop3: Dialect = {
   },
 };
 
+/**
+ * RFC 5804 §1.4: capability lines (quoted names) end with an OK, NO or BYE line; only OK is
+ * ready. The capabilities are read again after STARTTLS (§2.2).
+ */
+async function sieveCapabilities(talk: Dialogue, what: string): Promise<void> {
+  const lines: string[] = [];
+  for (;;) {
+    const line = await talk.read();
+    if (line.startsWith('"')) {
+      if (lines.length === MAX_CAPABILITY_LINES) throw new ProbeError(`${what}: too many lines`);
+      lines.push(line);
+      continue;
+    }
+    must(line, SIEVE_OK, what);
+    talk.capabilities = lines;
+    return;
+  }
+}
+
+const managesieve: Dialect = {
+  greeting: (talk) => sieveCapabilities(talk, 'greeting does not end in OK'),
+  // RFC 5804 §2.2
+  startTls: async (talk) => {
+    talk.send('STARTTLS');
+    must(await talk.read(), SIEVE_OK, 'STARTTLS refused');
+    await talk.secure();
+    await sieveCapabilities(talk, 'capabilities after STARTTLS do not end in OK');
+  },
+  // RFC 5804 §2.1 with PLAIN (RFC 4616) as the initial response.
+  login: async (talk, { user, password }) => {
+    const plain = Buffer.from(`\u0000${user}\u0000${password}`, 'utf8').toString('base64');
+    talk.send(`AUTHENTICATE "PLAIN" "${plain}"`);
+    must(await talk.read(), SIEVE_OK, 'login refused');
+  },
+  // RFC 5804 §2.3
+  goodbye: async (talk) => {
+    talk.send('LOGOUT');
+    await talk.read();
+  },
+};
+
 const smtp: Dialect = {
   // RFC 5321 §4.2: a greeting may span lines ("220-" before the last, "220 " on it); 554 refuses.
   greeting: async (talk) => {
@@ -87,4 +131,5 @@ export const dialects = {
   smtp,
   lmtp: smtp, // RFC 2033 §4.1: the same greeting as SMTP
   submission: smtp,
+  managesieve,
 } satisfies Record<Protocol, Dialect>;

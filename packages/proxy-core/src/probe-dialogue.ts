@@ -14,6 +14,8 @@ export function ignore(): void {}
 export class Dialogue {
   #reader: LineReader;
   #tag = 0;
+  /** The capability lines of a greeting that is a capability list (ManageSieve). */
+  capabilities: readonly string[] | undefined;
 
   constructor(
     private socket: Socket | TLSSocket,

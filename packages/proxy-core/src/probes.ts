@@ -56,6 +56,8 @@ export interface ProbeState {
   /** The last failure, kept after the backend is up again. */
   readonly lastError?: string;
   readonly lastErrorAt?: number;
+  /** The capability lines of the last passed probe's greeting (ManageSieve, RFC 5804 §1.7). */
+  readonly capabilities?: readonly string[];
 }
 
 interface Entry {
@@ -71,6 +73,7 @@ interface Entry {
   latencyMs?: number;
   lastError?: string;
   lastErrorAt?: number;
+  capabilities?: readonly string[];
 }
 
 /**
@@ -210,13 +213,15 @@ export class BackendProbes {
     const started = performance.now();
     let error: string | undefined;
     let latencyMs: number;
+    let capabilities: readonly string[] | undefined;
     try {
-      latencyMs = await probe(target, this.#settings.timeoutMs, halt);
+      ({ ms: latencyMs, capabilities } = await probe(target, this.#settings.timeoutMs, halt));
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       latencyMs = performance.now() - started;
     }
     if (halt.aborted || this.#entries.get(target.key) !== entry) return;
+    if (capabilities !== undefined) entry.capabilities = capabilities;
     this.#note(entry, error, latencyMs);
   }
 
@@ -244,7 +249,7 @@ export class BackendProbes {
 
   #state(entry: Entry): ProbeState {
     const { key, backend, protocol, endpoint, login } = entry.target;
-    const { lastProbeAt, latencyMs, lastError, lastErrorAt } = entry;
+    const { lastProbeAt, latencyMs, lastError, lastErrorAt, capabilities } = entry;
     return {
       key,
       backend: backend.name,
@@ -260,6 +265,7 @@ export class BackendProbes {
       ...(lastProbeAt !== undefined ? { lastProbeAt } : {}),
       ...(latencyMs !== undefined ? { latencyMs } : {}),
       ...(lastError !== undefined ? { lastError, lastErrorAt } : {}),
+      ...(capabilities !== undefined ? { capabilities } : {}),
     };
   }
 }

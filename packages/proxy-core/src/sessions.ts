@@ -1,4 +1,4 @@
-export type SessionProtocol = 'imap' | 'pop3' | 'smtp' | 'lmtp' | 'submission';
+export type SessionProtocol = 'imap' | 'pop3' | 'smtp' | 'lmtp' | 'submission' | 'managesieve';
 
 export interface SessionInfo {
   readonly id: string;

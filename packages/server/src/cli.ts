@@ -20,7 +20,9 @@ function configOption() {
 
 export function program(): Command {
   const cli = new Command('homing')
-    .description('mail proxy tier: routes IMAP, POP3 and SMTP users to their home mailbox server')
+    .description(
+      'mail proxy tier: routes IMAP, POP3, ManageSieve and SMTP users to their home mailbox server',
+    )
     .version(version);
 
   cli
@@ -45,7 +47,7 @@ export function program(): Command {
     .argument('<address>', 'login or address to look up')
     .addOption(configOption())
     .addOption(
-      new Option('-k, --kind <kind>', 'login (IMAP/POP3) or recipient (strips +detail)')
+      new Option('-k, --kind <kind>', 'login (IMAP/POP3/ManageSieve) or recipient (strips +detail)')
         .choices(['login', 'recipient'])
         .default('login'),
     )

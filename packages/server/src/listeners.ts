@@ -2,6 +2,7 @@ import type { Server } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type { Directory } from '@homing/directory';
 import { startImapListener } from '@homing/imap-proxy';
+import { startManageSieveListener } from '@homing/managesieve-proxy';
 import { startPop3Listener } from '@homing/pop3-proxy';
 import {
   type AbuseGuard,
@@ -9,6 +10,7 @@ import {
   BackendHealth,
   type Limits,
   type ListenerSpec,
+  type ProbeState,
   type ProxyMetrics,
   ServerTls,
   SessionRegistry,
@@ -63,6 +65,8 @@ export class ListenerSet {
   readonly limits: Limits;
   /** Abuse limits; replaced by a reload, read by listeners at each connection. */
   guard: AbuseGuard | undefined;
+  /** The health probes' last word on each backend, set by the node once it has probes. */
+  probeStates: () => readonly ProbeState[] = () => [];
   #tls: ServerTls | undefined;
   #config: Config;
   #isOwnAddress: (host: string, port: number) => boolean;
@@ -122,7 +126,8 @@ export class ListenerSet {
   }
 
   #fingerprint(l: ListenerConfig): string {
-    const smtp = l.protocol === 'imap' || l.protocol === 'pop3' ? undefined : this.#config.smtp;
+    const spliced = ['imap', 'pop3', 'managesieve'].includes(l.protocol);
+    const smtp = spliced ? undefined : this.#config.smtp;
     return JSON.stringify({ l, smtp });
   }
 
@@ -159,6 +164,15 @@ export class ListenerSet {
     };
     if (l.protocol === 'imap') return startImapListener(common);
     if (l.protocol === 'pop3') return startPop3Listener(common);
+    if (l.protocol === 'managesieve') {
+      // Pre-login CAPABILITY lists the Sieve extensions the probes found on every backend.
+      const probedCapabilities = () =>
+        set
+          .probeStates()
+          .filter((s) => s.protocol === 'managesieve' && s.capabilities !== undefined)
+          .map((s) => ({ backend: s.backend, lines: s.capabilities ?? [] }));
+      return startManageSieveListener(Object.assign(common, { probedCapabilities }));
+    }
     const smtp = this.#config.smtp;
     return startSmtpListener(
       Object.assign(common, {

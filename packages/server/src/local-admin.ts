@@ -1,4 +1,4 @@
-import type { AddressKind, Directory } from '@homing/directory';
+import { type AddressKind, type Directory, protocols } from '@homing/directory';
 import type { BackendHealth, BackendProbes, PoolEvent, SessionRegistry } from '@homing/proxy-core';
 import type { AdminNode, SessionView } from './admin.js';
 import { describeLookup } from './describe-route.js';
@@ -65,9 +65,7 @@ export function localAdmin(parts: LocalParts): AdminNode {
     async lookup(address: string, kind: AddressKind) {
       // A pool member is picked among the healthy ones, as a login would.
       const isHealthy = (name: string) =>
-        !['imap', 'pop3', 'lmtp', 'smtp', 'submission'].some((p) =>
-          parts.health.isDown(`${name}/${p}`),
-        );
+        !protocols.some((p) => parts.health.isDown(`${name}/${p}`));
       return describeLookup(address, await parts.directory().lookup(address, { kind, isHealthy }));
     },
     async backends() {

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { Directory, Protocol } from '@homing/directory';
+import { type Directory, type Protocol, protocols } from '@homing/directory';
 import { type AbuseGuard, type AbuseStore, BackendProbes } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { openAbuse } from './abuse.js';
@@ -54,6 +54,7 @@ export class HomingNode {
               'backend down',
             ),
     });
+    this.listeners.probeStates = () => this.probes.snapshot();
     this.metrics.watch({ guard: this.listeners.guard as AbuseGuard, probes: this.probes });
   }
 
@@ -159,7 +160,7 @@ export class HomingNode {
     // A backend whose entry changed starts with a clean slate: its old failures were elsewhere.
     for (const [name, backend] of Object.entries(next.backends)) {
       if (JSON.stringify(backend) === JSON.stringify(this.#config.backends[name])) continue;
-      for (const protocol of ['imap', 'pop3', 'smtp', 'lmtp', 'submission']) {
+      for (const protocol of protocols) {
         this.listeners.health.success(`${name}/${protocol}`);
       }
     }

@@ -45,6 +45,25 @@ describe('loadConfig', () => {
     expect(config.log).toEqual({ level: 'info', format: 'auto', flush_interval: 1000 });
     expect(config.backend_defaults.imap).toEqual({ port: 143, tls: 'none', forward: 'none' });
     expect(config.backend_defaults.lmtp?.port).toBe(24);
+    expect(config.backend_defaults.managesieve).toEqual({
+      port: 4190,
+      tls: 'none',
+      forward: 'none',
+    });
+  });
+
+  it('takes a ManageSieve listener and backend service', () => {
+    const { result } = load(
+      `${minimal}listeners:\n  - protocol: managesieve\n    listen: 0.0.0.0:4190\n    tls: none\n` +
+        'backends:\n  a:\n    host: mbox-a\n    managesieve:\n      forward: xclient\n',
+    );
+    const config = result();
+    expect(config.listeners[0]).toMatchObject({
+      protocol: 'managesieve',
+      tls: 'none',
+      allow_plaintext_auth: false,
+    });
+    expect(config.backends.a?.managesieve).toEqual({ port: 4190, tls: 'none', forward: 'xclient' });
   });
 
   it.each([
@@ -173,7 +192,10 @@ describe('deploy/examples/homing.yaml', () => {
       'starttls',
       'starttls',
       'implicit',
+      'starttls',
     ]);
+    expect(config.listeners.at(-1)?.protocol).toBe('managesieve');
+    expect(config.backends['mbox-a']?.managesieve?.port).toBe(4190);
     expect(Object.keys(config.backends)).toEqual(['mbox-a', 'mbox-b']);
   });
 });

@@ -42,6 +42,11 @@ export interface DovecotOptions {
    * default, so tests see Dovecot's own defaults: a process per login and per session.
    */
   tuned?: boolean;
+  /**
+   * Pigeonhole: a ManageSieve service (RFC 5804) on a free port, scripts in `~/sieve` with the
+   * active one linked from `~/.dovecot.sieve`, and LMTP deliveries run through the active script.
+   */
+  sieve?: boolean;
 }
 
 interface Ports {
@@ -53,6 +58,7 @@ interface Ports {
   imapProxy?: number;
   pop3Proxy?: number;
   submission?: number;
+  managesieve?: number;
 }
 
 type Dir = { path: string; remove(): void };
@@ -96,6 +102,12 @@ export class Dovecot {
       '/usr/lib/dovecot/pop3': 'dovecot-pop3d',
       '/usr/lib/dovecot/lmtp': 'dovecot-lmtpd',
       ...(options.submission ? { '/usr/lib/dovecot/submission': 'dovecot-submissiond' } : {}),
+      ...(options.sieve
+        ? {
+            '/usr/lib/dovecot/managesieve': 'dovecot-managesieved',
+            '/usr/lib/dovecot/modules/lib90_sieve_plugin.so': 'dovecot-sieve',
+          }
+        : {}),
     });
     for (const u of [...options.users, ...(options.masterUser ? [options.masterUser] : [])]) {
       if (/[:\s*/]/.test(u.user) || /[:\r\n]/.test(u.password))
@@ -144,6 +156,16 @@ export class Dovecot {
   /** The submission service (only with `submission`). */
   get submissionPort(): number | undefined {
     return this.#ports.submission;
+  }
+
+  /** The ManageSieve service (only with `sieve`). */
+  get managesievePort(): number | undefined {
+    return this.#ports.managesieve;
+  }
+
+  /** Where the user's Sieve scripts are kept, as `<name>.sieve` (only with `sieve`). */
+  sieveDir(user: string): string {
+    return join(this.mailDir, user.toLowerCase(), 'sieve');
   }
 
   /** Expects a PROXY header first (only with `haproxy: true`). */
@@ -331,7 +353,11 @@ export class Dovecot {
 
 async function allocatePorts(options: DovecotOptions): Promise<Ports> {
   const count =
-    3 + (options.tls ? 2 : 0) + (options.haproxy ? 2 : 0) + (options.submission ? 1 : 0);
+    3 +
+    (options.tls ? 2 : 0) +
+    (options.haproxy ? 2 : 0) +
+    (options.submission ? 1 : 0) +
+    (options.sieve ? 1 : 0);
   const free = await freePorts(count);
   const next = (): number => {
     const port = free.shift();
@@ -348,6 +374,7 @@ async function allocatePorts(options: DovecotOptions): Promise<Ports> {
     ports.pop3Proxy = next();
   }
   if (options.submission) ports.submission = next();
+  if (options.sieve) ports.managesieve = next();
   return ports;
 }
 
@@ -371,7 +398,7 @@ function dovecotConf(
         ];
   const lines = [
     `# Dovecot for tests: backend ${options.name}`,
-    `protocols = imap pop3 lmtp${options.submission ? ' submission' : ''}`,
+    `protocols = imap pop3 lmtp${options.submission ? ' submission' : ''}${options.sieve ? ' sieve' : ''}`,
     'listen = 127.0.0.1',
     `instance_name = homing-dovecot-${options.name}-${ports.imap}`,
     `base_dir = ${dir}/run`,
@@ -407,6 +434,7 @@ function dovecotConf(
     'mail_plugins = $mail_plugins zlib quota',
     'plugin {',
     '  quota = maildir:User quota',
+    ...(options.sieve ? ['  sieve = file:~/sieve;active=~/.dovecot.sieve'] : []),
     '}',
     'protocol imap {',
     '  mail_plugins = $mail_plugins imap_zlib',
@@ -464,6 +492,16 @@ function dovecotConf(
     '  client_limit = 2500',
     '}',
     ...(options.tuned ? tunedServices() : []),
+    ...(options.sieve && ports.managesieve !== undefined
+      ? [
+          'protocol lmtp {',
+          '  mail_plugins = $mail_plugins sieve',
+          '}',
+          'service managesieve-login {',
+          ...listener('sieve', ports.managesieve),
+          '}',
+        ]
+      : []),
     ...(options.submission && ports.submission !== undefined
       ? [
           `hostname = dovecot-${options.name.toLowerCase()}.test`,

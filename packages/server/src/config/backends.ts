@@ -19,7 +19,7 @@ export const backend = z
       })
       .optional()
       .describe(
-        'an account the active probes log in with (IMAP, POP3); without it they check the greeting',
+        'an account the active probes log in with (IMAP, POP3, ManageSieve); without it they check the greeting',
       ),
     ...endpoints,
   })

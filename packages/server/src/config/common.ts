@@ -16,7 +16,7 @@ export const endpoint = (
       forward: forwardMode
         .default(forward)
         .describe(
-          'how the client address reaches the backend: none, id (IMAP ID), xclient (POP3/SMTP XCLIENT) or proxy (PROXY protocol v2)',
+          'how the client address reaches the backend: none, id (IMAP ID), xclient (POP3/SMTP/ManageSieve XCLIENT) or proxy (PROXY protocol v2)',
         ),
     })
     .describe(about);
@@ -60,4 +60,5 @@ export const endpoints = {
   smtp: deliveryEndpoint(25, 'SMTP service of the backend').optional(),
   lmtp: deliveryEndpoint(24, 'LMTP service of the backend').optional(),
   submission: endpoint(587, 'none', 'submission service of the backend').optional(),
+  managesieve: endpoint(4190, 'none', 'ManageSieve service of the backend (RFC 5804)').optional(),
 };

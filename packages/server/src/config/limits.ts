@@ -14,7 +14,9 @@ export const limits = z
       .int()
       .min(0)
       .default(16_384)
-      .describe('largest IMAP literal before login; larger ones are refused unread'),
+      .describe(
+        'largest IMAP or ManageSieve literal before login; larger ones are refused unread (ManageSieve: the connection is closed)',
+      ),
     commands: z.number().int().min(1).default(100).describe('commands allowed before login'),
     idle_timeout: duration('silence allowed before login', '60s'),
     auth_timeout: duration('time from connect to a completed login', '2m'),

@@ -9,9 +9,9 @@ export const listener = z
   .strictObject({
     name: z.string().optional().describe('name in logs and metrics; default: protocol and address'),
     protocol: z
-      .enum(['imap', 'pop3', 'smtp', 'lmtp', 'submission'])
+      .enum(['imap', 'pop3', 'smtp', 'lmtp', 'submission', 'managesieve'])
       .describe(
-        'imap (143, 993), pop3 (110, 995), smtp (the MX, 25), lmtp (from an edge MTA) or submission (587, 465)',
+        'imap (143, 993), pop3 (110, 995), smtp (the MX, 25), lmtp (from an edge MTA), submission (587, 465) or managesieve (4190)',
       ),
     listen: listen.describe('address and port, e.g. 0.0.0.0:143 or [::]:993'),
     tls: z

@@ -97,6 +97,7 @@ export const configSchema = z
         smtp: {},
         lmtp: {},
         submission: {},
+        managesieve: {},
       })
       .describe('services of a backend named by a literal host[:port]'),
   })

@@ -1,0 +1,98 @@
+import { readSaslResponse, type SaslMechanism } from '@homing/proxy-core';
+import { saslMechanisms } from './capabilities.js';
+import { quoted } from './command.js';
+import type { SieveSession } from './session.js';
+
+export interface CommandSpec {
+  /**
+   * Carries credentials: refused on a connection without TLS unless the listener allows
+   * plaintext logins (RFC 5804 §2.1: PLAIN only under TLS, by default).
+   */
+  readonly credentials: boolean;
+  readonly handle: (session: SieveSession, args: readonly string[]) => void | Promise<void>;
+}
+
+/** The commands valid before login (RFC 5804 §2); the rest need a session on the backend. */
+export const commands = {
+  // RFC 5804 §2.4
+  CAPABILITY: {
+    credentials: false,
+    handle: (s, args) =>
+      args.length === 0
+        ? s.reply(...s.capabilities(), 'OK "Capability completed."')
+        : s.reply('NO "CAPABILITY takes no arguments."'),
+  },
+  // RFC 5804 §2.2
+  STARTTLS: {
+    credentials: false,
+    handle: (s, args) =>
+      args.length === 0 ? s.startTls() : s.reply('NO "STARTTLS takes no arguments."'),
+  },
+  // RFC 5804 §2.1
+  AUTHENTICATE: { credentials: true, handle: authenticate },
+  // RFC 5804 §2.13: a string argument comes back as the TAG response code.
+  NOOP: {
+    credentials: false,
+    handle: (s, args) => {
+      const [tag] = args;
+      if (args.length > 1) s.reply('NO "NOOP takes at most one argument."');
+      else if (tag === undefined) s.reply('OK "NOOP completed."');
+      else s.reply(`OK (TAG ${quoted(tag)}) "Done."`);
+    },
+  },
+  // RFC 5804 §2.3
+  LOGOUT: { credentials: false, handle: (s) => s.close(['OK "Logout completed."'], 'logout') },
+} satisfies Record<string, CommandSpec>;
+
+export type Verb = keyof typeof commands;
+
+export function commandSpec(verb: string): CommandSpec | undefined {
+  return Object.hasOwn(commands, verb) ? commands[verb as Verb] : undefined;
+}
+
+async function authenticate(session: SieveSession, args: readonly string[]): Promise<void> {
+  const [name, initial] = args;
+  if (name === undefined || args.length > 2) {
+    session.reply('NO "Syntax: AUTHENTICATE mechanism [initial-response]."');
+    return;
+  }
+  const mechanism = saslMechanisms(session.oauth).find((m) => m === name.toUpperCase()) as
+    | SaslMechanism
+    | undefined;
+  if (!mechanism) {
+    session.reply('NO "Unsupported authentication mechanism."');
+    return;
+  }
+  if (initial === undefined) {
+    // No initial response: an empty challenge (RFC 5804 §2.1), the next line answers it.
+    session.awaitSaslResponse(mechanism);
+    return;
+  }
+  // An empty string is an empty initial response: base64 of no bytes.
+  await saslResponse(session, mechanism, initial);
+}
+
+/** The client's SASL data: the initial response, or its answer to our empty challenge. */
+export async function saslResponse(
+  session: SieveSession,
+  mechanism: SaslMechanism,
+  response: string,
+): Promise<void> {
+  const step = readSaslResponse(mechanism, response);
+  switch (step.kind) {
+    case 'cancelled':
+      session.reply('NO "Authentication cancelled."'); // RFC 5804 §2.1
+      return;
+    case 'bad-base64':
+      session.reply('NO "Invalid base64 data in authentication response."');
+      return;
+    case 'malformed':
+      session.reply('NO "Malformed PLAIN response."');
+      return;
+    case 'no-user':
+      // No user to look up: fail as a wrong token would, after the same delay.
+      return session.failLogin(performance.now());
+    case 'credentials':
+      await session.login(step.credentials);
+  }
+}

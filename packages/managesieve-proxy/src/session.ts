@@ -1,0 +1,194 @@
+import {
+  type ClientConnection,
+  type Credentials,
+  failedLogin,
+  login,
+  PreloginSession,
+  type ProtocolListenerOptions,
+  type SaslMechanism,
+} from '@homing/proxy-core';
+import { type BackendExtensions, preauthCapabilities } from './capabilities.js';
+import { type ParsedCommand, parseCommand, parseSaslAnswer, quoted } from './command.js';
+import { commandSpec, saslResponse } from './commands.js';
+import { sieveDialect } from './login.js';
+import { CommandReader, type ReadEvent } from './reader.js';
+
+/** A session needs what its listener was started with, less the listener's own parts. */
+export type SieveSessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
+
+// RFC 5804 §1.3: TRYLATER for trouble that passes; a failed login is a bare NO.
+const AUTH_FAILED = 'NO "Authentication failed."';
+const UNAVAILABLE = 'NO (TRYLATER) "Temporary failure, try again later."';
+const CRLF = Buffer.from('\r\n');
+const texts = {
+  idle: 'BYE "Disconnected for inactivity."',
+  authTimeout: 'BYE "Disconnected: authentication took too long."',
+  kicked: 'BYE (TRYLATER) "Disconnected by the administrator."',
+  shutdown: 'BYE (TRYLATER) "Server shutting down, please reconnect."',
+  internalError: 'BYE (TRYLATER) "Internal error."',
+};
+
+// RFC 5804 §1.3: ENCRYPT-NEEDED says STARTTLS first.
+const PLAINTEXT_DISALLOWED =
+  'NO (ENCRYPT-NEEDED) "Plaintext authentication disallowed on non-secure connections."';
+
+/** One client connection, from greeting to splice. Nothing after the splice is parsed. */
+export class SieveSession extends PreloginSession<ReadEvent> {
+  protected readonly protocol = 'managesieve';
+  protected readonly texts = texts;
+  readonly #options: SieveSessionOptions;
+  readonly #reader: CommandReader;
+  #commands = 0;
+  #awaitingSasl: SaslMechanism | undefined;
+
+  constructor(
+    connection: ClientConnection,
+    options: SieveSessionOptions,
+    readonly extensions: BackendExtensions,
+  ) {
+    super(connection, options.limits, options.registry);
+    this.#options = options;
+    this.#reader = new CommandReader(options.limits);
+  }
+
+  /** RFC 5804 §1.7: the greeting is the capability list, then OK. */
+  protected greeting(): string {
+    return [...this.capabilities(), 'OK "homing ManageSieve ready."'].join('\r\n');
+  }
+
+  protected push(chunk: Buffer): void {
+    this.#reader.push(chunk);
+  }
+
+  protected next(): ReadEvent | undefined {
+    return this.#reader.next();
+  }
+
+  protected takeRest(): Buffer {
+    return this.#reader.takeRest();
+  }
+
+  get oauth(): boolean {
+    return this.#options.oauth;
+  }
+
+  capabilities(): string[] {
+    return preauthCapabilities({
+      canStartTls: this.#canStartTls(),
+      loginAllowed: this.#loginAllowed(),
+      oauth: this.#options.oauth,
+      extensions: this.extensions,
+    });
+  }
+
+  /** AUTHENTICATE without an initial response: an empty challenge (RFC 5804 §2.1). */
+  awaitSaslResponse(mechanism: SaslMechanism): void {
+    this.#awaitingSasl = mechanism;
+    this.reply('""');
+  }
+
+  async startTls(): Promise<void> {
+    const tls = this.#options.tls;
+    if (!tls || !this.#canStartTls()) {
+      this.reply('NO "STARTTLS not available."');
+      return;
+    }
+    this.reply('OK "Begin TLS negotiation now."');
+    await this.upgradeTls(tls);
+    // RFC 5804 §2.2: after the handshake the server sends its capabilities again, unasked.
+    if (this.conn.secure) this.reply(...this.capabilities(), 'OK "TLS negotiation successful."');
+  }
+
+  /** Answers a failed login once the failed-login delay has passed since `startedAt`. */
+  async failLogin(startedAt: number): Promise<void> {
+    await failedLogin(this.conn, 'managesieve', this.limits, startedAt);
+    this.reply(AUTH_FAILED);
+  }
+
+  async login(credentials: Credentials): Promise<void> {
+    const dialect = sieveDialect(this.extensions);
+    const result = await login(
+      this.#options,
+      dialect,
+      this.conn,
+      credentials,
+      undefined,
+      () => this.closed,
+    );
+    switch (result.kind) {
+      case 'abandoned':
+        return;
+      case 'failed':
+        this.reply(AUTH_FAILED);
+        return;
+      case 'unavailable':
+        this.reply(UNAVAILABLE);
+        return;
+      case 'limit':
+        this.reply('NO (TRYLATER) "Too many sessions for this user."');
+        return;
+      case 'refused':
+        this.write(Buffer.concat([result.reply.raw, CRLF]));
+        return;
+      case 'ok': {
+        const { route, session, reply } = result;
+        // The backend's own OK, then whatever it sent past the login.
+        this.spliceTo({
+          user: route.login,
+          backendName: route.backend.name,
+          backend: session.socket,
+          toClient: [reply.raw, CRLF, session.detach()],
+          release: result.release,
+        });
+      }
+    }
+  }
+
+  #canStartTls(): boolean {
+    return (
+      this.conn.listener.tls === 'starttls' && this.#options.tls !== undefined && !this.conn.secure
+    );
+  }
+
+  #loginAllowed(): boolean {
+    return this.conn.secure || this.#options.allowPlaintext;
+  }
+
+  protected async handle(event: ReadEvent): Promise<void> {
+    if (event.type === 'fatal') {
+      this.close([`BYE ${quoted(event.reason)}`], event.reason);
+      return;
+    }
+    this.#commands += 1;
+    if (this.#commands > this.limits.commands) {
+      this.close(['BYE "Too many commands before login."'], 'too many commands');
+      return;
+    }
+    const sasl = this.#awaitingSasl;
+    if (sasl) {
+      this.#awaitingSasl = undefined;
+      const answer = event.type === 'command' ? parseSaslAnswer(event.tokens) : undefined;
+      if (answer === undefined) this.reply('NO "Expected a string answering the challenge."');
+      else await saslResponse(this, sasl, answer);
+      return;
+    }
+    const command: ParsedCommand =
+      event.type === 'command'
+        ? parseCommand(event.tokens)
+        : { kind: 'invalid', reason: event.reason };
+    if (command.kind === 'invalid') {
+      this.reply(`NO ${quoted(`Invalid command: ${command.reason}.`)}`);
+      return;
+    }
+    const spec = commandSpec(command.verb);
+    if (!spec) {
+      this.reply('NO "Unknown command, or not valid before login."');
+      return;
+    }
+    if (spec.credentials && !this.#loginAllowed()) {
+      this.reply(PLAINTEXT_DISALLOWED);
+      return;
+    }
+    await spec.handle(this, command.args);
+  }
+}
