@@ -1,8 +1,8 @@
 import type { BenchUser } from './cluster.js';
 import type { HomingProcess } from './homing-process.js';
-import { openFilesLimit } from './homing-process.js';
+import { raiseOpenFiles } from './homing-process.js';
 import type { ImapClient } from './imap-client.js';
-import { logIn } from './imap-client.js';
+import { imapLoginCycle, logIn } from './imap-client.js';
 
 /** Descriptors each process keeps for itself besides the sessions (listeners, logs, LDAP...). */
 const spareFiles = 100;
@@ -25,7 +25,8 @@ export interface SessionPlan {
 
 /**
  * How many idle sessions fit: each takes one descriptor here and two in homing (client and
- * backend socket), and the backend takes at most `backendCapacity`.
+ * backend socket), and the backend takes at most `backendCapacity`. The open-files limits of
+ * the bench and of homing are raised first where they are short (prlimit, as root).
  */
 export function planSessions(
   wanted: number,
@@ -34,12 +35,12 @@ export function planSessions(
 ): SessionPlan {
   const notes: string[] = [];
   let sessions = wanted;
-  const ours = openFilesLimit('self');
+  const ours = raiseOpenFiles('self', wanted + spareFiles);
   if (ours - spareFiles < sessions) {
     sessions = Math.max(0, ours - spareFiles);
     notes.push(`the bench may open ${ours} files (ulimit -n): ${sessions} sessions`);
   }
-  const theirs = homing.openFilesLimit();
+  const theirs = raiseOpenFiles(homing.pid, 2 * wanted + spareFiles);
   if (Math.floor((theirs - spareFiles) / 2) < sessions) {
     sessions = Math.max(0, Math.floor((theirs - spareFiles) / 2));
     notes.push(`homing may open ${theirs} files, 2 per session: ${sessions} sessions`);
@@ -53,6 +54,8 @@ export function planSessions(
 
 export interface IdleMemory {
   readonly sessions: number;
+  /** Logins (in and out) homing served before the first reading. */
+  readonly served: number;
   /** Settled RSS without the sessions and with them, in KiB. */
   readonly rssBeforeKiB: number;
   readonly rssAfterKiB: number;
@@ -60,6 +63,11 @@ export interface IdleMemory {
   readonly rssPeakKiB: number;
   /** (after - before) / sessions. */
   readonly perSessionKiB: number;
+  /** V8 heap used after a full collection, before and after, in bytes. */
+  readonly heapBefore: number;
+  readonly heapAfter: number;
+  /** Heap used per session, in bytes. */
+  readonly heapPerSession: number;
   /** Seconds each settle took; false when RSS had not dropped within the limit. */
   readonly settled: readonly [Settled, Settled];
 }
@@ -70,41 +78,49 @@ export interface Settled {
 }
 
 /**
- * Logs `count` sessions in through homing, `batch` at a time over the users in turn, leaves them
- * idle and compares homing's settled RSS before and after. The sessions stay open for the caller
- * to close.
+ * Serves `served` logins (in, SELECT, out) through homing, so that what a process grows to
+ * once it has been in use is not counted; then logs `count` sessions in, `batch` at a time
+ * over the users in turn, leaves them idle and compares homing's settled RSS, and its heap
+ * after a full collection, before and after. The sessions stay open for the caller to close.
  */
 export async function idleSessionMemory(
   homing: HomingProcess,
   port: number,
   users: readonly BenchUser[],
-  count: number,
-  batch: number,
+  sessions: { readonly count: number; readonly served: number; readonly batch: number },
   open: ImapClient[],
 ): Promise<IdleMemory> {
+  const { count, served, batch } = sessions;
+  await serveLogins(port, users, served, batch);
   const before = await settledRss(homing);
   await openSessions(port, users, count, batch, open);
   const after = await settledRss(homing);
   return {
     sessions: count,
+    served,
     rssBeforeKiB: before.least,
     rssAfterKiB: after.least,
     rssPeakKiB: after.first,
     perSessionKiB: (after.least - before.least) / count,
+    heapBefore: before.heapUsed,
+    heapAfter: after.heapUsed,
+    heapPerSession: (after.heapUsed - before.heapUsed) / count,
     settled: [before, after],
   };
 }
 
 async function settledRss(
   homing: HomingProcess,
-): Promise<{ first: number; least: number } & Settled> {
+): Promise<{ first: number; least: number; heapUsed: number } & Settled> {
   homing.collectGarbage();
+  let heapUsed = Number.NaN;
   const samples: number[] = [];
   let droppedAt: number | undefined;
   while (samples.length * sampleEveryMs < settleLimitMs) {
     await sleep(sampleEveryMs);
     homing.assertRunning();
     const rss = homing.rssKiB();
+    if (samples.length === 0) heapUsed = homing.memoryUsage().heapUsed;
     samples.push(rss);
     if (droppedAt === undefined && rss < (samples[0] as number) * (1 - dropFraction)) {
       droppedAt = samples.length;
@@ -114,9 +130,26 @@ async function settledRss(
   return {
     first: samples[0] ?? Number.NaN,
     least: Math.min(...samples),
+    heapUsed,
     dropped: droppedAt !== undefined,
     seconds: (samples.length * sampleEveryMs) / 1000,
   };
+}
+
+/** `count` login cycles (users in turn), `batch` at a time; the first failure throws. */
+async function serveLogins(
+  port: number,
+  users: readonly BenchUser[],
+  count: number,
+  batch: number,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      await imapLoginCycle({ port }, users[i % users.length] as BenchUser);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(batch, count) }, worker));
 }
 
 /** `count` sessions (users in turn), `batch` logging in at a time; the first failure throws. */
