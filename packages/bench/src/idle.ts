@@ -68,6 +68,11 @@ export interface IdleMemory {
   readonly heapAfter: number;
   /** Heap used per session, in bytes. */
   readonly heapPerSession: number;
+  /**
+   * Per session, in bytes: RSS less the heap V8 has committed but not used, right after each
+   * full collection; what settling waits for, without the wait's uncertainty.
+   */
+  readonly usedPerSession: number;
   /** Seconds each settle took; false when RSS had not dropped within the limit. */
   readonly settled: readonly [Settled, Settled];
 }
@@ -105,22 +110,28 @@ export async function idleSessionMemory(
     heapBefore: before.heapUsed,
     heapAfter: after.heapUsed,
     heapPerSession: (after.heapUsed - before.heapUsed) / count,
+    usedPerSession: (after.used - before.used) / count,
     settled: [before, after],
   };
 }
 
 async function settledRss(
   homing: HomingProcess,
-): Promise<{ first: number; least: number; heapUsed: number } & Settled> {
+): Promise<{ first: number; least: number; heapUsed: number; used: number } & Settled> {
   homing.collectGarbage();
   let heapUsed = Number.NaN;
+  let used = Number.NaN;
   const samples: number[] = [];
   let droppedAt: number | undefined;
   while (samples.length * sampleEveryMs < settleLimitMs) {
     await sleep(sampleEveryMs);
     homing.assertRunning();
     const rss = homing.rssKiB();
-    if (samples.length === 0) heapUsed = homing.memoryUsage().heapUsed;
+    if (samples.length === 0) {
+      const usage = homing.memoryUsage();
+      heapUsed = usage.heapUsed;
+      used = usage.rss - usage.heapTotal + usage.heapUsed;
+    }
     samples.push(rss);
     if (droppedAt === undefined && rss < (samples[0] as number) * (1 - dropFraction)) {
       droppedAt = samples.length;
@@ -131,6 +142,7 @@ async function settledRss(
     first: samples[0] ?? Number.NaN,
     least: Math.min(...samples),
     heapUsed,
+    used,
     dropped: droppedAt !== undefined,
     seconds: (samples.length * sampleEveryMs) / 1000,
   };

@@ -41,7 +41,8 @@ export async function idleSessions(
   );
   console.log(
     `idle spliced session: ${memory.perSessionKiB.toFixed(1)} KiB RSS each ` +
-      `and ${(memory.heapPerSession / 1024).toFixed(1)} KiB V8 heap ` +
+      `(${(memory.usedPerSession / 1024).toFixed(1)} KiB less V8's committed but unused ` +
+      `heap), ${(memory.heapPerSession / 1024).toFixed(1)} KiB of it V8 heap ` +
       `(${memory.sessions} sessions, ${idleBatch} logging in at a time, after ${memory.served} ` +
       `logins served; homing VmRSS settled ` +
       `${mebibytes(memory.rssBeforeKiB)} -> ${mebibytes(memory.rssAfterKiB)} MiB, ` +
