@@ -7,12 +7,17 @@ import { imapLoginCycle, logIn } from './imap-client.js';
 /** Descriptors each process keeps for itself besides the sessions (listeners, logs, LDAP...). */
 const spareFiles = 100;
 /**
- * Before RSS is read, homing runs a full garbage collection; that starts V8's memory reducer,
- * which some 10-20 s later hands back the heap the last burst of logins left committed (tens of
+ * Before RSS is read, homing runs a full garbage collection; that may start V8's memory reducer,
+ * which some seconds later hands back the heap the last burst of logins left committed (tens of
  * MiB, more than the sessions hold). RSS is sampled each second until it has dropped and held
  * for a few samples, or for at most `settleLimitMs`.
  */
-const settleLimitMs = 40_000;
+const settleLimitMs = 60_000;
+/**
+ * The reducer starts after a full collection that frees some committed memory, and gives up
+ * when it finds nothing to reduce; another collection now and then starts it again.
+ */
+const collectEverySamples = 10;
 const sampleEveryMs = 1000;
 const dropFraction = 0.05;
 const heldSamples = 3;
@@ -126,6 +131,7 @@ async function settledRss(
   while (samples.length * sampleEveryMs < settleLimitMs) {
     await sleep(sampleEveryMs);
     homing.assertRunning();
+    if (samples.length > 0 && samples.length % collectEverySamples === 0) homing.collectGarbage();
     const rss = homing.rssKiB();
     if (samples.length === 0) {
       const usage = homing.memoryUsage();
