@@ -1,5 +1,11 @@
 // Loaded into the homing process by the bench (node --expose-gc --import): SIGUSR2 runs a full
-// garbage collection, so that RSS before and after the idle sessions compares like with like.
+// garbage collection, so that RSS before and after the idle sessions compares like with like,
+// and then writes process.memoryUsage() to HOMING_BENCH_MEMORY, since RSS alone does not tell
+// the heap from what sockets and buffers hold outside it.
+import { writeFileSync } from 'node:fs';
+
+const file = process.env.HOMING_BENCH_MEMORY;
 process.on('SIGUSR2', () => {
   globalThis.gc?.();
+  if (file) writeFileSync(file, JSON.stringify(process.memoryUsage()));
 });

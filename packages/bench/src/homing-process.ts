@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ProcessGroup, processCpuMs } from './cpu.js';
 
@@ -21,6 +21,7 @@ export class HomingProcess implements ProcessGroup {
   private constructor(
     child: ChildProcess,
     readonly logFile: string,
+    readonly memoryFile: string,
   ) {
     this.#child = child;
     this.#exited = new Promise((resolve) => {
@@ -39,12 +40,14 @@ export class HomingProcess implements ProcessGroup {
   ): Promise<HomingProcess> {
     if (!existsSync(bin)) throw new Error(`${bin} is missing: build first (npm run build)`);
     const log = openSync(logFile, 'a');
+    const memoryFile = `${logFile}.memory.json`;
     const child = spawn(process.execPath, [...nodeArgs, bin, 'start', '-c', config], {
       cwd,
       stdio: ['ignore', log, log],
+      env: { ...process.env, HOMING_BENCH_MEMORY: memoryFile },
     });
     closeSync(log);
-    const homing = new HomingProcess(child, logFile);
+    const homing = new HomingProcess(child, logFile, memoryFile);
     await homing.#ready();
     return homing;
   }
@@ -60,9 +63,19 @@ export class HomingProcess implements ProcessGroup {
     return this.#exit;
   }
 
-  /** A full garbage collection, with the bench's preload (collect-garbage.mjs) in place. */
+  /**
+   * A full garbage collection, with the bench's preload (collect-garbage.mjs) in place; the
+   * preload then writes the memory figures `memoryUsage()` reads.
+   */
   collectGarbage(): void {
+    rmSync(this.memoryFile, { force: true });
     process.kill(this.pid, 'SIGUSR2');
+  }
+
+  /** process.memoryUsage() of homing right after the last collectGarbage(), in bytes. */
+  memoryUsage(): NodeJS.MemoryUsage {
+    if (!existsSync(this.memoryFile)) throw new Error(`homing wrote no ${this.memoryFile}`);
+    return JSON.parse(readFileSync(this.memoryFile, 'utf8')) as NodeJS.MemoryUsage;
   }
 
   /** Resident set size in KiB, from /proc/PID/status (VmRSS). */
@@ -115,6 +128,21 @@ export class HomingProcess implements ProcessGroup {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+}
+
+/**
+ * Raises a process's soft and hard limits on open files to at least `wanted` (prlimit; root may
+ * raise the hard limit up to fs.nr_open). Returns the soft limit it has afterwards.
+ */
+export function raiseOpenFiles(pid: number | 'self', wanted: number): number {
+  if (openFilesLimit(pid) >= wanted) return openFilesLimit(pid);
+  const target = String(pid === 'self' ? process.pid : pid);
+  try {
+    execFileSync('prlimit', ['--pid', target, `--nofile=${wanted}:${wanted}`], { stdio: 'pipe' });
+  } catch {
+    // Not root, or no prlimit: planSessions says how many fit with the limit as it is.
+  }
+  return openFilesLimit(pid);
 }
 
 /** The soft "Max open files" limit of a process. */

@@ -11,6 +11,8 @@ import { compareTransfers, transferRuns } from './transfers.js';
 import { sleep } from './turns.js';
 
 const idleBatch = 50;
+/** Logins homing serves before the idle sessions are measured (its heap grown as in use). */
+const servedFirst = 1000;
 const fetchMessages = 200;
 const fetchMessageBytes = 256 * 1024;
 
@@ -34,15 +36,18 @@ export async function idleSessions(
     homing,
     ports.imap.homing,
     users,
-    plan.sessions,
-    idleBatch,
+    { count: plan.sessions, served: servedFirst, batch: idleBatch },
     open,
   );
   console.log(
     `idle spliced session: ${memory.perSessionKiB.toFixed(1)} KiB RSS each ` +
-      `(${memory.sessions} sessions, ${idleBatch} logging in at a time; homing VmRSS settled ` +
+      `(${(memory.usedPerSession / 1024).toFixed(1)} KiB less V8's committed but unused ` +
+      `heap), ${(memory.heapPerSession / 1024).toFixed(1)} KiB of it V8 heap ` +
+      `(${memory.sessions} sessions, ${idleBatch} logging in at a time, after ${memory.served} ` +
+      `logins served; homing VmRSS settled ` +
       `${mebibytes(memory.rssBeforeKiB)} -> ${mebibytes(memory.rssAfterKiB)} MiB, ` +
-      `${mebibytes(memory.rssPeakKiB)} MiB a second after the last login)`,
+      `${mebibytes(memory.rssPeakKiB)} MiB a second after the last login; heap used ` +
+      `${mebibytes(memory.heapBefore / 1024)} -> ${mebibytes(memory.heapAfter / 1024)} MiB)`,
   );
   const [before, after] = memory.settled;
   const settle = (s: Settled) => (s.dropped ? `${s.seconds} s` : `not within ${s.seconds} s`);

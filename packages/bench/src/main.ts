@@ -6,7 +6,7 @@
  * idle spliced IMAP session; SMTP messages per second through homing's MX against Dovecot's
  * LMTP, with a check that every accepted message arrived once. `npm run bench` at the
  * repository root builds first. BENCH_SECONDS (default 5) is how long each side is measured per
- * login concurrency and for SMTP; BENCH_SESSIONS (default 1000) the idle sessions wanted;
+ * login concurrency and for SMTP; BENCH_SESSIONS (default 10000) the idle sessions wanted;
  * BENCH_ONLY picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own
  * (placement.ts); HOMING_NODE_ARGS are node arguments for the homing process (`--cpu-prof`).
  */
@@ -25,7 +25,7 @@ import { smtpMessages } from './smtp.js';
 import { tuningRow } from './tuning.js';
 
 const seconds = positiveNumber('BENCH_SECONDS', 5);
-const sessionsWanted = Math.floor(positiveNumber('BENCH_SESSIONS', 1000));
+const sessionsWanted = Math.floor(positiveNumber('BENCH_SESSIONS', 10_000));
 const userCount = 200;
 const loginConcurrency = [1, 50];
 /** The TLS rows at the concurrency the comparison is about. */

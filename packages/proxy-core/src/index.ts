@@ -60,8 +60,14 @@ export {
   type SaslMechanism,
   type SaslStep,
 } from './sasl.js';
-export { type SessionInfo, type SessionProtocol, SessionRegistry } from './sessions.js';
-export { type Splice, type SpliceResult, splice } from './splice.js';
+export {
+  type SessionEntry,
+  type SessionInfo,
+  type SessionProtocol,
+  SessionRegistry,
+} from './sessions.js';
+export { Splice, type SpliceResult } from './splice.js';
+export { SplicedSession, type SplicedSessionSpec } from './spliced-session.js';
 export {
   backendTlsOptions,
   type CertificateSpec,

@@ -37,7 +37,10 @@ export interface ClientConnection {
   /** The address the client connected to. */
   readonly local: Endpoint;
   readonly listener: ListenerSpec;
+  /** The session's logger: the listener's, with the session id and the client's address. */
   readonly log: Logger;
+  /** The listener's own, for a line that writes the session's fields itself. */
+  readonly listenerLog: Logger;
   readonly metrics: ProxyMetrics;
   /** Abuse limits: login delays and blocks, sessions per user. */
   readonly guard?: AbuseGuard | undefined;
@@ -93,7 +96,7 @@ export async function listen(options: ListenOptions): Promise<Server> {
 
 async function accept(socket: Socket, options: ListenOptions): Promise<void> {
   const { spec, limits } = options;
-  socket.on('error', () => {}); // handled by whoever owns the socket next; never crash on it
+  socket.on('error', ignoreErrors); // handled by whoever owns the socket next; never crash on it
   let client: Endpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
   let local: Endpoint = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
   if (spec.proxyProtocol && !spec.trustedProxies.has(client.address)) {
@@ -129,7 +132,8 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
       setTimeout(() => stream.destroy(), 1000).unref();
       return;
     }
-    stream.once('close', admitted.release);
+    // 'close' comes once: on() spares the wrapper once() would keep for the session's life.
+    stream.on('close', admitted.release);
   }
   options.onConnection({
     id,
@@ -139,12 +143,16 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
     local,
     listener: spec,
     log,
+    listenerLog: options.log,
     metrics: options.metrics ?? noMetrics,
     guard: options.guard,
   });
   // The PROXY header reader paused the socket; the handler has attached its reader by now.
   stream.resume();
 }
+
+/** One function for every socket, rather than a closure each. */
+export function ignoreErrors(): void {}
 
 /** Reads exactly the PROXY header, putting back whatever follows it. */
 function readProxyHeader(socket: Socket, signal: AbortSignal) {

@@ -2,9 +2,9 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Limits } from './limits.js';
-import type { ClientConnection } from './listener.js';
+import { type ClientConnection, ignoreErrors } from './listener.js';
 import type { SessionInfo, SessionProtocol, SessionRegistry } from './sessions.js';
-import { splice } from './splice.js';
+import { SplicedSession } from './spliced-session.js';
 import type { ServerTls } from './tls.js';
 
 /** The lines a protocol says at the moments every session has. */
@@ -64,6 +64,10 @@ export abstract class PreloginSession<Event> {
     else if (now >= idleDueAt) this.close([this.texts.idle], 'idle timeout');
     else this.#arm(Math.min(this.#authDueAt, idleDueAt) - now);
   };
+  // A client that half-closes before login has nothing more to say: answer nothing more.
+  readonly #onEnd = () => {
+    if (!this.#spliced) this.close([], 'client closed');
+  };
   readonly #onClose = () => {
     if (this.#spliced) return;
     // A login under way sees `closed` and drops its backend connection instead of splicing.
@@ -100,10 +104,7 @@ export abstract class PreloginSession<Event> {
     this.#info = { ...this.#info, protocol: this.protocol };
     this.#unregister = this.#registry.add(this.#info, (reason) => this.#kick(reason));
     this.#attach(socket);
-    // A client that half-closes before login has nothing more to say: answer nothing more.
-    socket.on('end', () => {
-      if (!this.#spliced) this.close([], 'client closed');
-    });
+    socket.on('end', this.#onEnd);
     const now = performance.now();
     this.#lastHeard = now;
     this.#authDueAt = now + this.limits.authTimeoutMs;
@@ -153,47 +154,55 @@ export abstract class PreloginSession<Event> {
     }
   }
 
-  /** From here on bytes only flow: nothing is parsed after the splice. */
+  /**
+   * From here on bytes only flow: nothing is parsed after the splice. The spliced session
+   * takes this one's place in the registry and keeps nothing of it: every listener that
+   * points here comes off the socket, so the reader, its buffers and the logger go.
+   */
   protected spliceTo(login: AcceptedLogin): void {
     clearTimeout(this.#timer);
     const client = this.conn.socket;
     client.off('data', this.#onData);
+    client.off('close', this.#onClose);
+    client.off('end', this.#onEnd);
+    client.off('error', ignoreErrors);
     client.pause();
     client.write(Buffer.concat([...login.toClient]));
     const fromClient = this.takeRest();
     if (fromClient.length > 0) login.backend.write(fromClient);
 
-    this.#info.user = login.user;
-    this.#info.backend = login.backendName;
     this.#spliced = true;
     this.closed = true;
-    const piped = splice(client, login.backend);
-    this.#info.counts = piped.counts;
-    this.#kick = (reason) => piped.destroy(reason);
-    const log = this.log.child({ user: login.user, backend: login.backendName });
-    log.info('logged in');
-    void piped.done.then((result) => {
-      login.release();
-      this.conn.metrics.spliced(this.protocol, result.up, result.down);
-      this.#finish(result.reason, result, log);
+    this.log.info({ user: login.user, backend: login.backendName }, 'logged in');
+    new SplicedSession(client, login.backend, {
+      id: this.conn.id,
+      protocol: this.protocol,
+      client: this.conn.client.address,
+      startedAt: this.#started,
+      user: login.user,
+      backend: login.backendName,
+      log: this.conn.listenerLog,
+      metrics: this.conn.metrics,
+      registry: this.#registry,
+      release: login.release,
     });
   }
 
   #attach(socket: Socket | TLSSocket): void {
     socket.on('data', this.#onData);
     socket.on('close', this.#onClose);
-    socket.on('error', () => {});
+    socket.on('error', ignoreErrors);
     // A socket the listener paused (after a PROXY header) stays paused until told otherwise.
     socket.resume();
   }
 
-  #finish(reason: string, bytes: { up: number; down: number }, log = this.log): void {
+  #finish(reason: string, bytes: { up: number; down: number }): void {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#timer);
     this.#unregister();
     // `proto` and `listener` come with the listener's logger.
-    log.info(
+    this.log.info(
       {
         bytes_up: bytes.up,
         bytes_down: bytes.down,

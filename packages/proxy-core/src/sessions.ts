@@ -11,20 +11,33 @@ export interface SessionInfo {
   counts?: () => { up: number; down: number };
 }
 
-interface Entry {
+/** A session as the registry holds it. */
+export interface SessionEntry {
   readonly info: SessionInfo;
-  readonly kick: (reason: string) => void;
+  kick(reason: string): void;
   /** Ends the session when it is between transactions (SMTP); absent: see `drain`. */
   readonly drain?: (() => void) | undefined;
 }
 
 /** Live sessions of this node: listed by the admin API, kicked by user. */
 export class SessionRegistry {
-  readonly #sessions = new Map<string, Entry>();
+  readonly #sessions = new Map<string, SessionEntry>();
 
   add(info: SessionInfo, kick: (reason: string) => void, drain?: () => void): () => void {
     this.#sessions.set(info.id, { info, kick, drain });
     return () => this.#sessions.delete(info.id);
+  }
+
+  /**
+   * A session that is its own entry (a spliced one, which has no closures to spare); it takes
+   * the place of the entry its id had before the splice. `remove` it when it ends.
+   */
+  put(entry: SessionEntry): void {
+    this.#sessions.set(entry.info.id, entry);
+  }
+
+  remove(id: string): void {
+    this.#sessions.delete(id);
   }
 
   get size(): number {

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { relayReads } from './backend-reads.js';
+import { type ReadTarget, relayReads } from './backend-reads.js';
 
 export interface SpliceResult {
   /** Bytes from the client to the backend. */
@@ -12,117 +12,166 @@ export interface SpliceResult {
   readonly reason: string;
 }
 
-export interface Splice {
-  readonly done: Promise<SpliceResult>;
-  /** Bytes so far, for the session list. */
-  counts(): { up: number; down: number };
-  /** Ends both sides at once (kick, drain timeout). */
-  destroy(reason: string): void;
-}
+/** How long a side may linger, ended, once the other has closed. */
+const lingerMs = 5000;
+
+/**
+ * Each socket points to its splice, so that every listener is one function shared by all
+ * sessions: an idle session holds no closures of its own, only the two sockets and this.
+ */
+const owner = Symbol('splice');
+type Spliced = Duplex & { [owner]?: Splice };
 
 /**
  * Relays client and backend into each other with backpressure (a false `write()` pauses the
  * faster side until the slower one drains). A half-close is passed on: the client's FIN ends
  * the backend's write side and the backend may still answer. Nothing is parsed: whatever the
- * protocol does from here on just works.
+ * protocol does from here on just works. `ended` runs once both sockets have closed.
  */
-export function splice(client: Duplex, backend: Duplex): Splice {
-  let up = 0;
-  let down = 0;
-  let reason: string | undefined;
-  const first = (why: string) => {
-    reason ??= why;
-  };
-  client.once('end', () => first('client'));
-  backend.once('end', () => first('backend'));
-  const onError = (side: string) => (error: Error) => {
-    first(`error: ${side}: ${error.message}`);
-    client.destroy();
-    backend.destroy();
-  };
-  client.on('error', onError('client'));
-  backend.on('error', onError('backend'));
+export class Splice implements ReadTarget {
+  /** Bytes from the client to the backend, and back, so far. */
+  up = 0;
+  down = 0;
+  #reason: string | undefined;
+  #open = 2;
 
-  const closed = (socket: Duplex) =>
-    new Promise<void>((resolve) => {
-      if (socket.destroyed) resolve();
-      else socket.once('close', () => resolve());
-    });
-  // When one side is fully closed the other has nothing left to say to it.
-  client.once('close', () => {
-    first('client');
-    // end() on a stream that has ended makes an error object (stack and all): skip it.
-    if (!backend.writableEnded) backend.end();
-    setTimeout(() => backend.destroy(), 5000).unref();
-  });
-  backend.once('close', () => {
-    first('backend');
-    if (!client.writableEnded) client.end();
-    setTimeout(() => client.destroy(), 5000).unref();
-  });
-
-  relay(client, backend, (n) => {
-    up += n;
-  });
-  if (!relayInBulk(backend, client, (n) => (down += n))) {
-    relay(backend, client, (n) => {
-      down += n;
-    });
+  constructor(
+    readonly clientSide: Duplex,
+    readonly backendSide: Duplex,
+  ) {
+    const client = clientSide as Spliced;
+    const backend = backendSide as Spliced;
+    client[owner] = this;
+    backend[owner] = this;
+    for (const socket of [client, backend]) {
+      socket.on('end', onEnd);
+      socket.on('error', onError);
+      socket.on('drain', onDrain);
+      // Gone already: its 'close' may have passed; counted once the subclass is built.
+      if (socket.destroyed) process.nextTick(closeLater, this, socket);
+      else socket.on('close', onClose);
+    }
+    client.on('data', onData);
+    if (!this.#relayInBulk()) backend.on('data', onData);
+    // The session paused the client while it logged in.
+    client.resume();
+    // Flowing, so that the end of the backend's data is seen.
+    backend.resume();
   }
-  const done = Promise.all([closed(client), closed(backend)]).then(() => ({
-    up,
-    down,
-    reason: reason ?? 'closed',
-  }));
-  return {
-    done,
-    counts: () => ({ up, down }),
-    destroy(why: string) {
-      first(why);
-      client.destroy();
-      backend.destroy();
-    },
-  };
-}
 
-/** One direction: each chunk counted and written on; a full `to` pauses `from`. */
-function relay(from: Duplex, to: Duplex, count: (bytes: number) => void): void {
-  from.on('data', (chunk: Buffer) => {
-    count(chunk.length);
-    // A side that is gone takes nothing more; the other is ended and destroyed soon.
-    if (to.writableEnded || to.destroyed) return;
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-  from.once('end', () => {
-    if (!to.writableEnded) to.end();
-  });
-  // The session paused the client while it logged in.
-  from.resume();
-}
+  /** Bytes so far, for the session list. */
+  counts(): { up: number; down: number } {
+    return { up: this.up, down: this.down };
+  }
 
-/**
- * Backend to client without 'data' events, for a plain backend whose reads homing manages
- * (see backend-reads.ts), and a plain client. With TLS on either side: false, relay() instead.
- */
-function relayInBulk(backend: Duplex, client: Duplex, count: (bytes: number) => void): boolean {
-  if (!(backend instanceof Socket) || backend instanceof TLSSocket) return false;
-  if (!(client instanceof Socket) || client instanceof TLSSocket) return false;
-  const take = (bytes: Buffer) => {
-    count(bytes.length);
+  /** Ends both sides at once (kick, drain timeout). */
+  destroy(reason: string): void {
+    this.#reason ??= reason;
+    this.clientSide.destroy();
+    this.backendSide.destroy();
+  }
+
+  /** Called once, when both sides have closed. */
+  protected ended(_result: SpliceResult): void {}
+
+  /** Bytes read from a backend whose reads homing manages (backend-reads.ts). */
+  take(bytes: Buffer): boolean {
+    this.down += bytes.length;
+    const client = this.clientSide;
     if (client.writableEnded || client.destroyed) return true;
     return client.write(bytes);
-  };
-  if (!relayReads(backend, { take, holds: () => client.writableLength > 0 })) return false;
-  // Read before the splice and not yet taken: no read comes in between, this is one tick.
-  for (let chunk = backend.read() as Buffer | null; chunk !== null; chunk = backend.read()) {
-    take(chunk);
   }
-  client.on('drain', () => backend.resume());
-  backend.once('end', () => {
-    if (!client.writableEnded) client.end();
-  });
-  // Flowing, so that the end of the backend's data is seen.
-  backend.resume();
-  return true;
+
+  holds(): boolean {
+    return this.clientSide.writableLength > 0;
+  }
+
+  // What the listeners below share, each of them one function for every splice.
+
+  /** The first reason given is the one the session ends with. */
+  first(reason: string): void {
+    this.#reason ??= reason;
+  }
+
+  sideOf(socket: Duplex): string {
+    return socket === this.clientSide ? 'client' : 'backend';
+  }
+
+  peerOf(socket: Duplex): Duplex {
+    return socket === this.clientSide ? this.backendSide : this.clientSide;
+  }
+
+  closed(socket: Duplex): void {
+    // When one side is fully closed the other has nothing left to say to it.
+    this.first(this.sideOf(socket));
+    const peer = this.peerOf(socket);
+    // end() on a stream that has ended makes an error object (stack and all): skip it.
+    if (!peer.writableEnded) peer.end();
+    if (!peer.destroyed) setTimeout(destroyLater, lingerMs, peer).unref();
+    this.#open -= 1;
+    if (this.#open === 0) {
+      this.ended({ up: this.up, down: this.down, reason: this.#reason ?? 'closed' });
+    }
+  }
+
+  /**
+   * Backend to client without 'data' events, for a plain backend whose reads homing manages
+   * (see backend-reads.ts), and a plain client. With TLS on either side: false, 'data' instead.
+   */
+  #relayInBulk(): boolean {
+    const { clientSide: client, backendSide: backend } = this;
+    if (!(backend instanceof Socket) || backend instanceof TLSSocket) return false;
+    if (!(client instanceof Socket) || client instanceof TLSSocket) return false;
+    if (!relayReads(backend, this)) return false;
+    // Read before the splice and not yet taken: no read comes in between, this is one tick.
+    for (let chunk = backend.read() as Buffer | null; chunk !== null; chunk = backend.read()) {
+      this.take(chunk);
+    }
+    return true;
+  }
+}
+
+function splices(socket: Duplex): Splice {
+  return (socket as Spliced)[owner] as Splice;
+}
+
+/** One chunk counted and written on; a full peer pauses this side until it drains. */
+function onData(this: Duplex, chunk: Buffer): void {
+  const splice = splices(this);
+  const peer = splice.peerOf(this);
+  if (peer === splice.backendSide) splice.up += chunk.length;
+  else splice.down += chunk.length;
+  // A side that is gone takes nothing more; the other is ended and destroyed soon.
+  if (peer.writableEnded || peer.destroyed) return;
+  if (!peer.write(chunk)) this.pause();
+}
+
+function onDrain(this: Duplex): void {
+  splices(this).peerOf(this).resume();
+}
+
+function onEnd(this: Duplex): void {
+  const splice = splices(this);
+  splice.first(splice.sideOf(this));
+  const peer = splice.peerOf(this);
+  if (!peer.writableEnded) peer.end();
+}
+
+function onError(this: Duplex, error: Error): void {
+  const splice = splices(this);
+  splice.first(`error: ${splice.sideOf(this)}: ${error.message}`);
+  splice.clientSide.destroy();
+  splice.backendSide.destroy();
+}
+
+function onClose(this: Duplex): void {
+  splices(this).closed(this);
+}
+
+function closeLater(splice: Splice, socket: Duplex): void {
+  splice.closed(socket);
+}
+
+function destroyLater(socket: Duplex): void {
+  socket.destroy();
 }

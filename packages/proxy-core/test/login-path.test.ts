@@ -165,6 +165,7 @@ function connection(guard?: AbuseGuard): ClientConnection {
     local: { address: '127.0.0.1', port: 143 },
     listener: spec,
     log: pino({ level: 'silent' }),
+    listenerLog: pino({ level: 'silent' }),
     metrics,
     guard,
   };

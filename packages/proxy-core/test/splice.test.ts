@@ -3,14 +3,24 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectWithOwnReads } from '../src/backend-reads.js';
-import { type Splice, splice } from '../src/splice.js';
+import { Splice, type SpliceResult } from '../src/splice.js';
+
+/** A splice whose end a test can wait for. */
+class Watched extends Splice {
+  readonly #ended = later<SpliceResult>();
+  readonly done = this.#ended.promise;
+
+  protected override ended(result: SpliceResult): void {
+    this.#ended.resolve(result);
+  }
+}
 
 interface Spliced {
   /** The user's end. */
   readonly user: Socket;
   /** The backend server's end. */
   readonly server: Socket;
-  readonly splice: Splice;
+  readonly splice: Watched;
 }
 
 const servers: Server[] = [];
@@ -30,14 +40,14 @@ async function listen(onSocket: (socket: Socket) => void): Promise<number> {
 async function spliced(ownReads: boolean): Promise<Spliced> {
   const server = later<Socket>();
   const backendPort = await listen((socket) => server.resolve(socket));
-  const piped = later<Splice>();
+  const piped = later<Watched>();
   const port = await listen((client) => {
     // As the session leaves it: paused since the login.
     client.pause();
     const backend = ownReads
       ? connectWithOwnReads('127.0.0.1', backendPort)
       : connect({ host: '127.0.0.1', port: backendPort, noDelay: true });
-    backend.once('connect', () => piped.resolve(splice(client, backend)));
+    backend.once('connect', () => piped.resolve(new Watched(client, backend)));
   });
   const user = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
   return { user, server: await server.promise, splice: await piped.promise };
