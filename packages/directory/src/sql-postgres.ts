@@ -1,0 +1,43 @@
+import pg from 'pg';
+import { driverTls, type SqlPool, type SqlPoolOptions, type SqlRow } from './sql-driver.js';
+
+/** PostgreSQL through `pg`: its pool bounds the connections and replaces broken ones. */
+export function openPostgresPool(options: SqlPoolOptions): SqlPool {
+  const { server } = options;
+  const ssl = driverTls(options);
+  const pool = new pg.Pool({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: options.password ?? server.password,
+    database: server.database,
+    ...(ssl ? { ssl } : {}),
+    max: options.maxConnections,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idleTimeoutMillis: options.idleTimeoutMs,
+    allowExitOnIdle: true,
+    application_name: 'homing',
+  });
+  // An idle connection the server closed reports here; the pool has already dropped it, and
+  // without a listener the error would end the process.
+  pool.on('error', () => {});
+  return {
+    async acquire() {
+      const client = await pool.connect();
+      // Errors between queries (the server going away) are seen by the next query.
+      client.on('error', () => {});
+      return {
+        async query(text, values) {
+          const result = await client.query<SqlRow>({ text, values: [...values] });
+          return result.rows;
+        },
+        release: () => client.release(),
+        destroy: () => client.release(true),
+      };
+    },
+    isServerError(error) {
+      return error instanceof pg.DatabaseError;
+    },
+    close: () => pool.end(),
+  };
+}
