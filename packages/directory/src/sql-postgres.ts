@@ -21,11 +21,12 @@ export function openPostgresPool(options: SqlPoolOptions): SqlPool {
   // An idle connection the server closed reports here; the pool has already dropped it, and
   // without a listener the error would end the process.
   pool.on('error', () => {});
+  // Errors between queries (the server going away) are seen by the next query; the listener
+  // only keeps them from ending the process.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return {
     async acquire() {
       const client = await pool.connect();
-      // Errors between queries (the server going away) are seen by the next query.
-      client.on('error', () => {});
       return {
         async query(text, values) {
           const result = await client.query<SqlRow>({ text, values: [...values] });
