@@ -8,6 +8,7 @@ import { duration } from './duration.js';
 import { limits, tls } from './limits.js';
 import { listener } from './listeners.js';
 import { smtp } from './smtp.js';
+import { sqlIssues } from './sql-check.js';
 
 export const configSchema = z
   .strictObject({
@@ -118,6 +119,9 @@ export const configSchema = z
           message: `unknown placeholder {${name}}; use {address}, {local} or {domain}`,
         });
       }
+    }
+    for (const issue of sqlIssues(config.directory.sql)) {
+      ctx.addIssue({ code: 'custom', ...issue });
     }
     const home = config.directory.default_home;
     if (home !== undefined && !config.backends[home] && !config.directory.allow_literal_hosts) {
