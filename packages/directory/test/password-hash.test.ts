@@ -52,6 +52,20 @@ describe('verifyPasswordHash', () => {
     expect(await verifyPasswordHash(password, stored, 'PLAIN')).toBe(false);
   });
 
+  it('leaves the event loop free during an Argon2 check', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 5);
+    try {
+      expect(await verifyPasswordHash(password, dovecot.ARGON2ID as string, 'PLAIN')).toBe(true);
+    } finally {
+      clearInterval(timer);
+    }
+    // A check that blocked would let the timer fire once at most, after it.
+    expect(ticks).toBeGreaterThan(3);
+  });
+
   it('refuses an unknown {SCHEME} rather than guessing', async () => {
     await expect(verifyPasswordHash(password, '{MD5-CRYPT}$1$abc$def', 'PLAIN')).rejects.toThrow(
       PasswordSchemeError,
