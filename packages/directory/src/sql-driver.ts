@@ -34,5 +34,7 @@ export interface SqlPoolOptions {
 /** TLS settings for a driver, or undefined when the URL asks for none. */
 export function driverTls(options: SqlPoolOptions): ConnectionOptions | undefined {
   if (!options.server.tls) return undefined;
-  return { servername: options.server.host, ...tlsOptions(options.tls) };
+  // The driver checks the certificate against the URL's host and sends it as SNI when it is a
+  // name (never an address, RFC 6066 §3).
+  return tlsOptions(options.tls);
 }

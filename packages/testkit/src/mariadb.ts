@@ -3,7 +3,14 @@ import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
 import { Daemon, startOnFreePorts } from './process.js';
-import { chownTo, serviceUser, sqlDatabase, sqlPassword, sqlUser } from './sql-server.js';
+import {
+  chownTo,
+  copyKeyPair,
+  serviceUser,
+  sqlDatabase,
+  sqlPassword,
+  sqlUser,
+} from './sql-server.js';
 import { ensureDebianPackages } from './system.js';
 import { tempDir } from './tmp.js';
 
@@ -19,6 +26,7 @@ export class MariaDb {
   private constructor(
     readonly port: number,
     dir: { path: string; remove(): void },
+    tls: boolean,
   ) {
     this.#dir = dir;
     this.#socket = join(dir.path, 'mariadb.sock');
@@ -36,13 +44,20 @@ export class MariaDb {
         '--innodb-buffer-pool-size=16M',
         '--innodb-log-file-size=8M',
         ...(user ? ['--user=mysql'] : []),
+        ...(tls
+          ? [
+              `--ssl-cert=${join(dir.path, 'server.crt')}`,
+              `--ssl-key=${join(dir.path, 'server.key')}`,
+            ]
+          : []),
       ],
       join(dir.path, 'mariadb.log'),
       dir.path,
     );
   }
 
-  static async start(): Promise<MariaDb> {
+  /** With `tls`, the server offers TLS with this certificate (clients may still go without). */
+  static async start(options: { tls?: { cert: string; key: string } } = {}): Promise<MariaDb> {
     ensureDebianPackages({
       mariadbd: 'mariadb-server',
       'mariadb-install-db': 'mariadb-server',
@@ -63,7 +78,10 @@ export class MariaDb {
       ],
       { cwd: dir.path, stdio: 'pipe' },
     );
-    const server = await startOnFreePorts(async () => new MariaDb(await freePort(), dir));
+    if (options.tls) copyKeyPair(options.tls, dir.path, user);
+    const server = await startOnFreePorts(
+      async () => new MariaDb(await freePort(), dir, options.tls !== undefined),
+    );
     server.#client('', [
       `CREATE DATABASE ${sqlDatabase};`,
       `CREATE USER '${sqlUser}'@'127.0.0.1' IDENTIFIED BY '${sqlPassword}';`,

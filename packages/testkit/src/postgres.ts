@@ -5,6 +5,7 @@ import { freePort, waitForPort } from './ports.js';
 import { Daemon, startOnFreePorts } from './process.js';
 import {
   chownTo,
+  copyKeyPair,
   postgresBin,
   serviceUser,
   sqlDatabase,
@@ -28,11 +29,16 @@ export class Postgres {
     readonly port: number,
     dir: { path: string; remove(): void },
     user: { uid: number; gid: number } | undefined,
+    tls: boolean,
   ) {
     this.#dir = dir;
     this.#user = user;
     const args = ['-D', join(dir.path, 'data'), '-p', String(port), '-k', this.#socketDir];
     args.push('-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off');
+    if (tls) {
+      args.push('-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir.path, 'server.crt')}`);
+      args.push('-c', `ssl_key_file=${join(dir.path, 'server.key')}`);
+    }
     this.#daemon = new Daemon(
       postgresBin('postgres'),
       args,
@@ -42,7 +48,8 @@ export class Postgres {
     );
   }
 
-  static async start(): Promise<Postgres> {
+  /** With `tls`, the server offers TLS with this certificate (clients may still go without). */
+  static async start(options: { tls?: { cert: string; key: string } } = {}): Promise<Postgres> {
     ensureDebianPackages({ pg_ctlcluster: 'postgresql' });
     const user = serviceUser('postgres');
     const dir = tempDir('postgres');
@@ -54,8 +61,9 @@ export class Postgres {
       ['-D', join(dir.path, 'data'), '-U', 'postgres', '--auth-local=trust'],
       { ...run, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
     );
+    if (options.tls) copyKeyPair(options.tls, dir.path, user);
     const server = await startOnFreePorts(
-      async () => new Postgres(await freePort(), dir, user),
+      async () => new Postgres(await freePort(), dir, user, options.tls !== undefined),
       /could not bind|address already in use/i,
     );
     server.#psql('postgres', [

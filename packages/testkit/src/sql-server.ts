@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Credentials the test servers give homing: a read-only user of the `mail` database. */
 export const sqlUser = 'homing';
@@ -28,4 +29,21 @@ export function postgresBin(program: string): string {
     .sort((a, b) => Number(b) - Number(a));
   if (versions.length === 0) throw new Error('no PostgreSQL under /usr/lib/postgresql');
   return `/usr/lib/postgresql/${versions[0]}/bin/${program}`;
+}
+
+/** Copies a certificate and key to `server.crt`/`server.key` in `dir`, readable by the server only. */
+export function copyKeyPair(
+  pair: { cert: string; key: string },
+  dir: string,
+  user: { uid: number; gid: number } | undefined,
+): void {
+  for (const [from, name] of [
+    [pair.cert, 'server.crt'],
+    [pair.key, 'server.key'],
+  ] as const) {
+    const to = join(dir, name);
+    copyFileSync(from, to);
+    chmodSync(to, 0o600);
+    chownTo(to, user);
+  }
 }
