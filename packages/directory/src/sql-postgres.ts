@@ -37,7 +37,11 @@ export function openPostgresPool(options: SqlPoolOptions): SqlPool {
       };
     },
     isServerError(error) {
-      return error instanceof pg.DatabaseError;
+      // A FATAL error ends the session (the server shutting down, an administrator's
+      // pg_terminate_backend): the connection is gone, not the query wrong.
+      return (
+        error instanceof pg.DatabaseError && !['FATAL', 'PANIC'].includes(error.severity ?? '')
+      );
     },
     close: () => pool.end(),
   };

@@ -115,8 +115,9 @@ export class SqlSource implements UserSource {
       const index = (this.#preferred + step) % count;
       const entry = this.#servers[index] as Server;
       const compiled = entry[which] as CompiledQuery;
-      // A second try on the same server when a pooled connection turned out to be dead.
-      for (let attempt = 1; attempt <= 2; attempt += 1) {
+      // After a restart every pooled connection may be dead, and each failed try closes one:
+      // one more try than the pool holds reaches a fresh connection.
+      for (let attempt = 0; attempt <= this.#options.maxConnections; attempt += 1) {
         try {
           const rows = await runQuery(
             this.#pool(entry),

@@ -87,6 +87,7 @@ interface Server {
   exec(sql: string): void;
   stop(): Promise<void>;
   resume(): Promise<void>;
+  dropConnections(): void;
   destroy(): Promise<void>;
 }
 
@@ -232,6 +233,17 @@ describe.each(servers)('SqlSource against %s', (_name, start, sleep) => {
     expect(failure).toMatchObject({ code: 'UNAVAILABLE' });
     expect((failure as Error).message).toContain('127.0.0.1');
     expect((failure as Error).message).not.toContain('homing-secret');
+  });
+
+  it('replaces pooled connections the server dropped, without failing a lookup', async () => {
+    const directory = makeDirectory({ maxConnections: 2 }, { ttlMs: 0, negativeTtlMs: 0 });
+    await Promise.all(['alice@example.com', 'bob@example.com'].map((u) => directory.lookup(u)));
+    server.dropConnections();
+    const results = await Promise.all(
+      ['alice@example.com', 'bob@example.com', 'cj@example.com'].map((u) => directory.lookup(u)),
+    );
+    expect(results.map((r) => r.route?.home)).toEqual(['mbox-a', 'mbox-b', 'mbox-b']);
+    expect(results.map((r) => r.origin)).toEqual(['sql', 'sql', 'sql']);
   });
 
   it('serves cached users while the database is down, and reconnects when it is back', async () => {

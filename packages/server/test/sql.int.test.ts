@@ -185,6 +185,13 @@ backends:
     });
   });
 
+  it('check-config names the database, never its password', async () => {
+    const { stdout } = await run(process.execPath, [homingBin, 'check-config', '-c', config]);
+    expect(stdout).toContain('directory: sql');
+    expect(stdout).toMatch(/sql: 127\.0\.0\.1:\d+\/mail \(passwords checked by password_query\)/);
+    expect(stdout).not.toContain('homing-secret');
+  });
+
   it('logs no password', () => {
     for (const secret of ['alice-pw', 'bob-pw', 'carol-sql-pw', 'master-pw', 'homing-secret']) {
       expect(node.output).not.toContain(secret);

@@ -101,6 +101,18 @@ export class MariaDb {
     this.#client(sqlDatabase, [sql]);
   }
 
+  /** Ends every session of `homing` at the server, as a restart or a firewall would. */
+  dropConnections(): void {
+    const ids = this.#client('', [
+      `SELECT id FROM information_schema.processlist WHERE user = '${sqlUser}';`,
+    ]);
+    const kills = ids
+      .split('\n')
+      .filter((line) => /^\d+$/.test(line.trim()))
+      .map((id) => `KILL ${id.trim()};`);
+    if (kills.length > 0) this.#client('', kills);
+  }
+
   /** Starts (again) on the same port with the same data. */
   async resume(): Promise<void> {
     this.#daemon.start();
@@ -125,11 +137,13 @@ export class MariaDb {
     this.#dir.remove();
   }
 
-  #client(database: string, statements: readonly string[]): void {
-    const args = ['--no-defaults', `--socket=${this.#socket}`, '-u', 'root'];
-    execFileSync('mariadb', database === '' ? args : [...args, database], {
+  /** Runs statements as root; returns what they print, one row a line, no headers. */
+  #client(database: string, statements: readonly string[]): string {
+    const args = ['--no-defaults', `--socket=${this.#socket}`, '-u', 'root', '-N', '-B'];
+    return execFileSync('mariadb', database === '' ? args : [...args, database], {
       input: statements.join('\n'),
       stdio: ['pipe', 'pipe', 'pipe'],
+      encoding: 'utf8',
     });
   }
 }

@@ -91,6 +91,13 @@ export class Postgres {
     this.#psql(sqlDatabase, [sql, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${sqlUser};`]);
   }
 
+  /** Ends every session of `homing` at the server, as a restart or a firewall would. */
+  dropConnections(): void {
+    this.#psql('postgres', [
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${sqlUser}';`,
+    ]);
+  }
+
   /** Starts (again) on the same port with the same data. */
   async resume(): Promise<void> {
     this.#daemon.start();
