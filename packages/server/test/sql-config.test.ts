@@ -102,6 +102,16 @@ describe('directory.sql', () => {
     expect(issuesOf(text)).toContainEqual(expect.objectContaining({ key, line }));
   });
 
+  it('wants a password query for submission relay mode', () => {
+    const relay = `smtp:\n  smarthost: { host: 127.0.0.1 }\nlisteners:\n  - { protocol: submission, listen: 127.0.0.1:2587, submission_mode: relay, tls: none, allow_plaintext_auth: true }\n`;
+    const text = `${relay}${section(`    url: postgres://h/mail\n${query}`)}`;
+    expect(issuesOf(text)).toContainEqual(
+      expect.objectContaining({ key: 'listeners.0.submission_mode', line: 4 }),
+    );
+    const withQuery = `${text}    password_query: SELECT password FROM mailbox WHERE username = :address\n`;
+    expect(load(withQuery).directory.sql?.password_query).toContain(':address');
+  });
+
   it('never repeats a password from a URL in a problem report', () => {
     const issues = issuesOf(section(`    url: "postgres://u:hunter2@h/mail?x=1"\n${query}`));
     expect(JSON.stringify(issues)).not.toContain('hunter2');

@@ -146,6 +146,19 @@ export const configSchema = z
           message: 'relay mode needs smtp.smarthost',
         });
       }
+      const sql = config.directory.source === 'sql' ? config.directory.sql : undefined;
+      if (
+        l.submission_mode === 'relay' &&
+        l.protocol === 'submission' &&
+        sql &&
+        !sql.password_query
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', i, 'submission_mode'],
+          message: 'relay mode checks passwords: directory.sql.password_query is required',
+        });
+      }
       if (l.proxy_protocol && l.trusted_proxies.length === 0) {
         ctx.addIssue({
           code: 'custom',
