@@ -1,7 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import argon2 from 'argon2';
-import bcrypt from 'bcryptjs';
-import { verify as shaCryptVerify } from 'unixcrypt';
 
 /** The schemes homing verifies: those Dovecot and PostfixAdmin write. */
 export const passwordSchemes = [
@@ -76,24 +73,31 @@ export async function verifyPasswordHash(
   if (value === '') return false;
   const digest = digests[scheme];
   if (digest) return verifyDigest(password, value, digest.algorithm, digest.salted);
+  // The libraries load on first use: every `homing` command loads this package, few need them.
   switch (scheme) {
     case 'SHA512-CRYPT':
-    case 'SHA256-CRYPT':
+    case 'SHA256-CRYPT': {
       if (cryptScheme(value) !== scheme) return false;
+      const { verify } = await import('unixcrypt');
       try {
-        return shaCryptVerify(password, value);
+        return verify(password, value);
       } catch {
         return false; // a hash of the wrong length or with a bad salt
       }
-    case 'BLF-CRYPT':
+    }
+    case 'BLF-CRYPT': {
       if (cryptScheme(value) !== scheme) return false;
       // bcrypt reads only the first 72 bytes; the $2y$ of PHP is the same algorithm as $2b$.
+      const bcrypt = (await import('bcryptjs')).default;
       return bcrypt.compare(password, value.replace(/^\$2y\$/, '$2b$')).catch(() => false);
+    }
     case 'ARGON2ID':
-    case 'ARGON2I':
+    case 'ARGON2I': {
       if (cryptScheme(value) !== scheme) return false;
       // Native and off the event loop: an Argon2 check takes a good part of a second of CPU.
+      const argon2 = (await import('argon2')).default;
       return argon2.verify(value, password).catch(() => false);
+    }
     case 'PLAIN':
       return equalDigests(sha256(password), sha256(value));
     default:

@@ -5,9 +5,7 @@ import { type PasswordScheme, PasswordSchemeError, verifyPasswordHash } from './
 import type { Attributes, SourceEntry, UserSource } from './source.js';
 import { runQuery, SqlAttemptError } from './sql-attempt.js';
 import type { SqlPool, SqlPoolOptions, SqlRow } from './sql-driver.js';
-import { openMysqlPool } from './sql-mysql.js';
 import { bindValues, type CompiledQuery, compileQuery } from './sql-params.js';
-import { openPostgresPool } from './sql-postgres.js';
 import { parseSqlUrl, type SqlServer } from './sql-url.js';
 
 export interface SqlSourceOptions {
@@ -115,12 +113,13 @@ export class SqlSource implements UserSource {
       const index = (this.#preferred + step) % count;
       const entry = this.#servers[index] as Server;
       const compiled = entry[which] as CompiledQuery;
+      let last = '';
       // After a restart every pooled connection may be dead, and each failed try closes one:
       // one more try than the pool holds reaches a fresh connection.
       for (let attempt = 0; attempt <= this.#options.maxConnections; attempt += 1) {
         try {
           const rows = await runQuery(
-            this.#pool(entry),
+            await this.#pool(entry),
             compiled.text,
             bindValues(compiled, values),
             this.#options.timeoutMs,
@@ -143,11 +142,12 @@ export class SqlSource implements UserSource {
               },
             );
           }
-          failures.push(`${where}: ${error.message}`);
+          last = `${where}: ${error.message}`;
           timedOut = error.step === 'timeout';
           if (error.step !== 'query') break;
         }
       }
+      failures.push(last);
     }
     throw new DirectoryError(
       timedOut ? 'TIMEOUT' : 'UNAVAILABLE',
@@ -155,7 +155,13 @@ export class SqlSource implements UserSource {
     );
   }
 
-  #pool(entry: Server): SqlPool {
+  async #pool(entry: Server): Promise<SqlPool> {
+    if (entry.pool) return entry.pool;
+    // Drivers load on first use: every `homing` command loads this package, few need them.
+    const driver =
+      entry.server.dialect === 'postgres'
+        ? (await import('./sql-postgres.js')).openPostgresPool
+        : (await import('./sql-mysql.js')).openMysqlPool;
     if (entry.pool) return entry.pool;
     const options: SqlPoolOptions = {
       server: entry.server,
@@ -165,8 +171,7 @@ export class SqlSource implements UserSource {
       idleTimeoutMs: this.#options.idleTimeoutMs,
       tls: this.#options.tls,
     };
-    entry.pool =
-      entry.server.dialect === 'postgres' ? openPostgresPool(options) : openMysqlPool(options);
+    entry.pool = driver(options);
     return entry.pool;
   }
 }
