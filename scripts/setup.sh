@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what homing's tests and demo need on a fresh Debian machine: the Debian packages of
-# the real servers the tests run (OpenLDAP, Dovecot) and the npm dependencies. Safe to re-run.
+# the real servers the tests run (OpenLDAP, Dovecot, PostgreSQL, MariaDB) and the npm
+# dependencies. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,9 @@ declare -A programs=(
   [postfix]=postfix
   [redis-server]=redis-server
   [sieve-connect]=sieve-connect
+  [pg_ctlcluster]=postgresql
+  [mariadbd]=mariadb-server
+  [mariadb]=mariadb-client
 )
 # Dovecot's protocol binaries have no program on PATH; check their files.
 declare -A files=(

@@ -34,6 +34,16 @@ export { FileSource, type FileSourceOptions, usersFileSchema } from './file-sour
 export { LatencyHistogram, latencyBuckets } from './latency.js';
 export type { LdapTlsOptions } from './ldap-connection.js';
 export { LdapSource, type LdapSourceOptions } from './ldap-source.js';
+export {
+  type PasswordScheme,
+  PasswordSchemeError,
+  passwordSchemes,
+  schemeOf,
+  verifyPasswordHash,
+} from './password-hash.js';
 export { rendezvousPick, rendezvousWeight } from './pool.js';
 export type { Attributes, SourceEntry, SourceKind, UserSource } from './source.js';
+export { compileQuery, SqlQueryError, sqlPlaceholders } from './sql-params.js';
+export { SqlSource, type SqlSourceOptions } from './sql-source.js';
+export { parseSqlUrl, type SqlServer, SqlUrlError } from './sql-url.js';
 export { formatIssue, parseYaml, type YamlIssue, YamlSchemaError } from './yaml-schema.js';

@@ -5,7 +5,7 @@ export type Attributes = Readonly<Record<string, readonly string[]>>;
 
 /** What a source knows about one user, before the home is turned into a backend. */
 export interface SourceEntry {
-  /** LDAP DN, or the file source's key; used for a bind-based password check. */
+  /** LDAP DN, the file source's key, or the SQL row's login; used for the password check. */
   readonly id: string;
   /** The login to present to the backend (canonical address). */
   readonly login: string;
@@ -14,7 +14,7 @@ export interface SourceEntry {
   readonly attributes: Attributes;
 }
 
-export type SourceKind = 'ldap' | 'file';
+export type SourceKind = 'ldap' | 'file' | 'sql';
 
 /**
  * A place users live. `find` resolves with undefined for "no such user" and rejects with a

@@ -7,10 +7,12 @@ import {
   LdapSource,
   type Protocol,
   protocols,
+  SqlSource,
   type UserSource,
 } from '@homing/directory';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { sqlUrls } from './config/sql-check.js';
 
 type Endpoints = Partial<Record<Protocol, Endpoint>>;
 
@@ -63,6 +65,7 @@ async function buildSource(config: Config, log: Logger): Promise<UserSource> {
         log.error({ err: error, file: file.path }, 'users file not reloaded; previous users stay'),
     });
   }
+  if (directory.source === 'sql') return buildSqlSource(config, log);
   const ldap = directory.ldap;
   if (!ldap) throw new Error('directory.ldap is required');
   if (!ldap.tls.verify) log.warn('LDAP TLS certificate verification is off');
@@ -80,6 +83,24 @@ async function buildSource(config: Config, log: Logger): Promise<UserSource> {
     loginAttributes: ldap.login_attributes,
     homeAttribute: ldap.home_attribute,
     extraAttributes: ldap.extra_attributes,
+  });
+}
+
+function buildSqlSource(config: Config, log: Logger): SqlSource {
+  const sql = config.directory.sql;
+  if (!sql) throw new Error('directory.sql is required');
+  if (!sql.tls.verify) log.warn('SQL TLS certificate verification is off');
+  return new SqlSource({
+    urls: sqlUrls(sql),
+    password: sql.password,
+    query: sql.query,
+    passwordQuery: sql.password_query,
+    defaultPasswordScheme: sql.default_password_scheme,
+    maxConnections: sql.pool_size,
+    timeoutMs: sql.timeout,
+    connectTimeoutMs: sql.connect_timeout,
+    idleTimeoutMs: sql.idle_timeout,
+    tls: backendTls(sql.tls),
   });
 }
 

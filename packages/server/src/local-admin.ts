@@ -24,7 +24,7 @@ export function localAdmin(parts: LocalParts): AdminNode {
       const directory = parts.directory();
       if (directory.cacheSize > 0) return { ready: true, directory: 'cache warm' };
       try {
-        // A lookup that goes to the source: is LDAP (or the file) answering right now?
+        // A lookup that goes to the source: is LDAP (or SQL, or the file) answering right now?
         await directory.source.find(
           {
             key: 'homing-readiness-probe@invalid',

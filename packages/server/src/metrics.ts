@@ -163,7 +163,7 @@ export class Metrics implements ProxyMetrics {
     });
     new Counter({
       name: 'homing_directory_query_seconds_total',
-      help: 'Total time the directory source (LDAP, file) took to answer',
+      help: 'Total time the directory source (LDAP, SQL, file) took to answer',
       registers,
       collect() {
         this.reset();
@@ -172,7 +172,7 @@ export class Metrics implements ProxyMetrics {
     });
     new Counter({
       name: 'homing_directory_queries_total',
-      help: 'Queries the directory source answered (cache misses that reached LDAP or the file)',
+      help: 'Queries the directory source answered (cache misses that reached LDAP, SQL or the file)',
       registers,
       collect() {
         this.reset();

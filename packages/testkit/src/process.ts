@@ -11,6 +11,8 @@ export class Daemon {
     readonly args: readonly string[],
     readonly logFile: string,
     readonly cwd?: string,
+    /** Run as this user (a server that refuses to run as root); default: as the test. */
+    readonly user?: { readonly uid: number; readonly gid: number },
   ) {}
 
   get running(): boolean {
@@ -24,7 +26,11 @@ export class Daemon {
   start(): void {
     if (this.#child) return;
     const log = openSync(this.logFile, 'a');
-    const child = spawn(this.command, this.args, { stdio: ['ignore', log, log], cwd: this.cwd });
+    const child = spawn(this.command, this.args, {
+      stdio: ['ignore', log, log],
+      cwd: this.cwd,
+      ...this.user,
+    });
     this.#child = child;
     this.#exited = new Promise((resolve) => {
       child.once('exit', () => {

@@ -11,7 +11,9 @@ export const backend = z
         password: z.string().min(1).describe('master password; use ${ENV} rather than the literal'),
       })
       .optional()
-      .describe('master credentials, used after the password was checked by LDAP bind'),
+      .describe(
+        'master credentials, used after the directory checked the password (LDAP bind or SQL password_query)',
+      ),
     probe_login: z
       .strictObject({
         user: z.string().min(1).describe('probe account'),

@@ -1,3 +1,4 @@
+import { passwordSchemes } from '@homing/directory';
 import { z } from 'zod';
 import { backendTls } from './common.js';
 import { duration } from './duration.js';
@@ -41,6 +42,57 @@ export const ldap = z
   })
   .describe('users in LDAP (the inetLocalMailRecipient schema by default)');
 
+const sqlUrl = z
+  .string()
+  .regex(
+    /^(postgres|postgresql|mysql|mariadb):\/\//,
+    'must be postgres://user@host[:port]/database or mysql://…',
+  );
+
+export const sql = z
+  .strictObject({
+    url: z
+      .union([sqlUrl, z.array(sqlUrl).min(1)])
+      .describe(
+        'database server URL (postgres://user:password@host:port/db or mysql://…), or a list tried in order, the one that last answered first; ?sslmode=require (or ssl=true) asks for TLS, verified',
+      ),
+    password: z
+      .string()
+      .optional()
+      .describe('password for every URL, instead of one URL-encoded into each; use ${ENV}'),
+    query: z
+      .string()
+      .min(1)
+      .describe(
+        'returns one row with a home column (catalog key or host[:port]) and optionally login; :address, :localpart and :domain are bound as parameters; no row: no such user; several: an error. PostfixAdmin: SELECT m.home, m.username AS login FROM alias a JOIN mailbox m ON m.username = a.goto WHERE a.address = :address AND a.active AND m.active (home being a column you add, or a constant)',
+      ),
+    password_query: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "returns the stored hash in a password column, for master-user backends and submission relay; :address is the row's login. PostfixAdmin: SELECT password FROM mailbox WHERE username = :address AND active",
+      ),
+    default_password_scheme: z
+      .enum(passwordSchemes)
+      .default('SHA512-CRYPT')
+      .describe(
+        "scheme of a stored hash with neither a {SCHEME} nor a $id$ prefix (as Dovecot's default_pass_scheme)",
+      ),
+    pool_size: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(4)
+      .describe('most connections open to one database server; further queries wait'),
+    timeout: duration('time limit of one query, the wait for a free connection included', '3s'),
+    connect_timeout: duration('time limit of connecting to one database server', '2s'),
+    idle_timeout: duration('an idle connection is closed after this long', '5m'),
+    tls: backendTls.describe('TLS towards the database servers, when a URL asks for it'),
+  })
+  .describe('users in PostgreSQL, MySQL or MariaDB: a query per lookup (see deploy/sql/README.md)');
+
 export const file = z
   .strictObject({
     path: z.string().min(1).describe('YAML file of users and aliases (relative to this file)'),
@@ -50,8 +102,9 @@ export const file = z
 
 export const directory = z
   .strictObject({
-    source: z.enum(['ldap', 'file']).describe('where users live'),
+    source: z.enum(['ldap', 'file', 'sql']).describe('where users live'),
     ldap: ldap.optional(),
+    sql: sql.optional(),
     file: file.optional(),
     cache: z
       .strictObject({

@@ -50,7 +50,7 @@ export const listener = z
       .enum(['home', 'relay'])
       .default('home')
       .describe(
-        "submission: replay AUTH on the user's home backend (home), or check the password by LDAP bind and hand mail to smtp.smarthost with XCLIENT LOGIN (relay)",
+        "submission: replay AUTH on the user's home backend (home), or check the password with the directory (LDAP bind or SQL password_query) and hand mail to smtp.smarthost with XCLIENT LOGIN (relay)",
       ),
   })
   .describe('a client-facing listener');

@@ -56,6 +56,10 @@ function resolvePaths(config: Config, base: string): Config {
         ...directory.ldap,
         tls: { ...directory.ldap.tls, ca_file: at(directory.ldap.tls.ca_file) },
       },
+      sql: directory.sql && {
+        ...directory.sql,
+        tls: { ...directory.sql.tls, ca_file: at(directory.sql.tls.ca_file) },
+      },
     },
     backends: Object.fromEntries(
       Object.entries(config.backends).map(([name, b]) => [

@@ -8,6 +8,7 @@ import { duration } from './duration.js';
 import { limits, tls } from './limits.js';
 import { listener } from './listeners.js';
 import { smtp } from './smtp.js';
+import { sqlIssues } from './sql-check.js';
 
 export const configSchema = z
   .strictObject({
@@ -120,6 +121,9 @@ export const configSchema = z
         });
       }
     }
+    for (const issue of sqlIssues(config.directory.sql)) {
+      ctx.addIssue({ code: 'custom', ...issue });
+    }
     const home = config.directory.default_home;
     if (home !== undefined && !config.backends[home] && !config.directory.allow_literal_hosts) {
       ctx.addIssue({
@@ -141,6 +145,19 @@ export const configSchema = z
           code: 'custom',
           path: ['listeners', i, 'submission_mode'],
           message: 'relay mode needs smtp.smarthost',
+        });
+      }
+      const sql = config.directory.source === 'sql' ? config.directory.sql : undefined;
+      if (
+        l.submission_mode === 'relay' &&
+        l.protocol === 'submission' &&
+        sql &&
+        !sql.password_query
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', i, 'submission_mode'],
+          message: 'relay mode checks passwords: directory.sql.password_query is required',
         });
       }
       if (l.proxy_protocol && l.trusted_proxies.length === 0) {
