@@ -145,40 +145,51 @@ describe('a pool of two nodes sharing Redis', () => {
     await client.waitClosed();
   });
 
-  it('every node picks the same pool member for a user, with no coordination', async () => {
-    for (const user of users) {
-      const expected = rendezvousPick(`${user}@example.com`, ['mbox-a', 'mbox-b']);
-      expect(await memberOf(0, user)).toBe(expected);
-      expect(await memberOf(1, user)).toBe(expected);
-    }
-  });
+  // These start a `homing lookup` process per user and node: seconds each on a busy machine.
+  const manyProcesses = 90_000;
 
-  it('a failed member moves only its own users; the probes bring it back', async () => {
-    const before = new Map<string, string>();
-    for (const user of users) before.set(user, await memberOf(0, user));
-    expect(new Set(before.values()).size).toBe(2); // both members hold someone
-    await b.stop();
-    try {
-      await expect
-        .poll(async () => JSON.stringify(await adminOf(0, '/backends')), { timeout: 10_000 })
-        .toMatch(/"key":"mbox-b\/imap"[^}]*"up":false/);
+  it(
+    'every node picks the same pool member for a user, with no coordination',
+    async () => {
       for (const user of users) {
-        const now = await memberOf(0, user);
-        expect(now).toBe('mbox-a');
-        if (before.get(user) === 'mbox-a') expect(now).toBe(before.get(user));
+        const expected = rendezvousPick(`${user}@example.com`, ['mbox-a', 'mbox-b']);
+        expect(await memberOf(0, user)).toBe(expected);
+        expect(await memberOf(1, user)).toBe(expected);
       }
-      const moved = users.find((u) => before.get(u) === 'mbox-b') as string;
-      const { client, reply } = await login(0, moved, `${moved}-pw`, '192.0.2.34');
-      expect(reply).toMatch(/^a OK /); // the other member serves the shared storage
-      client.close();
-    } finally {
-      await b.resume();
-    }
-    await expect
-      .poll(async () => JSON.stringify(await adminOf(1, '/backends')), { timeout: 10_000 })
-      .toMatch(/"key":"mbox-b\/imap"[^}]*"up":true/);
-    for (const user of users) expect(await memberOf(1, user)).toBe(before.get(user));
-  });
+    },
+    manyProcesses,
+  );
+
+  it(
+    'a failed member moves only its own users; the probes bring it back',
+    async () => {
+      const before = new Map<string, string>();
+      for (const user of users) before.set(user, await memberOf(0, user));
+      expect(new Set(before.values()).size).toBe(2); // both members hold someone
+      await b.stop();
+      try {
+        await expect
+          .poll(async () => JSON.stringify(await adminOf(0, '/backends')), { timeout: 10_000 })
+          .toMatch(/"key":"mbox-b\/imap"[^}]*"up":false/);
+        for (const user of users) {
+          const now = await memberOf(0, user);
+          expect(now).toBe('mbox-a');
+          if (before.get(user) === 'mbox-a') expect(now).toBe(before.get(user));
+        }
+        const moved = users.find((u) => before.get(u) === 'mbox-b') as string;
+        const { client, reply } = await login(0, moved, `${moved}-pw`, '192.0.2.34');
+        expect(reply).toMatch(/^a OK /); // the other member serves the shared storage
+        client.close();
+      } finally {
+        await b.resume();
+      }
+      await expect
+        .poll(async () => JSON.stringify(await adminOf(1, '/backends')), { timeout: 10_000 })
+        .toMatch(/"key":"mbox-b\/imap"[^}]*"up":true/);
+      for (const user of users) expect(await memberOf(1, user)).toBe(before.get(user));
+    },
+    manyProcesses,
+  );
 
   it('keeps working on local state when Redis stops, and shares again when it is back', async () => {
     await redis.kill();
