@@ -16,6 +16,7 @@ export {
   listen,
   sessionId,
 } from './listener.js';
+export { type LocalErrorContext, localErrorCode } from './local-errors.js';
 export {
   type BackendConversation,
   failedLogin,

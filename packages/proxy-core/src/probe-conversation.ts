@@ -96,7 +96,7 @@ export async function probe(
   } catch (error) {
     if (error instanceof ProbeError) throw error;
     const text = error instanceof Error ? error.message : String(error);
-    throw new ProbeError(stage === 'connect' ? text : `${stage}: ${text}`);
+    throw new ProbeError(stage === 'connect' ? text : `${stage}: ${text}`, { cause: error });
   } finally {
     clearTimeout(timer);
     halt.removeEventListener('abort', onHalt);

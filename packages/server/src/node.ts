@@ -46,6 +46,10 @@ export class HomingNode {
       intervalMs: Math.max(1000, config.backend_health.probe_interval),
       timeoutMs: config.backend_health.probe_timeout,
       protocols: probedProtocols(config),
+      onLocalError: (key, code, err) => {
+        this.metrics.localError(code, 'probe');
+        log.error({ backend: key, code, err }, 'probe failed on this node: no verdict');
+      },
       onChange: (state) =>
         state.up
           ? log.info({ backend: state.backend, protocol: state.protocol }, 'backend up')

@@ -4,6 +4,7 @@ import {
   backendTlsOptions,
   Deadline,
   type Limits,
+  localErrorCode,
   type Endpoint as Peer,
   type ProxyMetrics,
 } from '@homing/proxy-core';
@@ -357,7 +358,10 @@ export class Router {
     } catch (error) {
       if (error instanceof SmtpError) throw error;
       client?.destroy();
-      health.failure(key, String(error));
+      // The node's own shortage (descriptors, source ports) says nothing of the backend.
+      const local = localErrorCode(error);
+      if (local) this.#options.metrics.localError(local, 'backend_connect');
+      else health.failure(key, String(error));
       this.#log.warn({ backend: backend.name, err: String(error) }, 'mailbox server unavailable');
       throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
     }
