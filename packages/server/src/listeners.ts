@@ -6,6 +6,7 @@ import { startPop3Listener } from '@homing/pop3-proxy';
 import {
   type AbuseGuard,
   AddressSet,
+  Admission,
   BackendHealth,
   type Limits,
   type ListenerSpec,
@@ -16,6 +17,7 @@ import {
 import { startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
+import { type Capacity, raiseDescriptorLimit, sessionCapacity } from './capacity.js';
 import type { Config } from './config/schema.js';
 import { reusePortFor } from './reuse-port.js';
 
@@ -63,6 +65,10 @@ export class ListenerSet {
   readonly limits: Limits;
   /** Abuse limits; replaced by a reload, read by listeners at each connection. */
   guard: AbuseGuard | undefined;
+  /** Raised to the hard limit once, at start: the base of this process's capacity. */
+  readonly descriptors = raiseDescriptorLimit();
+  readonly admission = new Admission();
+  capacity: Capacity | undefined;
   #tls: ServerTls | undefined;
   #config: Config;
   #isOwnAddress: (host: string, port: number) => boolean;
@@ -91,6 +97,7 @@ export class ListenerSet {
     this.#config = config;
     Object.assign(this.limits, limitsFrom(config));
     this.#isOwnAddress = ownAddressCheck(config);
+    this.#setCapacity(config);
     if (config.tls) {
       if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version);
       else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version);
@@ -119,6 +126,26 @@ export class ListenerSet {
   stopAccepting(): void {
     for (const { server } of this.#servers.values()) server.close();
     this.#servers.clear();
+  }
+
+  #setCapacity(config: Config): void {
+    const { descriptor_reserve: reserve, max_sessions: max } = config.limits;
+    const capacity = sessionCapacity(this.descriptors, reserve, max);
+    const before = this.capacity;
+    this.capacity = capacity;
+    this.admission.capacity = capacity.sessions;
+    if (before?.sessions === capacity.sessions && before.derived === capacity.derived) return;
+    const count = (n: number) => (Number.isFinite(n) ? n : 'unbounded');
+    this.log.info(
+      {
+        descriptors: this.descriptors ? count(this.descriptors.soft) : 'unknown',
+        descriptor_reserve: reserve,
+        derived: count(capacity.derived),
+        max_sessions: max,
+        sessions: count(capacity.sessions),
+      },
+      'session capacity',
+    );
   }
 
   #fingerprint(l: ListenerConfig): string {
@@ -153,6 +180,7 @@ export class ListenerSet {
       get guard() {
         return set.guard;
       },
+      admission: this.admission,
       log: this.log,
       allowPlaintext: l.allow_plaintext_auth,
       oauth: l.oauth,

@@ -39,6 +39,7 @@ export class HomingNode {
       directory: () => this.#directory,
     });
     this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log);
+    this.metrics.capacity.watch(this.listeners.admission);
     this.#abuse = this.#openAbuse(config);
     this.probes = new BackendProbes({
       catalog: buildCatalog(config),
@@ -124,6 +125,7 @@ export class HomingNode {
       publish: (event) => this.#abuse.publish(event),
       metrics: () => this.metrics.registry.metrics(),
       listening: () => this.#listening,
+      full: () => this.listeners.admission.full,
     });
   }
 
