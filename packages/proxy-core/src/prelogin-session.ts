@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { keepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
 import type { SessionInfo, SessionProtocol, SessionRegistry } from './sessions.js';
@@ -167,6 +168,7 @@ export abstract class PreloginSession<Event> {
     this.#info.backend = login.backendName;
     this.#spliced = true;
     this.closed = true;
+    keepAlive(this.limits.tcpKeepaliveMs, client, login.backend);
     const piped = splice(client, login.backend);
     this.#info.counts = piped.counts;
     this.#kick = (reason) => piped.destroy(reason);

@@ -35,6 +35,7 @@ export function limitsFrom(config: Config): Limits {
     backendConnectTimeoutMs: l.backend_connect_timeout,
     backendLoginTimeoutMs: l.backend_login_timeout,
     proxyHeaderTimeoutMs: l.proxy_header_timeout,
+    tcpKeepaliveMs: l.tcp_keepalive,
   };
 }
 

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   Dovecot,
   freePort,
@@ -13,6 +15,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NodeProcess } from './node-process.js';
 
+const run = promisify(execFile);
 const dir = tempDir('capacity');
 const token = 'admin-token-0123456789';
 let slapd: Slapd;
@@ -65,6 +68,7 @@ listeners:
     allow_plaintext_auth: true
 limits:
   descriptor_reserve: ${options.reserve}
+  tcp_keepalive: 2m
 abuse:
   max_connections_per_address: 0
   max_sessions_per_user: 0
@@ -137,6 +141,17 @@ describe('a node under a low descriptor limit', () => {
     expect(metric(metrics, 'homing_session_capacity')).toBe(30);
     expect(metric(metrics, 'homing_busy_refusals_total')).toBe(5);
     expect(metrics).toContain('homing_backend_up{backend="mbox-a",protocol="imap"} 1');
+
+    // Keepalive armed on both sockets of a spliced session (2m idle, as configured).
+    const ss = await run('ss', ['-tnoH', 'state', 'established', `( sport = :${ports.imap} )`]);
+    expect(ss.stdout).toMatch(/timer:\(keepalive,(1min5\d|2min)/);
+    const toBackend = await run('ss', [
+      '-tnoH',
+      'state',
+      'established',
+      `( dport = :${dovecot.imapPort} )`,
+    ]);
+    expect(toBackend.stdout).toMatch(/timer:\(keepalive/);
 
     // One leaves: the next client gets in.
     held[0]?.close();

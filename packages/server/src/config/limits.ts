@@ -44,6 +44,10 @@ export const limits = z
       .describe(
         'descriptors kept out of the session capacity for listeners, LDAP, Redis, probes, logs and admin requests',
       ),
+    tcp_keepalive: duration(
+      'idle time after which TCP keepalive probes check the client and backend sockets of a spliced session, so that a vanished peer frees its session; 0: off',
+      '5m',
+    ),
   })
   .prefault({})
   .describe('pre-login bounds, timeouts and capacity');
