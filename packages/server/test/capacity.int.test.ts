@@ -43,7 +43,12 @@ afterAll(async () => {
 
 /** A homing process under `prlimit --nofile=<nofile>`, one IMAP listener and one backend. */
 async function startNode(options: { nofile: number; reserve: number; extra?: string }) {
-  const ports = { imap: await freePort(), admin: await freePort() };
+  const ports = {
+    imap: await freePort(),
+    pop3: await freePort(),
+    smtp: await freePort(),
+    admin: await freePort(),
+  };
   const config = join(dir.path, `homing-${ports.imap}.yaml`);
   writeFileSync(
     config,
@@ -66,6 +71,12 @@ listeners:
     listen: 127.0.0.1:${ports.imap}
     tls: none
     allow_plaintext_auth: true
+  - protocol: pop3
+    listen: 127.0.0.1:${ports.pop3}
+    tls: none
+  - protocol: smtp
+    listen: 127.0.0.1:${ports.smtp}
+    tls: none
 limits:
   descriptor_reserve: ${options.reserve}
   tcp_keepalive: 2m
@@ -134,12 +145,20 @@ describe('a node under a low descriptor limit', () => {
       await client.waitClosed();
     }
 
+    // Every protocol's listener shares the capacity and says "busy" its own way.
+    const pop3 = await RawClient.connect({ port: ports.pop3 });
+    clients.push(pop3);
+    expect((await pop3.until(/^/)).at(-1)).toMatch(/^-ERR \[SYS\/TEMP\] /);
+    const smtp = await RawClient.connect({ port: ports.smtp });
+    clients.push(smtp);
+    expect((await smtp.until(/^/)).at(-1)).toMatch(/^421 4\.3\.2 /);
+
     const ready = await admin(ports.admin, '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.text).toContain('at session capacity');
     const metrics = (await admin(ports.admin, '/metrics')).text;
     expect(metric(metrics, 'homing_session_capacity')).toBe(30);
-    expect(metric(metrics, 'homing_busy_refusals_total')).toBe(5);
+    expect(metric(metrics, 'homing_busy_refusals_total')).toBe(7);
     expect(metrics).toContain('homing_backend_up{backend="mbox-a",protocol="imap"} 1');
 
     // Keepalive armed on both sockets of a spliced session (2m idle, as configured).
