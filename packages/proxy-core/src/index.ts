@@ -64,6 +64,7 @@ export {
   type SaslStep,
 } from './sasl.js';
 export { type SessionInfo, type SessionProtocol, SessionRegistry } from './sessions.js';
+export { SourceAddresses, sourceAddresses } from './source-addresses.js';
 export { type Splice, type SpliceResult, splice } from './splice.js';
 export {
   backendTlsOptions,

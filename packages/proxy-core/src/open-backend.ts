@@ -8,6 +8,7 @@ import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
 import { localErrorCode } from './local-errors.js';
 import type { SessionProtocol } from './sessions.js';
+import { sourceAddresses } from './source-addresses.js';
 import { backendTlsOptions } from './tls.js';
 
 export interface OpenBackendOptions<S> {
@@ -60,6 +61,7 @@ export async function openBackend<S>(
         port: endpoint.port,
         implicitTls: endpoint.tls === 'implicit',
         ownReads: endpoint.tls === 'none',
+        sources: sourceAddresses.order(backend.name),
         tlsOptions: tls,
         proxy:
           endpoint.forward === 'proxy'

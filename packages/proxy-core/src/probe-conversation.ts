@@ -5,6 +5,7 @@ import { connectBackend } from './backend.js';
 import { type Dialect, dialects } from './probe-dialects.js';
 import { Dialogue, ignore, ProbeError } from './probe-dialogue.js';
 import { PROXY_V2_SIGNATURE } from './proxy-protocol.js';
+import { sourceAddresses } from './source-addresses.js';
 import { backendTlsOptions, connectTls } from './tls.js';
 
 /** One endpoint of one backend, as a probe sees it. */
@@ -66,7 +67,13 @@ export async function probe(
     const tlsOptions = backendTlsOptions(backend.host, backend.tls);
     const signal = controller.signal;
     const plain = await connectBackend(
-      { host: backend.host, port: endpoint.port, implicitTls: false, tlsOptions },
+      {
+        host: backend.host,
+        port: endpoint.port,
+        implicitTls: false,
+        tlsOptions,
+        sources: sourceAddresses.order(backend.name),
+      },
       signal,
     );
     sockets.push(plain.on('error', ignore));

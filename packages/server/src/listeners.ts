@@ -13,6 +13,7 @@ import {
   type ProxyMetrics,
   ServerTls,
   SessionRegistry,
+  sourceAddresses,
 } from '@homing/proxy-core';
 import { startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
@@ -99,6 +100,14 @@ export class ListenerSet {
     Object.assign(this.limits, limitsFrom(config));
     this.#isOwnAddress = ownAddressCheck(config);
     this.#setCapacity(config);
+    sourceAddresses.set(
+      config.backend_defaults.source_addresses,
+      Object.fromEntries(
+        Object.entries(config.backends).flatMap(([name, b]) =>
+          b.source_addresses ? [[name, b.source_addresses]] : [],
+        ),
+      ),
+    );
     if (config.tls) {
       if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version);
       else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version);
