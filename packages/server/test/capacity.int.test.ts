@@ -129,7 +129,11 @@ function metric(text: string, name: string): number {
 describe('a node under a low descriptor limit', () => {
   it('holds its capacity, turns the rest away at the greeting and takes a client as one leaves', async () => {
     // (160 - 100) / 2 = 30 sessions.
-    const { node, ports } = await startNode({ nofile: 160, reserve: 100 });
+    const { node, ports } = await startNode({
+      nofile: 160,
+      reserve: 100,
+      extra: 'backend_defaults:\n  source_addresses: [127.0.0.2, 127.0.0.3]',
+    });
     expect(node.output).toMatch(/"descriptors":160.*"sessions":30.*"msg":"session capacity"/);
 
     const held: RawClient[] = [];
@@ -171,6 +175,10 @@ describe('a node under a low descriptor limit', () => {
       `( dport = :${dovecot.imapPort} )`,
     ]);
     expect(toBackend.stdout).toMatch(/timer:\(keepalive/);
+    // Backend connections leave from the configured sources, in turn.
+    expect(toBackend.stdout).toMatch(/127\.0\.0\.2:\d+\s/);
+    expect(toBackend.stdout).toMatch(/127\.0\.0\.3:\d+\s/);
+    expect(toBackend.stdout).not.toMatch(/127\.0\.0\.1:\d+\s+127/);
 
     // One leaves: the next client gets in.
     held[0]?.close();

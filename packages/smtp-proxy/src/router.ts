@@ -7,6 +7,7 @@ import {
   localErrorCode,
   type Endpoint as Peer,
   type ProxyMetrics,
+  sourceAddresses,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
@@ -336,6 +337,7 @@ export class Router {
             name: hostname,
             maxLineBytes: limits.lineBytes,
             chunking: endpoint.chunking,
+            sources: sourceAddresses.order(backend.name),
           },
           deadline.signal,
         ).finally(() => deadline.clear());
