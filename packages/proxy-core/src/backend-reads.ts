@@ -68,9 +68,9 @@ class BackendReads {
 }
 
 /** A plain TCP connection to a backend whose reads `relayReads` can later take over. */
-export function connectWithOwnReads(host: string, port: number): Socket {
+export function connectWithOwnReads(host: string, port: number, localAddress?: string): Socket {
   const reads = new BackendReads();
-  const socket = connect({ host, port, noDelay: true, onread: reads.onread });
+  const socket = connect({ host, port, localAddress, noDelay: true, onread: reads.onread });
   reads.socket = socket;
   readers.set(socket, reads);
   return socket;

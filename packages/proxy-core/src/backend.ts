@@ -14,17 +14,44 @@ export interface BackendTarget {
   readonly proxy?: { readonly source: Endpoint; readonly destination: Endpoint } | undefined;
   /** Plain TCP for good (no TLS, no STARTTLS): the splice may take over its reads. */
   readonly ownReads?: boolean;
+  /** Local addresses to connect from, in this order, the next when one has no port left. */
+  readonly sources?: readonly string[] | undefined;
 }
+
+/** A source address with no port left: bind() says EADDRINUSE, connect() EADDRNOTAVAIL. */
+const OUT_OF_PORTS = new Set(['EADDRINUSE', 'EADDRNOTAVAIL']);
 
 /** Opens a connection to a backend; `signal` carries the one deadline for connect + TLS + greeting. */
 export async function connectBackend(
   target: BackendTarget,
   signal: AbortSignal,
 ): Promise<Socket | TLSSocket> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
+  const sources = target.sources?.length ? target.sources : [undefined];
+  let socket: Socket | undefined;
+  for (const [i, source] of sources.entries()) {
+    try {
+      socket = await connectFrom(target, source, signal);
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (i === sources.length - 1 || code === undefined || !OUT_OF_PORTS.has(code)) throw error;
+    }
+  }
+  if (!socket) throw new Error(`connect to ${target.host}:${target.port}: no source address`);
+  if (target.proxy) socket.write(encodeProxyV2(target.proxy.source, target.proxy.destination));
+  if (!target.implicitTls) return socket;
+  return connectTls(socket, target.tlsOptions, signal);
+}
+
+function connectFrom(
+  target: BackendTarget,
+  localAddress: string | undefined,
+  signal: AbortSignal,
+): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
     const s = target.ownReads
-      ? connectWithOwnReads(target.host, target.port)
-      : connect({ host: target.host, port: target.port, noDelay: true });
+      ? connectWithOwnReads(target.host, target.port, localAddress)
+      : connect({ host: target.host, port: target.port, localAddress, noDelay: true });
     const onAbort = () => {
       s.destroy();
       reject(new Error(`connect to ${target.host}:${target.port} timed out`));
@@ -42,7 +69,4 @@ export async function connectBackend(
     };
     s.once('error', onError);
   });
-  if (target.proxy) socket.write(encodeProxyV2(target.proxy.source, target.proxy.destination));
-  if (!target.implicitTls) return socket;
-  return connectTls(socket, target.tlsOptions, signal);
 }

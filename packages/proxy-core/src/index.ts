@@ -1,5 +1,7 @@
 export * from './abuse/index.js';
+export { Admission } from './admission.js';
 export { type BackendTarget, connectBackend } from './backend.js';
+export { busyReply } from './busy.js';
 export { type Credentials, passwordOf } from './credentials.js';
 export { Deadline } from './deadline.js';
 export { atLeast } from './delay.js';
@@ -16,6 +18,7 @@ export {
   listen,
   sessionId,
 } from './listener.js';
+export { type LocalErrorContext, localErrorCode } from './local-errors.js';
 export {
   type BackendConversation,
   failedLogin,
@@ -66,6 +69,7 @@ export {
   type SessionProtocol,
   SessionRegistry,
 } from './sessions.js';
+export { SourceAddresses, sourceAddresses } from './source-addresses.js';
 export { Splice, type SpliceResult } from './splice.js';
 export { SplicedSession, type SplicedSessionSpec } from './spliced-session.js';
 export {

@@ -21,6 +21,8 @@ export interface Limits {
   readonly backendLoginTimeoutMs: number;
   /** Time a PROXY protocol header may take to arrive. */
   readonly proxyHeaderTimeoutMs: number;
+  /** Idle time before TCP keepalive probes on both sockets of a spliced session; 0: off. */
+  readonly tcpKeepaliveMs: number;
 }
 
 export const defaultLimits: Limits = {
@@ -33,4 +35,5 @@ export const defaultLimits: Limits = {
   backendConnectTimeoutMs: 5000,
   backendLoginTimeoutMs: 15_000,
   proxyHeaderTimeoutMs: 5000,
+  tcpKeepaliveMs: 300_000,
 };

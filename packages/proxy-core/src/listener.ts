@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AbuseGuard } from './abuse/guard.js';
+import type { Admission } from './admission.js';
 import { Deadline } from './deadline.js';
 import type { Limits } from './limits.js';
 import { noMetrics, type ProxyMetrics } from './metrics.js';
@@ -55,6 +56,10 @@ export interface ListenOptions {
   readonly guard?: AbuseGuard | undefined;
   /** The protocol's line for a client over its connection limit or blocked (no CRLF). */
   readonly refusal?: string | undefined;
+  /** Bounds this process's client connections; past it, `busy` is the answer. */
+  readonly admission?: Admission | undefined;
+  /** The protocol's line for a client when the node is full (no CRLF); default `refusal`. */
+  readonly busy?: string | undefined;
   readonly onConnection: (connection: ClientConnection) => void;
 }
 
@@ -97,6 +102,9 @@ export async function listen(options: ListenOptions): Promise<Server> {
 async function accept(socket: Socket, options: ListenOptions): Promise<void> {
   const { spec, limits } = options;
   socket.on('error', ignoreErrors); // handled by whoever owns the socket next; never crash on it
+  // Taken at once: a client holds a descriptor from here, handshakes included.
+  const place = options.admission?.enter();
+  if (place) socket.on('close', place);
   let client: Endpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
   let local: Endpoint = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
   if (spec.proxyProtocol && !spec.trustedProxies.has(client.address)) {
@@ -124,13 +132,15 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
   }
   const id = sessionId();
   const log = options.log.child({ sid: id, client: client.address });
+  if (options.admission && !place) {
+    log.info({ capacity: options.admission.capacity }, 'connection refused: node at capacity');
+    return refuse(stream, options.busy ?? options.refusal);
+  }
   if (options.guard) {
     const admitted = await options.guard.connect(client.address);
     if (!admitted.ok) {
       log.info({ reason: admitted.reason }, 'connection refused');
-      stream.end(`${options.refusal ?? 'Too many connections'}\r\n`);
-      setTimeout(() => stream.destroy(), 1000).unref();
-      return;
+      return refuse(stream, options.refusal);
     }
     // 'close' comes once: on() spares the wrapper once() would keep for the session's life.
     stream.on('close', admitted.release);
@@ -153,6 +163,12 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
 
 /** One function for every socket, rather than a closure each. */
 export function ignoreErrors(): void {}
+
+/** Says why and closes; a client that does not close in a second is cut off. */
+function refuse(stream: Socket | TLSSocket, line: string | undefined): void {
+  stream.end(`${line ?? 'Too many connections'}\r\n`);
+  setTimeout(() => stream.destroy(), 1000).unref();
+}
 
 /** Reads exactly the PROXY header, putting back whatever follows it. */
 function readProxyHeader(socket: Socket, signal: AbortSignal) {

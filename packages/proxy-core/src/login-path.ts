@@ -155,7 +155,12 @@ export async function login<S extends BackendConversation, R, X>(
   });
   if (!opened.ok) {
     deadline.clear();
-    log.warn({ user, mech, backend, reason: opened.reason }, 'backend unavailable');
+    if (opened.local) {
+      log.error(
+        { user, backend, code: opened.local, reason: opened.reason },
+        'node out of resources',
+      );
+    } else log.warn({ user, mech, backend, reason: opened.reason }, 'backend unavailable');
     return unavailable();
   }
   const { session } = opened;

@@ -1,3 +1,4 @@
+import type { LocalErrorContext } from './local-errors.js';
 import type { SessionProtocol } from './sessions.js';
 
 export type LoginOutcome = 'ok' | 'failed' | 'unavailable';
@@ -16,6 +17,8 @@ export interface ProxyMetrics {
   spliced(protocol: SessionProtocol, up: number, down: number): void;
   smtpRecipient(protocol: SessionProtocol, outcome: RecipientOutcome): void;
   smtpMessage(protocol: SessionProtocol, outcome: MessageOutcome): void;
+  /** This node ran out of a resource (EMFILE, EADDRNOTAVAIL...): no backend's fault. */
+  localError(code: string, context: LocalErrorContext): void;
 }
 
 export const noMetrics: ProxyMetrics = {
@@ -24,4 +27,5 @@ export const noMetrics: ProxyMetrics = {
   spliced: () => {},
   smtpRecipient: () => {},
   smtpMessage: () => {},
+  localError: () => {},
 };

@@ -6,7 +6,9 @@ import { Deadline } from './deadline.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
+import { localErrorCode } from './local-errors.js';
 import type { SessionProtocol } from './sessions.js';
+import { sourceAddresses } from './source-addresses.js';
 import { backendTlsOptions } from './tls.js';
 
 export interface OpenBackendOptions<S> {
@@ -28,7 +30,12 @@ export interface OpenBackendOptions<S> {
 
 export type OpenBackendResult<S> =
   | { readonly ok: true; readonly session: S }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      /** Set when the node itself ran out of a resource: the code (EMFILE...). */
+      readonly local?: string | undefined;
+    };
 
 /**
  * A ready backend connection for a login: the backend is skipped while marked down; connect,
@@ -54,6 +61,7 @@ export async function openBackend<S>(
         port: endpoint.port,
         implicitTls: endpoint.tls === 'implicit',
         ownReads: endpoint.tls === 'none',
+        sources: sourceAddresses.order(backend.name),
         tlsOptions: tls,
         proxy:
           endpoint.forward === 'proxy'
@@ -67,9 +75,14 @@ export async function openBackend<S>(
     connection.metrics.backendConnect(backend.name, protocol, elapsed(), true);
     return { ok: true, session };
   } catch (error) {
-    connection.metrics.backendConnect(backend.name, protocol, elapsed(), false);
     socket?.destroy();
     const reason = error instanceof Error ? error.message : String(error);
+    const local = localErrorCode(error);
+    if (local) {
+      connection.metrics.localError(local, 'backend_connect');
+      return { ok: false, reason: `this node, towards ${backend.name}: ${reason}`, local };
+    }
+    connection.metrics.backendConnect(backend.name, protocol, elapsed(), false);
     health.failure(key, reason);
     return { ok: false, reason: `backend ${backend.name}: ${reason}` };
   } finally {

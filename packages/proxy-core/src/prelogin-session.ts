@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { keepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { type ClientConnection, ignoreErrors } from './listener.js';
 import type { SessionInfo, SessionProtocol, SessionRegistry } from './sessions.js';
@@ -173,6 +174,7 @@ export abstract class PreloginSession<Event> {
 
     this.#spliced = true;
     this.closed = true;
+    keepAlive(this.limits.tcpKeepaliveMs, client, login.backend);
     this.log.info({ user: login.user, backend: login.backendName }, 'logged in');
     new SplicedSession(client, login.backend, {
       id: this.conn.id,

@@ -5,6 +5,7 @@ import { connectBackend } from './backend.js';
 import { type Dialect, dialects } from './probe-dialects.js';
 import { Dialogue, ignore, ProbeError } from './probe-dialogue.js';
 import { PROXY_V2_SIGNATURE } from './proxy-protocol.js';
+import { sourceAddresses } from './source-addresses.js';
 import { backendTlsOptions, connectTls } from './tls.js';
 
 /** One endpoint of one backend, as a probe sees it. */
@@ -72,7 +73,13 @@ export async function probe(
     const tlsOptions = backendTlsOptions(backend.host, backend.tls);
     const signal = controller.signal;
     const plain = await connectBackend(
-      { host: backend.host, port: endpoint.port, implicitTls: false, tlsOptions },
+      {
+        host: backend.host,
+        port: endpoint.port,
+        implicitTls: false,
+        tlsOptions,
+        sources: sourceAddresses.order(backend.name),
+      },
       signal,
     );
     sockets.push(plain.on('error', ignore));
@@ -102,7 +109,7 @@ export async function probe(
   } catch (error) {
     if (error instanceof ProbeError) throw error;
     const text = error instanceof Error ? error.message : String(error);
-    throw new ProbeError(stage === 'connect' ? text : `${stage}: ${text}`);
+    throw new ProbeError(stage === 'connect' ? text : `${stage}: ${text}`, { cause: error });
   } finally {
     clearTimeout(timer);
     halt.removeEventListener('abort', onHalt);

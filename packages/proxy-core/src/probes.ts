@@ -1,5 +1,6 @@
 import type { Catalog, Protocol, TlsMode } from '@homing/directory';
 import type { BackendHealth } from './health.js';
+import { localErrorCode } from './local-errors.js';
 import { type ProbeTarget, probe, probeTargets } from './probe-conversation.js';
 
 export interface ProbeOptions {
@@ -20,6 +21,8 @@ export interface ProbeOptions {
   readonly protocols?: readonly Protocol[] | undefined;
   /** Called when an endpoint's verdict changes (its first verdict included), e.g. to log it. */
   readonly onChange?: ((state: ProbeState) => void) | undefined;
+  /** A probe that failed for want of this node's resources: no verdict, reported here. */
+  readonly onLocalError?: ((key: string, code: string, error: string) => void) | undefined;
   readonly random?: () => number;
   readonly now?: () => number;
 }
@@ -102,6 +105,7 @@ export class BackendProbes {
       fall: options.fall ?? probeDefaults.fall,
       rise: options.rise ?? probeDefaults.rise,
       onChange: options.onChange ?? (() => {}),
+      onLocalError: options.onLocalError ?? (() => {}),
       random: options.random ?? Math.random,
       now: options.now ?? Date.now,
     };
@@ -219,6 +223,8 @@ export class BackendProbes {
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       latencyMs = performance.now() - started;
+      const local = localErrorCode(e);
+      if (local && !halt.aborted) return this.#settings.onLocalError(target.key, local, error);
     }
     if (halt.aborted || this.#entries.get(target.key) !== entry) return;
     if (capabilities !== undefined) entry.capabilities = capabilities;

@@ -2,6 +2,8 @@ import type { Server } from 'node:net';
 import type { Directory } from '@homing/directory';
 import type { Logger } from 'pino';
 import type { AbuseGuard } from './abuse/guard.js';
+import type { Admission } from './admission.js';
+import { busyReply } from './busy.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 import { type ClientConnection, type ListenerSpec, listen } from './listener.js';
@@ -26,6 +28,8 @@ export interface ProtocolListenerOptions {
   readonly isOwnAddress: (host: string, port: number) => boolean;
   readonly metrics?: ProxyMetrics | undefined;
   readonly guard?: AbuseGuard | undefined;
+  /** This process's bound on client connections (its descriptors' worth of sessions). */
+  readonly admission?: Admission | undefined;
   readonly log: Logger;
 }
 
@@ -47,6 +51,8 @@ export function startProtocolListener(
       return options.guard;
     },
     refusal,
+    admission: options.admission,
+    busy: busyReply(protocol),
     log,
     onConnection: (connection) => session(connection, log),
   });

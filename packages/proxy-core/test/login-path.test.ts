@@ -103,6 +103,7 @@ const metrics: ProxyMetrics = {
   spliced: () => {},
   smtpRecipient: () => {},
   smtpMessage: () => {},
+  localError: () => {},
 };
 let path: LoginPath;
 let health: BackendHealth;

@@ -7,6 +7,7 @@ import { startPop3Listener } from '@homing/pop3-proxy';
 import {
   type AbuseGuard,
   AddressSet,
+  Admission,
   BackendHealth,
   type Limits,
   type ListenerSpec,
@@ -14,10 +15,12 @@ import {
   type ProxyMetrics,
   ServerTls,
   SessionRegistry,
+  sourceAddresses,
 } from '@homing/proxy-core';
 import { startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
+import { type Capacity, raiseDescriptorLimit, sessionCapacity } from './capacity.js';
 import type { Config } from './config/schema.js';
 import { reusePortFor } from './reuse-port.js';
 
@@ -35,6 +38,7 @@ export function limitsFrom(config: Config): Limits {
     backendConnectTimeoutMs: l.backend_connect_timeout,
     backendLoginTimeoutMs: l.backend_login_timeout,
     proxyHeaderTimeoutMs: l.proxy_header_timeout,
+    tcpKeepaliveMs: l.tcp_keepalive,
   };
 }
 
@@ -67,6 +71,10 @@ export class ListenerSet {
   guard: AbuseGuard | undefined;
   /** The health probes' last word on each backend, set by the node once it has probes. */
   probeStates: () => readonly ProbeState[] = () => [];
+  /** Raised to the hard limit once, at start: the base of this process's capacity. */
+  readonly descriptors = raiseDescriptorLimit();
+  readonly admission = new Admission();
+  capacity: Capacity | undefined;
   #tls: ServerTls | undefined;
   #config: Config;
   #isOwnAddress: (host: string, port: number) => boolean;
@@ -95,6 +103,15 @@ export class ListenerSet {
     this.#config = config;
     Object.assign(this.limits, limitsFrom(config));
     this.#isOwnAddress = ownAddressCheck(config);
+    this.#setCapacity(config);
+    sourceAddresses.set(
+      config.backend_defaults.source_addresses,
+      Object.fromEntries(
+        Object.entries(config.backends).flatMap(([name, b]) =>
+          b.source_addresses ? [[name, b.source_addresses]] : [],
+        ),
+      ),
+    );
     if (config.tls) {
       if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version);
       else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version);
@@ -123,6 +140,26 @@ export class ListenerSet {
   stopAccepting(): void {
     for (const { server } of this.#servers.values()) server.close();
     this.#servers.clear();
+  }
+
+  #setCapacity(config: Config): void {
+    const { descriptor_reserve: reserve, max_sessions: max } = config.limits;
+    const capacity = sessionCapacity(this.descriptors, reserve, max);
+    const before = this.capacity;
+    this.capacity = capacity;
+    this.admission.capacity = capacity.sessions;
+    if (before?.sessions === capacity.sessions && before.derived === capacity.derived) return;
+    const count = (n: number) => (Number.isFinite(n) ? n : 'unbounded');
+    this.log.info(
+      {
+        descriptors: this.descriptors ? count(this.descriptors.soft) : 'unknown',
+        descriptor_reserve: reserve,
+        derived: count(capacity.derived),
+        max_sessions: max,
+        sessions: count(capacity.sessions),
+      },
+      'session capacity',
+    );
   }
 
   #fingerprint(l: ListenerConfig): string {
@@ -158,6 +195,7 @@ export class ListenerSet {
       get guard() {
         return set.guard;
       },
+      admission: this.admission,
       log: this.log,
       allowPlaintext: l.allow_plaintext_auth,
       oauth: l.oauth,

@@ -13,6 +13,8 @@ export interface LocalParts {
   readonly publish: (event: PoolEvent) => Promise<void> | void;
   readonly metrics: () => Promise<string>;
   readonly listening: () => boolean;
+  /** At its session capacity: a balancer should send new clients elsewhere. */
+  readonly full?: () => boolean;
 }
 
 /** The admin operations of one process, answered from its own state. */
@@ -21,6 +23,7 @@ export function localAdmin(parts: LocalParts): AdminNode {
     metrics: parts.metrics,
     async ready() {
       if (!parts.listening()) return { ready: false, reason: 'listeners are not up' };
+      if (parts.full?.()) return { ready: false, reason: 'at session capacity' };
       const directory = parts.directory();
       if (directory.cacheSize > 0) return { ready: true, directory: 'cache warm' };
       try {

@@ -3,6 +3,7 @@ import type {
   AbuseGuard,
   BackendHealth,
   BackendProbes,
+  LocalErrorContext,
   LoginOutcome,
   MessageOutcome,
   ProxyMetrics,
@@ -11,6 +12,7 @@ import type {
   SessionRegistry,
 } from '@homing/proxy-core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CapacityMetrics } from './capacity-metrics.js';
 
 /** Functions, so that the metrics can be made before what they read from. */
 export interface MetricSources {
@@ -200,5 +202,11 @@ export class Metrics implements ProxyMetrics {
 
   smtpMessage(protocol: SessionProtocol, outcome: MessageOutcome): void {
     this.#messages.inc({ protocol, outcome });
+  }
+
+  readonly capacity = new CapacityMetrics(this.registry);
+
+  localError(code: string, context: LocalErrorContext): void {
+    this.capacity.localError(code, context);
   }
 }

@@ -39,6 +39,7 @@ export class HomingNode {
       directory: () => this.#directory,
     });
     this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log);
+    this.metrics.capacity.watch(this.listeners.admission);
     this.#abuse = this.#openAbuse(config);
     this.probes = new BackendProbes({
       catalog: buildCatalog(config),
@@ -46,6 +47,10 @@ export class HomingNode {
       intervalMs: Math.max(1000, config.backend_health.probe_interval),
       timeoutMs: config.backend_health.probe_timeout,
       protocols: probedProtocols(config),
+      onLocalError: (key, code, err) => {
+        this.metrics.localError(code, 'probe');
+        log.error({ backend: key, code, err }, 'probe failed on this node: no verdict');
+      },
       onChange: (state) =>
         state.up
           ? log.info({ backend: state.backend, protocol: state.protocol }, 'backend up')
@@ -121,6 +126,7 @@ export class HomingNode {
       publish: (event) => this.#abuse.publish(event),
       metrics: () => this.metrics.registry.metrics(),
       listening: () => this.#listening,
+      full: () => this.listeners.admission.full,
     });
   }
 

@@ -9,8 +9,10 @@ export class NodeProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
 
-  constructor(config: string, env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [homingBin, 'start', '-c', config], {
+  /** `wrapper`: a command that runs node, e.g. `prlimit --nofile=…`. */
+  constructor(config: string, env: NodeJS.ProcessEnv = {}, wrapper: readonly string[] = []) {
+    const command = [...wrapper, process.execPath, homingBin, 'start', '-c', config];
+    this.child = spawn(command[0] as string, command.slice(1), {
       env: { ...process.env, ...env },
     });
     this.child.stdout?.on('data', (chunk: Buffer) => {

@@ -20,6 +20,8 @@ export interface BackendClientOptions {
   /** BDAT where the backend offers it (default); false: always DATA. */
   readonly chunking?: boolean | undefined;
   readonly maxLineBytes: number;
+  /** Local addresses to connect from (backend_defaults.source_addresses); absent: any. */
+  readonly sources?: readonly string[] | undefined;
 }
 
 /**
@@ -58,6 +60,7 @@ export class BackendClient implements DataTarget {
         implicitTls: options.tls === 'implicit',
         tlsOptions: options.tlsOptions,
         proxy: options.proxy,
+        sources: options.sources,
       },
       signal,
     );

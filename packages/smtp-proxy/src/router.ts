@@ -4,8 +4,10 @@ import {
   backendTlsOptions,
   Deadline,
   type Limits,
+  localErrorCode,
   type Endpoint as Peer,
   type ProxyMetrics,
+  sourceAddresses,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
@@ -335,6 +337,7 @@ export class Router {
             name: hostname,
             maxLineBytes: limits.lineBytes,
             chunking: endpoint.chunking,
+            sources: sourceAddresses.order(backend.name),
           },
           deadline.signal,
         ).finally(() => deadline.clear());
@@ -357,7 +360,10 @@ export class Router {
     } catch (error) {
       if (error instanceof SmtpError) throw error;
       client?.destroy();
-      health.failure(key, String(error));
+      // The node's own shortage (descriptors, source ports) says nothing of the backend.
+      const local = localErrorCode(error);
+      if (local) this.#options.metrics.localError(local, 'backend_connect');
+      else health.failure(key, String(error));
       this.#log.warn({ backend: backend.name, err: String(error) }, 'mailbox server unavailable');
       throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
     }

@@ -3,7 +3,9 @@ import type { Duplex } from 'node:stream';
 import type { Directory } from '@homing/directory';
 import {
   type AbuseGuard,
+  type Admission,
   type BackendHealth,
+  busyReply,
   type Limits,
   type ListenerSpec,
   listen,
@@ -38,6 +40,8 @@ export interface SmtpListenerOptions {
   readonly isOwnAddress: (host: string, port: number) => boolean;
   readonly metrics?: ProxyMetrics | undefined;
   readonly guard?: AbuseGuard | undefined;
+  /** This process's bound on client connections; past it, the busy reply. */
+  readonly admission?: Admission | undefined;
   /** Submission only: where authenticated mail goes, and whether AUTH may come before TLS. */
   readonly submission?: {
     readonly mode: SubmissionMode;
@@ -150,6 +154,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       return options.guard;
     },
     refusal: '421 4.7.0 Too many connections or failed logins from your address, try again later',
+    admission: options.admission,
+    busy: busyReply('smtp'),
     log,
     onConnection: (connection) => {
       const info = {

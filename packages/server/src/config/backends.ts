@@ -1,5 +1,12 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { backendTls, endpoints } from './common.js';
+
+export const sourceAddresses = z
+  .array(z.string().refine((a) => isIP(a) !== 0, 'not an IP address'))
+  .describe(
+    'local addresses backend connections leave from, taken in turn, the next when one has no source port left (each has its own net.ipv4.ip_local_port_range towards a backend)',
+  );
 
 export const backend = z
   .strictObject({
@@ -23,6 +30,9 @@ export const backend = z
       .describe(
         'an account the active probes log in with (IMAP, POP3, ManageSieve); without it they check the greeting',
       ),
+    source_addresses: sourceAddresses
+      .optional()
+      .describe('source addresses for this backend; default: backend_defaults.source_addresses'),
     ...endpoints,
   })
   .describe('a mailbox server; users name it by its key in their home attribute');

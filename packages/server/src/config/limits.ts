@@ -30,9 +30,29 @@ export const limits = z
       'time a new connection may take for its PROXY protocol header and, on an implicit-TLS listener, its TLS handshake',
       '5s',
     ),
+    max_sessions: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'client connections this process holds at once; more get the busy reply before any login. 0: derived from the descriptor limit (two per session, after descriptor_reserve); a value above that is lowered to it',
+      ),
+    descriptor_reserve: z
+      .number()
+      .int()
+      .min(16)
+      .default(256)
+      .describe(
+        'descriptors kept out of the session capacity for listeners, LDAP, Redis, probes, logs and admin requests',
+      ),
+    tcp_keepalive: duration(
+      'idle time after which TCP keepalive probes check the client and backend sockets of a spliced session, so that a vanished peer frees its session; 0: off',
+      '5m',
+    ),
   })
   .prefault({})
-  .describe('pre-login bounds and timeouts');
+  .describe('pre-login bounds, timeouts and capacity');
 
 export const tls = z
   .strictObject({

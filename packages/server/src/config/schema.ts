@@ -1,7 +1,7 @@
 import { filterPlaceholders } from '@homing/directory';
 import { z } from 'zod';
 import { abuse } from './abuse.js';
-import { backend } from './backends.js';
+import { backend, sourceAddresses } from './backends.js';
 import { endpoints } from './common.js';
 import { directory } from './directory.js';
 import { duration } from './duration.js';
@@ -91,7 +91,14 @@ export const configSchema = z
       .default({})
       .describe('the backend catalog'),
     backend_defaults: z
-      .strictObject(endpoints)
+      .strictObject({
+        source_addresses: sourceAddresses
+          .default([])
+          .describe(
+            'local addresses connections to every backend leave from, taken in turn, the next when one has no source port left; each allows about as many connections to one backend address and port as net.ipv4.ip_local_port_range holds (net.ipv4.tcp_tw_reuse = 1 lets ports in TIME_WAIT be used again); empty: the kernel picks',
+          ),
+        ...endpoints,
+      })
       .prefault({
         imap: {},
         pop3: {},
@@ -100,7 +107,9 @@ export const configSchema = z
         submission: {},
         managesieve: {},
       })
-      .describe('services of a backend named by a literal host[:port]'),
+      .describe(
+        'services of a backend named by a literal host[:port], and the source addresses of every backend',
+      ),
   })
   .superRefine((config, ctx) => {
     const { source } = config.directory;
