@@ -30,6 +30,8 @@ export class ServerTls {
   #byName = new Map<string, SecureContext>();
 
   #minVersion: TlsVersion;
+  /** Client handshakes that failed or were cut short, for the metrics. */
+  handshakeFailures = 0;
 
   constructor(certificates: readonly CertificateSpec[], minVersion: TlsVersion = 'TLSv1.2') {
     if (certificates.length === 0) throw new Error('no certificate configured');
@@ -67,7 +69,10 @@ export class ServerTls {
       secureContext: this.#default,
       SNICallback: (name, done) => done(null, this.#context(name)),
     });
-    return handshake(secure, 'secure', signal);
+    return handshake(secure, 'secure', signal).catch((error: unknown) => {
+      this.handshakeFailures += 1;
+      throw error;
+    });
   }
 
   #context(name: string): SecureContext {

@@ -17,9 +17,14 @@ import { startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
 import type { Config } from './config/schema.js';
+import type { ListenerConnections } from './operator-metrics.js';
 import { reusePortFor } from './reuse-port.js';
 
 type ListenerConfig = Config['listeners'][number];
+
+function listenerName(l: ListenerConfig): string {
+  return l.name ?? `${l.protocol}@${l.listen}`;
+}
 
 export function limitsFrom(config: Config): Limits {
   const l = config.limits;
@@ -67,6 +72,8 @@ export class ListenerSet {
   #config: Config;
   #isOwnAddress: (host: string, port: number) => boolean;
   readonly #servers = new Map<string, { server: Server; fingerprint: string }>();
+  /** Per listener name; kept across restarts so the counts only grow. */
+  readonly #connections = new Map<string, { protocol: string; accepted: number; open: number }>();
 
   constructor(
     config: Config,
@@ -110,6 +117,7 @@ export class ListenerSet {
     for (const [key, l] of wanted) {
       if (this.#servers.has(key)) continue;
       const server = await this.#start(l);
+      this.#count(server, l);
       this.#servers.set(key, { server, fingerprint: this.#fingerprint(l) });
       this.log.info({ listener: key, tls: l.tls, proxy_protocol: l.proxy_protocol }, 'listening');
     }
@@ -121,6 +129,33 @@ export class ListenerSet {
     this.#servers.clear();
   }
 
+  /** Connections per listener, for the metrics. */
+  connections(): ListenerConnections[] {
+    return [...this.#connections].map(([listener, c]) => ({ listener, ...c }));
+  }
+
+  /** TLS handshakes with clients that failed (IMAP, POP3). */
+  get tlsHandshakeFailures(): number {
+    return this.#tls?.handshakeFailures ?? 0;
+  }
+
+  #count(server: Server, l: ListenerConfig): void {
+    const name = listenerName(l);
+    let entry = this.#connections.get(name);
+    if (!entry) {
+      entry = { protocol: l.protocol, accepted: 0, open: 0 };
+      this.#connections.set(name, entry);
+    }
+    const counts = entry;
+    server.on('connection', (socket: import('node:net').Socket) => {
+      counts.accepted += 1;
+      counts.open += 1;
+      socket.once('close', () => {
+        counts.open -= 1;
+      });
+    });
+  }
+
   #fingerprint(l: ListenerConfig): string {
     const smtp = l.protocol === 'imap' || l.protocol === 'pop3' ? undefined : this.#config.smtp;
     return JSON.stringify({ l, smtp });
@@ -129,7 +164,7 @@ export class ListenerSet {
   #start(l: ListenerConfig): Promise<Server> {
     const { host, port } = splitListen(l.listen);
     const spec: ListenerSpec = {
-      name: l.name ?? `${l.protocol}@${l.listen}`,
+      name: listenerName(l),
       host,
       port,
       tls: l.tls,

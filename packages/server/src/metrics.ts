@@ -11,9 +11,10 @@ import type {
   SessionRegistry,
 } from '@homing/proxy-core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { OperatorMetrics, type OperatorSources } from './operator-metrics.js';
 
 /** Functions, so that the metrics can be made before what they read from. */
-export interface MetricSources {
+export interface MetricSources extends Omit<OperatorSources, 'directoryLatency'> {
   readonly registry: () => SessionRegistry;
   readonly health: () => BackendHealth;
   readonly directory: () => Directory;
@@ -22,6 +23,7 @@ export interface MetricSources {
 /** Prometheus metrics of one node (or one worker: the primary adds them up). */
 export class Metrics implements ProxyMetrics {
   readonly registry = new Registry();
+  readonly operator: OperatorMetrics;
   readonly #logins: Counter<'protocol' | 'outcome'>;
   readonly #connects: Histogram<'backend' | 'protocol' | 'result'>;
   readonly #bytes: Counter<'protocol' | 'direction'>;
@@ -161,23 +163,9 @@ export class Metrics implements ProxyMetrics {
         this.set(sources.directory().cacheSize);
       },
     });
-    new Counter({
-      name: 'homing_directory_query_seconds_total',
-      help: 'Total time the directory source (LDAP, file) took to answer',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(sources.directory().sourceLatency.sum);
-      },
-    });
-    new Counter({
-      name: 'homing_directory_queries_total',
-      help: 'Queries the directory source answered (cache misses that reached LDAP or the file)',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(sources.directory().sourceLatency.count);
-      },
+    this.operator = new OperatorMetrics(this.registry, {
+      ...sources,
+      directoryLatency: () => sources.directory().sourceLatency.snapshot(),
     });
   }
 

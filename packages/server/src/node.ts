@@ -37,6 +37,9 @@ export class HomingNode {
       registry: () => this.listeners.registry,
       health: () => this.listeners.health,
       directory: () => this.#directory,
+      config: () => this.#config,
+      connections: () => this.listeners.connections(),
+      tlsHandshakeFailures: () => this.listeners.tlsHandshakeFailures,
     });
     this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log);
     this.#abuse = this.#openAbuse(config);
