@@ -13,12 +13,14 @@ export interface LocalParts {
   readonly publish: (event: PoolEvent) => Promise<void> | void;
   readonly metrics: () => Promise<string>;
   readonly listening: () => boolean;
+  readonly reload: () => Promise<boolean>;
 }
 
 /** The admin operations of one process, answered from its own state. */
 export function localAdmin(parts: LocalParts): AdminNode {
   return {
     metrics: parts.metrics,
+    reload: parts.reload,
     async ready() {
       if (!parts.listening()) return { ready: false, reason: 'listeners are not up' };
       const directory = parts.directory();

@@ -104,6 +104,7 @@ export class HomingNode {
         host,
         port,
         token: config.admin.token,
+        publicMetrics: config.admin.public_metrics,
         node: node.admin,
         log,
       });
@@ -123,6 +124,7 @@ export class HomingNode {
       publish: (event) => this.#abuse.publish(event),
       metrics: () => this.metrics.registry.metrics(),
       listening: () => this.#listening,
+      reload: () => this.reload(),
     });
   }
 

@@ -76,11 +76,22 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
       const [first] = await askWorkers('backends');
       return first ?? { probes: [], passive: [], pools: [] };
     },
+    async reload() {
+      const results = (await askWorkers('reload', [], 30_000)) as boolean[];
+      return results.length > 0 && results.every(Boolean);
+    },
   };
   let server: import('node:http').Server | undefined;
   if (config.admin) {
     const { host, port } = splitListen(config.admin.listen);
-    server = await startAdmin({ host, port, token: config.admin.token, node: admin, log });
+    server = await startAdmin({
+      host,
+      port,
+      token: config.admin.token,
+      publicMetrics: config.admin.public_metrics,
+      node: admin,
+      log,
+    });
     log.info({ listen: config.admin.listen }, 'admin API listening');
   }
   log.info({ config: path, workers: count, directory: config.directory.source }, 'homing ready');

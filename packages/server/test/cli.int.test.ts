@@ -55,7 +55,7 @@ beforeAll(async () => {
     ldapConfig,
     [
       'log:\n  format: json',
-      `admin:\n  listen: 127.0.0.1:${adminPort}`,
+      `admin:\n  listen: 127.0.0.1:${adminPort}\n  token: cli-token-0123456789`,
       'directory:',
       '  source: ldap',
       '  cache:\n    ttl: 4s\n    source_retry: 500ms',

@@ -29,7 +29,7 @@ const nodes: { process: NodeProcess; config: string; imap: number; admin: number
 
 function config(imap: number, admin: number): string {
   return `log: { level: info, format: json }
-admin: { listen: 127.0.0.1:${admin} }
+admin: { listen: 127.0.0.1:${admin}, token: pool-token-0123456789 }
 directory:
   source: ldap
   ldap:
@@ -76,7 +76,10 @@ async function login(n: number, user: string, password: string, from: string) {
 }
 
 async function adminOf(n: number, path: string, init: RequestInit = {}) {
-  const response = await fetch(`http://127.0.0.1:${nodes[n]?.admin}${path}`, init);
+  const response = await fetch(`http://127.0.0.1:${nodes[n]?.admin}${path}`, {
+    ...init,
+    headers: { ...init.headers, authorization: 'Bearer pool-token-0123456789' },
+  });
   return JSON.parse(await response.text()) as Record<string, unknown>;
 }
 

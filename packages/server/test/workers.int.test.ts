@@ -29,7 +29,10 @@ async function login() {
 }
 
 async function admin(path: string, init: RequestInit = {}) {
-  const response = await fetch(`http://127.0.0.1:${ports.admin}${path}`, init);
+  const response = await fetch(`http://127.0.0.1:${ports.admin}${path}`, {
+    ...init,
+    headers: { authorization: 'Bearer workers-token-0123456789' },
+  });
   return { status: response.status, text: await response.text() };
 }
 
@@ -61,7 +64,7 @@ beforeAll(async () => {
     `log: { level: info, format: json }
 workers: 2
 drain_timeout: 1s
-admin: { listen: 127.0.0.1:${ports.admin} }
+admin: { listen: 127.0.0.1:${ports.admin}, token: workers-token-0123456789 }
 directory:
   source: ldap
   ldap:
