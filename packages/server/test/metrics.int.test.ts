@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ensureDebianPackages, freePort, makeCertificates, tempDir } from '@homing/testkit';
@@ -115,6 +115,22 @@ describe('/metrics', () => {
     expect(text).toMatch(/^homing_connections\{listener="imaps",protocol="imap"\} 0$/m);
     expect(text).toMatch(/^homing_directory_query_seconds_bucket\{le="0.005"\} \d+$/m);
     expect(text).toMatch(/^homing_directory_query_seconds_bucket\{le="\+Inf"\} \d+$/m);
+  });
+
+  it('exports every metric the shipped alert rules and dashboard use', async () => {
+    const { ports } = await startNode(1);
+    const text = await scrape(ports.admin);
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
+    const used = new Set<string>();
+    for (const file of ['alerts.yaml', 'dashboard.json']) {
+      const source = readFileSync(new URL(`../../../deploy/monitoring/${file}`, import.meta.url));
+      for (const m of source.toString().matchAll(/\b((?:homing|process|nodejs)_[a-z0-9_]+)/g))
+        used.add((m[1] as string).replace(/_(bucket|count|sum)$/, ''));
+    }
+    // Recorded by the node's reload metrics, which come with the reload changes.
+    used.delete('homing_config_last_reload_successful');
+    expect(used.size).toBeGreaterThan(15);
+    expect([...used].filter((name) => !exported.has(name))).toEqual([]);
   });
 
   it('passes promtool check metrics when a primary combines two workers', async () => {
