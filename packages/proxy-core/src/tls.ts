@@ -33,9 +33,17 @@ export class ServerTls {
   /** Client handshakes that failed or were cut short, for the metrics. */
   handshakeFailures = 0;
 
-  constructor(certificates: readonly CertificateSpec[], minVersion: TlsVersion = 'TLSv1.2') {
+  /** Session-ticket key shared by the nodes of a pool; each process makes its own without. */
+  #ticketKeys: Buffer | undefined;
+
+  constructor(
+    certificates: readonly CertificateSpec[],
+    minVersion: TlsVersion = 'TLSv1.2',
+    ticketKeys?: Buffer,
+  ) {
     if (certificates.length === 0) throw new Error('no certificate configured');
     this.#minVersion = minVersion;
+    this.#ticketKeys = ticketKeys;
     this.#default = this.#load(certificates);
   }
 
@@ -47,8 +55,10 @@ export class ServerTls {
   reload(
     certificates: readonly CertificateSpec[],
     minVersion: TlsVersion = this.#minVersion,
+    ticketKeys: Buffer | undefined = this.#ticketKeys,
   ): void {
     this.#minVersion = minVersion;
+    this.#ticketKeys = ticketKeys;
     this.#default = this.#load(certificates);
   }
 
@@ -92,6 +102,7 @@ export class ServerTls {
         cert,
         key: readFileSync(spec.key),
         minVersion: this.minVersion,
+        ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}),
       });
       first ??= context;
       for (const name of spec.names ?? certificateNames(cert)) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type { Directory } from '@homing/directory';
@@ -21,6 +22,20 @@ import type { ListenerConnections } from './operator-metrics.js';
 import { reusePortFor } from './reuse-port.js';
 
 type ListenerConfig = Config['listeners'][number];
+
+const TICKET_KEY_BYTES = 48;
+
+/** The pool's session-ticket key: exactly 48 bytes, as Node and nginx's 48-byte keys have. */
+function ticketKeys(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  const key = readFileSync(file);
+  if (key.length !== TICKET_KEY_BYTES) {
+    throw new Error(
+      `${file}: a session ticket key file holds ${TICKET_KEY_BYTES} bytes (openssl rand ${TICKET_KEY_BYTES}), not ${key.length}`,
+    );
+  }
+  return key;
+}
 
 function listenerName(l: ListenerConfig): string {
   return l.name ?? `${l.protocol}@${l.listen}`;
@@ -99,8 +114,9 @@ export class ListenerSet {
     Object.assign(this.limits, limitsFrom(config));
     this.#isOwnAddress = ownAddressCheck(config);
     if (config.tls) {
-      if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version);
-      else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version);
+      const keys = ticketKeys(config.tls.session_ticket_keys);
+      if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version, keys);
+      else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version, keys);
     }
     const wanted = new Map(config.listeners.map((l) => [`${l.protocol} ${l.listen}`, l]));
     for (const [key, running] of this.#servers) {
