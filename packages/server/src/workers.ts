@@ -52,10 +52,18 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
   const admin: AdminNode = {
     metrics: () => aggregator.clusterMetrics(),
     async ready() {
-      const states = (await askWorkers('ready')) as { ready: boolean; reason?: string }[];
+      const states = (await askWorkers('ready')) as {
+        ready: boolean;
+        reason?: string;
+        directory?: string;
+      }[];
       const bad = states.find((s) => !s.ready);
       if (states.length === 0 || bad) return { ready: false, reason: bad?.reason ?? 'no workers' };
-      return { ready: true };
+      // "reachable" when any worker had to ask the source: the cache is not warm everywhere.
+      const directory = states.some((s) => s.directory === 'reachable')
+        ? 'reachable'
+        : 'cache warm';
+      return { ready: true, directory };
     },
     async sessions(filter) {
       return ((await askWorkers('sessions', [filter])) as SessionView[][]).flat();
