@@ -40,6 +40,7 @@ export class HomingNode {
       config: () => this.#config,
       connections: () => this.listeners.connections(),
       tlsHandshakeFailures: () => this.listeners.tlsHandshakeFailures,
+      sharedState: () => ('up' in this.#abuse ? (this.#abuse as { up: boolean }) : undefined),
     });
     this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log);
     this.#abuse = this.#openAbuse(config);

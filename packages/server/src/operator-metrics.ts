@@ -17,6 +17,8 @@ export interface OperatorSources {
   readonly config: () => Config;
   readonly connections: () => readonly ListenerConnections[];
   readonly tlsHandshakeFailures: () => number;
+  /** Redis of abuse.state: redis; undefined with state in memory. */
+  readonly sharedState: () => { readonly up: boolean } | undefined;
   readonly directoryLatency: () => {
     buckets: { le: number; count: number }[];
     count: number;
@@ -65,6 +67,17 @@ export class OperatorMetrics {
           const date = await certificates.of(spec.cert);
           if (date) this.set({ file: spec.cert, subject: date.subject }, date.notAfter);
         }
+      },
+    });
+    new Gauge({
+      name: 'homing_redis_up',
+      help: 'With abuse.state redis: 1 while the shared state answers, 0 while the node goes on with local state',
+      aggregator: 'min',
+      registers,
+      collect() {
+        this.reset();
+        const state = sources.sharedState();
+        if (state) this.set(state.up ? 1 : 0);
       },
     });
     new Counter({

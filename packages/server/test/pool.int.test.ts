@@ -83,6 +83,13 @@ async function adminOf(n: number, path: string, init: RequestInit = {}) {
   return JSON.parse(await response.text()) as Record<string, unknown>;
 }
 
+async function metricOf(n: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${nodes[n]?.admin}/metrics`, {
+    headers: { authorization: 'Bearer pool-token-0123456789' },
+  });
+  return response.text();
+}
+
 async function memberOf(n: number, user: string): Promise<string> {
   const { stdout } = await run(process.execPath, [
     homingBin,
@@ -184,8 +191,10 @@ describe('a pool of two nodes sharing Redis', () => {
   });
 
   it('keeps working on local state when Redis stops, and shares again when it is back', async () => {
+    expect(await metricOf(0)).toMatch(/^homing_redis_up 1$/m);
     await redis.kill();
     await Promise.all(nodes.map((n) => n.process.waitFor('Redis lost')));
+    expect(await metricOf(0)).toMatch(/^homing_redis_up 0$/m);
     const { client, reply } = await login(0, 'carol', 'carol-pw', '192.0.2.35');
     expect(reply).toMatch(/^a OK /);
     client.close();
@@ -199,5 +208,6 @@ describe('a pool of two nodes sharing Redis', () => {
     await Promise.all(
       nodes.map((n, i) => n.process.waitFor('shared state: Redis is up', 15_000, from[i])),
     );
+    expect(await metricOf(1)).toMatch(/^homing_redis_up 1$/m);
   });
 });
