@@ -155,6 +155,15 @@ export class Metrics implements ProxyMetrics {
       },
     });
     new Gauge({
+      name: 'homing_directory_source_up',
+      help: 'The directory source (LDAP, the users file): 0 after a query to it failed, until one succeeds again',
+      aggregator: 'min',
+      registers,
+      collect() {
+        this.set(sources.directory().sourceUp ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'homing_directory_cache_entries',
       help: 'Entries in the directory cache (with workers: the largest)',
       aggregator: 'max',
