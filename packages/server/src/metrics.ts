@@ -11,7 +11,7 @@ import type {
   SessionRegistry,
 } from '@homing/proxy-core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { OperatorMetrics, type OperatorSources } from './operator-metrics.js';
+import { addOperatorMetrics, type OperatorSources } from './operator-metrics.js';
 
 /** Functions, so that the metrics can be made before what they read from. */
 export interface MetricSources extends Omit<OperatorSources, 'directoryLatency'> {
@@ -23,7 +23,6 @@ export interface MetricSources extends Omit<OperatorSources, 'directoryLatency'>
 /** Prometheus metrics of one node (or one worker: the primary adds them up). */
 export class Metrics implements ProxyMetrics {
   readonly registry = new Registry();
-  readonly operator: OperatorMetrics;
   readonly #logins: Counter<'protocol' | 'outcome'>;
   readonly #connects: Histogram<'backend' | 'protocol' | 'result'>;
   readonly #bytes: Counter<'protocol' | 'direction'>;
@@ -172,7 +171,7 @@ export class Metrics implements ProxyMetrics {
         this.set(sources.directory().cacheSize);
       },
     });
-    this.operator = new OperatorMetrics(this.registry, {
+    addOperatorMetrics(this.registry, {
       ...sources,
       directoryLatency: () => sources.directory().sourceLatency.snapshot(),
     });

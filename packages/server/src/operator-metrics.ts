@@ -35,90 +35,88 @@ const { version } = JSON.parse(
  * memory, event-loop lag), the build, certificates, TLS handshakes and listeners.
  * `aggregator` says how a worker pool's primary combines its workers' values.
  */
-export class OperatorMetrics {
-  constructor(registry: Registry, sources: OperatorSources) {
-    const registers = [registry];
-    collectDefaultMetrics({ register: registry });
-    // Gauges named like counters (Prometheus naming rules, promtool check metrics); the same
-    // figures are in nodejs_active_handles and nodejs_active_requests by type.
-    for (const name of [
-      'nodejs_active_handles_total',
-      'nodejs_active_requests_total',
-      'nodejs_active_resources_total',
-    ])
-      registry.removeSingleMetric(name);
-    new Gauge({
-      name: 'homing_build_info',
-      help: 'Always 1; the labels say which homing and which Node.js run',
-      labelNames: ['version', 'nodejs'],
-      aggregator: 'first',
-      registers,
-    }).set({ version, nodejs: process.versions.node }, 1);
-    const certificates = new CertificateDates();
-    new Gauge({
-      name: 'homing_tls_certificate_expiry_timestamp_seconds',
-      help: 'notAfter of each client-facing certificate file, read from disk at each scrape',
-      labelNames: ['file', 'subject'],
-      aggregator: 'min',
-      registers,
-      async collect() {
-        this.reset();
-        for (const spec of sources.config().tls?.certificates ?? []) {
-          const date = await certificates.of(spec.cert);
-          if (date) this.set({ file: spec.cert, subject: date.subject }, date.notAfter);
-        }
-      },
-    });
-    new Gauge({
-      name: 'homing_redis_up',
-      help: 'With abuse.state redis: 1 while the shared state answers, 0 while the node goes on with local state',
-      aggregator: 'min',
-      registers,
-      collect() {
-        this.reset();
-        const state = sources.sharedState();
-        if (state) this.set(state.up ? 1 : 0);
-      },
-    });
-    new Counter({
-      name: 'homing_tls_handshake_failures_total',
-      help: 'Client TLS handshakes (implicit TLS and STARTTLS on IMAP and POP3) that failed or timed out',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(sources.tlsHandshakeFailures());
-      },
-    });
-    new Counter({
-      name: 'homing_connections_total',
-      help: 'Client connections accepted, per listener',
-      labelNames: ['listener', 'protocol'],
-      registers,
-      collect() {
-        this.reset();
-        for (const c of sources.connections())
-          this.inc({ listener: c.listener, protocol: c.protocol }, c.accepted);
-      },
-    });
-    new Gauge({
-      name: 'homing_connections',
-      help: 'Client connections open now, per listener (before and after login)',
-      labelNames: ['listener', 'protocol'],
-      registers,
-      collect() {
-        this.reset();
-        for (const c of sources.connections())
-          this.set({ listener: c.listener, protocol: c.protocol }, c.open);
-      },
-    });
-    registry.registerMetric(
-      snapshotHistogram(
-        'homing_directory_query_seconds',
-        'Time the directory source (LDAP, file) took to answer a cache miss',
-        sources.directoryLatency,
-      ) as never,
-    );
-  }
+export function addOperatorMetrics(registry: Registry, sources: OperatorSources): void {
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+  // Gauges named like counters (Prometheus naming rules, promtool check metrics); the same
+  // figures are in nodejs_active_handles and nodejs_active_requests by type.
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ])
+    registry.removeSingleMetric(name);
+  new Gauge({
+    name: 'homing_build_info',
+    help: 'Always 1; the labels say which homing and which Node.js run',
+    labelNames: ['version', 'nodejs'],
+    aggregator: 'first',
+    registers,
+  }).set({ version, nodejs: process.versions.node }, 1);
+  const certificates = new CertificateDates();
+  new Gauge({
+    name: 'homing_tls_certificate_expiry_timestamp_seconds',
+    help: 'notAfter of each client-facing certificate file, read from disk at each scrape',
+    labelNames: ['file', 'subject'],
+    aggregator: 'min',
+    registers,
+    async collect() {
+      this.reset();
+      for (const spec of sources.config().tls?.certificates ?? []) {
+        const date = await certificates.of(spec.cert);
+        if (date) this.set({ file: spec.cert, subject: date.subject }, date.notAfter);
+      }
+    },
+  });
+  new Gauge({
+    name: 'homing_redis_up',
+    help: 'With abuse.state redis: 1 while the shared state answers, 0 while the node goes on with local state',
+    aggregator: 'min',
+    registers,
+    collect() {
+      this.reset();
+      const state = sources.sharedState();
+      if (state) this.set(state.up ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'homing_tls_handshake_failures_total',
+    help: 'Client TLS handshakes (implicit TLS and STARTTLS on IMAP and POP3) that failed or timed out',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.tlsHandshakeFailures());
+    },
+  });
+  new Counter({
+    name: 'homing_connections_total',
+    help: 'Client connections accepted, per listener',
+    labelNames: ['listener', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of sources.connections())
+        this.inc({ listener: c.listener, protocol: c.protocol }, c.accepted);
+    },
+  });
+  new Gauge({
+    name: 'homing_connections',
+    help: 'Client connections open now, per listener (before and after login)',
+    labelNames: ['listener', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of sources.connections())
+        this.set({ listener: c.listener, protocol: c.protocol }, c.open);
+    },
+  });
+  registry.registerMetric(
+    snapshotHistogram(
+      'homing_directory_query_seconds',
+      'Time the directory source (LDAP, file) took to answer a cache miss',
+      sources.directoryLatency,
+    ) as never,
+  );
 }
 
 /** Certificate dates, parsed again only when the file changed. */

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { rendezvousPick } from '@homing/directory';
 import {
   Dovecot,
@@ -15,10 +13,9 @@ import {
   tempDir,
 } from '@homing/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { homingBin, NodeProcess } from './node-process.js';
+import { NodeProcess } from './node-process.js';
 
 // Two homing nodes sharing one Redis, in front of two Dovecots that share storage (a pool).
-const run = promisify(execFile);
 const dir = tempDir('pool');
 const users = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
 let slapd: Slapd;
@@ -91,16 +88,11 @@ async function metricOf(n: number): Promise<string> {
 }
 
 async function memberOf(n: number, user: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [
-    homingBin,
-    'lookup',
-    '--node',
-    '--json',
-    '-c',
-    nodes[n]?.config as string,
-    `${user}@example.com`,
-  ]);
-  return (JSON.parse(stdout) as { backend: { name: string } }).backend.name;
+  const query = new URLSearchParams({ address: `${user}@example.com` });
+  const answer = (await adminOf(n, `/directory/lookup?${query}`)) as {
+    backend: { name: string };
+  };
+  return answer.backend.name;
 }
 
 beforeAll(async () => {
