@@ -3,6 +3,7 @@
 // `npm run demo` runs the tour and keeps running until Ctrl-C; `npm run demo -- --once` runs the
 // tour and exits, non-zero when a step fails.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +21,12 @@ import {
 const once = process.argv.includes('--once');
 const homing = join(import.meta.dirname, '..', 'packages', 'server', 'bin', 'homing.js');
 const run = promisify(execFile);
-const env = { ...process.env, HOMING_LDAP_PASSWORD: slapdServicePassword };
+const adminToken = randomBytes(24).toString('hex');
+const env = {
+  ...process.env,
+  HOMING_LDAP_PASSWORD: slapdServicePassword,
+  HOMING_ADMIN_TOKEN: adminToken,
+};
 
 const people = [
   { uid: 'alice', home: 'mbox-a' },
@@ -69,6 +75,7 @@ writeFileSync(
   format: json
 admin:
   listen: 127.0.0.1:${adminPort}
+  token: \${HOMING_ADMIN_TOKEN}
 directory:
   source: ldap
   ldap:
@@ -233,7 +240,7 @@ try {
     `  homing      imap://127.0.0.1:${imapPort}   pop3://127.0.0.1:${pop3Port}   smtp://127.0.0.1:${smtpPort}`,
   );
   console.log(`              sieve://127.0.0.1:${sievePort} (ManageSieve)`);
-  console.log(`  admin API   http://127.0.0.1:${adminPort}`);
+  console.log(`  admin API   http://127.0.0.1:${adminPort} (token ${adminToken})`);
   console.log(`  config      ${config}\n`);
 
   console.log('directory: where does each user live?');

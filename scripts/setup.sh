@@ -25,6 +25,7 @@ declare -A programs=(
   [pg_ctlcluster]=postgresql
   [mariadbd]=mariadb-server
   [mariadb]=mariadb-client
+  [promtool]=prometheus
 )
 # Dovecot's protocol binaries have no program on PATH; check their files.
 declare -A files=(
@@ -58,10 +59,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# npm install (not npm ci) when node_modules is missing or older than the lock file: the
-# registry mirror serves only this platform's optional packages (biome, turbo, esbuild), so the
-# lock file lists no others and npm ci would call it out of sync.
+# npm ci when node_modules is missing or older than the lock file: it installs exactly what the
+# lock file names (every platform's optional packages are listed, npm picks this one's) and fails
+# when package.json and the lock file disagree.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm install"
-  npm install --no-audit --no-fund --loglevel=error
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -140,6 +140,11 @@ export class LookupCache<V extends object> {
     );
   }
 
+  /** The last query to the source failed (and none has succeeded since). */
+  get sourceFailing(): boolean {
+    return this.#sourceDownUntil !== 0;
+  }
+
   #query(key: string): Promise<Entry<V>> {
     const running = this.#inflight.get(key);
     if (running) {

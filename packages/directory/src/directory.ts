@@ -87,6 +87,11 @@ export class Directory {
     return this.#cache.sourceLatency;
   }
 
+  /** False after a query to the source failed, until one succeeds again. */
+  get sourceUp(): boolean {
+    return !this.#cache.sourceFailing;
+  }
+
   get cacheSize(): number {
     return this.#cache.size;
   }

@@ -30,10 +30,20 @@ export class ServerTls {
   #byName = new Map<string, SecureContext>();
 
   #minVersion: TlsVersion;
+  /** Client handshakes that failed or were cut short, for the metrics. */
+  handshakeFailures = 0;
 
-  constructor(certificates: readonly CertificateSpec[], minVersion: TlsVersion = 'TLSv1.2') {
+  /** Session-ticket key shared by the nodes of a pool; each process makes its own without. */
+  #ticketKeys: Buffer | undefined;
+
+  constructor(
+    certificates: readonly CertificateSpec[],
+    minVersion: TlsVersion = 'TLSv1.2',
+    ticketKeys?: Buffer,
+  ) {
     if (certificates.length === 0) throw new Error('no certificate configured');
     this.#minVersion = minVersion;
+    this.#ticketKeys = ticketKeys;
     this.#default = this.#load(certificates);
   }
 
@@ -45,8 +55,10 @@ export class ServerTls {
   reload(
     certificates: readonly CertificateSpec[],
     minVersion: TlsVersion = this.#minVersion,
+    ticketKeys: Buffer | undefined = this.#ticketKeys,
   ): void {
     this.#minVersion = minVersion;
+    this.#ticketKeys = ticketKeys;
     this.#default = this.#load(certificates);
   }
 
@@ -67,7 +79,10 @@ export class ServerTls {
       secureContext: this.#default,
       SNICallback: (name, done) => done(null, this.#context(name)),
     });
-    return handshake(secure, 'secure', signal);
+    return handshake(secure, 'secure', signal).catch((error: unknown) => {
+      this.handshakeFailures += 1;
+      throw error;
+    });
   }
 
   #context(name: string): SecureContext {
@@ -87,6 +102,7 @@ export class ServerTls {
         cert,
         key: readFileSync(spec.key),
         minVersion: this.minVersion,
+        ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}),
       });
       first ??= context;
       for (const name of spec.names ?? certificateNames(cert)) {

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressKind } from '@homing/directory';
 import type { Logger } from 'pino';
@@ -29,12 +29,16 @@ export interface AdminNode {
   flush(address: string | undefined): Promise<void>;
   lookup(address: string, kind: AddressKind): Promise<unknown>;
   backends(): Promise<unknown>;
+  /** Reads the config again and applies it, as SIGHUP does; false when it was refused. */
+  reload(): Promise<boolean>;
 }
 
 export interface AdminOptions {
   readonly host: string;
   readonly port: number;
-  readonly token?: string | undefined;
+  readonly token: string;
+  /** /metrics without the token (admin.public_metrics). */
+  readonly publicMetrics?: boolean;
   readonly node: AdminNode;
   readonly log: Logger;
 }
@@ -49,7 +53,8 @@ type Handler = (url: URL, body: Record<string, unknown>) => Promise<Reply>;
 
 interface Route {
   readonly method: 'GET' | 'POST';
-  /** Answered without the token: balancers and orchestrators probe these. */
+  /** Answered without the token: balancers and orchestrators probe these. Every other route
+   * needs it even from loopback, which other users of the host or containers of a pod share. */
   readonly open?: boolean;
   readonly handle: Handler;
 }
@@ -75,6 +80,7 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
     },
     '/metrics': {
       method: 'GET',
+      open: options.publicMetrics === true,
       handle: async () => ({
         status: 200,
         body: await node.metrics(),
@@ -120,6 +126,15 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
     '/backends': {
       method: 'GET',
       handle: async () => ({ status: 200, body: { backends: await node.backends() } }),
+    },
+    '/reload': {
+      method: 'POST',
+      handle: async () => {
+        const reloaded = await node.reload();
+        return reloaded
+          ? { status: 200, body: { reloaded } }
+          : { status: 409, body: { reloaded, error: 'reload refused: see the node log' } };
+      },
     },
   };
 
@@ -175,11 +190,10 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   throw new BadRequest('body must be a JSON object');
 }
 
-function authorized(req: IncomingMessage, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  const given = Buffer.from(req.headers.authorization ?? '');
-  const wanted = Buffer.from(`Bearer ${token}`);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
+/** Compares digests, so that neither the token's bytes nor its length show in the timing. */
+function authorized(req: IncomingMessage, token: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(req.headers.authorization ?? ''), digest(`Bearer ${token}`));
 }
 
 function send(res: ServerResponse, reply: Reply): void {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { checkConfig } from './commands/check-config.js';
 import { lookup } from './commands/lookup.js';
-import { flush, kick, sessions } from './commands/manage.js';
+import { backends, flush, kick, reload, sessions } from './commands/manage.js';
 import { start } from './commands/start.js';
 
 const defaultConfig = process.env.HOMING_CONFIG ?? '/etc/homing/homing.yaml';
@@ -17,6 +17,18 @@ function configOption() {
     defaultConfig,
   );
 }
+
+function adminOption() {
+  return new Option(
+    '-a, --admin <host:port>',
+    "the node's admin API (env HOMING_ADMIN); default: admin.listen of the config",
+  );
+}
+
+const adminHelp =
+  "\nThe token comes from HOMING_ADMIN_TOKEN, else from the config's admin section; nothing else of the config is read.";
+
+type AdminOpts = { config: string; admin?: string };
 
 export function program(): Command {
   const cli = new Command('homing')
@@ -52,12 +64,13 @@ export function program(): Command {
         .default('login'),
     )
     .option('--node', "ask the running node's admin API (shows its cache)", false)
+    .addOption(adminOption())
     .option('--json', 'print JSON', false)
-    .addHelpText('after', '\nExit status: 0 found, 2 no such user, 1 could not tell.')
+    .addHelpText('after', `\nExit status: 0 found, 2 no such user, 1 could not tell.${adminHelp}`)
     .action(
       async (
         address: string,
-        opts: { config: string; kind: 'login' | 'recipient'; node: boolean; json: boolean },
+        opts: AdminOpts & { kind: 'login' | 'recipient'; node: boolean; json: boolean },
       ) => {
         process.exitCode = await lookup(address, opts);
       },
@@ -68,8 +81,10 @@ export function program(): Command {
     .description('close every session of a user on the running node (its admin API)')
     .argument('<user>', 'the login as shown by `homing sessions`')
     .addOption(configOption())
-    .action(async (user: string, opts: { config: string }) => {
-      process.exitCode = await kick(user, opts.config);
+    .addOption(adminOption())
+    .addHelpText('after', adminHelp)
+    .action(async (user: string, opts: AdminOpts) => {
+      process.exitCode = await kick(user, opts);
     });
 
   cli
@@ -77,8 +92,10 @@ export function program(): Command {
     .description("forget an address, or everything, in the running node's directory cache")
     .argument('[address]', 'login or address; all when absent')
     .addOption(configOption())
-    .action(async (address: string | undefined, opts: { config: string }) => {
-      process.exitCode = await flush(address, opts.config);
+    .addOption(adminOption())
+    .addHelpText('after', adminHelp)
+    .action(async (address: string | undefined, opts: AdminOpts) => {
+      process.exitCode = await flush(address, opts);
     });
 
   cli
@@ -88,8 +105,31 @@ export function program(): Command {
     .option('-u, --user <user>', 'only this user')
     .option('-b, --backend <name>', 'only this backend')
     .option('--json', 'print JSON', false)
-    .action(async (opts: { config: string; user?: string; backend?: string; json: boolean }) => {
-      process.exitCode = await sessions(opts, opts.config);
+    .addOption(adminOption())
+    .addHelpText('after', adminHelp)
+    .action(async (opts: AdminOpts & { user?: string; backend?: string; json: boolean }) => {
+      process.exitCode = await sessions(opts, opts);
+    });
+
+  cli
+    .command('backends')
+    .description("the running node's view of the backends: probes, backoff, pools")
+    .addOption(configOption())
+    .addOption(adminOption())
+    .option('--json', 'print JSON', false)
+    .addHelpText('after', adminHelp)
+    .action(async (opts: AdminOpts & { json: boolean }) => {
+      process.exitCode = await backends(opts.json, opts);
+    });
+
+  cli
+    .command('reload')
+    .description('make the running node read its config and certificates again (as SIGHUP does)')
+    .addOption(configOption())
+    .addOption(adminOption())
+    .addHelpText('after', `\nExit status: 0 applied, 1 refused (the node logs why).${adminHelp}`)
+    .action(async (opts: AdminOpts) => {
+      process.exitCode = await reload(opts);
     });
 
   return cli;

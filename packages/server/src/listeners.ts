@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type { Directory } from '@homing/directory';
@@ -22,9 +23,28 @@ import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
 import { type Capacity, raiseDescriptorLimit, sessionCapacity } from './capacity.js';
 import type { Config } from './config/schema.js';
+import type { ListenerConnections } from './operator-metrics.js';
 import { reusePortFor } from './reuse-port.js';
 
 type ListenerConfig = Config['listeners'][number];
+
+const TICKET_KEY_BYTES = 48;
+
+/** The pool's session-ticket key: exactly 48 bytes, as Node and nginx's 48-byte keys have. */
+function ticketKeys(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  const key = readFileSync(file);
+  if (key.length !== TICKET_KEY_BYTES) {
+    throw new Error(
+      `${file}: a session ticket key file holds ${TICKET_KEY_BYTES} bytes (openssl rand ${TICKET_KEY_BYTES}), not ${key.length}`,
+    );
+  }
+  return key;
+}
+
+function listenerName(l: ListenerConfig): string {
+  return l.name ?? `${l.protocol}@${l.listen}`;
+}
 
 export function limitsFrom(config: Config): Limits {
   const l = config.limits;
@@ -79,6 +99,8 @@ export class ListenerSet {
   #config: Config;
   #isOwnAddress: (host: string, port: number) => boolean;
   readonly #servers = new Map<string, { server: Server; fingerprint: string }>();
+  /** Per listener name; kept across restarts so the counts only grow. */
+  readonly #connections = new Map<string, { protocol: string; accepted: number; open: number }>();
 
   constructor(
     config: Config,
@@ -113,8 +135,9 @@ export class ListenerSet {
       ),
     );
     if (config.tls) {
-      if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version);
-      else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version);
+      const keys = ticketKeys(config.tls.session_ticket_keys);
+      if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version, keys);
+      else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version, keys);
     }
     const wanted = new Map(config.listeners.map((l) => [`${l.protocol} ${l.listen}`, l]));
     for (const [key, running] of this.#servers) {
@@ -131,6 +154,7 @@ export class ListenerSet {
     for (const [key, l] of wanted) {
       if (this.#servers.has(key)) continue;
       const server = await this.#start(l);
+      this.#count(server, l);
       this.#servers.set(key, { server, fingerprint: this.#fingerprint(l) });
       this.log.info({ listener: key, tls: l.tls, proxy_protocol: l.proxy_protocol }, 'listening');
     }
@@ -162,6 +186,33 @@ export class ListenerSet {
     );
   }
 
+  /** Connections per listener, for the metrics. */
+  connections(): ListenerConnections[] {
+    return [...this.#connections].map(([listener, c]) => ({ listener, ...c }));
+  }
+
+  /** TLS handshakes with clients that failed (IMAP, POP3). */
+  get tlsHandshakeFailures(): number {
+    return this.#tls?.handshakeFailures ?? 0;
+  }
+
+  #count(server: Server, l: ListenerConfig): void {
+    const name = listenerName(l);
+    let entry = this.#connections.get(name);
+    if (!entry) {
+      entry = { protocol: l.protocol, accepted: 0, open: 0 };
+      this.#connections.set(name, entry);
+    }
+    const counts = entry;
+    server.on('connection', (socket: import('node:net').Socket) => {
+      counts.accepted += 1;
+      counts.open += 1;
+      socket.once('close', () => {
+        counts.open -= 1;
+      });
+    });
+  }
+
   #fingerprint(l: ListenerConfig): string {
     const spliced = ['imap', 'pop3', 'managesieve'].includes(l.protocol);
     const smtp = spliced ? undefined : this.#config.smtp;
@@ -171,7 +222,7 @@ export class ListenerSet {
   #start(l: ListenerConfig): Promise<Server> {
     const { host, port } = splitListen(l.listen);
     const spec: ListenerSpec = {
-      name: l.name ?? `${l.protocol}@${l.listen}`,
+      name: listenerName(l),
       host,
       port,
       tls: l.tls,

@@ -15,12 +15,14 @@ export interface LocalParts {
   readonly listening: () => boolean;
   /** At its session capacity: a balancer should send new clients elsewhere. */
   readonly full?: () => boolean;
+  readonly reload: () => Promise<boolean>;
 }
 
 /** The admin operations of one process, answered from its own state. */
 export function localAdmin(parts: LocalParts): AdminNode {
   return {
     metrics: parts.metrics,
+    reload: parts.reload,
     async ready() {
       if (!parts.listening()) return { ready: false, reason: 'listeners are not up' };
       if (parts.full?.()) return { ready: false, reason: 'at session capacity' };

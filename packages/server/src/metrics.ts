@@ -13,9 +13,10 @@ import type {
 } from '@homing/proxy-core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CapacityMetrics } from './capacity-metrics.js';
+import { addOperatorMetrics, type OperatorSources } from './operator-metrics.js';
 
 /** Functions, so that the metrics can be made before what they read from. */
-export interface MetricSources {
+export interface MetricSources extends Omit<OperatorSources, 'directoryLatency'> {
   readonly registry: () => SessionRegistry;
   readonly health: () => BackendHealth;
   readonly directory: () => Directory;
@@ -155,6 +156,15 @@ export class Metrics implements ProxyMetrics {
       },
     });
     new Gauge({
+      name: 'homing_directory_source_up',
+      help: 'The directory source (LDAP, the users file): 0 after a query to it failed, until one succeeds again',
+      aggregator: 'min',
+      registers,
+      collect() {
+        this.set(sources.directory().sourceUp ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'homing_directory_cache_entries',
       help: 'Entries in the directory cache (with workers: the largest)',
       aggregator: 'max',
@@ -163,23 +173,9 @@ export class Metrics implements ProxyMetrics {
         this.set(sources.directory().cacheSize);
       },
     });
-    new Counter({
-      name: 'homing_directory_query_seconds_total',
-      help: 'Total time the directory source (LDAP, SQL, file) took to answer',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(sources.directory().sourceLatency.sum);
-      },
-    });
-    new Counter({
-      name: 'homing_directory_queries_total',
-      help: 'Queries the directory source answered (cache misses that reached LDAP, SQL or the file)',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(sources.directory().sourceLatency.count);
-      },
+    addOperatorMetrics(this.registry, {
+      ...sources,
+      directoryLatency: () => sources.directory().sourceLatency.snapshot(),
     });
   }
 

@@ -37,6 +37,10 @@ export class HomingNode {
       registry: () => this.listeners.registry,
       health: () => this.listeners.health,
       directory: () => this.#directory,
+      config: () => this.#config,
+      connections: () => this.listeners.connections(),
+      tlsHandshakeFailures: () => this.listeners.tlsHandshakeFailures,
+      sharedState: () => ('up' in this.#abuse ? (this.#abuse as { up: boolean }) : undefined),
     });
     this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log);
     this.metrics.capacity.watch(this.listeners.admission);
@@ -107,6 +111,7 @@ export class HomingNode {
         host,
         port,
         token: config.admin.token,
+        publicMetrics: config.admin.public_metrics,
         node: node.admin,
         log,
       });
@@ -127,6 +132,7 @@ export class HomingNode {
       metrics: () => this.metrics.registry.metrics(),
       listening: () => this.#listening,
       full: () => this.listeners.admission.full,
+      reload: () => this.reload(),
     });
   }
 

@@ -52,10 +52,18 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
   const admin: AdminNode = {
     metrics: () => aggregator.clusterMetrics(),
     async ready() {
-      const states = (await askWorkers('ready')) as { ready: boolean; reason?: string }[];
+      const states = (await askWorkers('ready')) as {
+        ready: boolean;
+        reason?: string;
+        directory?: string;
+      }[];
       const bad = states.find((s) => !s.ready);
       if (states.length === 0 || bad) return { ready: false, reason: bad?.reason ?? 'no workers' };
-      return { ready: true };
+      // "reachable" when any worker had to ask the source: the cache is not warm everywhere.
+      const directory = states.some((s) => s.directory === 'reachable')
+        ? 'reachable'
+        : 'cache warm';
+      return { ready: true, directory };
     },
     async sessions(filter) {
       return ((await askWorkers('sessions', [filter])) as SessionView[][]).flat();
@@ -76,11 +84,22 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
       const [first] = await askWorkers('backends');
       return first ?? { probes: [], passive: [], pools: [] };
     },
+    async reload() {
+      const results = (await askWorkers('reload', [], 30_000)) as boolean[];
+      return results.length > 0 && results.every(Boolean);
+    },
   };
   let server: import('node:http').Server | undefined;
   if (config.admin) {
     const { host, port } = splitListen(config.admin.listen);
-    server = await startAdmin({ host, port, token: config.admin.token, node: admin, log });
+    server = await startAdmin({
+      host,
+      port,
+      token: config.admin.token,
+      publicMetrics: config.admin.public_metrics,
+      node: admin,
+      log,
+    });
     log.info({ listen: config.admin.listen }, 'admin API listening');
   }
   log.info({ config: path, workers: count, directory: config.directory.source }, 'homing ready');

@@ -30,6 +30,13 @@ async function cli(...args: string[]) {
   }
 }
 
+async function metrics(): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${adminPort}/metrics`, {
+    headers: { authorization: 'Bearer cli-token-0123456789' },
+  });
+  return response.text();
+}
+
 const dir = tempDir('cli');
 let slapd: Slapd;
 let ldapConfig: string;
@@ -55,7 +62,7 @@ beforeAll(async () => {
     ldapConfig,
     [
       'log:\n  format: json',
-      `admin:\n  listen: 127.0.0.1:${adminPort}`,
+      `admin:\n  listen: 127.0.0.1:${adminPort}\n  token: cli-token-0123456789`,
       'directory:',
       '  source: ldap',
       '  cache:\n    ttl: 4s\n    source_retry: 500ms',
@@ -199,12 +206,14 @@ describe('homing start', () => {
       const unknown = await cli('lookup', '-c', ldapConfig, '--node', 'bob');
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toContain('no LDAP server answered');
+      expect(await metrics()).toMatch(/^homing_directory_source_up 0$/m);
     } finally {
       await slapd.resume();
     }
     await new Promise((r) => setTimeout(r, 600)); // past source_retry: LDAP is asked again
     const recovered = await cli('lookup', '-c', ldapConfig, '--node', '--json', 'alice');
     expect(JSON.parse(recovered.stdout)).toMatchObject({ origin: 'ldap', stale: false });
+    expect(await metrics()).toMatch(/^homing_directory_source_up 1$/m);
   });
 
   it('stops cleanly on SIGTERM and never logs the bind password', async () => {

@@ -91,8 +91,8 @@ describe('loadConfig', () => {
       6,
     ],
     [
-      'an exposed admin API without a token',
-      `admin:\n  listen: 0.0.0.0:9925\n${minimal}`,
+      'an admin API without a token, even on loopback',
+      `admin:\n  listen: 127.0.0.1:9925\n${minimal}`,
       'admin.token',
       1,
     ],
@@ -184,7 +184,10 @@ describe('parseDuration', () => {
 describe('deploy/examples/homing.yaml', () => {
   it('is a valid config', () => {
     const example = new URL('../../../deploy/examples/homing.yaml', import.meta.url).pathname;
-    const { config } = loadConfig(example, { HOMING_LDAP_PASSWORD: 'x' });
+    const { config } = loadConfig(example, {
+      HOMING_LDAP_PASSWORD: 'x',
+      HOMING_ADMIN_TOKEN: 'example-token-0123456789',
+    });
     expect(config.listeners.map((l) => l.tls)).toEqual([
       'starttls',
       'implicit',

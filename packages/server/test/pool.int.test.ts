@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { rendezvousPick } from '@homing/directory';
 import {
   Dovecot,
@@ -15,10 +13,9 @@ import {
   tempDir,
 } from '@homing/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { homingBin, NodeProcess } from './node-process.js';
+import { NodeProcess } from './node-process.js';
 
 // Two homing nodes sharing one Redis, in front of two Dovecots that share storage (a pool).
-const run = promisify(execFile);
 const dir = tempDir('pool');
 const users = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
 let slapd: Slapd;
@@ -29,7 +26,7 @@ const nodes: { process: NodeProcess; config: string; imap: number; admin: number
 
 function config(imap: number, admin: number): string {
   return `log: { level: info, format: json }
-admin: { listen: 127.0.0.1:${admin} }
+admin: { listen: 127.0.0.1:${admin}, token: pool-token-0123456789 }
 directory:
   source: ldap
   ldap:
@@ -76,21 +73,26 @@ async function login(n: number, user: string, password: string, from: string) {
 }
 
 async function adminOf(n: number, path: string, init: RequestInit = {}) {
-  const response = await fetch(`http://127.0.0.1:${nodes[n]?.admin}${path}`, init);
+  const response = await fetch(`http://127.0.0.1:${nodes[n]?.admin}${path}`, {
+    ...init,
+    headers: { ...init.headers, authorization: 'Bearer pool-token-0123456789' },
+  });
   return JSON.parse(await response.text()) as Record<string, unknown>;
 }
 
+async function metricOf(n: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${nodes[n]?.admin}/metrics`, {
+    headers: { authorization: 'Bearer pool-token-0123456789' },
+  });
+  return response.text();
+}
+
 async function memberOf(n: number, user: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [
-    homingBin,
-    'lookup',
-    '--node',
-    '--json',
-    '-c',
-    nodes[n]?.config as string,
-    `${user}@example.com`,
-  ]);
-  return (JSON.parse(stdout) as { backend: { name: string } }).backend.name;
+  const query = new URLSearchParams({ address: `${user}@example.com` });
+  const answer = (await adminOf(n, `/directory/lookup?${query}`)) as {
+    backend: { name: string };
+  };
+  return answer.backend.name;
 }
 
 beforeAll(async () => {
@@ -192,8 +194,10 @@ describe('a pool of two nodes sharing Redis', () => {
   );
 
   it('keeps working on local state when Redis stops, and shares again when it is back', async () => {
+    expect(await metricOf(0)).toMatch(/^homing_redis_up 1$/m);
     await redis.kill();
     await Promise.all(nodes.map((n) => n.process.waitFor('Redis lost')));
+    expect(await metricOf(0)).toMatch(/^homing_redis_up 0$/m);
     const { client, reply } = await login(0, 'carol', 'carol-pw', '192.0.2.35');
     expect(reply).toMatch(/^a OK /);
     client.close();
@@ -207,5 +211,6 @@ describe('a pool of two nodes sharing Redis', () => {
     await Promise.all(
       nodes.map((n, i) => n.process.waitFor('shared state: Redis is up', 15_000, from[i])),
     );
+    expect(await metricOf(1)).toMatch(/^homing_redis_up 1$/m);
   });
 });

@@ -4,7 +4,7 @@ import { buildDirectory } from '../build-directory.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { describeLookup, formatLookup, type LookupDescription } from '../describe-route.js';
-import { adminRequest } from './admin-client.js';
+import { type AdminFlags, adminRequest, adminTarget } from './admin-client.js';
 import { reportError } from './errors.js';
 
 export interface LookupFlags {
@@ -12,15 +12,15 @@ export interface LookupFlags {
   readonly kind: AddressKind;
   readonly json: boolean;
   readonly node: boolean;
+  readonly admin?: string | undefined;
 }
 
 /** Exit codes: 0 found, 2 no such user, 1 the question could not be answered. */
 export async function lookup(address: string, flags: LookupFlags): Promise<number> {
   try {
-    const { config } = loadConfig(flags.config);
     const described = flags.node
-      ? await askNode(config, address, flags.kind)
-      : await askDirectory(config, address, flags.kind);
+      ? await askNode(flags, address, flags.kind)
+      : await askDirectory(loadConfig(flags.config).config, address, flags.kind);
     process.stdout.write(
       flags.json ? `${JSON.stringify(described, null, 2)}\n` : formatLookup(described),
     );
@@ -41,10 +41,14 @@ async function askDirectory(config: Config, address: string, kind: AddressKind) 
 
 /** Asks a running node, so the answer shows that node's cache (and stale entries). */
 async function askNode(
-  config: Config,
+  flags: AdminFlags,
   address: string,
   kind: AddressKind,
 ): Promise<LookupDescription> {
   const query = new URLSearchParams({ address, kind });
-  return (await adminRequest(config, 'GET', `/directory/lookup?${query}`)) as LookupDescription;
+  return (await adminRequest(
+    adminTarget(flags),
+    'GET',
+    `/directory/lookup?${query}`,
+  )) as LookupDescription;
 }

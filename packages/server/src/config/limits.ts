@@ -73,6 +73,12 @@ export const tls = z
       .enum(['TLSv1.2', 'TLSv1.3'])
       .default('TLSv1.2')
       .describe('oldest TLS version accepted'),
+    session_ticket_keys: z
+      .string()
+      .optional()
+      .describe(
+        'file of 48 random bytes (openssl rand 48), the same on every node: session tickets one node issues resume on the others; read again on reload. Without it each process makes its own key',
+      ),
   })
   .optional()
   .describe('client-facing TLS');

@@ -41,6 +41,7 @@ function resolvePaths(config: Config, base: string): Config {
         cert: at(c.cert) as string,
         key: at(c.key) as string,
       })),
+      session_ticket_keys: at(config.tls.session_ticket_keys),
     },
     smtp: {
       ...config.smtp,
