@@ -33,8 +33,8 @@ export class ServerTls {
 
   constructor(certificates: readonly CertificateSpec[], minVersion: TlsVersion = 'TLSv1.2') {
     if (certificates.length === 0) throw new Error('no certificate configured');
+    this.#default = this.#load(certificates, minVersion);
     this.#minVersion = minVersion;
-    this.#default = this.#load(certificates);
   }
 
   get minVersion(): TlsVersion {
@@ -46,8 +46,18 @@ export class ServerTls {
     certificates: readonly CertificateSpec[],
     minVersion: TlsVersion = this.#minVersion,
   ): void {
+    this.#default = this.#load(certificates, minVersion);
     this.#minVersion = minVersion;
-    this.#default = this.#load(certificates);
+  }
+
+  /**
+   * Takes the certificates of `other`, loaded beforehand: a reload loads and checks every
+   * file first and switches only when all of them are good.
+   */
+  adopt(other: ServerTls): void {
+    this.#minVersion = other.#minVersion;
+    this.#default = other.#default;
+    this.#byName = other.#byName;
   }
 
   /** The default certificate's context (for servers that do their own TLS, like smtp-server). */
@@ -78,16 +88,19 @@ export class ServerTls {
     return wildcard ?? this.#default;
   }
 
-  #load(certificates: readonly CertificateSpec[]): SecureContext {
+  #load(certificates: readonly CertificateSpec[], minVersion: TlsVersion): SecureContext {
     const byName = new Map<string, SecureContext>();
     let first: SecureContext | undefined;
     for (const spec of certificates) {
-      const cert = readFileSync(spec.cert);
-      const context = createSecureContext({
-        cert,
-        key: readFileSync(spec.key),
-        minVersion: this.minVersion,
-      });
+      let cert: Buffer;
+      let context: SecureContext;
+      try {
+        cert = readFileSync(spec.cert);
+        context = createSecureContext({ cert, key: readFileSync(spec.key), minVersion });
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`certificate ${spec.cert} with key ${spec.key}: ${reason}`);
+      }
       first ??= context;
       for (const name of spec.names ?? certificateNames(cert)) {
         if (!byName.has(name.toLowerCase())) byName.set(name.toLowerCase(), context);

@@ -96,7 +96,13 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
       return;
     }
     log.info('SIGHUP: reloading the workers');
-    void askWorkers('reload', [], 30_000);
+    // Each worker prepares, switches or refuses on its own (and logs why); the pool's answer
+    // is here in one line.
+    void askWorkers('reload', [], 30_000).then((results) => {
+      const refused = results.filter((ok) => ok !== true).length + (count - results.length);
+      if (refused === 0) log.info({ workers: results.length }, 'config reloaded by every worker');
+      else log.error({ refused, workers: count }, 'reload refused by some workers');
+    });
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);

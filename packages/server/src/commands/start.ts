@@ -34,7 +34,13 @@ export async function start(path: string): Promise<number> {
   let reloading = Promise.resolve(true);
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading the config');
-    reloading = reloading.then(() => node.reload());
+    // reload() does not reject; the catch keeps a bug there from ending the process anyway.
+    reloading = reloading
+      .then(() => node.reload())
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'reload failed');
+        return false;
+      });
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
