@@ -36,4 +36,10 @@ export type { LdapTlsOptions } from './ldap-connection.js';
 export { LdapSource, type LdapSourceOptions } from './ldap-source.js';
 export { rendezvousPick, rendezvousWeight } from './pool.js';
 export type { Attributes, SourceEntry, SourceKind, UserSource } from './source.js';
-export { formatIssue, parseYaml, type YamlIssue, YamlSchemaError } from './yaml-schema.js';
+export {
+  formatIssue,
+  parseYaml,
+  type YamlIssue,
+  YamlSchemaError,
+  yamlLines,
+} from './yaml-schema.js';

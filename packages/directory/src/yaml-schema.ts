@@ -92,6 +92,20 @@ export function parseYaml<S extends z.ZodType>(
 
 type LineOf = (node: Node | undefined) => number | undefined;
 
+/**
+ * Finds the line of a key path in YAML text (or of its nearest ancestor), for problems found
+ * after the schema passed: files the config names, addresses, catalog names.
+ */
+export function yamlLines(
+  text: string,
+): (path: readonly (string | number)[]) => number | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  const lineOf = (node: Node | null | undefined) =>
+    node?.range ? lines.linePos(node.range[0]).line : undefined;
+  return (path) => nearestLine(doc, path.map(String), lineOf);
+}
+
 function findPair(parent: unknown, name: string) {
   return isMap(parent)
     ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === name)
