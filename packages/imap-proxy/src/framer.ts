@@ -33,7 +33,15 @@ export type FrameEvent =
 export interface FramerLimits {
   readonly lineBytes: number;
   readonly literalBytes: number;
+  /**
+   * Longest ID command line (RFC 2971 allows 30 pairs of 30 and 1024 octets, ~32 KB); absent
+   * or smaller than `lineBytes`: ID has the common limit.
+   */
+  readonly idLineBytes?: number;
 }
+
+/** `tag ID ` at the start of a line: enough to give the line the ID allowance. */
+const ID_START = /^[^ ]{1,64} ID /i;
 
 type Piece = { readonly text: Buffer } | { readonly literal: Buffer };
 
@@ -79,12 +87,11 @@ export class ImapFramer {
         continue;
       }
       const lf = this.#buffer.indexOf(0x0a);
+      const limit = this.#lineLimit();
       if (lf === -1) {
-        return this.#buffer.length > this.#limits.lineBytes
-          ? this.#fatal('too-long', 'line too long')
-          : undefined;
+        return this.#buffer.length > limit ? this.#fatal('too-long', 'line too long') : undefined;
       }
-      if (lf > this.#limits.lineBytes + 1) return this.#fatal('too-long', 'line too long');
+      if (lf > limit + 1) return this.#fatal('too-long', 'line too long');
       const line = this.#buffer.subarray(0, lf > 0 && this.#buffer[lf - 1] === 0x0d ? lf - 1 : lf);
       this.#buffer = this.#buffer.subarray(lf + 1);
 
@@ -118,6 +125,13 @@ export class ImapFramer {
       this.#pendingLiteral = size;
       if (!nonSync) return { type: 'continue' };
     }
+  }
+
+  #lineLimit(): number {
+    const { lineBytes, idLineBytes = 0 } = this.#limits;
+    if (idLineBytes <= lineBytes || this.#pieces.length > 0 || this.#expectLine) return lineBytes;
+    const start = this.#buffer.subarray(0, 72).toString('latin1');
+    return ID_START.test(start) ? idLineBytes : lineBytes;
   }
 
   #complete(): FrameEvent {

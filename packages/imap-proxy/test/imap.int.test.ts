@@ -302,6 +302,17 @@ describe('hostile input before login', () => {
     }
   });
 
+  it('an ID as large as RFC 2971 allows (30 pairs, 30 and 1024 octets)', async () => {
+    const client = await connect();
+    const pairs = Array.from(
+      { length: 30 },
+      (_, i) => `"${`field${i}`.padEnd(30, '-')}" "${'v'.repeat(1024)}"`,
+    );
+    client.write(`i ID (${pairs.join(' ')})\r\n`);
+    expect((await client.until(/^i /)).at(-1)).toMatch(/^i OK /);
+    expect(await markerAfter(client, 'a LOGIN alice@example.com alice-pw')).toContain('backend A');
+  });
+
   it('a 1 MB line', async () => {
     const client = await connect();
     client.write(`a LOGIN ${'x'.repeat(1024 * 1024)}\r\n`);

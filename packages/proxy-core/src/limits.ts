@@ -5,6 +5,8 @@
 export interface Limits {
   /** Longest command line before login, in bytes. */
   readonly lineBytes: number;
+  /** Longest IMAP ID line before login: RFC 2971 allows one of ~32 KB. */
+  readonly idLineBytes: number;
   /** Largest literal (IMAP) before login, in bytes; a larger one is refused without reading it. */
   readonly literalBytes: number;
   /** Commands accepted before login; then the connection is closed. */
@@ -25,6 +27,7 @@ export interface Limits {
 
 export const defaultLimits: Limits = {
   lineBytes: 8192,
+  idLineBytes: 65_536,
   literalBytes: 16_384,
   commands: 100,
   idleTimeoutMs: 60_000,

@@ -55,6 +55,7 @@ export function limitsFrom(config: Config): Limits {
   const l = config.limits;
   return {
     lineBytes: l.line_bytes,
+    idLineBytes: l.id_line_bytes,
     literalBytes: l.literal_bytes,
     commands: l.commands,
     idleTimeoutMs: l.idle_timeout,
