@@ -335,6 +335,20 @@ describe('hostile input before login', () => {
     await client.waitClosed();
   });
 
+  it('a client that trickles a line, byte by byte, is closed at the line deadline', async () => {
+    const client = await connect();
+    const line = 'a LOGIN alice@example.com and on and on and on and on and on';
+    const started = performance.now();
+    for (let i = 0; !client.closed && i < line.length; i += 1) {
+      client.write(line[i] as string);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await client.waitClosed();
+    const ms = performance.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(limits.lineTimeoutMs - 100);
+    expect(ms).toBeLessThan(limits.lineTimeoutMs + 1500);
+  });
+
   it('homing still serves new connections afterwards, and holds no session for them', async () => {
     const client = await connect();
     expect(await markerAfter(client, 'a LOGIN alice@example.com alice-pw')).toContain('backend A');

@@ -13,6 +13,8 @@ export interface Limits {
   readonly commands: number;
   /** Silence allowed before login. */
   readonly idleTimeoutMs: number;
+  /** Time a command line may take from its first byte to its end; 0: no such deadline. */
+  readonly lineTimeoutMs: number;
   /** Time from connect to a completed login. */
   readonly authTimeoutMs: number;
   /** The least time a failed login takes to be answered, so that failures all look alike. */
@@ -31,6 +33,7 @@ export const defaultLimits: Limits = {
   literalBytes: 16_384,
   commands: 100,
   idleTimeoutMs: 60_000,
+  lineTimeoutMs: 30_000,
   authTimeoutMs: 120_000,
   failedLoginDelayMs: 2000,
   backendConnectTimeoutMs: 5000,

@@ -59,6 +59,7 @@ export function limitsFrom(config: Config): Limits {
     literalBytes: l.literal_bytes,
     commands: l.commands,
     idleTimeoutMs: l.idle_timeout,
+    lineTimeoutMs: l.line_timeout,
     authTimeoutMs: l.auth_timeout,
     failedLoginDelayMs: l.failed_login_delay,
     backendConnectTimeoutMs: l.backend_connect_timeout,

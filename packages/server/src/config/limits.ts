@@ -25,6 +25,10 @@ export const limits = z
       .describe('largest IMAP literal before login; larger ones are refused unread'),
     commands: z.number().int().min(1).default(100).describe('commands allowed before login'),
     idle_timeout: duration('silence allowed before login', '60s'),
+    line_timeout: duration(
+      'time a client has before login (IMAP, POP3) to finish a command line from its first byte: a client that trickles bytes is closed with the idle reply; 0: no such deadline',
+      '30s',
+    ),
     auth_timeout: duration('time from connect to a completed login', '2m'),
     failed_login_delay: duration(
       'least time a failed login takes (unknown user and wrong password alike)',
