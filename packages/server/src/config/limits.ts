@@ -26,7 +26,7 @@ export const limits = z
     commands: z.number().int().min(1).default(100).describe('commands allowed before login'),
     idle_timeout: duration('silence allowed before login', '60s'),
     line_timeout: duration(
-      'time a client has before login (IMAP, POP3) to finish a command line from its first byte: a client that trickles bytes is closed with the idle reply; 0: no such deadline',
+      'time a client has to finish a command line from its first byte, before login (IMAP, POP3) and before the first MAIL (SMTP, in plaintext or implicit TLS): a client that trickles bytes is closed with the timeout reply; 0: no such deadline',
       '30s',
     ),
     auth_timeout: duration('time from connect to a completed login', '2m'),
