@@ -147,7 +147,7 @@ describe('workers', () => {
     }
   });
 
-  it('refuses a reload in every worker when a new listener cannot bind, and keeps serving', async () => {
+  it('refuses a reload whose new listener cannot bind; a worker replaced meanwhile runs the running config', async () => {
     const live = await login();
     expect(live.reply).toMatch(/^a OK /);
     const taken = createServer();
@@ -157,14 +157,34 @@ describe('workers', () => {
     let from = node.output.length;
     writeConfig(listener);
     node.signal('SIGHUP');
-    await node.waitFor('reload refused by some workers', 10_000, from);
+    await node.waitFor('reload refused', 10_000, from);
     expect(node.output.slice(from)).toContain('EADDRINUSE');
-    expect((await admin('/metrics')).text).toContain('homing_config_last_reload_successful 0');
+    await expect
+      .poll(async () => (await admin('/metrics')).text)
+      .toContain('homing_config_last_reload_successful 0');
     live.client.send('b NOOP');
     expect((await live.client.until(/^b /)).at(-1)).toMatch(/^b OK/);
     const other = await login();
     expect(other.reply).toMatch(/^a OK /);
     other.client.close();
+
+    // A worker that dies now is replaced by one on the running config, not on the refused file.
+    const pids = workerPids(node.output);
+    const died = node.output.length;
+    process.kill(pids.at(-1) as number, 'SIGKILL');
+    await node.waitFor('worker died', 10_000, died);
+    await expect
+      .poll(() => workerPids(node.output).length, { timeout: 10_000 })
+      .toBe(pids.length + 1);
+    await expect
+      .poll(() => node.output.slice(died).includes('"msg":"listening"'), { timeout: 10_000 })
+      .toBe(true);
+    expect(node.output.slice(died)).not.toContain('could not start');
+    for (let i = 0; i < 4; i += 1) {
+      const s = await login();
+      expect(s.reply).toMatch(/^a OK /);
+      s.client.close();
+    }
 
     await new Promise<void>((resolve) => taken.close(() => resolve()));
     from = node.output.length;
