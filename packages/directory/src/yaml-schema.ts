@@ -1,5 +1,6 @@
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { keysAt, suggest } from './did-you-mean.js';
 
 export interface YamlIssue {
   /** Dotted key path, e.g. `directory.cache.ttl`; empty for the document itself. */
@@ -72,10 +73,11 @@ export function parseYaml<S extends z.ZodType>(
     if (issue.code === 'unrecognized_keys') {
       for (const name of issue.keys) {
         const key = [...path, name].join('.');
+        const meant = suggest(name, keysAt(schema, issue.path));
         issues.push({
           key,
           line: keyLine(doc.getIn(path, true) ?? doc.contents, name, lineOf),
-          message: 'unknown key',
+          message: meant ? `unknown key (did you mean ${meant}?)` : 'unknown key',
         });
       }
       continue;

@@ -40,7 +40,8 @@ is out of date.
   variable is an error. Write \`$\${\` for a literal \`\${\`.
 - **Durations**: \`500ms\`, \`30s\`, \`5m\`, \`1h\`, \`1d\`, or a plain number of seconds.
 - **Files** named in the config are relative to the config file.
-- **Unknown keys** are errors, so a typo never silently falls back to a default.
+- **Unknown keys** are errors, so a typo never silently falls back to a default; a key close
+  to a known one is named (\`unknown key (did you mean watch?)\`).
 `;
 
 /** The configuration reference, generated from the zod schema so it cannot drift. */
