@@ -144,8 +144,26 @@ describe('ImapFramer: hostile input', () => {
     });
 
     it.each([
+      ['in one piece', 1],
+      ['byte by byte', 1],
+      ['in chunks of 4 KB', 4096],
+    ])('refuses an ID beyond the allowance without closing, %s', (name, size) => {
+      const framer = new ImapFramer(idLimits);
+      const input = Buffer.from(`i ID ("a" "${'v'.repeat(50_000)}")\r\nz NOOP\r\n`);
+      const step = name === 'in one piece' ? input.length : size;
+      const events: unknown[] = [];
+      for (let at = 0; at < input.length; at += step) {
+        framer.push(input.subarray(at, at + step));
+        for (let e = framer.next(); e !== undefined; e = framer.next()) events.push(e);
+      }
+      expect(events).toEqual([
+        { type: 'error', kind: 'too-long', tag: 'i', message: 'ID too long', fatal: false },
+        expect.objectContaining({ type: 'command', tag: 'z', name: 'NOOP' }),
+      ]);
+    });
+
+    it.each([
       ['another command of that size', `a LOGIN ${'x'.repeat(5000)}\r\n`],
-      ['ID beyond the allowance', `a ID ("a" "${'v'.repeat(40_001)}")\r\n`],
       ['ID past the first line of a command', `a LOGIN {3}\r\nabc ID ${'x'.repeat(5000)}\r\n`],
       ['a tag too long to be one', `${'t'.repeat(100)} ID ${'x'.repeat(5000)}\r\n`],
       ['ID without its space', `a ID${'x'.repeat(5000)}\r\n`],

@@ -313,6 +313,15 @@ describe('hostile input before login', () => {
     expect(await markerAfter(client, 'a LOGIN alice@example.com alice-pw')).toContain('backend A');
   });
 
+  it('an ID past its allowance is refused, and the session goes on', async () => {
+    const client = await connect();
+    client.write(`i ID ("name" "${'v'.repeat(limits.idLineBytes + 1)}")\r\n`);
+    expect((await client.until(/^i /)).at(-1)).toMatch(/^i BAD \[TOOBIG\] ID too long/);
+    client.send('z NOOP');
+    await client.until(/^z OK/);
+    client.close();
+  });
+
   it('a 1 MB line', async () => {
     const client = await connect();
     client.write(`a LOGIN ${'x'.repeat(1024 * 1024)}\r\n`);

@@ -15,7 +15,7 @@ export const limits = z
       .min(512)
       .default(65_536)
       .describe(
-        'longest IMAP ID line before login (RFC 2971 allows 30 pairs of 30 and 1024 octets, ~32 KB, quoting aside); below line_bytes: ID gets line_bytes',
+        'longest IMAP ID line before login (RFC 2971 allows 30 pairs of 30 and 1024 octets, ~32 KB, quoting aside); a longer ID is answered BAD [TOOBIG] and the session goes on; below line_bytes: ID gets line_bytes',
       ),
     literal_bytes: z
       .number()
