@@ -189,6 +189,7 @@ export class HomingNode {
       made.listeners = await this.listeners.prepare(next);
       return made as Prepared;
     } catch (error) {
+      made.listeners?.rollback();
       await Promise.allSettled([made.directory?.close(), made.abuse?.store.close()]);
       throw error;
     }
