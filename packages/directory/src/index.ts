@@ -46,4 +46,10 @@ export type { Attributes, SourceEntry, SourceKind, UserSource } from './source.j
 export { compileQuery, SqlQueryError, sqlPlaceholders } from './sql-params.js';
 export { SqlSource, type SqlSourceOptions } from './sql-source.js';
 export { parseSqlUrl, type SqlServer, SqlUrlError } from './sql-url.js';
-export { formatIssue, parseYaml, type YamlIssue, YamlSchemaError } from './yaml-schema.js';
+export {
+  formatIssue,
+  parseYaml,
+  type YamlIssue,
+  YamlSchemaError,
+  yamlLines,
+} from './yaml-schema.js';

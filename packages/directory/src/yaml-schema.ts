@@ -1,5 +1,6 @@
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { keysAt, suggest } from './did-you-mean.js';
 
 export interface YamlIssue {
   /** Dotted key path, e.g. `directory.cache.ttl`; empty for the document itself. */
@@ -72,10 +73,11 @@ export function parseYaml<S extends z.ZodType>(
     if (issue.code === 'unrecognized_keys') {
       for (const name of issue.keys) {
         const key = [...path, name].join('.');
+        const meant = suggest(name, keysAt(schema, issue.path));
         issues.push({
           key,
           line: keyLine(doc.getIn(path, true) ?? doc.contents, name, lineOf),
-          message: 'unknown key',
+          message: meant ? `unknown key (did you mean ${meant}?)` : 'unknown key',
         });
       }
       continue;
@@ -91,6 +93,20 @@ export function parseYaml<S extends z.ZodType>(
 }
 
 type LineOf = (node: Node | undefined) => number | undefined;
+
+/**
+ * Finds the line of a key path in YAML text (or of its nearest ancestor), for problems found
+ * after the schema passed: files the config names, addresses, catalog names.
+ */
+export function yamlLines(
+  text: string,
+): (path: readonly (string | number)[]) => number | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  const lineOf = (node: Node | null | undefined) =>
+    node?.range ? lines.linePos(node.range[0]).line : undefined;
+  return (path) => nearestLine(doc, path.map(String), lineOf);
+}
 
 function findPair(parent: unknown, name: string) {
   return isMap(parent)

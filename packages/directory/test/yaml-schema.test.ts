@@ -60,7 +60,11 @@ describe('parseYaml', () => {
   it('names a nested unknown key and its own line', () => {
     const error = errorOf(good.replace('    verify: false', '    verify: false\n    verfiy: true'));
     expect(error.issues).toEqual([
-      expect.objectContaining({ key: 'server.tls.verfiy', line: 7, message: 'unknown key' }),
+      expect.objectContaining({
+        key: 'server.tls.verfiy',
+        line: 7,
+        message: 'unknown key (did you mean verify?)',
+      }),
     ]);
   });
 

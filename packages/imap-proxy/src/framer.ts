@@ -33,7 +33,15 @@ export type FrameEvent =
 export interface FramerLimits {
   readonly lineBytes: number;
   readonly literalBytes: number;
+  /**
+   * Longest ID command line (RFC 2971 allows 30 pairs of 30 and 1024 octets, ~32 KB); absent
+   * or smaller than `lineBytes`: ID has the common limit.
+   */
+  readonly idLineBytes?: number;
 }
+
+/** `tag ID ` at the start of a line: enough to give the line the ID allowance. */
+const ID_START = /^[^ ]{1,64} ID /i;
 
 type Piece = { readonly text: Buffer } | { readonly literal: Buffer };
 
@@ -41,11 +49,20 @@ const LITERAL_SPEC = /\{(\d{1,20})(\+?)\}$/;
 
 export class ImapFramer {
   #buffer: Buffer = Buffer.alloc(0);
+  /**
+   * Chunks not yet joined to `#buffer`: a line that comes a byte at a time is joined once it is
+   * complete (or too long), not once per byte, which would copy it over and over.
+   */
+  #parts: Buffer[] = [];
+  #partsBytes = 0;
+  #partsEndLine = false;
   #pieces: Piece[] = [];
   #literalBytes = 0;
   #pendingLiteral: number | undefined;
   #expectLine = false;
   #failed = false;
+  /** An ID line past its allowance is dropped to its end and refused; the tag answers it. */
+  #skipping: { tag: string | undefined } | undefined;
   readonly #limits: FramerLimits;
 
   constructor(limits: FramerLimits) {
@@ -53,7 +70,13 @@ export class ImapFramer {
   }
 
   push(chunk: Buffer): void {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    if (this.#buffer.length === 0 && this.#parts.length === 0) {
+      this.#buffer = chunk;
+      return;
+    }
+    this.#parts.push(chunk);
+    this.#partsBytes += chunk.length;
+    if (chunk.includes(0x0a)) this.#partsEndLine = true;
   }
 
   /** The next line is a SASL response, returned raw rather than parsed as a command. */
@@ -63,6 +86,7 @@ export class ImapFramer {
 
   /** Bytes received but not yet framed: handed to the backend at the splice. */
   takeRest(): Buffer {
+    this.#join();
     const rest = this.#buffer;
     this.#buffer = Buffer.alloc(0);
     return rest;
@@ -71,6 +95,7 @@ export class ImapFramer {
   next(): FrameEvent | undefined {
     if (this.#failed) return undefined;
     for (;;) {
+      if (this.#parts.length > 0 && this.#mustJoin()) this.#join();
       if (this.#pendingLiteral !== undefined) {
         if (this.#buffer.length < this.#pendingLiteral) return undefined;
         this.#pieces.push({ literal: this.#buffer.subarray(0, this.#pendingLiteral) });
@@ -79,12 +104,21 @@ export class ImapFramer {
         continue;
       }
       const lf = this.#buffer.indexOf(0x0a);
-      if (lf === -1) {
-        return this.#buffer.length > this.#limits.lineBytes
-          ? this.#fatal('too-long', 'line too long')
-          : undefined;
+      if (this.#skipping) {
+        this.#buffer = lf === -1 ? Buffer.alloc(0) : this.#buffer.subarray(lf + 1);
+        if (lf === -1) return undefined;
+        const { tag } = this.#skipping;
+        this.#skipping = undefined;
+        return { type: 'error', kind: 'too-long', tag, message: 'ID too long', fatal: false };
       }
-      if (lf > this.#limits.lineBytes + 1) return this.#fatal('too-long', 'line too long');
+      const limit = this.#lineLimit();
+      if ((lf === -1 && this.#buffer.length > limit) || lf > limit + 1) {
+        // ID is a status line with no effect: one too large is refused, the session goes on.
+        if (limit === this.#limits.lineBytes) return this.#fatal('too-long', 'line too long');
+        this.#skipping = { tag: tagOf([{ text: this.#buffer.subarray(0, 72) }]) };
+        continue;
+      }
+      if (lf === -1) return undefined;
       const line = this.#buffer.subarray(0, lf > 0 && this.#buffer[lf - 1] === 0x0d ? lf - 1 : lf);
       this.#buffer = this.#buffer.subarray(lf + 1);
 
@@ -120,6 +154,27 @@ export class ImapFramer {
     }
   }
 
+  #mustJoin(): boolean {
+    const bytes = this.#buffer.length + this.#partsBytes;
+    if (this.#pendingLiteral !== undefined) return bytes >= this.#pendingLiteral;
+    return this.#partsEndLine || this.#skipping !== undefined || bytes > this.#lineLimit();
+  }
+
+  #join(): void {
+    if (this.#parts.length === 0) return;
+    this.#buffer = Buffer.concat([this.#buffer, ...this.#parts]);
+    this.#parts = [];
+    this.#partsBytes = 0;
+    this.#partsEndLine = false;
+  }
+
+  #lineLimit(): number {
+    const { lineBytes, idLineBytes = 0 } = this.#limits;
+    if (idLineBytes <= lineBytes || this.#pieces.length > 0 || this.#expectLine) return lineBytes;
+    const start = this.#buffer.subarray(0, 72).toString('latin1');
+    return ID_START.test(start) ? idLineBytes : lineBytes;
+  }
+
   #complete(): FrameEvent {
     const pieces = this.#pieces;
     this.#reset();
@@ -139,6 +194,8 @@ export class ImapFramer {
   #fatal(kind: 'too-long' | 'literal-too-big', message: string, tag?: string): FrameEvent {
     this.#failed = true;
     this.#buffer = Buffer.alloc(0);
+    this.#parts = [];
+    this.#partsBytes = 0;
     return { type: 'error', kind, tag: tag ?? tagOf(this.#pieces), message, fatal: true };
   }
 }

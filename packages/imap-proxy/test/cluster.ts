@@ -27,6 +27,7 @@ export const limits: Limits = {
   // Dovecot answers a failed login within 0.5 s; the floor must be above that to hide it.
   failedLoginDelayMs: 700,
   idleTimeoutMs: 1500,
+  lineTimeoutMs: 2500,
   backendConnectTimeoutMs: 1000,
   lineBytes: 8192,
   literalBytes: 16_384,

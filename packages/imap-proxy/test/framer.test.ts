@@ -120,6 +120,68 @@ describe('ImapFramer: hostile input', () => {
     expect(framer.next()).toBeUndefined();
   });
 
+  describe('the ID allowance', () => {
+    const idLimits = { lineBytes: 1024, literalBytes: 100, idLineBytes: 40_000 };
+    const rfcMax = `a ID (${Array.from(
+      { length: 30 },
+      (_, i) => `"${`f${i}`.padEnd(30, 'x')}" "${'v'.repeat(1024)}"`,
+    ).join(' ')})\r\n`;
+
+    it('takes an ID as large as RFC 2971 allows (~32 KB), in one piece or byte by byte', () => {
+      expect(rfcMax.length).toBeGreaterThan(31_000);
+      const whole = new ImapFramer(idLimits);
+      whole.push(Buffer.from(rfcMax));
+      const command = whole.next();
+      expect(command).toMatchObject({ type: 'command', tag: 'a', name: 'ID' });
+      expect((command as { args: unknown[][] }).args[0]).toHaveLength(60);
+      const slow = new ImapFramer(idLimits);
+      let event: unknown;
+      for (const byte of Buffer.from(rfcMax)) {
+        slow.push(Buffer.from([byte]));
+        event = slow.next() ?? event;
+      }
+      expect(event).toMatchObject({ type: 'command', name: 'ID' });
+    });
+
+    it.each([
+      ['in one piece', 1],
+      ['byte by byte', 1],
+      ['in chunks of 4 KB', 4096],
+    ])('refuses an ID beyond the allowance without closing, %s', (name, size) => {
+      const framer = new ImapFramer(idLimits);
+      const input = Buffer.from(`i ID ("a" "${'v'.repeat(50_000)}")\r\nz NOOP\r\n`);
+      const step = name === 'in one piece' ? input.length : size;
+      const events: unknown[] = [];
+      for (let at = 0; at < input.length; at += step) {
+        framer.push(input.subarray(at, at + step));
+        for (let e = framer.next(); e !== undefined; e = framer.next()) events.push(e);
+      }
+      expect(events).toEqual([
+        { type: 'error', kind: 'too-long', tag: 'i', message: 'ID too long', fatal: false },
+        expect.objectContaining({ type: 'command', tag: 'z', name: 'NOOP' }),
+      ]);
+    });
+
+    it.each([
+      ['another command of that size', `a LOGIN ${'x'.repeat(5000)}\r\n`],
+      ['ID past the first line of a command', `a LOGIN {3}\r\nabc ID ${'x'.repeat(5000)}\r\n`],
+      ['a tag too long to be one', `${'t'.repeat(100)} ID ${'x'.repeat(5000)}\r\n`],
+      ['ID without its space', `a ID${'x'.repeat(5000)}\r\n`],
+    ])('refuses %s', (_name, input) => {
+      const framer = new ImapFramer(idLimits);
+      framer.push(Buffer.from(input));
+      const events: unknown[] = [];
+      for (let e = framer.next(); e !== undefined; e = framer.next()) events.push(e);
+      expect(events.at(-1)).toMatchObject({ type: 'error', kind: 'too-long' });
+    });
+
+    it('is off when not larger than the line limit', () => {
+      const framer = new ImapFramer({ ...idLimits, idLineBytes: 10 });
+      framer.push(Buffer.from(rfcMax));
+      expect(framer.next()).toMatchObject({ type: 'error', kind: 'too-long' });
+    });
+  });
+
   it('stops on a complete line that is too long', () => {
     expect(frames(`a NOOP ${'x'.repeat(2000)}\r\n`)[0]).toMatchObject({
       kind: 'too-long',

@@ -302,6 +302,26 @@ describe('hostile input before login', () => {
     }
   });
 
+  it('an ID as large as RFC 2971 allows (30 pairs, 30 and 1024 octets)', async () => {
+    const client = await connect();
+    const pairs = Array.from(
+      { length: 30 },
+      (_, i) => `"${`field${i}`.padEnd(30, '-')}" "${'v'.repeat(1024)}"`,
+    );
+    client.write(`i ID (${pairs.join(' ')})\r\n`);
+    expect((await client.until(/^i /)).at(-1)).toMatch(/^i OK /);
+    expect(await markerAfter(client, 'a LOGIN alice@example.com alice-pw')).toContain('backend A');
+  });
+
+  it('an ID past its allowance is refused, and the session goes on', async () => {
+    const client = await connect();
+    client.write(`i ID ("name" "${'v'.repeat(limits.idLineBytes + 1)}")\r\n`);
+    expect((await client.until(/^i /)).at(-1)).toMatch(/^i BAD \[TOOBIG\] ID too long/);
+    client.send('z NOOP');
+    await client.until(/^z OK/);
+    client.close();
+  });
+
   it('a 1 MB line', async () => {
     const client = await connect();
     client.write(`a LOGIN ${'x'.repeat(1024 * 1024)}\r\n`);
@@ -322,6 +342,20 @@ describe('hostile input before login', () => {
     client.write('a LOGIN ali');
     await client.until(/^\* BYE Autologout; idle/, limits.idleTimeoutMs + 2000);
     await client.waitClosed();
+  });
+
+  it('a client that trickles a line, byte by byte, is closed at the line deadline', async () => {
+    const client = await connect();
+    const line = 'a LOGIN alice@example.com and on and on and on and on and on';
+    const started = performance.now();
+    for (let i = 0; !client.closed && i < line.length; i += 1) {
+      client.write(line[i] as string);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await client.waitClosed();
+    const ms = performance.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(limits.lineTimeoutMs - 100);
+    expect(ms).toBeLessThan(limits.lineTimeoutMs + 1500);
   });
 
   it('homing still serves new connections afterwards, and holds no session for them', async () => {

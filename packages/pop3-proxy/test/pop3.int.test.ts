@@ -46,6 +46,7 @@ const limits: Limits = {
   lineBytes: 4096,
   commands: 50,
   idleTimeoutMs: 1500,
+  lineTimeoutMs: 2500,
   authTimeoutMs: 10_000,
   failedLoginDelayMs: 600,
   backendConnectTimeoutMs: 2000,
@@ -580,6 +581,21 @@ describe('hostile input', () => {
     const result = await timed(() => c.until(/^-ERR Disconnected for inactivity\.$/, 4000));
     expect(result.ms).toBeGreaterThanOrEqual(limits.idleTimeoutMs - 100);
     await c.waitClosed();
+    await stillServing();
+  });
+
+  it('closes a client that trickles a line, byte by byte, at the line deadline', async () => {
+    const c = await connect(port.plain);
+    const line = 'USER alice@example.com and on and on and on and on and on';
+    const started = performance.now();
+    for (let i = 0; !c.closed && i < line.length; i += 1) {
+      c.write(line[i] as string);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await c.waitClosed();
+    const ms = performance.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(limits.lineTimeoutMs - 100);
+    expect(ms).toBeLessThan(limits.lineTimeoutMs + 1500);
     await stillServing();
   });
 

@@ -5,12 +5,16 @@
 export interface Limits {
   /** Longest command line before login, in bytes. */
   readonly lineBytes: number;
+  /** Longest IMAP ID line before login: RFC 2971 allows one of ~32 KB. */
+  readonly idLineBytes: number;
   /** Largest literal (IMAP, ManageSieve) before login, in bytes; a larger one is never read. */
   readonly literalBytes: number;
   /** Commands accepted before login; then the connection is closed. */
   readonly commands: number;
   /** Silence allowed before login. */
   readonly idleTimeoutMs: number;
+  /** Time a command line may take from its first byte to its end; 0: no such deadline. */
+  readonly lineTimeoutMs: number;
   /** Time from connect to a completed login. */
   readonly authTimeoutMs: number;
   /** The least time a failed login takes to be answered, so that failures all look alike. */
@@ -27,9 +31,11 @@ export interface Limits {
 
 export const defaultLimits: Limits = {
   lineBytes: 8192,
+  idLineBytes: 65_536,
   literalBytes: 16_384,
   commands: 100,
   idleTimeoutMs: 60_000,
+  lineTimeoutMs: 30_000,
   authTimeoutMs: 120_000,
   failedLoginDelayMs: 2000,
   backendConnectTimeoutMs: 5000,

@@ -50,10 +50,14 @@ export abstract class PreloginSession<Event> {
   #timer: NodeJS.Timeout | undefined;
   #authDueAt = 0;
   #lastHeard = 0;
+  #timerDueAt = Number.POSITIVE_INFINITY;
+  /** When the first byte of a command not yet complete came: a trickle must not hold a slot. */
+  #lineSince: number | undefined;
   #kick: (reason: string) => void;
   readonly #onData = (chunk: Buffer) => {
     this.push(chunk);
     this.#lastHeard = performance.now();
+    this.#lineStarted();
     void this.#pump();
   };
   readonly #onTimer = () => {
@@ -61,9 +65,11 @@ export abstract class PreloginSession<Event> {
     if (this.closed) return;
     const now = performance.now();
     const idleDueAt = this.#lastHeard + this.limits.idleTimeoutMs;
+    const lineDueAt = this.#lineDueAt();
     if (now >= this.#authDueAt) this.close([this.texts.authTimeout], 'auth timeout');
     else if (now >= idleDueAt) this.close([this.texts.idle], 'idle timeout');
-    else this.#arm(Math.min(this.#authDueAt, idleDueAt) - now);
+    else if (now >= lineDueAt) this.close([this.texts.idle], 'line timeout');
+    else this.#arm(Math.min(this.#authDueAt, idleDueAt, lineDueAt) - now);
   };
   // A client that half-closes before login has nothing more to say: answer nothing more.
   readonly #onEnd = () => {
@@ -216,7 +222,25 @@ export abstract class PreloginSession<Event> {
   }
 
   #arm(ms: number): void {
+    this.#timerDueAt = performance.now() + ms;
     this.#timer = setTimeout(this.#onTimer, ms);
+  }
+
+  #lineDueAt(): number {
+    const ms = this.limits.lineTimeoutMs;
+    return this.#lineSince === undefined || ms <= 0
+      ? Number.POSITIVE_INFINITY
+      : this.#lineSince + ms;
+  }
+
+  /** Bytes came: a command is under way from now, unless one already was. */
+  #lineStarted(): void {
+    if (this.#lineSince !== undefined) return;
+    this.#lineSince = this.#lastHeard;
+    const due = this.#lineDueAt();
+    if (this.closed || due >= this.#timerDueAt || this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#arm(due - this.#lastHeard);
   }
 
   async #pump(): Promise<void> {
@@ -227,6 +251,7 @@ export abstract class PreloginSession<Event> {
     this.conn.socket.pause();
     try {
       for (let event = this.next(); event !== undefined && !this.closed; event = this.next()) {
+        this.#lineSince = undefined;
         await this.handle(event);
       }
     } catch (error) {

@@ -42,9 +42,9 @@ export class ServerTls {
     ticketKeys?: Buffer,
   ) {
     if (certificates.length === 0) throw new Error('no certificate configured');
+    this.#default = this.#load(certificates, minVersion, ticketKeys);
     this.#minVersion = minVersion;
     this.#ticketKeys = ticketKeys;
-    this.#default = this.#load(certificates);
   }
 
   get minVersion(): TlsVersion {
@@ -57,9 +57,20 @@ export class ServerTls {
     minVersion: TlsVersion = this.#minVersion,
     ticketKeys: Buffer | undefined = this.#ticketKeys,
   ): void {
+    this.#default = this.#load(certificates, minVersion, ticketKeys);
     this.#minVersion = minVersion;
     this.#ticketKeys = ticketKeys;
-    this.#default = this.#load(certificates);
+  }
+
+  /**
+   * Takes the certificates of `other`, loaded beforehand: a reload loads and checks every
+   * file first and switches only when all of them are good.
+   */
+  adopt(other: ServerTls): void {
+    this.#minVersion = other.#minVersion;
+    this.#default = other.#default;
+    this.#byName = other.#byName;
+    this.#ticketKeys = other.#ticketKeys;
   }
 
   /** The default certificate's context (for servers that do their own TLS, like smtp-server). */
@@ -93,17 +104,28 @@ export class ServerTls {
     return wildcard ?? this.#default;
   }
 
-  #load(certificates: readonly CertificateSpec[]): SecureContext {
+  #load(
+    certificates: readonly CertificateSpec[],
+    minVersion: TlsVersion,
+    ticketKeys: Buffer | undefined,
+  ): SecureContext {
     const byName = new Map<string, SecureContext>();
     let first: SecureContext | undefined;
     for (const spec of certificates) {
-      const cert = readFileSync(spec.cert);
-      const context = createSecureContext({
-        cert,
-        key: readFileSync(spec.key),
-        minVersion: this.minVersion,
-        ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}),
-      });
+      let cert: Buffer;
+      let context: SecureContext;
+      try {
+        cert = readFileSync(spec.cert);
+        context = createSecureContext({
+          cert,
+          key: readFileSync(spec.key),
+          minVersion,
+          ...(ticketKeys ? { ticketKeys } : {}),
+        });
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`certificate ${spec.cert} with key ${spec.key}: ${reason}`);
+      }
       first ??= context;
       for (const name of spec.names ?? certificateNames(cert)) {
         if (!byName.has(name.toLowerCase())) byName.set(name.toLowerCase(), context);

@@ -114,8 +114,20 @@ describe('abuse state shared through Redis', () => {
     });
   });
 
-  it('a user tried from many addresses across the pool is blocked everywhere', async () => {
+  it('a user tried from many addresses across the pool is blocked for them on every node, not for others', async () => {
     const { nodes } = await pool(2);
+    const [one, two] = nodes;
+    for (let i = 0; i < 20; i += 1) {
+      await (i % 2 === 0 ? one : two).guard.loginFailed(`198.51.100.${i}`, 'Alice');
+    }
+    expect((await one.guard.beforeLogin('198.51.100.1', 'alice')).blockedBy).toBe('user');
+    expect((await two.guard.beforeLogin('198.51.100.0', 'alice')).blockedBy).toBe('user');
+    expect((await one.guard.beforeLogin('203.0.113.1', 'alice')).blocked).toBe(false);
+    expect((await two.guard.beforeLogin('203.0.113.2', 'alice')).blocked).toBe(false);
+  });
+
+  it('with the user block scope everywhere, blocks the user on every node from any address', async () => {
+    const { nodes } = await pool(2, { userBlockScope: 'everywhere' });
     const [one, two] = nodes;
     for (let i = 0; i < 20; i += 1) {
       await (i % 2 === 0 ? one : two).guard.loginFailed(`198.51.100.${i}`, 'Alice');

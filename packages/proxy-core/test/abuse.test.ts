@@ -255,7 +255,7 @@ describe('AbuseGuard logins', () => {
     });
   });
 
-  it('delays and then blocks a user tried from many addresses, from any address', async () => {
+  it('delays a user tried from many addresses, and blocks it for those addresses only', async () => {
     const { guard } = setup();
     for (let i = 0; i < 19; i += 1) await guard.loginFailed(`198.51.100.${i}`, 'Alice');
     expect(await guard.beforeLogin('203.0.113.9', 'alice')).toEqual({
@@ -263,10 +263,51 @@ describe('AbuseGuard logins', () => {
       delayMs: 15_000,
     });
     expect((await guard.loginFailed('198.51.100.99', 'alice')).blocked).toEqual(['user']);
-    const gate = await guard.beforeLogin('203.0.113.9', 'ALICE');
+    const gate = await guard.beforeLogin('198.51.100.3', 'ALICE');
     expect([gate.blocked, gate.blockedBy]).toEqual([true, 'user']);
+    // The real user, from an address that has not failed: slowed, not locked out.
+    expect(await guard.beforeLogin('203.0.113.9', 'ALICE')).toEqual({
+      blocked: false,
+      delayMs: 15_000,
+    });
+    // Until it fails too: then it is one of the failing addresses.
+    await guard.loginFailed('203.0.113.9', 'alice');
+    expect((await guard.beforeLogin('203.0.113.9', 'alice')).blockedBy).toBe('user');
     expect((await guard.beforeLogin('203.0.113.9', 'bob')).blocked).toBe(false);
   });
+
+  it('with the user block scope everywhere, blocks the user from any address', async () => {
+    const { guard } = setup({ userBlockScope: 'everywhere' });
+    for (let i = 0; i < 20; i += 1) await guard.loginFailed(`198.51.100.${i}`, 'alice');
+    const gate = await guard.beforeLogin('203.0.113.9', 'alice');
+    expect([gate.blocked, gate.blockedBy]).toEqual([true, 'user']);
+  });
+
+  it.each([
+    ['with the address block', defaultAbuseSettings.blockAddressAfterFailures],
+    ['without the address block', 0],
+  ])(
+    'twenty failures for a user from one address do not block that user elsewhere (%s)',
+    async (_name, blockAddressAfterFailures) => {
+      const { guard } = setup({ blockAddressAfterFailures });
+      const gates = [];
+      for (let i = 0; i < 20; i += 1) {
+        const gate = await guard.beforeLogin('192.0.2.7', 'alice');
+        gates.push(gate);
+        if (!gate.blocked) await guard.loginFailed('192.0.2.7', 'alice');
+      }
+      const delays = gates.filter((g) => !g.blocked).map((g) => g.delayMs);
+      expect(delays.slice(0, 4)).toEqual([0, 0, 0, 1000]);
+      expect(delays.at(-1)).toBe(15_000);
+      const blockedBy = gates.filter((g) => g.blocked).map((g) => g.blockedBy);
+      if (blockAddressAfterFailures > 0) expect(blockedBy).toEqual(Array(10).fill('address'));
+      else expect(blockedBy).toEqual([]);
+      const attacker = await guard.beforeLogin('192.0.2.7', 'alice');
+      expect(attacker.blocked).toBe(true);
+      const user = await guard.beforeLogin('203.0.113.9', 'alice');
+      expect(user.blocked).toBe(false);
+    },
+  );
 
   it('forgets old failures as the window slides', async () => {
     const { clock, guard } = setup({ failureWindowMs: 10 * minute });

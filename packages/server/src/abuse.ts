@@ -21,6 +21,7 @@ export function abuseSettings(config: Config): AbuseSettings {
     maxDelayMs: a.max_delay,
     blockAddressAfterFailures: a.block_address_after,
     blockUserAfterFailures: a.block_user_after,
+    userBlockScope: a.block_user_scope === 'everywhere' ? 'everywhere' : 'failing-addresses',
     blockMs: a.block_time,
   };
 }

@@ -47,10 +47,13 @@ export function program(): Command {
 
   cli
     .command('check-config')
-    .description('validate the config file; each problem is printed with its key and line')
+    .description(
+      'check the config file and the files it names for what start would fail on; each problem is printed with its key and line',
+    )
     .addOption(configOption())
-    .action(async (opts: { config: string }) => {
-      process.exitCode = await checkConfig(opts.config);
+    .option('--effective', 'print the config with every default filled in, secrets masked', false)
+    .action(async (opts: { config: string; effective: boolean }) => {
+      process.exitCode = await checkConfig(opts.config, { effective: opts.effective });
     });
 
   cli

@@ -46,13 +46,46 @@ function listenerName(l: ListenerConfig): string {
   return l.name ?? `${l.protocol}@${l.listen}`;
 }
 
+interface Running {
+  readonly server: Server;
+  readonly fingerprint: string;
+}
+
+/** A reload's listeners and certificates, ready: switched to all at once, or undone. */
+export interface ListenerChange {
+  commit(): Promise<void>;
+  rollback(): void;
+}
+
+/** What makes two listener entries the same server: SMTP ones also take the smtp settings. */
+function fingerprint(l: ListenerConfig, config: Config): string {
+  const spliced = ['imap', 'pop3', 'managesieve'].includes(l.protocol);
+  const smtp = spliced ? undefined : config.smtp;
+  return JSON.stringify({ l, smtp });
+}
+
+/** Puts the listener's name in front of an error (EADDRINUSE says only the address). */
+function named(key: string): (error: unknown) => never {
+  return (error) => {
+    throw new Error(`listener ${key}: ${error instanceof Error ? error.message : String(error)}`);
+  };
+}
+
+/** `host port` of a listen address, however it was written. */
+function address(listen: string): string {
+  const { host, port } = splitListen(listen);
+  return `${host} ${port}`;
+}
+
 export function limitsFrom(config: Config): Limits {
   const l = config.limits;
   return {
     lineBytes: l.line_bytes,
+    idLineBytes: l.id_line_bytes,
     literalBytes: l.literal_bytes,
     commands: l.commands,
     idleTimeoutMs: l.idle_timeout,
+    lineTimeoutMs: l.line_timeout,
     authTimeoutMs: l.auth_timeout,
     failedLoginDelayMs: l.failed_login_delay,
     backendConnectTimeoutMs: l.backend_connect_timeout,
@@ -96,9 +129,8 @@ export class ListenerSet {
   readonly admission = new Admission();
   capacity: Capacity | undefined;
   #tls: ServerTls | undefined;
-  #config: Config;
   #isOwnAddress: (host: string, port: number) => boolean;
-  readonly #servers = new Map<string, { server: Server; fingerprint: string }>();
+  readonly #servers = new Map<string, Running>();
   /** Per listener name; kept across restarts so the counts only grow. */
   readonly #connections = new Map<string, { protocol: string; accepted: number; open: number }>();
 
@@ -108,7 +140,6 @@ export class ListenerSet {
     readonly metrics: ProxyMetrics,
     readonly log: Logger,
   ) {
-    this.#config = config;
     this.limits = limitsFrom(config);
     this.health = new BackendHealth({
       backoffMinMs: config.backend_health.backoff_min,
@@ -121,43 +152,82 @@ export class ListenerSet {
     return this.#servers.size;
   }
 
+  /** Prepares and switches at once: the node's start, where there is nothing to keep. */
   async apply(config: Config): Promise<void> {
-    this.#config = config;
-    Object.assign(this.limits, limitsFrom(config));
-    this.#isOwnAddress = ownAddressCheck(config);
-    this.#setCapacity(config);
-    sourceAddresses.set(
-      config.backend_defaults.source_addresses,
-      Object.fromEntries(
-        Object.entries(config.backends).flatMap(([name, b]) =>
-          b.source_addresses ? [[name, b.source_addresses]] : [],
-        ),
-      ),
-    );
-    if (config.tls) {
-      const keys = ticketKeys(config.tls.session_ticket_keys);
-      if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version, keys);
-      else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version, keys);
-    }
+    await (await this.prepare(config)).commit();
+  }
+
+  /**
+   * Loads the certificates and binds the new listeners of `config` without changing what runs,
+   * so that a reload fails before it has switched anything. Listeners to restart on an address
+   * a running one holds can only bind once that one is closed: at commit.
+   */
+  async prepare(config: Config): Promise<ListenerChange> {
+    const fresh = config.tls
+      ? new ServerTls(
+          config.tls.certificates,
+          config.tls.min_version,
+          ticketKeys(config.tls.session_ticket_keys),
+        )
+      : undefined;
+    // Listeners keep the object they started with; adopt() gives it the new files at commit.
+    const tls = this.#tls ?? fresh;
     const wanted = new Map(config.listeners.map((l) => [`${l.protocol} ${l.listen}`, l]));
-    for (const [key, running] of this.#servers) {
-      const next = wanted.get(key);
-      if (!next || this.#fingerprint(next) !== running.fingerprint) {
-        running.server.close();
-        this.#servers.delete(key);
-        this.log.info(
-          { listener: key },
-          next ? 'listener changed: restarting it' : 'listener removed',
-        );
+    const stale = [...this.#servers]
+      .filter(([key, running]) => {
+        const next = wanted.get(key);
+        return !next || fingerprint(next, config) !== running.fingerprint;
+      })
+      .map(([key]) => key);
+    const freed = new Set(stale.map((key) => address(key.slice(key.indexOf(' ') + 1))));
+    const bound = new Map<string, Running>();
+    const later: [string, ListenerConfig][] = [];
+    try {
+      for (const [key, l] of wanted) {
+        if (this.#servers.has(key) && !stale.includes(key)) continue;
+        if (freed.has(address(l.listen))) later.push([key, l]);
+        else bound.set(key, await this.#bind(l, config, tls).catch(named(key)));
       }
+    } catch (error) {
+      for (const { server } of bound.values()) server.close();
+      throw error;
     }
-    for (const [key, l] of wanted) {
-      if (this.#servers.has(key)) continue;
-      const server = await this.#start(l);
-      this.#count(server, l);
-      this.#servers.set(key, { server, fingerprint: this.#fingerprint(l) });
-      this.log.info({ listener: key, tls: l.tls, proxy_protocol: l.proxy_protocol }, 'listening');
-    }
+    return {
+      rollback: () => {
+        for (const { server } of bound.values()) server.close();
+      },
+      commit: async () => {
+        Object.assign(this.limits, limitsFrom(config));
+        this.#isOwnAddress = ownAddressCheck(config);
+        this.#setCapacity(config);
+        sourceAddresses.set(
+          config.backend_defaults.source_addresses,
+          Object.fromEntries(
+            Object.entries(config.backends).flatMap(([name, b]) =>
+              b.source_addresses ? [[name, b.source_addresses]] : [],
+            ),
+          ),
+        );
+        if (fresh && this.#tls) this.#tls.adopt(fresh);
+        else this.#tls ??= fresh;
+        for (const key of stale) {
+          this.#servers.get(key)?.server.close();
+          this.#servers.delete(key);
+          this.log.info(
+            { listener: key },
+            wanted.has(key) ? 'listener changed: restarting it' : 'listener removed',
+          );
+        }
+        for (const [key, running] of bound) this.#started(key, running, wanted.get(key));
+        for (const [key, l] of later) {
+          try {
+            this.#started(key, await this.#bind(l, config, this.#tls), l);
+          } catch (error) {
+            this.log.error({ listener: key, err: error }, 'listener could not restart');
+          }
+        }
+      },
+    };
   }
 
   /** Stops accepting connections on every listener; sessions go on. */
@@ -213,13 +283,17 @@ export class ListenerSet {
     });
   }
 
-  #fingerprint(l: ListenerConfig): string {
-    const spliced = ['imap', 'pop3', 'managesieve'].includes(l.protocol);
-    const smtp = spliced ? undefined : this.#config.smtp;
-    return JSON.stringify({ l, smtp });
+  #started(key: string, running: Running, l: ListenerConfig | undefined): void {
+    this.#servers.set(key, running);
+    if (l) this.#count(running.server, l);
+    this.log.info({ listener: key, tls: l?.tls, proxy_protocol: l?.proxy_protocol }, 'listening');
   }
 
-  #start(l: ListenerConfig): Promise<Server> {
+  async #bind(l: ListenerConfig, config: Config, tls: ServerTls | undefined): Promise<Running> {
+    return { server: await this.#start(l, config, tls), fingerprint: fingerprint(l, config) };
+  }
+
+  #start(l: ListenerConfig, config: Config, tls: ServerTls | undefined): Promise<Server> {
     const { host, port } = splitListen(l.listen);
     const spec: ListenerSpec = {
       name: listenerName(l),
@@ -240,7 +314,7 @@ export class ListenerSet {
       health: this.health,
       limits: this.limits,
       registry: this.registry,
-      tls: this.#tls,
+      tls,
       isOwnAddress: (h: string, p: number) => set.#isOwnAddress(h, p),
       metrics: this.metrics,
       get guard() {
@@ -262,7 +336,7 @@ export class ListenerSet {
           .map((s) => ({ backend: s.backend, lines: s.capabilities ?? [] }));
       return startManageSieveListener(Object.assign(common, { probedCapabilities }));
     }
-    const smtp = this.#config.smtp;
+    const smtp = config.smtp;
     return startSmtpListener(
       Object.assign(common, {
         kind: l.protocol === 'smtp' ? ('mx' as const) : l.protocol,

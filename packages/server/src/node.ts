@@ -7,9 +7,10 @@ import { splitListen, startAdmin } from './admin.js';
 import { buildCatalog, buildDirectory } from './build-directory.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { ListenerSet } from './listeners.js';
+import { type ListenerChange, ListenerSet } from './listeners.js';
 import { localAdmin } from './local-admin.js';
 import { Metrics } from './metrics.js';
+import { ReloadMetrics } from './reload-metrics.js';
 
 /** How long an old directory stays open after a reload replaced it (lookups in flight). */
 const RETIRE_DIRECTORY_MS = 30_000;
@@ -17,6 +18,7 @@ const RETIRE_DIRECTORY_MS = 30_000;
 /** One homing node: directory, listeners, admin API; reloadable and drainable. */
 export class HomingNode {
   readonly metrics: Metrics;
+  readonly reloads: ReloadMetrics;
   readonly listeners: ListenerSet;
   #abuse: AbuseStore;
   readonly probes: BackendProbes;
@@ -42,6 +44,7 @@ export class HomingNode {
       tlsHandshakeFailures: () => this.listeners.tlsHandshakeFailures,
       sharedState: () => ('up' in this.#abuse ? (this.#abuse as { up: boolean }) : undefined),
     });
+    this.reloads = new ReloadMetrics(this.metrics.registry);
     this.listeners = new ListenerSet(config, () => this.#directory, this.metrics, log);
     this.metrics.capacity.watch(this.listeners.admission);
     this.#abuse = this.#openAbuse(config);
@@ -73,7 +76,10 @@ export class HomingNode {
 
   /** The abuse guard and its store, wired to the listeners and to the pool's events. */
   #openAbuse(config: Config): AbuseStore {
-    const { guard, store } = openAbuse(config, this.log);
+    return this.#useAbuse(openAbuse(config, this.log));
+  }
+
+  #useAbuse({ guard, store }: { guard: AbuseGuard; store: AbuseStore }): AbuseStore {
     this.listeners.guard = guard;
     this.metrics.watch({ guard, probes: this.probes });
     // Kicks and cache flushes from any node of the pool (or this one) apply here.
@@ -146,29 +152,71 @@ export class HomingNode {
 
   /**
    * SIGHUP: re-read the config and certificates and apply them; spliced sessions are not
-   * touched. A config that does not validate is logged and the running one stays.
+   * touched. Everything the new config needs is made first (certificates loaded and paired,
+   * new listeners bound, directory and abuse store built); any failure undoes that, keeps the
+   * running config and is logged and counted. Never rejects.
    */
   async reload(): Promise<boolean> {
     let next: Config;
     try {
       next = loadConfig(this.path).config;
     } catch (error) {
-      this.log.error(
-        { err: error instanceof Error ? error.message : error },
-        'reload refused: the config does not validate',
-      );
-      return false;
+      return this.#refused('the config does not validate', error);
     }
-    const directoryChanged =
-      JSON.stringify(next.directory) !== JSON.stringify(this.#config.directory);
-    if (directoryChanged) {
+    let prepared: Prepared;
+    try {
+      prepared = await this.#prepare(next);
+    } catch (error) {
+      return this.#refused('the new config cannot be applied', error);
+    }
+    try {
+      await this.#commit(next, prepared);
+    } catch (error) {
+      // Only a listener's restart can fail here, and it logged which; the rest applied.
+      this.log.error({ err: message(error) }, 'reload applied in part');
+    }
+    this.reloads.record('ok');
+    this.log.info(
+      { directory_rebuilt: prepared.directory !== undefined, listeners: this.listeners.size },
+      'config reloaded',
+    );
+    return true;
+  }
+
+  #refused(why: string, error: unknown): false {
+    this.reloads.record('refused');
+    this.log.error({ err: message(error) }, `reload refused: ${why}; the running config stays`);
+    return false;
+  }
+
+  async #prepare(next: Config): Promise<Prepared> {
+    const made: Partial<Prepared> = {};
+    try {
+      made.catalog = buildCatalog(next);
+      if (JSON.stringify(next.directory) !== JSON.stringify(this.#config.directory)) {
+        made.directory = await buildDirectory(next, this.log);
+      }
+      if (JSON.stringify(next.abuse) !== JSON.stringify(this.#config.abuse)) {
+        made.abuse = openAbuse(next, this.log);
+      }
+      made.listeners = await this.listeners.prepare(next);
+      return made as Prepared;
+    } catch (error) {
+      made.listeners?.rollback();
+      await Promise.allSettled([made.directory?.close(), made.abuse?.store.close()]);
+      throw error;
+    }
+  }
+
+  async #commit(next: Config, prepared: Prepared): Promise<void> {
+    if (prepared.directory) {
       const old = this.#directory;
-      this.#directory = await buildDirectory(next, this.log);
+      this.#directory = prepared.directory;
       setTimeout(() => void old.close(), RETIRE_DIRECTORY_MS).unref();
     } else {
-      this.#directory.setCatalog(buildCatalog(next));
+      this.#directory.setCatalog(prepared.catalog);
     }
-    this.probes.setCatalog(buildCatalog(next));
+    this.probes.setCatalog(prepared.catalog);
     // A backend whose entry changed starts with a clean slate: its old failures were elsewhere.
     for (const [name, backend] of Object.entries(next.backends)) {
       if (JSON.stringify(backend) === JSON.stringify(this.#config.backends[name])) continue;
@@ -176,10 +224,10 @@ export class HomingNode {
         this.listeners.health.success(`${name}/${protocol}`);
       }
     }
-    if (JSON.stringify(next.abuse) !== JSON.stringify(this.#config.abuse)) {
+    if (prepared.abuse) {
       // New limits from the next connection on; sessions keep the leases of the old store.
       const old = this.#abuse;
-      this.#abuse = this.#openAbuse(next);
+      this.#abuse = this.#useAbuse(prepared.abuse);
       setTimeout(() => void old.close(), RETIRE_DIRECTORY_MS).unref();
     }
     this.log.level = next.log.level;
@@ -187,12 +235,7 @@ export class HomingNode {
       this.log.warn('admin API changes apply at the next restart');
     }
     this.#config = next;
-    await this.listeners.apply(next);
-    this.log.info(
-      { directory_rebuilt: directoryChanged, listeners: this.listeners.size },
-      'config reloaded',
-    );
-    return true;
+    await prepared.listeners.commit();
   }
 
   /**
@@ -218,6 +261,18 @@ export class HomingNode {
     this.#admin?.closeAllConnections();
     await this.#directory.close();
   }
+}
+
+/** What a reload has built before it switches: only the parts the new config changes. */
+interface Prepared {
+  catalog: ReturnType<typeof buildCatalog>;
+  directory?: Directory;
+  abuse?: ReturnType<typeof openAbuse>;
+  listeners: ListenerChange;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The backend services this node's listeners use: only those are worth probing. */

@@ -13,6 +13,7 @@ export interface PoolRequest {
     | 'lookup'
     | 'backends'
     | 'reload'
+    | 'reload-refused'
     | 'drain';
   readonly args: unknown[];
 }

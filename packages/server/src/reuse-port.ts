@@ -27,8 +27,13 @@ export function reusePortFor(
  * pool of the same user): both would listen and share the connections.
  */
 export async function checkPortsFree(addresses: { host: string; port: number }[]): Promise<void> {
+  await checkFree(addresses.filter(({ port }) => reusePortFor(port, true)));
+}
+
+/** Throws when one of the addresses cannot be bound now (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
+export async function checkFree(addresses: { host: string; port: number }[]): Promise<void> {
   for (const { host, port } of addresses) {
-    if (!reusePortFor(port, true)) continue;
+    if (port === 0) continue;
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

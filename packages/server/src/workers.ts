@@ -8,7 +8,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { HomingNode } from './node.js';
 import { askWorkers, listenToWorkers, serveWorker } from './pool-ipc.js';
-import { checkPortsFree } from './reuse-port.js';
+import { checkFree, checkPortsFree } from './reuse-port.js';
 
 export function workerCount(config: Config): number {
   return config.workers === 'auto' ? availableParallelism() : config.workers;
@@ -29,7 +29,11 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
   // 22.12+ they bind sockets of their own with SO_REUSEPORT (see reuse-port.ts).
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   await checkPortsFree(config.listeners.map((l) => splitListen(l.listen)));
-  const fork = () => cluster.fork({ HOMING_WORKER: '1' });
+  // A worker forked later (to replace one that died) starts on the config the pool runs, not
+  // on a file on disk that a reload may have refused.
+  let current = config;
+  const fork = () =>
+    cluster.fork({ HOMING_WORKER: '1', [RUNNING_CONFIG]: JSON.stringify(current) });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     log.error({ worker: worker.process.pid, code, signal }, 'worker died: starting a new one');
@@ -105,8 +109,9 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
   log.info({ config: path, workers: count, directory: config.directory.source }, 'homing ready');
 
   process.on('SIGHUP', () => {
+    let next: Config;
     try {
-      loadConfig(path);
+      next = loadConfig(path).config;
     } catch (error) {
       log.error(
         { err: error instanceof Error ? error.message : error },
@@ -114,9 +119,37 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
       );
       return;
     }
-    log.info('SIGHUP: reloading the workers');
-    void askWorkers('reload', [], 30_000);
+    // New addresses are tried here first. Node's cluster (without SO_REUSEPORT) remembers a
+    // bind that failed in the primary and gives that error to the next worker that asks, even
+    // once the port is free: a worker forked later could then never bind it.
+    const key = ({ host, port }: { host: string; port: number }) => `${host} ${port}`;
+    const running = new Set(current.listeners.map((l) => key(splitListen(l.listen))));
+    const added = next.listeners
+      .map((l) => splitListen(l.listen))
+      .filter((a) => !running.has(key(a)));
+    void checkFree(added).then(
+      () => reloadWorkers(next),
+      (error: unknown) => {
+        log.error(
+          { err: error instanceof Error ? error.message : error },
+          'reload refused: a new listener cannot bind; the running config stays',
+        );
+        void askWorkers('reload-refused');
+      },
+    );
   });
+  const reloadWorkers = (next: Config) => {
+    log.info('SIGHUP: reloading the workers');
+    // Each worker prepares, switches or refuses on its own (and logs why); the pool's answer
+    // is here in one line.
+    void askWorkers('reload', [], 30_000).then((results) => {
+      const refused = results.filter((ok) => ok !== true).length + (count - results.length);
+      if (refused === 0) {
+        current = next;
+        log.info({ workers: results.length }, 'config reloaded by every worker');
+      } else log.error({ refused, workers: count }, 'reload refused by some workers');
+    });
+  };
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
@@ -129,6 +162,17 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
   server?.closeAllConnections();
   log.info('stopped');
   return 0;
+}
+
+/** The environment variable that gives a new worker the config its pool runs. */
+const RUNNING_CONFIG = 'HOMING_RUNNING_CONFIG';
+
+/** In a worker: the config its primary runs, when the primary gave one. */
+export function runningConfig(env: NodeJS.ProcessEnv = process.env): Config | undefined {
+  const text = env[RUNNING_CONFIG];
+  // Not for the worker's children, nor for its own log of the environment.
+  delete env[RUNNING_CONFIG];
+  return text === undefined ? undefined : (JSON.parse(text) as Config);
 }
 
 /** One worker: a HomingNode without an admin API, driven by the primary. */
@@ -159,6 +203,9 @@ export async function runWorker(path: string, config: Config, log: Logger): Prom
         return admin.backends();
       case 'reload':
         return node.reload();
+      case 'reload-refused':
+        node.reloads.record('refused');
+        return false;
       case 'drain':
         await node.drain(node.config.drain_timeout);
         setImmediate(() => process.exit(0));

@@ -166,6 +166,33 @@ describe('homing check-config', () => {
   });
 });
 
+describe('homing check-config, what start would fail on', () => {
+  it('exits 1 on a missing certificate, naming the file, the key and the line', async () => {
+    const bad = join(dir.path, 'no-cert.yaml');
+    writeFileSync(
+      bad,
+      `${readFileSync(fileConfig, 'utf8')}tls:\n  certificates:\n    - cert: gone.crt\n      key: gone.key\n`,
+    );
+    const { code, stderr } = await cli('check-config', '-c', bad);
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      `${bad}:14: tls.certificates.0: certificate ${join(dir.path, 'gone.crt')} with key`,
+    );
+  });
+
+  it('prints the effective config, which check-config accepts again', async () => {
+    const first = await cli('check-config', '-c', ldapConfig, '--effective');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('drain_timeout: 30s');
+    expect(first.stdout).not.toContain(slapdServicePassword);
+    const effective = join(dir.path, 'effective.yaml');
+    writeFileSync(effective, first.stdout);
+    const second = await cli('check-config', '-c', effective, '--effective');
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+  });
+});
+
 describe('homing start', () => {
   let node: ChildProcess;
   let output = '';

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -34,6 +35,8 @@ function writeConfig(options: {
   bobBackendPort: number;
   cert: { cert: string; key: string };
   maxConnections?: number;
+  /** One more IMAP listener, on this port. */
+  extraPort?: number;
 }) {
   writeFileSync(
     configPath,
@@ -62,7 +65,7 @@ listeners:
   - protocol: smtp
     listen: 127.0.0.1:${ports.smtp}
     tls: none
-tls:
+${options.extraPort ? `  - protocol: imap\n    listen: 127.0.0.1:${options.extraPort}\n    tls: none\n    allow_plaintext_auth: true\n` : ''}tls:
   certificates:
     - cert: ${options.cert.cert}
       key: ${options.cert.key}
@@ -261,6 +264,70 @@ describe('SIGHUP reload', () => {
     writeConfig({ bobBackendPort: b.imapPort, cert: certs });
     node.signal('SIGHUP');
     await node.waitFor('config reloaded', 10_000, from);
+  });
+
+  it('refuses a config it cannot apply, whole, with sessions and the node untouched', async () => {
+    const spliced = await imapLogin('alice');
+    expect(spliced.reply).toMatch(/^a OK /);
+    const smtp = await RawClient.connect({ port: ports.smtp });
+    await smtp.until(/^220 /);
+    for (const line of ['EHLO test', 'MAIL FROM:<s@example.net>', 'RCPT TO:<bob@example.com>']) {
+      smtp.send(line);
+      expect((await smtp.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    }
+    const other = issueServerCertificate(certs, dir.path, 'unpaired', ['localhost']);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const busy = (taken.address() as AddressInfo).port;
+    const bad = [
+      { cert: { cert: join(dir.path, 'missing.crt'), key: certs.key }, why: /missing\.crt/ },
+      { cert: { cert: certs.cert, key: other.key }, why: /key values mismatch/ },
+      { cert: certs, extraPort: busy, why: /EADDRINUSE/ },
+    ];
+    for (const [i, { why, ...config }] of bad.entries()) {
+      const from = node.output.length;
+      writeConfig({ bobBackendPort: b.imapPort, ...config });
+      node.signal('SIGHUP');
+      await node.waitFor('reload refused', 10_000, from);
+      expect(node.output.slice(from)).toMatch(why);
+      const metrics = (await admin('/metrics')).text;
+      expect(metrics).toContain(`homing_config_reload_total{result="refused"} ${i + 1}`);
+      expect(metrics).toContain('homing_config_last_reload_successful 0');
+
+      spliced.client.send(`n${i} NOOP`);
+      expect((await spliced.client.until(new RegExp(`^n${i} `))).at(-1)).toMatch(/ OK/);
+      smtp.send('NOOP');
+      expect((await smtp.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+      const fresh = await imapLogin('bob');
+      expect(fresh.reply).toMatch(/^a OK /);
+      fresh.client.close();
+    }
+    taken.close();
+    expect(node.child.exitCode).toBeNull();
+
+    smtp.send('DATA');
+    expect((await smtp.until(/^\d{3} /)).at(-1)).toMatch(/^354 /);
+    smtp.write('Subject: across refused reloads\r\n\r\nstill arrives\r\n.\r\n');
+    expect((await smtp.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    smtp.close();
+
+    // The same listener, now that its port is free, and a good config apply.
+    const from = node.output.length;
+    writeConfig({ bobBackendPort: b.imapPort, cert: certs, extraPort: busy });
+    node.signal('SIGHUP');
+    await node.waitFor('config reloaded', 10_000, from);
+    const added = await imapLogin('alice', busy);
+    expect(added.reply).toMatch(/^a OK /);
+    added.client.close();
+    expect((await admin('/metrics')).text).toContain('homing_config_last_reload_successful 1');
+    spliced.client.send('z NOOP');
+    expect((await spliced.client.until(/^z /)).at(-1)).toMatch(/^z OK/);
+    spliced.client.close();
+
+    const back = node.output.length;
+    writeConfig({ bobBackendPort: b.imapPort, cert: certs });
+    node.signal('SIGHUP');
+    await node.waitFor('config reloaded', 10_000, back);
   });
 
   it('keeps the running config when the new one does not validate', async () => {

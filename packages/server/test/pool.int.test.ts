@@ -47,6 +47,8 @@ abuse:
   delay_after_failures: 100
   block_address_after: 3
   block_time: 1m
+  max_delay: 500ms
+  block_user_after: 6
   state: redis
   redis: { url: '${redis.url}' }
 backend_health: { probe_interval: 1s, probe_timeout: 1s, backoff_min: 200ms, backoff_max: 500ms }
@@ -135,6 +137,40 @@ describe('a pool of two nodes sharing Redis', () => {
     const other = await login(1, 'alice', 'alice-pw', '192.0.2.32');
     expect(other.reply).toMatch(/^a OK /);
     other.client.close();
+  });
+
+  it('twenty failures for one user from one address block the address, not the user', async () => {
+    const replies: string[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      const { client, reply } = await login(i % 2, 'grace', 'wrong', '192.0.2.41');
+      replies.push(reply);
+      client.close();
+    }
+    expect(replies.slice(0, 3).every((r) => r.startsWith('a NO [AUTHENTICATIONFAILED]'))).toBe(
+      true,
+    );
+    // The failure is counted as the reply goes out: the next attempt may still slip in before.
+    expect(replies.slice(5).every((r) => r.startsWith('* BYE [UNAVAILABLE]'))).toBe(true);
+    expect(replies.some((r) => r.startsWith('a OK'))).toBe(false);
+    const own = await login(1, 'grace', 'grace-pw', '192.0.2.42');
+    expect(own.reply).toMatch(/^a OK /);
+    own.client.close();
+  });
+
+  it('a user tried from six addresses is refused to them, not to an address that has not failed', async () => {
+    for (let i = 0; i < 6; i += 1) {
+      const { client, reply } = await login(i % 2, 'heidi', 'wrong', `198.51.100.${i}`);
+      expect(reply).toMatch(/^a NO \[AUTHENTICATIONFAILED\]/);
+      client.close();
+    }
+    // The last failure is counted as its reply goes out: give Redis that moment.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stranger = await login(0, 'heidi', 'heidi-pw', '198.51.100.3');
+    expect(stranger.reply).toMatch(/^a NO \[AUTHENTICATIONFAILED\]/);
+    stranger.client.close();
+    const own = await login(1, 'heidi', 'heidi-pw', '192.0.2.43');
+    expect(own.reply).toMatch(/^a OK /);
+    own.client.close();
   });
 
   it('a kick on one node closes the session on the other', async () => {

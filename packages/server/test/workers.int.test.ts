@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   Dovecot,
@@ -51,16 +52,11 @@ function workerPids(output: string): number[] {
   return [...new Set([...output.matchAll(/"worker":(\d+)/g)].map((m) => Number(m[1])))];
 }
 
-beforeAll(async () => {
-  [slapd, dovecot] = await Promise.all([
-    Slapd.start([{ uid: 'alice', mail: 'alice@example.com', password: 'x', mailHost: 'mbox-a' }]),
-    Dovecot.start({ name: 'A', users: [{ user: 'alice@example.com', password: 'alice-pw' }] }),
-  ]);
-  ports.admin = await freePort();
-  ports.imap = await freePort();
-  const config = join(dir.path, 'homing.yaml');
+const configPath = join(dir.path, 'homing.yaml');
+
+function writeConfig(extra = '') {
   writeFileSync(
-    config,
+    configPath,
     `log: { level: info, format: json }
 workers: 2
 drain_timeout: 1s
@@ -74,13 +70,23 @@ directory:
     base_dn: ou=people,${slapdSuffix}
 listeners:
   - { protocol: imap, listen: 127.0.0.1:${ports.imap}, tls: none, allow_plaintext_auth: true }
-backends:
+${extra}backends:
   mbox-a:
     host: 127.0.0.1
     imap: { port: ${dovecot.imapPort} }
 `,
   );
-  node = new NodeProcess(config);
+}
+
+beforeAll(async () => {
+  [slapd, dovecot] = await Promise.all([
+    Slapd.start([{ uid: 'alice', mail: 'alice@example.com', password: 'x', mailHost: 'mbox-a' }]),
+    Dovecot.start({ name: 'A', users: [{ user: 'alice@example.com', password: 'alice-pw' }] }),
+  ]);
+  ports.admin = await freePort();
+  ports.imap = await freePort();
+  writeConfig();
+  node = new NodeProcess(configPath);
   await node.waitFor('homing ready', 20_000);
 });
 
@@ -148,6 +154,56 @@ describe('workers', () => {
       expect(s.reply).toMatch(/^a OK /);
       s.client.close();
     }
+  });
+
+  it('refuses a reload whose new listener cannot bind; a worker replaced meanwhile runs the running config', async () => {
+    const live = await login();
+    expect(live.reply).toMatch(/^a OK /);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const busy = (taken.address() as AddressInfo).port;
+    const listener = `  - { protocol: pop3, listen: 127.0.0.1:${busy}, tls: none }\n`;
+    let from = node.output.length;
+    writeConfig(listener);
+    node.signal('SIGHUP');
+    await node.waitFor('reload refused', 10_000, from);
+    expect(node.output.slice(from)).toContain('EADDRINUSE');
+    await expect
+      .poll(async () => (await admin('/metrics')).text)
+      .toContain('homing_config_last_reload_successful 0');
+    live.client.send('b NOOP');
+    expect((await live.client.until(/^b /)).at(-1)).toMatch(/^b OK/);
+    const other = await login();
+    expect(other.reply).toMatch(/^a OK /);
+    other.client.close();
+
+    // A worker that dies now is replaced by one on the running config, not on the refused file.
+    const pids = workerPids(node.output);
+    const died = node.output.length;
+    process.kill(pids.at(-1) as number, 'SIGKILL');
+    await node.waitFor('worker died', 10_000, died);
+    await expect
+      .poll(() => workerPids(node.output).length, { timeout: 10_000 })
+      .toBe(pids.length + 1);
+    await expect
+      .poll(() => node.output.slice(died).includes('"msg":"listening"'), { timeout: 10_000 })
+      .toBe(true);
+    expect(node.output.slice(died)).not.toContain('could not start');
+    for (let i = 0; i < 4; i += 1) {
+      const s = await login();
+      expect(s.reply).toMatch(/^a OK /);
+      s.client.close();
+    }
+
+    await new Promise<void>((resolve) => taken.close(() => resolve()));
+    from = node.output.length;
+    node.signal('SIGHUP');
+    await node.waitFor('config reloaded by every worker', 10_000, from);
+    const pop3 = await RawClient.connect({ port: busy });
+    expect((await pop3.until(/^\+OK/)).at(-1)).toMatch(/^\+OK/);
+    pop3.close();
+    expect((await admin('/metrics')).text).toContain('homing_config_last_reload_successful 1');
+    live.client.close();
   });
 
   it('stops all workers on SIGTERM and exits 0', async () => {

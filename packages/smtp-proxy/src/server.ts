@@ -15,6 +15,7 @@ import {
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { lineDeadline } from './line-deadline.js';
 import { type MixedPolicy, Router } from './router.js';
 import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
 
@@ -220,6 +221,17 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       } as never);
       smtpConnection = keepOwnStatusCodes(smtp);
       endWithClient(connection.socket);
+      const session = smtpConnection;
+      lineDeadline(
+        connection.socket,
+        options.limits.lineTimeoutMs,
+        () => Boolean(session?.session?.envelope?.mailFrom),
+        () => {
+          if (!session) return connection.socket.destroy();
+          session.send(421, `${options.hostname} Timeout: a command took too long`);
+          session.close();
+        },
+      );
     },
   });
 }

@@ -25,6 +25,7 @@ export const limits: Limits = {
   ...defaultLimits,
   backendConnectTimeoutMs: 1000,
   idleTimeoutMs: 5000,
+  lineTimeoutMs: 2500,
 };
 export const maxMessageBytes = 200_000;
 

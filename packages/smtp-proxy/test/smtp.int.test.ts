@@ -5,7 +5,7 @@ import { RawClient } from '@homing/testkit';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maxMessageBytes, SmtpCluster } from './cluster.js';
+import { limits, maxMessageBytes, SmtpCluster } from './cluster.js';
 
 let cluster: SmtpCluster;
 
@@ -242,6 +242,35 @@ describe('MX: mixed backends', () => {
     expect(info.accepted).toEqual(['alice@example.com', 'bob@example.com']);
     await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
     expect(cluster.delivered('alice@example.com', id)).toHaveLength(1);
+  });
+});
+
+describe('MX: slow clients', () => {
+  it('closes a client that trickles a command, byte by byte, at the line deadline', async () => {
+    const { client } = await session();
+    const line = 'MAIL FROM:<someone-who-types-very-slowly@example.net>';
+    const started = performance.now();
+    for (let i = 0; !client.closed && i < line.length; i += 1) {
+      client.write(line[i] as string);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await client.waitClosed();
+    const ms = performance.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(limits.lineTimeoutMs - 100);
+    expect(ms).toBeLessThan(limits.lineTimeoutMs + 1500);
+    const next = await session();
+    expect(await reply(next.client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+    next.client.close();
+  });
+
+  it('leaves a transaction alone once MAIL was accepted', async () => {
+    const { client } = await session();
+    expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+    client.write('RCPT TO:<bob@');
+    await new Promise((resolve) => setTimeout(resolve, limits.lineTimeoutMs + 500));
+    expect(client.closed).toBe(false);
+    expect(await reply(client, 'example.com>')).toMatch(/^250 /);
+    client.close();
   });
 });
 

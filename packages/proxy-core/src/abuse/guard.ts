@@ -105,7 +105,7 @@ export class AbuseGuard {
     const window = this.settings.failureWindowMs;
     const [addressBlock, userBlock, addressFailures, userFailures] = await Promise.all([
       a === undefined ? 0 : this.#store.blockedFor('address', a),
-      u === undefined ? 0 : this.#store.blockedFor('user', u),
+      u === undefined ? 0 : this.#userBlock(address, u),
       a === undefined ? 0 : this.#store.failures('address', a, window),
       u === undefined ? 0 : this.#store.failures('user', u, window),
     ]);
@@ -201,6 +201,22 @@ export class AbuseGuard {
   /** Open connections this node counts per address key (exempt addresses are not counted). */
   connections(): ReadonlyMap<string, number> {
     return this.#connections;
+  }
+
+  /**
+   * How long logins as `user` from `address` stay refused by a block of the user. By default
+   * only an address that has failed for this user is refused: one that has not may well be the
+   * user, and an attack from elsewhere must not lock them out (it still slows them: the delay).
+   */
+  async #userBlock(address: string, user: string): Promise<number> {
+    const ms = await this.#store.blockedFor('user', user);
+    if (ms === 0 || this.settings.userBlockScope === 'everywhere') return ms;
+    const own = await this.#store.failures(
+      'pair',
+      this.#pair(address, user),
+      this.settings.failureWindowMs,
+    );
+    return own > 0 ? ms : 0;
   }
 
   #addressKey(address: string): string | undefined {

@@ -18,7 +18,12 @@ export {
   openAbuseStore,
 } from './open.js';
 export { RedisStore, type RedisStoreHooks, type RedisStoreOptions } from './redis-store.js';
-export { type AbuseSettings, defaultAbuseSettings, penaltyDelay } from './settings.js';
+export {
+  type AbuseSettings,
+  defaultAbuseSettings,
+  penaltyDelay,
+  type UserBlockScope,
+} from './settings.js';
 export {
   type AbuseStore,
   type CounterKind,

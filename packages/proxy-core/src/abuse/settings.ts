@@ -23,10 +23,15 @@ export interface AbuseSettings {
   readonly blockAddressAfterFailures: number;
   /**
    * Failures of one user name (from any address) within the window that block logins as that
-   * user for `blockMs`; 0: never. Higher than the address threshold: this one also locks out the
-   * real user while it lasts.
+   * user for `blockMs`; 0: never. Higher than the address threshold.
    */
   readonly blockUserAfterFailures: number;
+  /**
+   * Whom a user block refuses: only addresses that have themselves failed for that user within
+   * the window (`failing-addresses`: strangers cannot lock the real user out), or every address
+   * (`everywhere`: the user too, until the block ends).
+   */
+  readonly userBlockScope: UserBlockScope;
   /** How long a block lasts. */
   readonly blockMs: number;
   /** IPv6 clients are counted by this prefix (a host usually owns a whole /64); 128: per address. */
@@ -34,6 +39,8 @@ export interface AbuseSettings {
   /** Entries the in-process state keeps per table before the least recently used are dropped. */
   readonly memoryMaxEntries: number;
 }
+
+export type UserBlockScope = 'failing-addresses' | 'everywhere';
 
 export const defaultAbuseSettings: AbuseSettings = {
   maxConnectionsPerAddress: 20,
@@ -44,6 +51,7 @@ export const defaultAbuseSettings: AbuseSettings = {
   maxDelayMs: 15_000,
   blockAddressAfterFailures: 10,
   blockUserAfterFailures: 20,
+  userBlockScope: 'failing-addresses',
   blockMs: 15 * 60_000,
   ipv6PrefixLength: 64,
   memoryMaxEntries: 100_000,

@@ -1,13 +1,31 @@
-import { FileSource, parseSqlUrl } from '@homing/directory';
+import { FileSource, formatIssue, parseSqlUrl } from '@homing/directory';
 import { addressRules } from '../build-directory.js';
+import { effectiveConfig } from '../config/effective.js';
 import { loadConfig } from '../config/load.js';
 import { sqlUrls } from '../config/sql-check.js';
+import { startChecks } from '../config/start-checks.js';
 import { reportError } from './errors.js';
 
-/** Validates the config (and a users file it names); prints each problem with key and line. */
-export async function checkConfig(path: string): Promise<number> {
+/**
+ * Validates the config (and a users file it names), then what start would fail on: files it
+ * names, catalog names. Prints each problem as FILE:LINE: key: what; warnings do not fail.
+ */
+export async function checkConfig(
+  path: string,
+  options: { effective?: boolean } = {},
+): Promise<number> {
   try {
-    const { config } = loadConfig(path);
+    const { config, text } = loadConfig(path);
+    const findings = startChecks(config, path, text);
+    for (const f of findings) {
+      const message = f.warning ? `warning: ${f.message}` : f.message;
+      process.stderr.write(`${formatIssue(f.file, { ...f, message })}\n`);
+    }
+    if (findings.some((f) => !f.warning)) return 1;
+    if (options.effective) {
+      process.stdout.write(effectiveConfig(config));
+      return 0;
+    }
     const lines = [`${path}: ok`, `  directory: ${config.directory.source}`];
     const file = config.directory.file;
     if (config.directory.source === 'file' && file) {

@@ -1,19 +1,19 @@
 import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { createLogger } from '../logger.js';
 import { HomingNode } from '../node.js';
-import { runPrimary, runWorker, workerCount } from '../workers.js';
+import { runningConfig, runPrimary, runWorker, workerCount } from '../workers.js';
 import { reportError } from './errors.js';
 
 /** Runs a homing node until SIGTERM or SIGINT (drain, then exit 0); SIGHUP reloads. */
 export async function start(path: string): Promise<number> {
-  let loaded: ReturnType<typeof loadConfig>;
+  let config: Config;
   try {
-    loaded = loadConfig(path);
+    config = (cluster.isWorker && runningConfig()) || loadConfig(path).config;
   } catch (error) {
     return reportError(error);
   }
-  const { config } = loaded;
   const log = createLogger(config);
   if (workerCount(config) > 1 && cluster.isPrimary) return runPrimary(path, config, log);
   if (cluster.isWorker) {
@@ -34,7 +34,13 @@ export async function start(path: string): Promise<number> {
   let reloading = Promise.resolve(true);
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading the config');
-    reloading = reloading.then(() => node.reload());
+    // reload() does not reject; the catch keeps a bug there from ending the process anyway.
+    reloading = reloading
+      .then(() => node.reload())
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'reload failed');
+        return false;
+      });
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);

@@ -44,7 +44,13 @@ export const abuse = z
       .min(0)
       .default(20)
       .describe(
-        'failures for one user name (from anywhere) that block logins as that user; 0: never',
+        'failures for one user name (from anywhere) in the window that block logins as that user for block_time (whom: block_user_scope); 0: never',
+      ),
+    block_user_scope: z
+      .enum(['failing_addresses', 'everywhere'])
+      .default('failing_addresses')
+      .describe(
+        'whom a user block refuses: failing_addresses, only addresses that have failed for that user in the window (strangers cannot lock the user out; they still slow the user down by delay_step); everywhere, the user too',
       ),
     block_time: duration('how long a block lasts', '15m'),
     exempt: z

@@ -12,9 +12,21 @@ export function parseDuration(value: string | number): number | undefined {
   return Math.round(Number(match[1]) * (UNITS[match[2] as string] as number));
 }
 
+/** Milliseconds written back in the largest unit that keeps them whole: 30000 → `30s`. */
+export function formatDuration(ms: number): string {
+  const [unit = 'ms'] = Object.entries(UNITS)
+    .filter(([, size]) => ms > 0 && ms % size === 0)
+    .sort(([, a], [, b]) => b - a)
+    .map(([name]) => name);
+  return `${ms / (UNITS[unit] as number)}${unit}`;
+}
+
+/** The schemas of duration settings, so that the effective config can write them back. */
+export const durationSchemas = new WeakSet<z.ZodType>();
+
 /** A duration setting: written `30s`, `5m`, `500ms` or a number of seconds; read as milliseconds. */
 export function duration(description: string, fallback: string) {
-  return z
+  const schema = z
     .union([z.number(), z.string()])
     .default(fallback)
     .transform((value, ctx) => {
@@ -29,4 +41,6 @@ export function duration(description: string, fallback: string) {
       return ms;
     })
     .describe(description);
+  durationSchemas.add(schema);
+  return schema;
 }

@@ -9,6 +9,14 @@ export const limits = z
       .min(512)
       .default(8192)
       .describe('longest command line before login'),
+    id_line_bytes: z
+      .number()
+      .int()
+      .min(512)
+      .default(65_536)
+      .describe(
+        'longest IMAP ID line before login (RFC 2971 allows 30 pairs of 30 and 1024 octets, ~32 KB, quoting aside); a longer ID is answered BAD [TOOBIG] and the session goes on; below line_bytes: ID gets line_bytes',
+      ),
     literal_bytes: z
       .number()
       .int()
@@ -19,6 +27,10 @@ export const limits = z
       ),
     commands: z.number().int().min(1).default(100).describe('commands allowed before login'),
     idle_timeout: duration('silence allowed before login', '60s'),
+    line_timeout: duration(
+      'time a client has to finish a command line from its first byte, before login (IMAP, POP3) and before the first MAIL (SMTP, in plaintext or implicit TLS): a client that trickles bytes is closed with the timeout reply; 0: no such deadline',
+      '30s',
+    ),
     auth_timeout: duration('time from connect to a completed login', '2m'),
     failed_login_delay: duration(
       'least time a failed login takes (unknown user and wrong password alike)',

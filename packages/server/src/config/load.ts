@@ -7,6 +7,8 @@ import { type Config, configSchema } from './schema.js';
 export interface LoadedConfig {
   readonly config: Config;
   readonly path: string;
+  /** The file as read, for line numbers of problems found after the schema. */
+  readonly text: string;
 }
 
 /**
@@ -24,7 +26,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
     ]);
   }
   const config = parseYaml(text, configSchema, path, (value) => substituteEnv(value, env));
-  return { config: resolvePaths(config, dirname(resolve(path))), path };
+  return { config: resolvePaths(config, dirname(resolve(path))), path, text };
 }
 
 /** File names in the config are relative to the config file, not to the working directory. */

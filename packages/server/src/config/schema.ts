@@ -1,12 +1,13 @@
 import { filterPlaceholders } from '@homing/directory';
 import { z } from 'zod';
 import { abuse } from './abuse.js';
+import { clash, parseListen } from './addresses.js';
 import { backend, sourceAddresses } from './backends.js';
 import { endpoints } from './common.js';
 import { directory } from './directory.js';
 import { duration } from './duration.js';
 import { limits, tls } from './limits.js';
-import { listener } from './listeners.js';
+import { listen, listener } from './listeners.js';
 import { smtp } from './smtp.js';
 import { sqlIssues } from './sql-check.js';
 
@@ -42,11 +43,7 @@ export const configSchema = z
       .describe('logging'),
     admin: z
       .strictObject({
-        listen: z
-          .string()
-          .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port')
-          .default('127.0.0.1:9925')
-          .describe('address of the admin HTTP API'),
+        listen: listen.default('127.0.0.1:9925').describe('address of the admin HTTP API'),
         token: z
           .string()
           .min(16)
@@ -143,7 +140,20 @@ export const configSchema = z
         message: `"${home}" is not a key of backends`,
       });
     }
+    const bound: { key: string; address: ReturnType<typeof parseListen> }[] = [];
+    if (config.admin)
+      bound.push({ key: 'admin.listen', address: parseListen(config.admin.listen) });
     config.listeners.forEach((l, i) => {
+      const address = parseListen(l.listen);
+      const other = bound.find((b) => clash(b.address, address));
+      if (other) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', i, 'listen'],
+          message: `${l.listen} is also taken by ${other.key}: one address, one listener`,
+        });
+      }
+      bound.push({ key: `listeners.${i}.listen`, address });
       if (l.tls !== 'none' && !config.tls) {
         ctx.addIssue({
           code: 'custom',

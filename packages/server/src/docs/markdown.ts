@@ -26,15 +26,22 @@ interface Row {
 const intro = `# Configuration reference
 
 homing reads one YAML file (\`homing start -c FILE\`; default \`/etc/homing/homing.yaml\` or
-\`$HOMING_CONFIG\`). \`homing check-config -c FILE\` validates it and names the key and line of
-every problem. This page is generated from the schema (\`npm run docs\`); a test fails when it
+\`$HOMING_CONFIG\`). \`homing check-config -c FILE\` validates it and checks what start would
+fail on without binding anything: ports in range, one listener per address, certificate and
+key files readable and paired, CA files, a submission service for a \`home\` submission
+listener, and (for a users file) homes that name no backend or pool. It names the file, key
+and line of every problem and exits 1; warnings (a home that will be taken as a host name
+because \`allow_literal_hosts\` is on) do not fail it. \`homing check-config --effective\` prints
+the config with every default filled in and secrets masked, in a form check-config accepts
+again. This page is generated from the schema (\`npm run docs\`); a test fails when it
 is out of date.
 
 - **Secrets**: \`\${NAME}\` in any string is replaced by the environment variable NAME; an unset
   variable is an error. Write \`$\${\` for a literal \`\${\`.
 - **Durations**: \`500ms\`, \`30s\`, \`5m\`, \`1h\`, \`1d\`, or a plain number of seconds.
 - **Files** named in the config are relative to the config file.
-- **Unknown keys** are errors, so a typo never silently falls back to a default.
+- **Unknown keys** are errors, so a typo never silently falls back to a default; a key close
+  to a known one is named (\`unknown key (did you mean watch?)\`).
 `;
 
 /** The configuration reference, generated from the zod schema so it cannot drift. */
