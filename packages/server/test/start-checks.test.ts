@@ -69,7 +69,7 @@ describe('the schema', () => {
       /listeners\.1\.listen: 127\.0\.0\.1:143 is also taken by listeners\.0\.listen/,
     ],
     [
-      'admin: { listen: 127.0.0.1:9925 }\nlisteners:\n  - { protocol: imap, listen: 127.0.0.1:9925, tls: none }\n',
+      'admin: { listen: 127.0.0.1:9925, token: t0ken }\nlisteners:\n  - { protocol: imap, listen: 127.0.0.1:9925, tls: none }\n',
       /is also taken by admin\.listen/,
     ],
   ])('refuses %j', (text, message) => {
@@ -152,16 +152,23 @@ describe('startChecks', () => {
 describe('effectiveConfig', () => {
   it('round-trips the example config, secrets masked', () => {
     const example = new URL('../../../deploy/examples/homing.yaml', import.meta.url).pathname;
-    const { config } = loadConfig(example, { HOMING_LDAP_PASSWORD: 'hunter2-secret' });
+    const { config } = loadConfig(example, {
+      HOMING_LDAP_PASSWORD: 'hunter2-secret',
+      HOMING_ADMIN_TOKEN: 'admin-secret-0123456789',
+    });
     const text = effectiveConfig(config);
     expect(text).not.toContain('hunter2-secret');
+    expect(text).not.toContain('admin-secret-0123456789');
     expect(text).toContain('drain_timeout: 30s');
     const again = loadConfig(write(text)).config;
     expect(effectiveConfig(again)).toBe(text);
-    expect({ ...again, directory: { ...again.directory, ldap: undefined } }).toEqual({
-      ...config,
-      directory: { ...config.directory, ldap: undefined },
+    // Everything but the masked secrets (the LDAP password, the admin token) comes back.
+    const unmasked = (c: typeof config) => ({
+      ...c,
+      directory: { ...c.directory, ldap: undefined },
+      admin: { ...c.admin, token: undefined },
     });
+    expect(unmasked(again)).toEqual(unmasked(config));
   });
 
   it('masks tokens, passwords and the password of a Redis URL', () => {
