@@ -6,6 +6,8 @@ import { imapLoginCycle, logIn } from './imap-client.js';
 
 /** Descriptors each process keeps for itself besides the sessions (listeners, logs, LDAP...). */
 const spareFiles = 100;
+/** homing's `limits.descriptor_reserve` default: kept out of its session capacity. */
+const homingReserve = 256;
 /**
  * Before RSS is read, homing runs a full garbage collection; that may start V8's memory reducer,
  * which some seconds later hands back the heap the last burst of logins left committed (tens of
@@ -37,6 +39,8 @@ export function planSessions(
   wanted: number,
   homing: HomingProcess,
   backendCapacity: { readonly sessions: number; readonly why: string },
+  /** Clients logging in at a time, beside the idle ones. */
+  loggingIn: number,
 ): SessionPlan {
   const notes: string[] = [];
   let sessions = wanted;
@@ -45,10 +49,16 @@ export function planSessions(
     sessions = Math.max(0, ours - spareFiles);
     notes.push(`the bench may open ${ours} files (ulimit -n): ${sessions} sessions`);
   }
-  const theirs = raiseOpenFiles(homing.pid, 2 * wanted + spareFiles);
-  if (Math.floor((theirs - spareFiles) / 2) < sessions) {
-    sessions = Math.max(0, Math.floor((theirs - spareFiles) / 2));
-    notes.push(`homing may open ${theirs} files, 2 per session: ${sessions} sessions`);
+  const theirs = raiseOpenFiles(homing.pid, 2 * wanted + homingReserve);
+  // homing's own capacity: two descriptors a session after its reserve, the batch logging in
+  // counted too; past it, a client gets the busy reply.
+  const homingRoom = Math.floor((theirs - homingReserve) / 2) - loggingIn;
+  if (homingRoom < sessions) {
+    sessions = Math.max(0, homingRoom);
+    notes.push(
+      `homing may open ${theirs} files, 2 per session after its descriptor_reserve of ` +
+        `${homingReserve}: ${sessions} sessions`,
+    );
   }
   if (backendCapacity.sessions < sessions) {
     sessions = backendCapacity.sessions;

@@ -27,7 +27,7 @@ export async function idleSessions(
   open: ImapClient[],
 ): Promise<void> {
   const capacity = dovecotSessionCapacity(dovecot, idleBatch, users.length);
-  const plan = planSessions(wanted, homing, capacity);
+  const plan = planSessions(wanted, homing, capacity, idleBatch);
   for (const note of plan.notes) {
     console.log(`note: ${wanted} idle sessions wanted; ${note}`);
   }
