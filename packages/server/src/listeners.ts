@@ -168,6 +168,7 @@ export class ListenerSet {
         maxRecipients: smtp.max_recipients,
         maxReceived: smtp.max_received,
         policy: l.policy,
+        greetingDelayMs: l.greeting_delay,
         smtputf8: smtp.smtputf8,
         dsn: smtp.dsn,
         submission: {

@@ -14,6 +14,7 @@ import {
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { type MixedPolicy, Router } from './router.js';
+import { type SmtpConnection, startSession } from './session-start.js';
 import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
 
 export type SmtpKind = 'mx' | 'lmtp' | 'submission';
@@ -36,6 +37,11 @@ export interface SmtpListenerOptions {
   readonly smtputf8: boolean;
   readonly dsn: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  /**
+   * Pause before the 220 greeting; a client that talks during it is refused as an early
+   * talker. 0 (the default): greet at once.
+   */
+  readonly greetingDelayMs?: number | undefined;
   readonly metrics?: ProxyMetrics | undefined;
   readonly guard?: AbuseGuard | undefined;
   /** Submission only: where authenticated mail goes, and whether AUTH may come before TLS. */
@@ -205,27 +211,22 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
             peer,
           );
       routers.set(connection.id, router);
-      smtp.connect(connection.socket, {
-        id: connection.id,
-        remoteAddress: connection.client.address,
-        remotePort: connection.client.port,
-        localAddress: connection.local.address,
-        localPort: connection.local.port,
-      } as never);
-      smtpConnection = keepOwnStatusCodes(smtp);
+      smtpConnection = startSession(
+        smtp,
+        connection.socket,
+        {
+          id: connection.id,
+          remoteAddress: connection.client.address,
+          remotePort: connection.client.port,
+          localAddress: connection.local.address,
+          localPort: connection.local.port,
+        },
+        options.greetingDelayMs ?? 0,
+      );
+      keepOwnStatusCodes(smtpConnection);
       endWithClient(connection.socket);
     },
   });
-}
-
-type Send = (code: number, data: unknown, context?: unknown) => void;
-
-/** The parts of smtp-server's connection object that drain and reply rewriting use. */
-interface SmtpConnection {
-  send: Send;
-  close(): void;
-  session?: { envelope?: { mailFrom?: unknown } };
-  _dataStream?: unknown;
 }
 
 /**
@@ -248,14 +249,10 @@ const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
  * the backends' that we relay, already start with one (5.1.1, 4.5.3, 5.2.2...). For such
  * replies the connection's own code is left out, so the sender sees the mailbox server's.
  */
-function keepOwnStatusCodes(smtp: SMTPServer): SmtpConnection | undefined {
-  const connections = (smtp as unknown as { connections: Set<SmtpConnection> }).connections;
-  const connection = [...connections].at(-1);
-  if (!connection) return undefined;
+function keepOwnStatusCodes(connection: SmtpConnection): void {
   const send = connection.send.bind(connection);
   connection.send = (code, data, context) =>
     send(code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
-  return connection;
 }
 
 function tlsOptions(tls: ServerTls | undefined): Partial<SMTPServerOptions> {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { duration } from './duration.js';
 
 export const listen = z
   .string()
@@ -46,6 +47,10 @@ export const listener = z
       .describe(
         'smtp: a recipient on a second backend gets 452 and comes in another transaction (single), or all backends get the message at once (fanout; a failure then makes the sender retry all, so some may get two copies)',
       ),
+    greeting_delay: duration(
+      'smtp, lmtp, submission: pause before the 220 greeting; a client that talks during it is refused as an early talker (421). 0: greet at once',
+      '0ms',
+    ),
     submission_mode: z
       .enum(['home', 'relay'])
       .default('home')
