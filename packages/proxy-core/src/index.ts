@@ -28,6 +28,7 @@ export {
   type ReplayVerdict,
 } from './login-path.js';
 export {
+  type JournalEvent,
   type LoginOutcome,
   type MessageOutcome,
   noMetrics,

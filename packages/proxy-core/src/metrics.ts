@@ -3,6 +3,13 @@ import type { SessionProtocol } from './sessions.js';
 export type LoginOutcome = 'ok' | 'failed' | 'unavailable';
 export type RecipientOutcome = 'accepted' | 'unknown' | 'refused' | 'deferred';
 export type MessageOutcome = 'accepted' | 'refused' | 'deferred';
+/**
+ * The MX's delivery journal: `skipped` a recipient left out of a retry (delivered before),
+ * `recorded` one written down as delivered while its message is to be retried, `fallback` a
+ * recipient on another backend refused with 452 because the journal could not be asked,
+ * `error` a failed lookup or write.
+ */
+export type JournalEvent = 'skipped' | 'recorded' | 'fallback' | 'error';
 
 /**
  * What the protocol proxies report as they work; the server turns it into Prometheus metrics.
@@ -16,6 +23,7 @@ export interface ProxyMetrics {
   spliced(protocol: SessionProtocol, up: number, down: number): void;
   smtpRecipient(protocol: SessionProtocol, outcome: RecipientOutcome): void;
   smtpMessage(protocol: SessionProtocol, outcome: MessageOutcome): void;
+  smtpJournal(event: JournalEvent, count: number): void;
 }
 
 export const noMetrics: ProxyMetrics = {
@@ -24,4 +32,5 @@ export const noMetrics: ProxyMetrics = {
   spliced: () => {},
   smtpRecipient: () => {},
   smtpMessage: () => {},
+  smtpJournal: () => {},
 };

@@ -103,6 +103,7 @@ const metrics: ProxyMetrics = {
   spliced: () => {},
   smtpRecipient: () => {},
   smtpMessage: () => {},
+  smtpJournal: () => {},
 };
 let path: LoginPath;
 let health: BackendHealth;

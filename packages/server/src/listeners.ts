@@ -13,10 +13,11 @@ import {
   ServerTls,
   SessionRegistry,
 } from '@homing/proxy-core';
-import { startSmtpListener } from '@homing/smtp-proxy';
+import { type DeliveryJournal, startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
 import type { Config } from './config/schema.js';
+import { journalKey, openJournal } from './journal.js';
 import { reusePortFor } from './reuse-port.js';
 
 type ListenerConfig = Config['listeners'][number];
@@ -65,6 +66,9 @@ export class ListenerSet {
   guard: AbuseGuard | undefined;
   #tls: ServerTls | undefined;
   #config: Config;
+  /** The MX delivery journal; replaced by a reload that changes its settings. */
+  #journal: DeliveryJournal;
+  #journalKey: string;
   #isOwnAddress: (host: string, port: number) => boolean;
   readonly #servers = new Map<string, { server: Server; fingerprint: string }>();
 
@@ -81,6 +85,8 @@ export class ListenerSet {
       backoffMaxMs: config.backend_health.backoff_max,
     });
     this.#isOwnAddress = ownAddressCheck(config);
+    this.#journal = openJournal(config);
+    this.#journalKey = journalKey(config);
   }
 
   get size(): number {
@@ -91,6 +97,13 @@ export class ListenerSet {
     this.#config = config;
     Object.assign(this.limits, limitsFrom(config));
     this.#isOwnAddress = ownAddressCheck(config);
+    if (journalKey(config) !== this.#journalKey) {
+      const old = this.#journal;
+      this.#journal = openJournal(config);
+      this.#journalKey = journalKey(config);
+      // Transactions under way keep the one they started with.
+      setTimeout(() => void old.close(), 60_000).unref();
+    }
     if (config.tls) {
       if (this.#tls) this.#tls.reload(config.tls.certificates, config.tls.min_version);
       else this.#tls = new ServerTls(config.tls.certificates, config.tls.min_version);
@@ -119,6 +132,11 @@ export class ListenerSet {
   stopAccepting(): void {
     for (const { server } of this.#servers.values()) server.close();
     this.#servers.clear();
+  }
+
+  /** Once no session is left: the journal's connection (Redis) goes. */
+  async close(): Promise<void> {
+    await this.#journal.close();
   }
 
   #fingerprint(l: ListenerConfig): string {
@@ -168,6 +186,10 @@ export class ListenerSet {
         maxRecipients: smtp.max_recipients,
         maxReceived: smtp.max_received,
         policy: l.policy,
+        get journal() {
+          return set.#journal;
+        },
+        fingerprintBytes: smtp.journal.fingerprint_bytes,
         greetingDelayMs: l.greeting_delay,
         smtputf8: smtp.smtputf8,
         dsn: smtp.dsn,

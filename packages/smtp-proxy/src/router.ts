@@ -10,13 +10,24 @@ import {
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { BackendClient } from './backend-client.js';
+import { deliverShare } from './backend-delivery.js';
 import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
+import { fingerprintOf } from './journal/fingerprint.js';
+import type { DeliveryJournal } from './journal/journal.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
 import { perRecipientReplies, type RecipientOutcome, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, replyText, SmtpError } from './reply.js';
+import { isPositive, replyError, replyText, SmtpError, type SmtpReply } from './reply.js';
 
+/**
+ * What a recipient on a second backend gets: 452, so that the sender sends it in another
+ * transaction (`single`), or the same transaction, delivered by every backend at once and made
+ * exact by the delivery journal (`fanout`).
+ */
 export type MixedPolicy = 'single' | 'fanout';
+
+/** The header block is fingerprinted up to this many bytes unless told otherwise. */
+const defaultFingerprintBytes = 65_536;
 
 export interface RouterOptions {
   readonly directory: Directory;
@@ -24,8 +35,14 @@ export interface RouterOptions {
   readonly limits: Limits;
   /** Our host name: EHLO/LHLO to backends and the `by` of Received headers. */
   readonly hostname: string;
-  /** What a recipient on a second backend gets: 452 (`single`) or a parallel delivery (`fanout`). */
   readonly policy: MixedPolicy;
+  /**
+   * `fanout`: recipients delivered by an attempt the sender is told to repeat; without it (or
+   * while it is unavailable) a transaction keeps to one backend.
+   */
+  readonly journal?: DeliveryJournal | undefined;
+  /** Most bytes of the header block in a message's fingerprint (below the outlets' hold limit). */
+  readonly fingerprintBytes?: number | undefined;
   /** More `Received:` headers than this is a mail loop (RFC 5321 §6.3). */
   readonly maxReceived: number;
   /** The client speaks LMTP: one reply per recipient after DATA. */
@@ -45,17 +62,29 @@ interface Delivery {
   readonly xclient: boolean;
   /** MAIL FROM still to be sent: it goes together with the first RCPT (one round trip). */
   mailPending: boolean;
+  /** The MAIL command it got (a transaction begun again sends it again). */
+  mail: string;
 }
 
 interface Accepted {
   readonly address: string;
+  /** The RCPT command its backend accepted. */
+  readonly rcpt: string;
   readonly delivery: Delivery;
 }
+
+/** What the journal knew of a message when its header block had arrived. */
+type Known =
+  | { readonly fingerprint: string; readonly delivered: ReadonlyMap<string, string> }
+  | 'failed'
+  | undefined;
 
 /**
  * Routes one client session's transactions: each recipient to its home, each backend's own
  * answers passed on, nothing accepted before the backend accepted it, nothing spooled here.
  */
+const journalDown = lostJournal();
+
 export class Router {
   #from: SMTPServerAddress | undefined;
   #session: SMTPServerSession | undefined;
@@ -138,12 +167,7 @@ export class Router {
       throw new SmtpError(451, '4.4.6 Mail routing loop');
     }
     let delivery = this.#deliveries.get(backend.name);
-    if (
-      !delivery &&
-      this.#deliveries.size > 0 &&
-      this.#options.policy === 'single' &&
-      !this.#options.lmtp
-    ) {
+    if (!delivery && this.#deliveries.size > 0 && !this.#options.lmtp && !this.#mayFanOut()) {
       // RFC 5321 §4.5.3.1.10: the sender delivers the rest in another transaction.
       throw new SmtpError(
         452,
@@ -157,6 +181,7 @@ export class Router {
     if (open.mailPending) {
       const from = this.#from;
       const mail = `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, open.client.extensions, 'mail') : ''}`;
+      open.mail = mail;
       const [mailReply, rcptReply] = await open.client
         .pipeline([mail, rcpt], wait)
         .catch((error: unknown) => this.#lost(open, error));
@@ -182,7 +207,22 @@ export class Router {
       if (!isPositive(reply)) throw replyError(reply);
     }
     open.recipients.push(this.#accepted.length);
-    this.#accepted.push({ address: to.address, delivery: open });
+    this.#accepted.push({ address: to.address, rcpt, delivery: open });
+  }
+
+  /** Whether a transaction may spread over backends now; counts each time it may not. */
+  #mayFanOut(): boolean {
+    if (this.#options.policy !== 'fanout') return false;
+    if (this.#options.journal?.available) return true;
+    this.#options.metrics.smtpJournal('fallback', 1);
+    return false;
+  }
+
+  /** The MX's journal, for a transaction of the `fanout` policy (LMTP replies per recipient). */
+  #journal(): DeliveryJournal | undefined {
+    return this.#options.policy === 'fanout' && !this.#options.lmtp
+      ? this.#options.journal
+      : undefined;
   }
 
   /**
@@ -211,6 +251,11 @@ export class Router {
     // A backend that took the sender but none of the recipients gets no DATA.
     const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
     const from = this.#from?.address ?? '';
+    const journal = this.#journal();
+    // Before the relay: both follow the stream from its first byte.
+    const fingerprint =
+      journal &&
+      fingerprintOf(stream, from, this.#options.fingerprintBytes ?? defaultFingerprintBytes);
     const relay = new MessageRelay(
       stream,
       deliveries.map((d) => ({
@@ -219,11 +264,27 @@ export class Router {
       })),
       this.#options.maxReceived,
     );
+    const known = journal && fingerprint && this.#lookUp(journal, fingerprint);
     const timeoutMs = this.#options.limits.backendLoginTimeoutMs * 4;
+    const accepted = this.#accepted;
     const results = await Promise.all(
-      deliveries.map(async (d, i) => {
+      deliveries.map(async (d, i): Promise<RecipientOutcome[]> => {
+        const outlet = relay.outlets[i] as Outlet;
         try {
-          return await d.client.data(relay.outlets[i] as Outlet, d.recipients.length, timeoutMs);
+          const found = await known;
+          if (found === 'failed' && deliveries.length > 1) {
+            // Whether an earlier attempt reached some of them is unknown: none gets it now.
+            outlet.drop();
+            await d.client.command('RSET', timeoutMs);
+            return d.recipients.map(() => journalDown);
+          }
+          const share = {
+            client: d.client,
+            mail: d.mail,
+            recipients: d.recipients.map((r) => accepted[r] as Accepted),
+          };
+          const earlier = typeof found === 'object' ? found.delivered : undefined;
+          return await deliverShare(share, outlet, earlier, timeoutMs);
         } catch (error) {
           d.client.destroy();
           if (!relay.tooManyHops && !stream.sizeExceeded) {
@@ -232,12 +293,11 @@ export class Router {
               'backend failed during DATA',
             );
           }
-          return undefined;
+          return d.recipients.map(() => undefined);
         }
       }),
     );
     await relay.ended();
-    const accepted = this.#accepted;
     this.#finishTransaction();
     if (relay.tooManyHops) {
       this.#log.info({ from, size: stream.byteLength }, 'message refused: mail loop');
@@ -252,21 +312,66 @@ export class Router {
     }
 
     // One outcome per accepted recipient, in the client's order.
-    const outcomes = accepted.map((rcpt): RecipientOutcome => {
+    const outcomes = accepted.map((rcpt, n): RecipientOutcome => {
       const i = deliveries.indexOf(rcpt.delivery);
-      const replies = results[i];
-      if (!replies) return undefined;
-      return rcpt.delivery.client.options.lmtp
-        ? replies[rcpt.delivery.recipients.indexOf(accepted.indexOf(rcpt))]
-        : replies[0];
+      return results[i]?.[rcpt.delivery.recipients.indexOf(n)];
     });
     // Written once the reply is on its way: the sender does not wait for our log.
     const size = stream.byteLength;
     setImmediate(() => this.#logMessage(from, size, accepted, outcomes));
     if (this.#options.lmtp) return perRecipientReplies(outcomes);
     const reply = singleReply(outcomes);
+    const found = await known;
+    if (journal && typeof found === 'object') {
+      const skipped = accepted.filter((r) => found.delivered.has(r.address)).length;
+      if (skipped > 0) this.#options.metrics.smtpJournal('skipped', skipped);
+      // The sender is to try again: who has the message now must not get it twice.
+      if (reply.kind === 'retry') await this.#record(journal, found, accepted, outcomes);
+    }
     if (reply.kind === 'delivered') return reply.text;
     throw reply.error;
+  }
+
+  /** The journal's entry for the message, once its header block has arrived. */
+  async #lookUp(
+    journal: DeliveryJournal,
+    fingerprint: Promise<string | undefined>,
+  ): Promise<Known> {
+    const value = await fingerprint;
+    if (value === undefined) return undefined;
+    try {
+      return { fingerprint: value, delivered: await journal.delivered(value) };
+    } catch (error) {
+      this.#options.metrics.smtpJournal('error', 1);
+      this.#log.warn({ err: String(error) }, 'delivery journal unavailable');
+      return 'failed';
+    }
+  }
+
+  async #record(
+    journal: DeliveryJournal,
+    found: { readonly fingerprint: string; readonly delivered: ReadonlyMap<string, string> },
+    accepted: readonly Accepted[],
+    outcomes: readonly RecipientOutcome[],
+  ): Promise<void> {
+    const now = new Map<string, string>();
+    accepted.forEach((rcpt, i) => {
+      const reply = outcomes[i];
+      if (reply && isPositive(reply) && !found.delivered.has(rcpt.address))
+        now.set(rcpt.address, replyText(reply).slice(0, 300));
+    });
+    if (now.size === 0) return;
+    try {
+      await journal.record(found.fingerprint, now);
+      this.#options.metrics.smtpJournal('recorded', now.size);
+    } catch (error) {
+      // A retry may now give these recipients a second copy; nothing else can be done here.
+      this.#options.metrics.smtpJournal('error', 1);
+      this.#log.error(
+        { err: String(error), rcpts: [...now.keys()] },
+        'delivery journal write failed: a retry may deliver these recipients twice',
+      );
+    }
   }
 
   /**
@@ -367,6 +472,7 @@ export class Router {
       recipients: [],
       xclient: xclient || endpoint.forward === 'proxy',
       mailPending: true,
+      mail: '',
     };
     this.#deliveries.set(backend.name, delivery);
     return delivery;
@@ -417,4 +523,9 @@ export class Router {
       ),
     );
   }
+}
+
+/** A backend's share left undelivered because the journal could not be asked. */
+function lostJournal(): SmtpReply {
+  return { code: 451, enhanced: '4.3.0', lines: ['Delivery journal unavailable, try again later'] };
 }

@@ -13,6 +13,7 @@ import {
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { DeliveryJournal } from './journal/journal.js';
 import { type MixedPolicy, Router } from './router.js';
 import { type SmtpConnection, startSession } from './session-start.js';
 import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
@@ -33,6 +34,10 @@ export interface SmtpListenerOptions {
   readonly maxRecipients: number;
   readonly maxReceived: number;
   readonly policy: MixedPolicy;
+  /** MX with `fanout`: what makes a retry reach only the recipients still without the message. */
+  readonly journal?: DeliveryJournal | undefined;
+  /** Most bytes of a message's header block in its journal fingerprint. */
+  readonly fingerprintBytes?: number | undefined;
   /** Offer SMTPUTF8 and DSN: only when every backend supports them end to end. */
   readonly smtputf8: boolean;
   readonly dsn: boolean;
@@ -202,6 +207,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               limits: options.limits,
               hostname: options.hostname,
               policy: options.policy,
+              journal: options.journal,
+              fingerprintBytes: options.fingerprintBytes,
               maxReceived: options.maxReceived,
               lmtp: options.kind === 'lmtp',
               isOwnAddress: options.isOwnAddress,
