@@ -235,4 +235,28 @@ describe('MX fanout with the delivery journal, behind a real Postfix', () => {
     front.switchTo(nodes.redis1);
     await killedBackendThenRetry(nodes.redis2);
   });
+
+  it('while Redis is down a transaction keeps to one backend (452), and nothing is lost', async () => {
+    front.switchTo(nodes.redis1);
+    const journal = journals[1] as DeliveryJournal;
+    const fallbacksBefore = events.get('fallback') ?? 0;
+    const deferredBefore = deferrals();
+    await redis.kill();
+    await until('the journal to be unavailable', () => !journal.available);
+    const marker = `m-${randomUUID()}`;
+    await send(marker, everyone);
+    await until('bob deferred', () => deferrals() > deferredBefore);
+    expect(postfix.log()).toMatch(/to=<bob@example\.com>.*status=deferred.*452 4\.5\.3/);
+    await until('alice and carol', () => copies('carol@example.com', marker) === 1);
+    expect(copies('alice@example.com', marker)).toBe(1);
+    expect(copies('bob@example.com', marker)).toBe(0);
+    expect((events.get('fallback') ?? 0) - fallbacksBefore).toBeGreaterThanOrEqual(1);
+
+    await redis.resume();
+    await until('the journal to be back', () => journal.available);
+    await postfix.flush();
+    await until('the retry to reach bob', () => copies('bob@example.com', marker) === 1);
+    await until('the queue to empty', () => postfix.queueSize() === 0);
+    for (const user of everyone) expect(copies(user, marker), user).toBe(1);
+  });
 });
