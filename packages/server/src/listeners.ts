@@ -190,6 +190,10 @@ export class ListenerSet {
           return set.#journal;
         },
         fingerprintBytes: smtp.journal.fingerprint_bytes,
+        backendPool: {
+          maxIdlePerBackend: smtp.backend_pool.max_idle,
+          idleTimeoutMs: smtp.backend_pool.idle_timeout,
+        },
         greetingDelayMs: l.greeting_delay,
         smtputf8: smtp.smtputf8,
         dsn: smtp.dsn,

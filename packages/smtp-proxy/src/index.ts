@@ -1,4 +1,5 @@
 export { BackendClient, type BackendClientOptions } from './backend-client.js';
+export { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
 export { DotStuffer } from './dot-stuff.js';
 export { ReceivedCounter, receivedHeader } from './headers.js';
 export { Fingerprint, fingerprintOf } from './journal/fingerprint.js';

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { BackendClient } from './backend-client.js';
 import { deliverShare } from './backend-delivery.js';
+import type { BackendPool } from './backend-pool.js';
 import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
 import { fingerprintOf } from './journal/fingerprint.js';
 import type { DeliveryJournal } from './journal/journal.js';
@@ -48,6 +49,8 @@ export interface RouterOptions {
   /** The client speaks LMTP: one reply per recipient after DATA. */
   readonly lmtp: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  /** Backend connections shared with the listener's other sessions. */
+  readonly pool?: BackendPool | undefined;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
 }
@@ -64,6 +67,8 @@ interface Delivery {
   mailPending: boolean;
   /** The MAIL command it got (a transaction begun again sends it again). */
   mail: string;
+  /** The connection came from the pool: the server may have closed it meanwhile. */
+  readonly reused: boolean;
 }
 
 interface Accepted {
@@ -94,6 +99,8 @@ export class Router {
   readonly #idle = new Map<string, BackendClient>();
   /** Connections told the client by XCLIENT (true), or that refused it (false). */
   readonly #xclient = new WeakMap<BackendClient, boolean>();
+  /** Where each connection goes back to when the session ends; absent: it is closed. */
+  readonly #poolKeys = new WeakMap<BackendClient, string>();
   readonly #options: RouterOptions;
   readonly #log: Logger;
 
@@ -175,16 +182,33 @@ export class Router {
       );
     }
     delivery ??= await this.#open(backend, endpoint);
-    const open = delivery;
+    let open = delivery;
     const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
     const wait = limits.backendLoginTimeoutMs;
     if (open.mailPending) {
       const from = this.#from;
-      const mail = `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, open.client.extensions, 'mail') : ''}`;
-      open.mail = mail;
-      const [mailReply, rcptReply] = await open.client
-        .pipeline([mail, rcpt], wait)
-        .catch((error: unknown) => this.#lost(open, error));
+      const mailFor = (client: BackendClient) =>
+        `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, client.extensions, 'mail') : ''}`;
+      let failure: unknown;
+      let replies = await open.client
+        .pipeline([mailFor(open.client), rcpt], wait)
+        .catch((error: unknown) => {
+          failure = error;
+          return [];
+        });
+      if (failure !== undefined && open.reused) {
+        // A pooled connection the server closed while it waited: once more on a new one.
+        open.client.destroy();
+        this.#deliveries.delete(backend.name);
+        open = await this.#open(backend, endpoint, true);
+        replies = await open.client
+          .pipeline([mailFor(open.client), rcpt], wait)
+          .catch((error: unknown) => this.#lost(open, error));
+      } else if (failure !== undefined) {
+        this.#lost(open, failure);
+      }
+      const [mailReply, rcptReply] = replies;
+      open.mail = mailFor(open.client);
       if (!mailReply || !isPositive(mailReply)) {
         // The backend refused the sender: this backend takes no part in the transaction.
         this.#deliveries.delete(backend.name);
@@ -405,23 +429,44 @@ export class Router {
     this.#log[level]({ from, size, rcpts }, `message ${result}`);
   }
 
-  /** The client went away: nothing half-done may be delivered. */
+  /**
+   * The session ended: nothing half-done may be delivered; connections between transactions go
+   * back to the pool for other sessions.
+   */
   close(): void {
     for (const d of this.#deliveries.values()) d.client.destroy();
     this.#deliveries.clear();
-    for (const c of this.#idle.values()) c.close();
+    const { pool } = this.#options;
+    for (const c of this.#idle.values()) {
+      const key = this.#poolKeys.get(c);
+      if (pool && key !== undefined) pool.give(key, c);
+      else c.close();
+    }
     this.#idle.clear();
   }
 
-  async #open(backend: Backend, endpoint: Endpoint): Promise<Delivery> {
-    const { health, limits, hostname } = this.#options;
+  /** `fresh`: not from the pool (a pooled one just failed). */
+  async #open(backend: Backend, endpoint: Endpoint, fresh = false): Promise<Delivery> {
+    const { health, limits, hostname, pool } = this.#options;
     const lmtp = backend.endpoints.lmtp === endpoint;
     const key = `${backend.name}/${lmtp ? 'lmtp' : 'smtp'}`;
-    if (health.isDown(key))
+    // A connection with a PROXY header carries one client's address: it is not shared.
+    const poolKey =
+      endpoint.forward === 'proxy'
+        ? undefined
+        : `${key} ${backend.host}:${endpoint.port} ${endpoint.tls} ${endpoint.forward}`;
+    if (health.isDown(key)) {
+      if (poolKey !== undefined) pool?.drop(poolKey);
       throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
+    }
     let client = this.#idle.get(backend.name);
     this.#idle.delete(backend.name);
     if (client?.closed) client = undefined;
+    let reused = false;
+    if (!client && !fresh && poolKey !== undefined) {
+      client = pool?.take(poolKey);
+      reused = client !== undefined;
+    }
     let xclient = false;
     try {
       if (!client) {
@@ -444,6 +489,7 @@ export class Router {
           deadline.signal,
         ).finally(() => deadline.clear());
         health.success(key);
+        if (poolKey !== undefined) this.#poolKeys.set(client, poolKey);
       }
       if (this.#from?.args && 'SMTPUTF8' in this.#from.args && !client.extensions.has('SMTPUTF8')) {
         this.#idle.set(backend.name, client);
@@ -462,6 +508,8 @@ export class Router {
     } catch (error) {
       if (error instanceof SmtpError) throw error;
       client?.destroy();
+      // A pooled connection that failed says nothing of the server: try a new one.
+      if (reused) return this.#open(backend, endpoint, true);
       health.failure(key, String(error));
       this.#log.warn({ backend: backend.name, err: String(error) }, 'mailbox server unavailable');
       throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
@@ -473,6 +521,7 @@ export class Router {
       xclient: xclient || endpoint.forward === 'proxy',
       mailPending: true,
       mail: '',
+      reused,
     };
     this.#deliveries.set(backend.name, delivery);
     return delivery;

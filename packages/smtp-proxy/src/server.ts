@@ -13,6 +13,7 @@ import {
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
 import type { DeliveryJournal } from './journal/journal.js';
 import { type MixedPolicy, Router } from './router.js';
 import { type SmtpConnection, startSession } from './session-start.js';
@@ -38,6 +39,8 @@ export interface SmtpListenerOptions {
   readonly journal?: DeliveryJournal | undefined;
   /** Most bytes of a message's header block in its journal fingerprint. */
   readonly fingerprintBytes?: number | undefined;
+  /** MX and LMTP: backend connections kept between client sessions. */
+  readonly backendPool?: BackendPoolOptions | undefined;
   /** Offer SMTPUTF8 and DSN: only when every backend supports them end to end. */
   readonly smtputf8: boolean;
   readonly dsn: boolean;
@@ -74,6 +77,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   if (options.kind === 'submission' && !submission)
     throw new Error('a submission listener needs its mode');
   const implicit = options.spec.tls === 'implicit';
+  const pool = new BackendPool(options.backendPool ?? defaultBackendPool);
   const smtp = new SMTPServer({
     name: options.hostname,
     lmtp: options.kind === 'lmtp',
@@ -152,7 +156,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   } satisfies SMTPServerOptions);
   smtp.on('error', (error) => log.debug({ err: error }, 'smtp session error'));
 
-  return listen({
+  const server = await listen({
     spec: options.spec,
     tls: options.tls,
     limits: options.limits,
@@ -209,6 +213,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               policy: options.policy,
               journal: options.journal,
               fingerprintBytes: options.fingerprintBytes,
+              pool,
               maxReceived: options.maxReceived,
               lmtp: options.kind === 'lmtp',
               isOwnAddress: options.isOwnAddress,
@@ -234,6 +239,9 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       endWithClient(connection.socket);
     },
   });
+  // Stopped (drain, reload) and its sessions gone: the backend connections they left go too.
+  server.once('close', () => pool.close());
+  return server;
 }
 
 /**

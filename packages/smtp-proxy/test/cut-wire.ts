@@ -9,6 +9,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export class CutWire {
   /** Where new connections go. */
   target: number;
+  /** Connections relayed so far. */
+  connections = 0;
   #marker: string | undefined;
   readonly #sockets = new Set<Socket>();
 
@@ -24,6 +26,7 @@ export class CutWire {
     let wire: CutWire | undefined;
     const server = createServer((client) => {
       const self = wire as CutWire;
+      self.connections += 1;
       const backend = connect({ host: '127.0.0.1', port: self.target });
       for (const s of [client, backend]) {
         self.#sockets.add(s);

@@ -231,6 +231,27 @@ describe('MX fanout with the delivery journal, behind a real Postfix', () => {
     expect((events.get('skipped') ?? 0) - skippedBefore).toBe(2);
   });
 
+  it('backend connections are reused by the next client sessions', async () => {
+    const before = wireB.connections;
+    const marker = `m-${randomUUID()}`;
+    for (let i = 0; i < 3; i += 1) {
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: nodes.memory,
+        secure: false,
+        ignoreTLS: true,
+      });
+      await transport.sendMail({
+        envelope: { from: 'sender@example.net', to: ['bob@example.com', 'alice@example.com'] },
+        raw: `Subject: ${marker} ${i}\r\n\r\nsession ${i}\r\n`,
+      });
+      transport.close();
+    }
+    expect(copies('bob@example.com', marker)).toBe(3);
+    expect(copies('alice@example.com', marker)).toBe(3);
+    expect(wireB.connections - before).toBeLessThanOrEqual(1);
+  });
+
   it('two nodes sharing Redis: the retry reaches the other node and still one copy each', async () => {
     front.switchTo(nodes.redis1);
     await killedBackendThenRetry(nodes.redis2);

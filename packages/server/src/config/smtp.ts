@@ -45,6 +45,23 @@ export const journal = z
     'the MX delivery journal (policy fanout): recipients a message reached while the sender was told to try it again, so that the retry reaches only the others',
   );
 
+export const backendPool = z
+  .strictObject({
+    max_idle: z
+      .number()
+      .int()
+      .min(0)
+      .default(16)
+      .describe(
+        'idle LMTP/SMTP connections kept per backend for the next client sessions; 0: none',
+      ),
+    idle_timeout: duration('an idle backend connection unused this long is closed', '30s'),
+  })
+  .prefault({})
+  .describe(
+    'MX and LMTP listeners: connections to mailbox servers kept between client sessions (not those with a PROXY header)',
+  );
+
 export const smtp = z
   .strictObject({
     hostname: z
@@ -71,6 +88,7 @@ export const smtp = z
     dsn: z.boolean().default(false).describe('offer DSN: only when every backend supports it'),
     smarthost: smarthost.optional(),
     journal,
+    backend_pool: backendPool,
   })
   .prefault({})
   .describe('SMTP, LMTP and submission listeners');
