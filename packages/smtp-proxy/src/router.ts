@@ -1,9 +1,8 @@
 import { type Backend, type Directory, DirectoryError, type Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
-  backendTlsOptions,
-  Deadline,
   type Limits,
+  openBackend,
   type Endpoint as Peer,
   type ProxyMetrics,
 } from '@homing/proxy-core';
@@ -447,7 +446,7 @@ export class Router {
 
   /** `fresh`: not from the pool (a pooled one just failed). */
   async #open(backend: Backend, endpoint: Endpoint, fresh = false): Promise<Delivery> {
-    const { health, limits, hostname, pool } = this.#options;
+    const { health, limits, pool } = this.#options;
     const lmtp = backend.endpoints.lmtp === endpoint;
     const key = `${backend.name}/${lmtp ? 'lmtp' : 'smtp'}`;
     // A connection with a PROXY header carries one client's address: it is not shared.
@@ -467,30 +466,12 @@ export class Router {
       client = pool?.take(poolKey);
       reused = client !== undefined;
     }
+    if (!client) {
+      client = await this.#connect(backend, endpoint, lmtp);
+      if (poolKey !== undefined) this.#poolKeys.set(client, poolKey);
+    }
     let xclient = false;
     try {
-      if (!client) {
-        const deadline = new Deadline(limits.backendConnectTimeoutMs);
-        client = await BackendClient.open(
-          {
-            host: backend.host,
-            port: endpoint.port,
-            lmtp,
-            tls: endpoint.tls,
-            tlsOptions: backendTlsOptions(backend.host, backend.tls),
-            proxy:
-              endpoint.forward === 'proxy'
-                ? { source: this.client.address, destination: this.client.local }
-                : undefined,
-            name: hostname,
-            maxLineBytes: limits.lineBytes,
-            chunking: endpoint.chunking,
-          },
-          deadline.signal,
-        ).finally(() => deadline.clear());
-        health.success(key);
-        if (poolKey !== undefined) this.#poolKeys.set(client, poolKey);
-      }
       if (this.#from?.args && 'SMTPUTF8' in this.#from.args && !client.extensions.has('SMTPUTF8')) {
         this.#idle.set(backend.name, client);
         // RFC 6531 §3.6: the message cannot go on to a server without SMTPUTF8.
@@ -525,6 +506,41 @@ export class Router {
     };
     this.#deliveries.set(backend.name, delivery);
     return delivery;
+  }
+
+  /**
+   * A new connection through proxy-core's one way to a backend: skipped while the backend is
+   * marked down, one deadline for connect, TLS, greeting, LHLO/EHLO and STARTTLS, the outcome
+   * counted in its health and the backend-connect metrics.
+   */
+  async #connect(backend: Backend, endpoint: Endpoint, lmtp: boolean): Promise<BackendClient> {
+    const { health, limits, hostname, metrics } = this.#options;
+    const opened = await openBackend({
+      backend,
+      endpoint,
+      protocol: lmtp ? 'lmtp' : 'smtp',
+      connection: { client: this.client.address, local: this.client.local, metrics },
+      limits,
+      health,
+      greet: (socket, tlsOptions, signal) =>
+        BackendClient.over(
+          socket,
+          {
+            host: backend.host,
+            port: endpoint.port,
+            lmtp,
+            tls: endpoint.tls,
+            tlsOptions,
+            name: hostname,
+            maxLineBytes: limits.lineBytes,
+            chunking: endpoint.chunking,
+          },
+          signal,
+        ),
+    });
+    if (opened.ok) return opened.session;
+    this.#log.warn({ backend: backend.name, err: opened.reason }, 'mailbox server unavailable');
+    throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
   }
 
   #received(delivery: Delivery): string {

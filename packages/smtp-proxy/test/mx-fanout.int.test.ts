@@ -35,6 +35,8 @@ const servers: Server[] = [];
 const journals: DeliveryJournal[] = [];
 const nodes = { memory: 0, redis1: 0, redis2: 0 };
 const events = new Map<JournalEvent, number>();
+/** Backend connections opened, as the metrics saw them: `backend protocol ok|failed`. */
+const connects: string[] = [];
 const logLines: string[] = [];
 
 const everyone = ['alice@example.com', 'carol@example.com', 'bob@example.com'];
@@ -118,6 +120,8 @@ beforeAll(async () => {
         isOwnAddress: () => false,
         metrics: {
           ...noMetrics,
+          backendConnect: (backend, protocol, _seconds, ok) =>
+            connects.push(`${backend} ${protocol} ${ok ? 'ok' : 'failed'}`),
           smtpJournal: (event, count) => events.set(event, (events.get(event) ?? 0) + count),
         },
         log: pino({ level: 'debug' }, { write: (line: string) => logLines.push(line) }),
@@ -221,6 +225,7 @@ describe('MX fanout with the delivery journal, behind a real Postfix', () => {
     expect(performance.now() - started).toBeLessThan(2000);
     await until('the queue to empty', () => postfix.queueSize() === 0);
     expect(deferrals()).toBe(0);
+    expect(connects).toEqual(expect.arrayContaining(['mbox-a lmtp ok', 'mbox-b lmtp ok']));
   });
 
   it('a backend killed during the transaction: the retry leaves one copy in each mailbox', async () => {
