@@ -1,10 +1,12 @@
-import { type Backend, type Directory, DirectoryError, type Endpoint } from '@homing/directory';
+import type { Backend, Directory, Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
+  findHome,
   type Limits,
   openBackend,
   type Endpoint as Peer,
   type ProxyMetrics,
+  type UnavailableReason,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
@@ -89,6 +91,14 @@ type Known =
  */
 const journalDown = lostJournal();
 
+/** What a sender is told when a recipient's home cannot be used now. */
+const unavailable: Record<UnavailableReason, SmtpError> = {
+  directory: new SmtpError(451, '4.4.3 Directory unavailable, try again later'),
+  'no service': new SmtpError(451, '4.3.5 Delivery is not configured for this recipient'),
+  loop: new SmtpError(451, '4.4.6 Mail routing loop'),
+  'password check': new SmtpError(451, '4.4.3 Directory unavailable, try again later'),
+};
+
 export class Router {
   #from: SMTPServerAddress | undefined;
   #session: SMTPServerSession | undefined;
@@ -138,40 +148,24 @@ export class Router {
   }
 
   async #rcpt(to: SMTPServerAddress): Promise<void> {
-    const { directory, limits } = this.#options;
-    let route: Awaited<ReturnType<Directory['lookup']>>['route'];
-    try {
-      const { health } = this.#options;
-      const result = await directory.lookup(to.address, {
-        isHealthy: (name) => !health.isDown(`${name}/lmtp`) && !health.isDown(`${name}/smtp`),
-        kind: 'recipient',
-        timeoutMs: limits.backendConnectTimeoutMs,
-      });
-      route = result.route;
-    } catch (error) {
-      this.#log.warn(
-        { rcpt: to.address, err: error instanceof DirectoryError ? error.message : error },
-        'directory unavailable',
-      );
-      throw new SmtpError(451, '4.4.3 Directory unavailable, try again later');
-    }
-    if (!route) throw new SmtpError(550, '5.1.1 No such user here');
+    const { directory, health, limits, isOwnAddress } = this.#options;
+    // The one way every protocol finds a home: health, service, loop check, stale routes.
+    const home = await findHome({
+      directory,
+      health,
+      limits,
+      isOwnAddress,
+      protocol: 'lmtp',
+      fallback: 'smtp',
+      kind: 'recipient',
+      user: to.address,
+      password: undefined,
+      log: this.#log,
+    });
+    if (home.kind === 'failed') throw new SmtpError(550, '5.1.1 No such user here');
+    if (home.kind === 'unavailable') throw unavailable[home.reason];
+    const { route, endpoint } = home;
     const backend = route.backend;
-    const endpoint = backend.endpoints.lmtp ?? backend.endpoints.smtp;
-    if (!endpoint) {
-      this.#log.error(
-        { backend: backend.name },
-        'the home backend has no lmtp or smtp service configured',
-      );
-      throw new SmtpError(451, '4.3.5 Delivery is not configured for this recipient');
-    }
-    if (this.#options.isOwnAddress(backend.host, endpoint.port)) {
-      this.#log.error(
-        { backend: backend.name, rcpt: to.address },
-        'route loop: the home backend is this proxy',
-      );
-      throw new SmtpError(451, '4.4.6 Mail routing loop');
-    }
     let delivery = this.#deliveries.get(backend.name);
     if (!delivery && this.#deliveries.size > 0 && !this.#options.lmtp && !this.#mayFanOut()) {
       // RFC 5321 §4.5.3.1.10: the sender delivers the rest in another transaction.
