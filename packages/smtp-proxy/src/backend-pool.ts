@@ -8,7 +8,7 @@ export interface BackendPoolOptions {
 }
 
 export const defaultBackendPool: BackendPoolOptions = {
-  maxIdlePerBackend: 16,
+  maxIdlePerBackend: 32,
   idleTimeoutMs: 30_000,
 };
 

@@ -51,7 +51,7 @@ export const backendPool = z
       .number()
       .int()
       .min(0)
-      .default(16)
+      .default(32)
       .describe(
         'idle LMTP/SMTP connections kept per backend for the next client sessions; 0: none',
       ),
