@@ -45,6 +45,13 @@ describe('loadConfig', () => {
     expect(config.log).toEqual({ level: 'info', format: 'auto' });
     expect(config.backend_defaults.imap).toEqual({ port: 143, tls: 'none', forward: 'none' });
     expect(config.backend_defaults.lmtp?.port).toBe(24);
+    expect(config.smtp.journal).toEqual({
+      state: 'memory',
+      retention: 5 * 86_400_000,
+      max_entries: 100_000,
+      fingerprint_bytes: 65_536,
+    });
+    expect(config.smtp.backend_pool).toEqual({ max_idle: 32, idle_timeout: 30_000 });
   });
 
   it.each([
@@ -70,6 +77,18 @@ describe('loadConfig', () => {
       'directory:\n  source: ldap\n  ldap:\n    urls: [ldap://x]\n    base_dn: dc=x\n    filter: (uid={user})\n',
       'directory.ldap.filter',
       6,
+    ],
+    [
+      'a journal in Redis without abuse.redis',
+      `smtp:\n  journal:\n    state: redis\n${minimal}`,
+      'smtp.journal.state',
+      3,
+    ],
+    [
+      'a fingerprint past what backends hold',
+      `smtp:\n  journal:\n    fingerprint_bytes: 1000000\n${minimal}`,
+      'smtp.journal.fingerprint_bytes',
+      3,
     ],
     [
       'an exposed admin API without a token',
