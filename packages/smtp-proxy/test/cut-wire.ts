@@ -13,6 +13,8 @@ export class CutWire {
   connections = 0;
   #marker: string | undefined;
   readonly #sockets = new Set<Socket>();
+  /** The client side of each connection open now. */
+  readonly #clients = new Set<Socket>();
 
   private constructor(
     readonly server: Server,
@@ -27,6 +29,8 @@ export class CutWire {
     const server = createServer((client) => {
       const self = wire as CutWire;
       self.connections += 1;
+      self.#clients.add(client);
+      client.on('close', () => self.#clients.delete(client));
       const backend = connect({ host: '127.0.0.1', port: self.target });
       for (const s of [client, backend]) {
         self.#sockets.add(s);
@@ -68,6 +72,11 @@ export class CutWire {
   /** The next connection that carries `marker` towards the backend is cut. */
   cutAt(marker: string): void {
     this.#marker = marker;
+  }
+
+  /** Connections open now. */
+  get open(): number {
+    return this.#clients.size;
   }
 
   get armed(): boolean {

@@ -285,4 +285,11 @@ describe('MX fanout with the delivery journal, behind a real Postfix', () => {
     await until('the queue to empty', () => postfix.queueSize() === 0);
     for (const user of everyone) expect(copies(user, marker), user).toBe(1);
   });
+
+  it('stopped listeners close the backend connections they kept, once their sessions end', async () => {
+    expect(wireB.open).toBeGreaterThan(0);
+    front.switchTo(nodes.memory); // Postfix's cached sessions end
+    for (const s of servers) s.close();
+    await until('no backend connection left', () => wireB.open === 0);
+  });
 });
