@@ -17,7 +17,7 @@ import { type DeliveryJournal, startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
 import type { Config } from './config/schema.js';
-import { journalKey, openJournal } from './journal.js';
+import { journalKey, journalWarning, openJournal } from './journal.js';
 import { reusePortFor } from './reuse-port.js';
 
 type ListenerConfig = Config['listeners'][number];
@@ -87,6 +87,8 @@ export class ListenerSet {
     this.#isOwnAddress = ownAddressCheck(config);
     this.#journal = openJournal(config);
     this.#journalKey = journalKey(config);
+    const warning = journalWarning(config);
+    if (warning) log.warn(warning);
   }
 
   get size(): number {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../src/config/duration.js';
 import { substituteEnv } from '../src/config/env.js';
 import { loadConfig } from '../src/config/load.js';
+import { journalWarning } from '../src/journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'homing-config-'));
 let n = 0;
@@ -194,5 +195,23 @@ describe('deploy/examples/homing.yaml', () => {
       'implicit',
     ]);
     expect(Object.keys(config.backends)).toEqual(['mbox-a', 'mbox-b']);
+  });
+});
+
+describe('journalWarning', () => {
+  const mx = 'listeners:\n  - protocol: smtp\n    listen: 127.0.0.1:25\n    tls: none\n';
+  it.each([
+    ['one worker', `${mx}${minimal}`, false],
+    ['two workers, memory journal', `workers: 2\n${mx}${minimal}`, true],
+    [
+      'two workers, journal in Redis',
+      `workers: 2\n${mx}smtp:\n  journal:\n    state: redis\nabuse:\n  redis:\n    url: redis://127.0.0.1:6379\n${minimal}`,
+      false,
+    ],
+    ['two workers, policy single', `workers: 2\n${mx}    policy: single\n${minimal}`, false],
+    ['two workers, no MX', `workers: 2\n${minimal}`, false],
+  ])('%s', (_name, text, warned) => {
+    const config = load(text).result();
+    expect(journalWarning(config) !== undefined).toBe(warned);
   });
 });

@@ -18,7 +18,7 @@ export const journal = z
       .enum(['memory', 'redis'])
       .default('memory')
       .describe(
-        "memory: this node's own (a retry that reaches another node is not recognised); redis: shared by the pool, in abuse.redis",
+        "memory: this process's own (a retry that reaches another node, or another of this node's workers, is not recognised); redis: shared by the pool and the workers, in abuse.redis",
       ),
     retention: duration(
       'how long a partly delivered message is remembered: longer than senders retry',
