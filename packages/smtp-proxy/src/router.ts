@@ -16,10 +16,12 @@ import type { BackendPool } from './backend-pool.js';
 import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
 import { fingerprintOf } from './journal/fingerprint.js';
 import type { DeliveryJournal } from './journal/journal.js';
+import { journalDown, lookUp, settle } from './journal/journal-step.js';
+import { logMessage } from './message-log.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
 import { perRecipientReplies, type RecipientOutcome, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, replyText, SmtpError, type SmtpReply } from './reply.js';
+import { isPositive, replyError, SmtpError } from './reply.js';
 
 /**
  * What a recipient on a second backend gets: 452, so that the sender sends it in another
@@ -78,18 +80,6 @@ interface Accepted {
   readonly rcpt: string;
   readonly delivery: Delivery;
 }
-
-/** What the journal knew of a message when its header block had arrived. */
-type Known =
-  | { readonly fingerprint: string; readonly delivered: ReadonlyMap<string, string> }
-  | 'failed'
-  | undefined;
-
-/**
- * Routes one client session's transactions: each recipient to its home, each backend's own
- * answers passed on, nothing accepted before the backend accepted it, nothing spooled here.
- */
-const journalDown = lostJournal();
 
 /** What a sender is told when a recipient's home cannot be used now. */
 const unavailable: Record<UnavailableReason, SmtpError> = {
@@ -281,7 +271,8 @@ export class Router {
       })),
       this.#options.maxReceived,
     );
-    const known = journal && fingerprint && this.#lookUp(journal, fingerprint);
+    const known =
+      journal && fingerprint && lookUp(journal, fingerprint, this.#options.metrics, this.#log);
     const timeoutMs = this.#options.limits.backendLoginTimeoutMs * 4;
     const accepted = this.#accepted;
     const results = await Promise.all(
@@ -335,91 +326,25 @@ export class Router {
     });
     // Written once the reply is on its way: the sender does not wait for our log.
     const size = stream.byteLength;
-    setImmediate(() => this.#logMessage(from, size, accepted, outcomes));
+    const logged = accepted.map((r) => ({ address: r.address, backend: r.delivery.backend.name }));
+    setImmediate(() => logMessage(this.#log, from, size, logged, outcomes));
     if (this.#options.lmtp) return perRecipientReplies(outcomes);
     const reply = singleReply(outcomes);
-    const found = await known;
-    if (journal && typeof found === 'object') {
-      const skipped = accepted.filter((r) => found.delivered.has(r.address)).length;
-      if (skipped > 0) this.#options.metrics.smtpJournal('skipped', skipped);
-      // The sender is to try again: who has the message now must not get it twice.
-      if (reply.kind === 'retry') await this.#record(journal, found, accepted, outcomes);
+    if (journal && known) {
+      const addresses = accepted.map((r) => r.address);
+      const { metrics } = this.#options;
+      await settle(
+        journal,
+        await known,
+        reply.kind === 'retry',
+        addresses,
+        outcomes,
+        metrics,
+        this.#log,
+      );
     }
     if (reply.kind === 'delivered') return reply.text;
     throw reply.error;
-  }
-
-  /** The journal's entry for the message, once its header block has arrived. */
-  async #lookUp(
-    journal: DeliveryJournal,
-    fingerprint: Promise<string | undefined>,
-  ): Promise<Known> {
-    const value = await fingerprint;
-    if (value === undefined) return undefined;
-    try {
-      return { fingerprint: value, delivered: await journal.delivered(value) };
-    } catch (error) {
-      this.#options.metrics.smtpJournal('error', 1);
-      this.#log.warn({ err: String(error) }, 'delivery journal unavailable');
-      return 'failed';
-    }
-  }
-
-  async #record(
-    journal: DeliveryJournal,
-    found: { readonly fingerprint: string; readonly delivered: ReadonlyMap<string, string> },
-    accepted: readonly Accepted[],
-    outcomes: readonly RecipientOutcome[],
-  ): Promise<void> {
-    const now = new Map<string, string>();
-    accepted.forEach((rcpt, i) => {
-      const reply = outcomes[i];
-      if (reply && isPositive(reply) && !found.delivered.has(rcpt.address))
-        now.set(rcpt.address, replyText(reply).slice(0, 300));
-    });
-    if (now.size === 0) return;
-    try {
-      await journal.record(found.fingerprint, now);
-      this.#options.metrics.smtpJournal('recorded', now.size);
-    } catch (error) {
-      // A retry may now give these recipients a second copy; nothing else can be done here.
-      this.#options.metrics.smtpJournal('error', 1);
-      this.#log.error(
-        { err: String(error), rcpts: [...now.keys()] },
-        'delivery journal write failed: a retry may deliver these recipients twice',
-      );
-    }
-  }
-
-  /**
-   * One line per message, as a mail operator looks for it: the sender, its size, and each
-   * recipient with its mailbox server and that server's reply (with its queue id).
-   */
-  #logMessage(
-    from: string,
-    size: number,
-    accepted: readonly Accepted[],
-    outcomes: readonly RecipientOutcome[],
-  ): void {
-    const taken = outcomes.filter((r) => r && isPositive(r)).length;
-    const result =
-      taken === outcomes.length
-        ? 'delivered'
-        : taken > 0
-          ? 'delivered to some recipients'
-          : outcomes.every((r) => r && r.code >= 500)
-            ? 'refused'
-            : 'deferred';
-    const rcpts = accepted.map((rcpt, i) => {
-      const reply = outcomes[i];
-      return {
-        to: rcpt.address,
-        backend: rcpt.delivery.backend.name,
-        reply: reply ? `${reply.code} ${replyText(reply)}` : 'connection lost',
-      };
-    });
-    const level = result === 'delivered' || result === 'refused' ? 'info' : 'warn';
-    this.#log[level]({ from, size, rcpts }, `message ${result}`);
   }
 
   /**
@@ -582,9 +507,4 @@ export class Router {
       ),
     );
   }
-}
-
-/** A backend's share left undelivered because the journal could not be asked. */
-function lostJournal(): SmtpReply {
-  return { code: 451, enhanced: '4.3.0', lines: ['Delivery journal unavailable, try again later'] };
 }
