@@ -5,6 +5,11 @@ export interface BackendPoolOptions {
   readonly maxIdlePerBackend: number;
   /** An idle connection unused this long is closed (QUIT). */
   readonly idleTimeoutMs: number;
+  /**
+   * Whether the backend a key names is marked down (its health, by probes or failures): its
+   * idle connections are closed at the next sweep, not only when a session asks for one.
+   */
+  readonly isDown?: ((key: string) => boolean) | undefined;
 }
 
 export const defaultBackendPool: BackendPoolOptions = {
@@ -92,6 +97,10 @@ export class BackendPool {
   #sweep(): void {
     const oldest = performance.now() - this.#options.idleTimeoutMs;
     for (const [key, list] of this.#idle) {
+      if (this.#options.isDown?.(key)) {
+        this.drop(key);
+        continue;
+      }
       // Oldest first: the list is in the order connections were given back.
       let stale = 0;
       while (

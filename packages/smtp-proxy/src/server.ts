@@ -77,7 +77,11 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   if (options.kind === 'submission' && !submission)
     throw new Error('a submission listener needs its mode');
   const implicit = options.spec.tls === 'implicit';
-  const pool = new BackendPool(options.backendPool ?? defaultBackendPool);
+  // Pool keys start with the backend's health key (`name/lmtp`).
+  const pool = new BackendPool({
+    ...(options.backendPool ?? defaultBackendPool),
+    isDown: (key) => options.health.isDown(key.split(' ')[0] ?? key),
+  });
   const smtp = new SMTPServer({
     name: options.hostname,
     lmtp: options.kind === 'lmtp',

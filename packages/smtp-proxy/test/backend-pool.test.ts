@@ -85,6 +85,25 @@ describe('BackendPool', () => {
     expect(pool.size).toBe(0);
   });
 
+  it('closes the idle connections of a backend marked down at its next sweep', () => {
+    vi.useFakeTimers();
+    const down = new Set<string>();
+    const pool = new BackendPool({
+      maxIdlePerBackend: 4,
+      idleTimeoutMs: 1000,
+      isDown: (key) => down.has(key),
+    });
+    const [a1, b1] = [connection('a1'), connection('b1')];
+    pool.give('a', a1);
+    pool.give('b', b1);
+    down.add('a');
+    vi.advanceTimersByTime(500);
+    expect(a1.quits).toBe(1);
+    expect(b1.quits).toBe(0);
+    expect(pool.size).toBe(1);
+    pool.close();
+  });
+
   it('drops a failed backend and, once closed, keeps nothing more', () => {
     const pool = new BackendPool({ maxIdlePerBackend: 4, idleTimeoutMs: 60_000 });
     const [a1, b1, late] = [connection('a1'), connection('b1'), connection('late')];
