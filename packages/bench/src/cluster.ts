@@ -86,11 +86,12 @@ export async function startCluster(
   cleanup.add(() => dir.remove());
   const certs = makeCertificates(dir.path);
   const slapdStart = Slapd.start(
-    users.map((u) => ({
+    users.map((u, i) => ({
       uid: u.address.split('@')[0] ?? u.address,
       mail: u.address,
       password: u.password,
-      mailHost: 'mbox-a',
+      // Two backends for homing's MX to route between (both this one Dovecot).
+      mailHost: i % 2 === 0 ? 'mbox-a' : 'mbox-b',
     })),
   );
   const dovecotStart = Dovecot.start({
@@ -258,6 +259,13 @@ abuse:
   max_sessions_per_user: 0
 backends:
   mbox-a:
+    host: 127.0.0.1
+    imap: { port: ${dovecot.imapPort}, tls: none, forward: id }
+    pop3: { port: ${dovecot.pop3Port}, tls: none, forward: xclient }
+    lmtp: { port: ${dovecot.lmtpPort}, tls: none }
+  # The same Dovecot under a second name: a message for users on both is two backend
+  # transactions through homing (one Dovecot keeps the direct side comparable on two cores).
+  mbox-b:
     host: 127.0.0.1
     imap: { port: ${dovecot.imapPort}, tls: none, forward: id }
     pop3: { port: ${dovecot.pop3Port}, tls: none, forward: xclient }

@@ -36,11 +36,11 @@ class SmtpReplyReader implements Reader<SmtpReply> {
 
 /**
  * A bare SMTP and LMTP client: one command at a time, replies as they come. LMTP answers the
- * end of DATA once per recipient; the bench sends one recipient per transaction, so both
- * protocols give one reply there.
+ * end of DATA once per accepted recipient, SMTP once.
  */
 export class SmtpClient {
   readonly #client: LineClient;
+  #lmtp = false;
 
   private constructor(port: number) {
     this.#client = new LineClient({ port });
@@ -52,6 +52,7 @@ export class SmtpClient {
     try {
       const greeting = await smtp.#reply('the greeting');
       if (greeting.code !== 220) throw new Error(`greeting on port ${port}: ${greeting.lines[0]}`);
+      smtp.#lmtp = hello === 'LHLO';
       const helo = await smtp.command(`${hello} bench.example.com`, hello);
       if (helo.code !== 250) throw new Error(`${hello} on port ${port}: ${helo.lines[0]}`);
       return smtp;
@@ -67,25 +68,31 @@ export class SmtpClient {
   }
 
   /**
-   * MAIL, RCPT, DATA and the message (`data`: dot-stuffed, ending in CRLF.CRLF), each waiting
-   * for its reply. Returns the reply that ended the transaction: the one to the message, or
-   * the refusal of MAIL, RCPT or DATA (after which the transaction is reset).
+   * MAIL, each RCPT, DATA and the message (`data`: dot-stuffed, ending in CRLF.CRLF), each
+   * waiting for its reply. Returns, per recipient, the reply that ended its part: the one to
+   * the message (LMTP: its own), or the refusal of MAIL, its RCPT or DATA (after which the
+   * transaction is reset).
    */
-  async transaction(from: string, to: string, data: Buffer): Promise<SmtpReply> {
+  async transaction(from: string, to: readonly string[], data: Buffer): Promise<SmtpReply[]> {
     const mail = await this.command(`MAIL FROM:<${from}>`, 'MAIL');
-    if (mail.code !== 250) return mail;
-    for (const [command, what, wanted] of [
-      [`RCPT TO:<${to}>`, 'RCPT', 250],
-      ['DATA', 'DATA', 354],
-    ] as const) {
-      const reply = await this.command(command, what);
-      if (reply.code !== wanted) {
-        await this.command('RSET', 'RSET');
-        return reply;
-      }
+    if (mail.code !== 250) return to.map(() => mail);
+    const replies: (SmtpReply | undefined)[] = [];
+    for (const rcpt of to) {
+      const reply = await this.command(`RCPT TO:<${rcpt}>`, 'RCPT');
+      replies.push(reply.code === 250 ? undefined : reply);
+    }
+    const data354 = replies.some((r) => r === undefined)
+      ? await this.command('DATA', 'DATA')
+      : undefined;
+    if (data354?.code !== 354) {
+      await this.command('RSET', 'RSET');
+      return replies.map((r) => r ?? (data354 as SmtpReply));
     }
     this.#client.write(data);
-    return this.#reply('the end of DATA');
+    const one = this.#lmtp ? undefined : await this.#reply('the end of DATA');
+    const done: SmtpReply[] = [];
+    for (const r of replies) done.push(r ?? one ?? (await this.#reply('the end of DATA')));
+    return done;
   }
 
   /** QUIT (221), then waits for the server to close the connection (RFC 5321 §4.1.1.10). */

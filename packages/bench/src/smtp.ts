@@ -1,6 +1,8 @@
 /**
  * The SMTP part: messages per second through homing's MX listener against the same messages
- * straight to Dovecot's LMTP, then a check that each accepted message arrived exactly once.
+ * straight to Dovecot's LMTP, with one message per connection (as most MX traffic comes) and
+ * many; each message for 1 to 3 users picked at random (on both backends); then a check that
+ * each accepted copy arrived exactly once.
  */
 import { randomBytes } from 'node:crypto';
 import type { Dovecot } from '@homing/testkit';
@@ -10,8 +12,13 @@ import { percent, row } from './report.js';
 import { SmtpClient } from './smtp-client.js';
 import { type Side, sleep, slicesPerSide, sliceTurns, takeTurns } from './turns.js';
 
-/** Few connections: latency counts; many: the CPUs (shared by all parts here) count. */
-const connectionLevels = [4, 16];
+/** Rows: connections at a time, and messages each connection sends before it says QUIT. */
+const levels = [
+  { connections: 20, perConnection: 1 },
+  { connections: 16, perConnection: 25 },
+] as const;
+const warmUpLevel = { connections: 4, perConnection: 25 } as const;
+const maxRecipients = 3;
 const bodyBytes = 4096;
 /**
  * Unmeasured traffic first, the sides taking turns: every user's maildir exists and homing's
@@ -27,11 +34,11 @@ const sender = 'bench@example.net';
 const arrivalWaitMs = 5000;
 const ID_HEADER = /^X-Bench-Id: (\S+?)\r?$/m;
 
-/** Every message sent: where it went and whether it was accepted (250 to the message). */
+/** Every message sent: where it went and, per recipient, whether it was accepted (250). */
 interface Sent {
-  readonly recipient: string;
+  readonly recipients: readonly string[];
   readonly side: Side;
-  readonly accepted: boolean;
+  readonly accepted: readonly boolean[];
 }
 
 interface SmtpSample {
@@ -45,7 +52,7 @@ interface SmtpSample {
 interface DeliveryCheck {
   readonly accepted: number;
   readonly refused: number;
-  /** Accepted and not in the recipient's INBOX. */
+  /** Copies accepted (one per recipient) and not in the recipient's INBOX. */
   readonly lost: number;
   /** Accepted and in the recipient's INBOX more than once. */
   readonly duplicated: number;
@@ -67,25 +74,18 @@ export async function smtpMessages(
     next: { message: 0 },
   };
   for (const side of warmUpTurns)
-    await smtpSample(
-      smtpPort(smtp, side),
-      side,
-      users,
-      warmUpTurnSeconds,
-      connectionLevels[0] ?? 4,
-      ledger,
-    );
+    await smtpSample(smtpPort(smtp, side), side, users, warmUpTurnSeconds, warmUpLevel, ledger);
   console.log(
     `warm-up: ${warmUpTurns.length / 2} × ${warmUpTurnSeconds} s of messages each way, taking ` +
       "turns (every user's maildir made, both sides past their first seconds); they are in the " +
       'delivery check too',
   );
-  for (const connections of connectionLevels) {
+  for (const level of levels) {
     const { results, usage } = await takeTurns(
       processes,
       sliceTurns(smtpSides),
       (side) =>
-        smtpSample(smtpPort(smtp, side), side, users, seconds / slicesPerSide, connections, ledger),
+        smtpSample(smtpPort(smtp, side), side, users, seconds / slicesPerSide, level, ledger),
       pauseMs,
     );
     const direct = messageRate(results.direct);
@@ -93,7 +93,7 @@ export async function smtpMessages(
     const relayed = results.homing.reduce((sum, s) => sum + s.accepted, 0);
     console.log(
       row(
-        `SMTP messages/s c=${connections}`,
+        `SMTP msgs/s ${level.perConnection}/conn c=${level.connections}`,
         direct.perSecond,
         through.perSecond,
         [
@@ -112,78 +112,100 @@ export async function smtpMessages(
     check.misrouted > 0 ? `${check.misrouted} in another user's INBOX` : '',
   ].filter(Boolean);
   console.log(
-    `SMTP delivery check: ${check.accepted} accepted${refusedNote}: lost ${check.lost}, ` +
+    `SMTP delivery check: ${check.accepted} copies accepted${refusedNote}: lost ${check.lost}, ` +
       `duplicated ${check.duplicated}${lateNotes.map((n) => `, ${n}`).join('')}`,
   );
   console.log(
-    `  one message = MAIL, RCPT (one of the ${users.length} users in turn), DATA of ` +
-      `${(bodyBytes / 1000).toFixed(1)} kB with a unique X-Bench-Id header; each connection ` +
-      `sends one transaction after the other; ${seconds} s each side and level in ` +
-      `${slicesPerSide} slices taking turns`,
+    `  one message = MAIL, RCPT for 1 to ${maxRecipients} of the ${users.length} users at ` +
+      `random (half on backend mbox-a, half on mbox-b), DATA of ` +
+      `${(bodyBytes / 1000).toFixed(1)} kB with a unique X-Bench-Id header; a connection ` +
+      `sends one transaction after the other, n/conn of them before QUIT and a new ` +
+      `connection; ${seconds} s each side and row in ${slicesPerSide} slices taking turns`,
   );
   console.log(
     '  direct: LHLO and the transactions on Dovecot LMTP; homing: EHLO on its MX listener, ' +
-      "which routes each recipient to Dovecot's LMTP. Every message of both sides was looked " +
-      'for in every INBOX by its X-Bench-Id',
+      "which routes each recipient to its backend's LMTP (mbox-a and mbox-b are the same " +
+      'Dovecot, two backends to homing: a message for both is two LMTP transactions, at once). ' +
+      'Every message of both sides was looked for in every INBOX by its X-Bench-Id',
   );
   const wrong = check.lost + check.duplicated + check.refusedDelivered + check.misrouted;
   if (wrong > 0) throw new Error('SMTP: not every accepted message arrived exactly once');
 }
 
 /**
- * `connections` connections sending messages one after the other for `seconds`; the next
- * recipient and the message number come from `ledger`, where each message is written down with
- * its outcome. The first connection that fails stops them all and is thrown.
+ * `level.connections` workers sending messages one after the other for `seconds`, each on a
+ * connection it replaces after `level.perConnection` messages; the message number comes from
+ * `ledger`, where each message is written down with its outcome. The first worker that fails
+ * stops them all and is thrown.
  */
 async function smtpSample(
   port: number,
   side: Side,
   users: readonly BenchUser[],
   seconds: number,
-  connections: number,
+  level: { readonly connections: number; readonly perConnection: number },
   ledger: { run: string; sent: Map<string, Sent>; next: { message: number } },
 ): Promise<SmtpSample> {
   const latencies: number[] = [];
   let refused = 0;
   let failure: unknown;
-  const clients = await Promise.all(
-    Array.from({ length: connections }, () =>
-      SmtpClient.open(port, side === 'direct' ? 'LHLO' : 'EHLO'),
-    ),
-  );
-  try {
-    const started = performance.now();
-    const deadline = started + seconds * 1000;
-    const worker = async (client: SmtpClient) => {
-      while (failure === undefined && performance.now() < deadline) {
-        const n = ledger.next.message++;
-        const recipient = (users[n % users.length] as BenchUser).address;
-        const id = `${ledger.run}.${n}`;
-        const begin = performance.now();
-        try {
-          const reply = await client.transaction(sender, recipient, message(id, recipient));
-          const accepted = reply.code === 250;
-          ledger.sent.set(id, { recipient, side, accepted });
-          if (accepted) latencies.push(performance.now() - begin);
+  const open = new Set<SmtpClient>();
+  const hello = side === 'direct' ? 'LHLO' : 'EHLO';
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const worker = async () => {
+    while (failure === undefined && performance.now() < deadline) {
+      const begin = performance.now();
+      let client: SmtpClient | undefined;
+      try {
+        client = await SmtpClient.open(port, hello);
+        open.add(client);
+        for (let i = 0; i < level.perConnection; i += 1) {
+          if (failure !== undefined || performance.now() >= deadline) break;
+          const n = ledger.next.message++;
+          const recipients = pick(users, n);
+          const id = `${ledger.run}.${n}`;
+          const from = i === 0 ? begin : performance.now();
+          const replies = await client.transaction(sender, recipients, message(id, recipients));
+          const accepted = replies.map((r) => r.code === 250);
+          ledger.sent.set(id, { recipients, side, accepted });
+          if (accepted.every(Boolean)) latencies.push(performance.now() - from);
           else {
             refused += 1;
-            if (refused === 1) console.log(`  ${side}: message refused: ${reply.lines.join(' ')}`);
+            const reply = replies.find((r) => r.code !== 250);
+            if (refused === 1) console.log(`  ${side}: message refused: ${reply?.lines.join(' ')}`);
           }
-        } catch (error) {
-          // No reply: whether it was delivered is unknown, so it counts as neither.
-          failure ??= error;
-          return;
+        }
+        await client.quit();
+      } catch (error) {
+        // No reply: whether it was delivered is unknown, so it counts as neither.
+        failure ??= error;
+        return;
+      } finally {
+        if (client) {
+          open.delete(client);
+          client.destroy();
         }
       }
-    };
-    await Promise.all(clients.map(worker));
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: level.connections }, worker));
     if (failure !== undefined) throw failure;
     const elapsedMs = performance.now() - started;
-    await Promise.all(clients.map((c) => c.quit()));
     return { accepted: latencies.length, refused, latencies, elapsedMs };
   } finally {
-    for (const client of clients) client.destroy();
+    for (const client of open) client.destroy();
   }
+}
+
+/** 1 to `maxRecipients` different users for message `n`, at random. */
+function pick(users: readonly BenchUser[], n: number): string[] {
+  const count = 1 + (n % maxRecipients);
+  const picked = new Set<string>();
+  while (picked.size < count)
+    picked.add((users[Math.floor(Math.random() * users.length)] as BenchUser).address);
+  return [...picked];
 }
 
 /** Accepted messages per second and the median time of one transaction. */
@@ -223,8 +245,9 @@ function countDeliveries(
       const id = ID_HEADER.exec(text)?.[1];
       const message = id === undefined ? undefined : sent.get(id);
       if (id === undefined || !message) continue;
-      if (message.recipient !== user.address) misrouted += 1;
-      else copies.set(id, (copies.get(id) ?? 0) + 1);
+      const key = `${id} ${user.address}`;
+      if (!message.recipients.includes(user.address)) misrouted += 1;
+      else copies.set(key, (copies.get(key) ?? 0) + 1);
     }
   }
   let accepted = 0;
@@ -233,15 +256,17 @@ function countDeliveries(
   let duplicated = 0;
   let refusedDelivered = 0;
   for (const [id, message] of sent) {
-    const count = copies.get(id) ?? 0;
-    if (message.accepted) {
-      accepted += 1;
-      if (count === 0) lost += 1;
-      if (count > 1) duplicated += 1;
-    } else {
-      refused += 1;
-      if (count > 0) refusedDelivered += 1;
-    }
+    message.recipients.forEach((recipient, i) => {
+      const count = copies.get(`${id} ${recipient}`) ?? 0;
+      if (message.accepted[i]) {
+        accepted += 1;
+        if (count === 0) lost += 1;
+        if (count > 1) duplicated += 1;
+      } else {
+        refused += 1;
+        if (count > 0) refusedDelivered += 1;
+      }
+    });
   }
   return { accepted, refused, lost, duplicated, refusedDelivered, misrouted };
 }
@@ -260,10 +285,10 @@ const body = (() => {
 })();
 
 /** A message with a unique id, dot-stuffed and ending in CRLF.CRLF, as DATA sends it. */
-function message(id: string, recipient: string): Buffer {
+function message(id: string, recipients: readonly string[]): Buffer {
   const head = [
     `From: homing bench <${sender}>`,
-    `To: ${recipient}`,
+    `To: ${recipients.join(', ')}`,
     `Subject: bench message ${id}`,
     `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: <${id}@bench.example.net>`,

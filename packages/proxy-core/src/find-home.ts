@@ -1,4 +1,5 @@
 import {
+  type AddressKind,
   type Directory,
   DirectoryError,
   type Endpoint,
@@ -15,6 +16,13 @@ export interface FindHomeOptions {
   readonly limits: Limits;
   readonly isOwnAddress: (host: string, port: number) => boolean;
   readonly protocol: Protocol;
+  /**
+   * A service used when the home has none for `protocol` (mail delivery: LMTP, else SMTP); a
+   * home counts as down only when every one of them is.
+   */
+  readonly fallback?: Protocol | undefined;
+  /** A login (default), or a recipient of mail: its address rules and its log lines. */
+  readonly kind?: AddressKind | undefined;
   readonly user: string;
   /** The client's password, when it gave one (not for OAuth): checked here for master logins. */
   readonly password: string | undefined;
@@ -33,7 +41,10 @@ export type HomeResult =
   /** Unknown user, or the directory refused the password: the one failure reply. */
   | { readonly kind: 'failed' }
   /** Directory or configuration trouble: a fast temporary failure. */
-  | { readonly kind: 'unavailable' };
+  | { readonly kind: 'unavailable'; readonly reason: UnavailableReason };
+
+/** Why a home could not be used: mail delivery tells the sender which. */
+export type UnavailableReason = 'directory' | 'no service' | 'loop' | 'password check';
 
 /**
  * Everything a login learns before it talks to a backend, the same for every protocol: the
@@ -41,12 +52,15 @@ export type HomeResult =
  * node, and, where the backend takes master logins, the password checked by the directory.
  */
 export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
-  const { directory, health, limits, protocol, log, user } = options;
+  const { directory, health, limits, protocol, fallback, log, user } = options;
+  const kind = options.kind ?? 'login';
+  const services = fallback ? [protocol, fallback] : [protocol];
   let route: Route | undefined;
   try {
     const result = await directory.lookup(user, {
       timeoutMs: limits.backendConnectTimeoutMs,
-      isHealthy: (name) => !health.isDown(`${name}/${protocol}`),
+      kind,
+      isHealthy: (name) => services.some((p) => !health.isDown(`${name}/${p}`)),
     });
     route = result.route;
     if (result.stale) log.warn({ user }, 'directory failing: using a stale route');
@@ -55,21 +69,25 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
       { user, err: error instanceof DirectoryError ? error.message : error },
       'directory unavailable',
     );
-    return { kind: 'unavailable' };
+    return { kind: 'unavailable', reason: 'directory' };
   }
   if (!route) {
-    log.info({ user }, 'login failed: no such user');
+    log.info({ user }, kind === 'login' ? 'login failed: no such user' : 'no such recipient');
     return { kind: 'failed' };
   }
   const backend = route.backend.name;
-  const endpoint = route.backend.endpoints[protocol];
+  const endpoints = route.backend.endpoints;
+  const endpoint = endpoints[protocol] ?? (fallback ? endpoints[fallback] : undefined);
   if (!endpoint) {
-    log.error({ user, backend }, `the home backend has no ${protocol} service configured`);
-    return { kind: 'unavailable' };
+    log.error(
+      { user, backend },
+      `the home backend has no ${services.join(' or ')} service configured`,
+    );
+    return { kind: 'unavailable', reason: 'no service' };
   }
   if (options.isOwnAddress(route.backend.host, endpoint.port)) {
     log.error({ user, backend }, 'route loop: the home backend is this proxy');
-    return { kind: 'unavailable' };
+    return { kind: 'unavailable', reason: 'loop' };
   }
   if (!route.backend.master || !directory.canVerifyPasswords || options.password === undefined) {
     return { kind: 'ok', route, endpoint, useMaster: false };
@@ -85,6 +103,6 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
       { user, err: error instanceof Error ? error.message : error },
       'password check unavailable',
     );
-    return { kind: 'unavailable' };
+    return { kind: 'unavailable', reason: 'password check' };
   }
 }

@@ -5,7 +5,12 @@ export { busyReply } from './busy.js';
 export { type Credentials, passwordOf } from './credentials.js';
 export { Deadline } from './deadline.js';
 export { atLeast } from './delay.js';
-export { type FindHomeOptions, findHome, type HomeResult } from './find-home.js';
+export {
+  type FindHomeOptions,
+  findHome,
+  type HomeResult,
+  type UnavailableReason,
+} from './find-home.js';
 export type { ProbeVerdict } from './health.js';
 export { BackendHealth, type BackendState, type HealthOptions } from './health.js';
 export { defaultLimits, type Limits } from './limits.js';
@@ -31,6 +36,7 @@ export {
   type ReplayVerdict,
 } from './login-path.js';
 export {
+  type JournalEvent,
   type LoginOutcome,
   type MessageOutcome,
   noMetrics,

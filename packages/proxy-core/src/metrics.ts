@@ -4,6 +4,13 @@ import type { SessionProtocol } from './sessions.js';
 export type LoginOutcome = 'ok' | 'failed' | 'unavailable';
 export type RecipientOutcome = 'accepted' | 'unknown' | 'refused' | 'deferred';
 export type MessageOutcome = 'accepted' | 'refused' | 'deferred';
+/**
+ * The MX's delivery journal: `skipped` a recipient left out of a retry (delivered before),
+ * `recorded` one written down as delivered while its message is to be retried, `fallback` a
+ * recipient on another backend refused with 452 because the journal could not be asked,
+ * `error` a failed lookup or write.
+ */
+export type JournalEvent = 'skipped' | 'recorded' | 'fallback' | 'error';
 
 /**
  * What the protocol proxies report as they work; the server turns it into Prometheus metrics.
@@ -19,6 +26,7 @@ export interface ProxyMetrics {
   smtpMessage(protocol: SessionProtocol, outcome: MessageOutcome): void;
   /** This node ran out of a resource (EMFILE, EADDRNOTAVAIL...): no backend's fault. */
   localError(code: string, context: LocalErrorContext): void;
+  smtpJournal(event: JournalEvent, count: number): void;
 }
 
 export const noMetrics: ProxyMetrics = {
@@ -28,4 +36,5 @@ export const noMetrics: ProxyMetrics = {
   smtpRecipient: () => {},
   smtpMessage: () => {},
   localError: () => {},
+  smtpJournal: () => {},
 };

@@ -104,6 +104,7 @@ const metrics: ProxyMetrics = {
   smtpRecipient: () => {},
   smtpMessage: () => {},
   localError: () => {},
+  smtpJournal: () => {},
 };
 let path: LoginPath;
 let health: BackendHealth;

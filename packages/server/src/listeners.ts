@@ -18,11 +18,12 @@ import {
   SessionRegistry,
   sourceAddresses,
 } from '@homing/proxy-core';
-import { startSmtpListener } from '@homing/smtp-proxy';
+import { type DeliveryJournal, startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
 import { splitListen } from './admin.js';
 import { type Capacity, raiseDescriptorLimit, sessionCapacity } from './capacity.js';
 import type { Config } from './config/schema.js';
+import { journalKey, journalWarning, openJournal } from './journal.js';
 import type { ListenerConnections } from './operator-metrics.js';
 import { reusePortFor } from './reuse-port.js';
 
@@ -128,6 +129,9 @@ export class ListenerSet {
   readonly descriptors = raiseDescriptorLimit();
   readonly admission = new Admission();
   capacity: Capacity | undefined;
+  /** The MX delivery journal; replaced by a reload that changes its settings. */
+  #journal: DeliveryJournal;
+  #journalKey: string;
   #tls: ServerTls | undefined;
   #isOwnAddress: (host: string, port: number) => boolean;
   readonly #servers = new Map<string, Running>();
@@ -146,6 +150,10 @@ export class ListenerSet {
       backoffMaxMs: config.backend_health.backoff_max,
     });
     this.#isOwnAddress = ownAddressCheck(config);
+    this.#journal = openJournal(config);
+    this.#journalKey = journalKey(config);
+    const warning = journalWarning(config);
+    if (warning) log.warn(warning);
   }
 
   get size(): number {
@@ -199,6 +207,13 @@ export class ListenerSet {
       commit: async () => {
         Object.assign(this.limits, limitsFrom(config));
         this.#isOwnAddress = ownAddressCheck(config);
+        if (journalKey(config) !== this.#journalKey) {
+          const old = this.#journal;
+          this.#journal = openJournal(config);
+          this.#journalKey = journalKey(config);
+          // Transactions under way keep the one they started with.
+          setTimeout(() => void old.close(), 60_000).unref();
+        }
         this.#setCapacity(config);
         sourceAddresses.set(
           config.backend_defaults.source_addresses,
@@ -228,6 +243,11 @@ export class ListenerSet {
         }
       },
     };
+  }
+
+  /** Once no session is left: the journal's connection (Redis) goes. */
+  async close(): Promise<void> {
+    await this.#journal.close();
   }
 
   /** Stops accepting connections on every listener; sessions go on. */
@@ -347,6 +367,15 @@ export class ListenerSet {
         policy: l.policy,
         smtputf8: smtp.smtputf8,
         dsn: smtp.dsn,
+        get journal() {
+          return set.#journal;
+        },
+        fingerprintBytes: smtp.journal.fingerprint_bytes,
+        backendPool: {
+          maxIdlePerBackend: smtp.backend_pool.max_idle,
+          idleTimeoutMs: smtp.backend_pool.idle_timeout,
+        },
+        greetingDelayMs: l.greeting_delay,
         submission: {
           mode: l.submission_mode,
           smarthost: smtp.smarthost && {

@@ -3,6 +3,7 @@ import type {
   AbuseGuard,
   BackendHealth,
   BackendProbes,
+  JournalEvent,
   LocalErrorContext,
   LoginOutcome,
   MessageOutcome,
@@ -30,6 +31,7 @@ export class Metrics implements ProxyMetrics {
   readonly #bytes: Counter<'protocol' | 'direction'>;
   readonly #recipients: Counter<'protocol' | 'outcome'>;
   readonly #messages: Counter<'protocol' | 'outcome'>;
+  readonly #journal: Counter<'event'>;
 
   #guard: AbuseGuard | undefined;
   #probes: BackendProbes | undefined;
@@ -72,6 +74,12 @@ export class Metrics implements ProxyMetrics {
       name: 'homing_smtp_messages_total',
       help: 'SMTP, LMTP and submission messages by outcome (accepted, refused, deferred)',
       labelNames: ['protocol', 'outcome'],
+      registers,
+    });
+    this.#journal = new Counter({
+      name: 'homing_smtp_journal_total',
+      help: 'MX delivery journal: recipients skipped on a retry (delivered before), recorded, refused with 452 because the journal was unavailable (fallback); failed lookups and writes (error)',
+      labelNames: ['event'],
       registers,
     });
     new Gauge({
@@ -204,5 +212,9 @@ export class Metrics implements ProxyMetrics {
 
   localError(code: string, context: LocalErrorContext): void {
     this.capacity.localError(code, context);
+  }
+
+  smtpJournal(event: JournalEvent, count: number): void {
+    this.#journal.inc({ event }, count);
   }
 }

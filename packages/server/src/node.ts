@@ -106,7 +106,7 @@ export class HomingNode {
       await node.listeners.apply(config);
     } catch (error) {
       node.listeners.stopAccepting();
-      await Promise.allSettled([node.abuse.close(), directory.close()]);
+      await Promise.allSettled([node.abuse.close(), directory.close(), node.listeners.close()]);
       throw error;
     }
     if (config.backend_health.probe_interval > 0) node.probes.start();
@@ -259,7 +259,7 @@ export class HomingNode {
       this.#admin ? this.#admin.close(() => resolve()) : resolve(),
     );
     this.#admin?.closeAllConnections();
-    await this.#directory.close();
+    await Promise.allSettled([this.#directory.close(), this.listeners.close()]);
   }
 }
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../src/config/duration.js';
 import { substituteEnv } from '../src/config/env.js';
 import { loadConfig } from '../src/config/load.js';
+import { journalWarning } from '../src/journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'homing-config-'));
 let n = 0;
@@ -45,6 +46,13 @@ describe('loadConfig', () => {
     expect(config.log).toEqual({ level: 'info', format: 'auto', flush_interval: 1000 });
     expect(config.backend_defaults.imap).toEqual({ port: 143, tls: 'none', forward: 'none' });
     expect(config.backend_defaults.lmtp?.port).toBe(24);
+    expect(config.smtp.journal).toEqual({
+      state: 'memory',
+      retention: 5 * 86_400_000,
+      max_entries: 100_000,
+      fingerprint_bytes: 65_536,
+    });
+    expect(config.smtp.backend_pool).toEqual({ max_idle: 32, idle_timeout: 30_000 });
     expect(config.backend_defaults.managesieve).toEqual({
       port: 4190,
       tls: 'none',
@@ -89,6 +97,18 @@ describe('loadConfig', () => {
       'directory:\n  source: ldap\n  ldap:\n    urls: [ldap://x]\n    base_dn: dc=x\n    filter: (uid={user})\n',
       'directory.ldap.filter',
       6,
+    ],
+    [
+      'a journal in Redis without abuse.redis',
+      `smtp:\n  journal:\n    state: redis\n${minimal}`,
+      'smtp.journal.state',
+      3,
+    ],
+    [
+      'a fingerprint past what backends hold',
+      `smtp:\n  journal:\n    fingerprint_bytes: 1000000\n${minimal}`,
+      'smtp.journal.fingerprint_bytes',
+      3,
     ],
     [
       'an admin API without a token, even on loopback',
@@ -200,5 +220,23 @@ describe('deploy/examples/homing.yaml', () => {
     expect(config.listeners.at(-1)?.protocol).toBe('managesieve');
     expect(config.backends['mbox-a']?.managesieve?.port).toBe(4190);
     expect(Object.keys(config.backends)).toEqual(['mbox-a', 'mbox-b']);
+  });
+});
+
+describe('journalWarning', () => {
+  const mx = 'listeners:\n  - protocol: smtp\n    listen: 127.0.0.1:25\n    tls: none\n';
+  it.each([
+    ['one worker', `${mx}${minimal}`, false],
+    ['two workers, memory journal', `workers: 2\n${mx}${minimal}`, true],
+    [
+      'two workers, journal in Redis',
+      `workers: 2\n${mx}smtp:\n  journal:\n    state: redis\nabuse:\n  redis:\n    url: redis://127.0.0.1:6379\n${minimal}`,
+      false,
+    ],
+    ['two workers, policy single', `workers: 2\n${mx}    policy: single\n${minimal}`, false],
+    ['two workers, no MX', `workers: 2\n${minimal}`, false],
+  ])('%s', (_name, text, warned) => {
+    const config = load(text).result();
+    expect(journalWarning(config) !== undefined).toBe(warned);
   });
 });

@@ -1,6 +1,11 @@
 export { BackendClient, type BackendClientOptions } from './backend-client.js';
+export { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
 export { DotStuffer } from './dot-stuff.js';
 export { ReceivedCounter, receivedHeader } from './headers.js';
+export { Fingerprint, fingerprintOf } from './journal/fingerprint.js';
+export type { DeliveryJournal } from './journal/journal.js';
+export { MemoryJournal, type MemoryJournalOptions } from './journal/memory-journal.js';
+export { RedisJournal, type RedisJournalOptions } from './journal/redis-journal.js';
 export { extensions, ReplyCollector, replyError, SmtpError, type SmtpReply } from './reply.js';
 export { type MixedPolicy, Router, type RouterOptions } from './router.js';
 export { type SmtpKind, type SmtpListenerOptions, startSmtpListener } from './server.js';

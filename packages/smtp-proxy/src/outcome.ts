@@ -37,8 +37,9 @@ export function singleReply(outcomes: readonly RecipientOutcome[]): SingleReply 
   if (permanent && failures.length === outcomes.length) {
     return { kind: 'refused', error: replyError(failures[0] as SmtpReply) };
   }
-  // A retry may duplicate for the recipients that took it, which is better than losing mail for
-  // the others (no bounce is made here: nothing spools).
+  // The sender tries all again: with the MX's journal the retry reaches only those still
+  // without it; without one, those that took it get a second copy, which is better than losing
+  // mail for the others (no bounce is made here: nothing spools).
   const error = failures.some((r) => !r)
     ? lostConnection()
     : new SmtpError(451, '4.3.0 Delivery failed for some recipients, try again later');

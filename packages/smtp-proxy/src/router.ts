@@ -1,24 +1,38 @@
-import { type Backend, type Directory, DirectoryError, type Endpoint } from '@homing/directory';
+import type { Backend, Directory, Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
-  backendTlsOptions,
-  Deadline,
+  findHome,
   type Limits,
   localErrorCode,
+  openBackend,
   type Endpoint as Peer,
   type ProxyMetrics,
-  sourceAddresses,
+  type UnavailableReason,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { BackendClient } from './backend-client.js';
+import { deliverShare } from './backend-delivery.js';
+import type { BackendPool } from './backend-pool.js';
 import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
+import { fingerprintOf } from './journal/fingerprint.js';
+import type { DeliveryJournal } from './journal/journal.js';
+import { journalDown, lookUp, settle } from './journal/journal-step.js';
+import { logMessage } from './message-log.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
 import { perRecipientReplies, type RecipientOutcome, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, replyText, SmtpError } from './reply.js';
+import { isPositive, replyError, SmtpError } from './reply.js';
 
+/**
+ * What a recipient on a second backend gets: 452, so that the sender sends it in another
+ * transaction (`single`), or the same transaction, delivered by every backend at once and made
+ * exact by the delivery journal (`fanout`).
+ */
 export type MixedPolicy = 'single' | 'fanout';
+
+/** The header block is fingerprinted up to this many bytes unless told otherwise. */
+const defaultFingerprintBytes = 65_536;
 
 export interface RouterOptions {
   readonly directory: Directory;
@@ -26,13 +40,21 @@ export interface RouterOptions {
   readonly limits: Limits;
   /** Our host name: EHLO/LHLO to backends and the `by` of Received headers. */
   readonly hostname: string;
-  /** What a recipient on a second backend gets: 452 (`single`) or a parallel delivery (`fanout`). */
   readonly policy: MixedPolicy;
+  /**
+   * `fanout`: recipients delivered by an attempt the sender is told to repeat; without it (or
+   * while it is unavailable) a transaction keeps to one backend.
+   */
+  readonly journal?: DeliveryJournal | undefined;
+  /** Most bytes of the header block in a message's fingerprint (below the outlets' hold limit). */
+  readonly fingerprintBytes?: number | undefined;
   /** More `Received:` headers than this is a mail loop (RFC 5321 §6.3). */
   readonly maxReceived: number;
   /** The client speaks LMTP: one reply per recipient after DATA. */
   readonly lmtp: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  /** Backend connections shared with the listener's other sessions. */
+  readonly pool?: BackendPool | undefined;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
 }
@@ -47,17 +69,27 @@ interface Delivery {
   readonly xclient: boolean;
   /** MAIL FROM still to be sent: it goes together with the first RCPT (one round trip). */
   mailPending: boolean;
+  /** The MAIL command it got (a transaction begun again sends it again). */
+  mail: string;
+  /** The connection came from the pool: the server may have closed it meanwhile. */
+  readonly reused: boolean;
 }
 
 interface Accepted {
   readonly address: string;
+  /** The RCPT command its backend accepted. */
+  readonly rcpt: string;
   readonly delivery: Delivery;
 }
 
-/**
- * Routes one client session's transactions: each recipient to its home, each backend's own
- * answers passed on, nothing accepted before the backend accepted it, nothing spooled here.
- */
+/** What a sender is told when a recipient's home cannot be used now. */
+const unavailable: Record<UnavailableReason, SmtpError> = {
+  directory: new SmtpError(451, '4.4.3 Directory unavailable, try again later'),
+  'no service': new SmtpError(451, '4.3.5 Delivery is not configured for this recipient'),
+  loop: new SmtpError(451, '4.4.6 Mail routing loop'),
+  'password check': new SmtpError(451, '4.4.3 Directory unavailable, try again later'),
+};
+
 export class Router {
   #from: SMTPServerAddress | undefined;
   #session: SMTPServerSession | undefined;
@@ -67,6 +99,8 @@ export class Router {
   readonly #idle = new Map<string, BackendClient>();
   /** Connections told the client by XCLIENT (true), or that refused it (false). */
   readonly #xclient = new WeakMap<BackendClient, boolean>();
+  /** Where each connection goes back to when the session ends; absent: it is closed. */
+  readonly #poolKeys = new WeakMap<BackendClient, string>();
   readonly #options: RouterOptions;
   readonly #log: Logger;
 
@@ -105,47 +139,26 @@ export class Router {
   }
 
   async #rcpt(to: SMTPServerAddress): Promise<void> {
-    const { directory, limits } = this.#options;
-    let route: Awaited<ReturnType<Directory['lookup']>>['route'];
-    try {
-      const { health } = this.#options;
-      const result = await directory.lookup(to.address, {
-        isHealthy: (name) => !health.isDown(`${name}/lmtp`) && !health.isDown(`${name}/smtp`),
-        kind: 'recipient',
-        timeoutMs: limits.backendConnectTimeoutMs,
-      });
-      route = result.route;
-    } catch (error) {
-      this.#log.warn(
-        { rcpt: to.address, err: error instanceof DirectoryError ? error.message : error },
-        'directory unavailable',
-      );
-      throw new SmtpError(451, '4.4.3 Directory unavailable, try again later');
-    }
-    if (!route) throw new SmtpError(550, '5.1.1 No such user here');
+    const { directory, health, limits, isOwnAddress } = this.#options;
+    // The one way every protocol finds a home: health, service, loop check, stale routes.
+    const home = await findHome({
+      directory,
+      health,
+      limits,
+      isOwnAddress,
+      protocol: 'lmtp',
+      fallback: 'smtp',
+      kind: 'recipient',
+      user: to.address,
+      password: undefined,
+      log: this.#log,
+    });
+    if (home.kind === 'failed') throw new SmtpError(550, '5.1.1 No such user here');
+    if (home.kind === 'unavailable') throw unavailable[home.reason];
+    const { route, endpoint } = home;
     const backend = route.backend;
-    const endpoint = backend.endpoints.lmtp ?? backend.endpoints.smtp;
-    if (!endpoint) {
-      this.#log.error(
-        { backend: backend.name },
-        'the home backend has no lmtp or smtp service configured',
-      );
-      throw new SmtpError(451, '4.3.5 Delivery is not configured for this recipient');
-    }
-    if (this.#options.isOwnAddress(backend.host, endpoint.port)) {
-      this.#log.error(
-        { backend: backend.name, rcpt: to.address },
-        'route loop: the home backend is this proxy',
-      );
-      throw new SmtpError(451, '4.4.6 Mail routing loop');
-    }
     let delivery = this.#deliveries.get(backend.name);
-    if (
-      !delivery &&
-      this.#deliveries.size > 0 &&
-      this.#options.policy === 'single' &&
-      !this.#options.lmtp
-    ) {
+    if (!delivery && this.#deliveries.size > 0 && !this.#options.lmtp && !this.#mayFanOut()) {
       // RFC 5321 §4.5.3.1.10: the sender delivers the rest in another transaction.
       throw new SmtpError(
         452,
@@ -153,15 +166,33 @@ export class Router {
       );
     }
     delivery ??= await this.#open(backend, endpoint);
-    const open = delivery;
+    let open = delivery;
     const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
     const wait = limits.backendLoginTimeoutMs;
     if (open.mailPending) {
       const from = this.#from;
-      const mail = `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, open.client.extensions, 'mail') : ''}`;
-      const [mailReply, rcptReply] = await open.client
-        .pipeline([mail, rcpt], wait)
-        .catch((error: unknown) => this.#lost(open, error));
+      const mailFor = (client: BackendClient) =>
+        `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, client.extensions, 'mail') : ''}`;
+      let failure: unknown;
+      let replies = await open.client
+        .pipeline([mailFor(open.client), rcpt], wait)
+        .catch((error: unknown) => {
+          failure = error;
+          return [];
+        });
+      if (failure !== undefined && open.reused) {
+        // A pooled connection the server closed while it waited: once more on a new one.
+        open.client.destroy();
+        this.#deliveries.delete(backend.name);
+        open = await this.#open(backend, endpoint, true);
+        replies = await open.client
+          .pipeline([mailFor(open.client), rcpt], wait)
+          .catch((error: unknown) => this.#lost(open, error));
+      } else if (failure !== undefined) {
+        this.#lost(open, failure);
+      }
+      const [mailReply, rcptReply] = replies;
+      open.mail = mailFor(open.client);
       if (!mailReply || !isPositive(mailReply)) {
         // The backend refused the sender: this backend takes no part in the transaction.
         this.#deliveries.delete(backend.name);
@@ -184,7 +215,22 @@ export class Router {
       if (!isPositive(reply)) throw replyError(reply);
     }
     open.recipients.push(this.#accepted.length);
-    this.#accepted.push({ address: to.address, delivery: open });
+    this.#accepted.push({ address: to.address, rcpt, delivery: open });
+  }
+
+  /** Whether a transaction may spread over backends now; counts each time it may not. */
+  #mayFanOut(): boolean {
+    if (this.#options.policy !== 'fanout') return false;
+    if (this.#options.journal?.available) return true;
+    this.#options.metrics.smtpJournal('fallback', 1);
+    return false;
+  }
+
+  /** The MX's journal, for a transaction of the `fanout` policy (LMTP replies per recipient). */
+  #journal(): DeliveryJournal | undefined {
+    return this.#options.policy === 'fanout' && !this.#options.lmtp
+      ? this.#options.journal
+      : undefined;
   }
 
   /**
@@ -213,6 +259,11 @@ export class Router {
     // A backend that took the sender but none of the recipients gets no DATA.
     const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
     const from = this.#from?.address ?? '';
+    const journal = this.#journal();
+    // Before the relay: both follow the stream from its first byte.
+    const fingerprint =
+      journal &&
+      fingerprintOf(stream, from, this.#options.fingerprintBytes ?? defaultFingerprintBytes);
     const relay = new MessageRelay(
       stream,
       deliveries.map((d) => ({
@@ -221,11 +272,28 @@ export class Router {
       })),
       this.#options.maxReceived,
     );
+    const known =
+      journal && fingerprint && lookUp(journal, fingerprint, this.#options.metrics, this.#log);
     const timeoutMs = this.#options.limits.backendLoginTimeoutMs * 4;
+    const accepted = this.#accepted;
     const results = await Promise.all(
-      deliveries.map(async (d, i) => {
+      deliveries.map(async (d, i): Promise<RecipientOutcome[]> => {
+        const outlet = relay.outlets[i] as Outlet;
         try {
-          return await d.client.data(relay.outlets[i] as Outlet, d.recipients.length, timeoutMs);
+          const found = await known;
+          if (found === 'failed' && deliveries.length > 1) {
+            // Whether an earlier attempt reached some of them is unknown: none gets it now.
+            outlet.drop();
+            await d.client.command('RSET', timeoutMs);
+            return d.recipients.map(() => journalDown);
+          }
+          const share = {
+            client: d.client,
+            mail: d.mail,
+            recipients: d.recipients.map((r) => accepted[r] as Accepted),
+          };
+          const earlier = typeof found === 'object' ? found.delivered : undefined;
+          return await deliverShare(share, outlet, earlier, timeoutMs);
         } catch (error) {
           d.client.destroy();
           if (!relay.tooManyHops && !stream.sizeExceeded) {
@@ -234,12 +302,11 @@ export class Router {
               'backend failed during DATA',
             );
           }
-          return undefined;
+          return d.recipients.map(() => undefined);
         }
       }),
     );
     await relay.ended();
-    const accepted = this.#accepted;
     this.#finishTransaction();
     if (relay.tooManyHops) {
       this.#log.info({ from, size: stream.byteLength }, 'message refused: mail loop');
@@ -254,95 +321,77 @@ export class Router {
     }
 
     // One outcome per accepted recipient, in the client's order.
-    const outcomes = accepted.map((rcpt): RecipientOutcome => {
+    const outcomes = accepted.map((rcpt, n): RecipientOutcome => {
       const i = deliveries.indexOf(rcpt.delivery);
-      const replies = results[i];
-      if (!replies) return undefined;
-      return rcpt.delivery.client.options.lmtp
-        ? replies[rcpt.delivery.recipients.indexOf(accepted.indexOf(rcpt))]
-        : replies[0];
+      return results[i]?.[rcpt.delivery.recipients.indexOf(n)];
     });
     // Written once the reply is on its way: the sender does not wait for our log.
     const size = stream.byteLength;
-    setImmediate(() => this.#logMessage(from, size, accepted, outcomes));
+    const logged = accepted.map((r) => ({ address: r.address, backend: r.delivery.backend.name }));
+    setImmediate(() => logMessage(this.#log, from, size, logged, outcomes));
     if (this.#options.lmtp) return perRecipientReplies(outcomes);
     const reply = singleReply(outcomes);
+    if (journal && known) {
+      const addresses = accepted.map((r) => r.address);
+      const { metrics } = this.#options;
+      await settle(
+        journal,
+        await known,
+        reply.kind === 'retry',
+        addresses,
+        outcomes,
+        metrics,
+        this.#log,
+      );
+    }
     if (reply.kind === 'delivered') return reply.text;
     throw reply.error;
   }
 
   /**
-   * One line per message, as a mail operator looks for it: the sender, its size, and each
-   * recipient with its mailbox server and that server's reply (with its queue id).
+   * The session ended: nothing half-done may be delivered; connections between transactions go
+   * back to the pool for other sessions.
    */
-  #logMessage(
-    from: string,
-    size: number,
-    accepted: readonly Accepted[],
-    outcomes: readonly RecipientOutcome[],
-  ): void {
-    const taken = outcomes.filter((r) => r && isPositive(r)).length;
-    const result =
-      taken === outcomes.length
-        ? 'delivered'
-        : taken > 0
-          ? 'delivered to some recipients'
-          : outcomes.every((r) => r && r.code >= 500)
-            ? 'refused'
-            : 'deferred';
-    const rcpts = accepted.map((rcpt, i) => {
-      const reply = outcomes[i];
-      return {
-        to: rcpt.address,
-        backend: rcpt.delivery.backend.name,
-        reply: reply ? `${reply.code} ${replyText(reply)}` : 'connection lost',
-      };
-    });
-    const level = result === 'delivered' || result === 'refused' ? 'info' : 'warn';
-    this.#log[level]({ from, size, rcpts }, `message ${result}`);
-  }
-
-  /** The client went away: nothing half-done may be delivered. */
   close(): void {
     for (const d of this.#deliveries.values()) d.client.destroy();
     this.#deliveries.clear();
-    for (const c of this.#idle.values()) c.close();
+    const { pool } = this.#options;
+    for (const c of this.#idle.values()) {
+      const key = this.#poolKeys.get(c);
+      if (pool && key !== undefined) pool.give(key, c);
+      else c.close();
+    }
     this.#idle.clear();
   }
 
-  async #open(backend: Backend, endpoint: Endpoint): Promise<Delivery> {
-    const { health, limits, hostname } = this.#options;
+  /** `fresh`: not from the pool (a pooled one just failed). */
+  async #open(backend: Backend, endpoint: Endpoint, fresh = false): Promise<Delivery> {
+    const { health, limits, pool } = this.#options;
     const lmtp = backend.endpoints.lmtp === endpoint;
     const key = `${backend.name}/${lmtp ? 'lmtp' : 'smtp'}`;
-    if (health.isDown(key))
+    // A connection with a PROXY header carries one client's address: it is not shared.
+    const poolKey =
+      endpoint.forward === 'proxy'
+        ? undefined
+        : `${key} ${backend.host}:${endpoint.port} ${endpoint.tls} ${endpoint.forward}`;
+    if (health.isDown(key)) {
+      if (poolKey !== undefined) pool?.drop(poolKey);
       throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
+    }
     let client = this.#idle.get(backend.name);
     this.#idle.delete(backend.name);
     if (client?.closed) client = undefined;
+    let reused = false;
+    if (!client && !fresh && poolKey !== undefined) {
+      client = pool?.take(poolKey);
+      reused = client !== undefined;
+    }
+    if (!client) {
+      client = await this.#connect(backend, endpoint, lmtp);
+      if (poolKey !== undefined) this.#poolKeys.set(client, poolKey);
+    }
     let xclient = false;
     try {
-      if (!client) {
-        const deadline = new Deadline(limits.backendConnectTimeoutMs);
-        client = await BackendClient.open(
-          {
-            host: backend.host,
-            port: endpoint.port,
-            lmtp,
-            tls: endpoint.tls,
-            tlsOptions: backendTlsOptions(backend.host, backend.tls),
-            proxy:
-              endpoint.forward === 'proxy'
-                ? { source: this.client.address, destination: this.client.local }
-                : undefined,
-            name: hostname,
-            maxLineBytes: limits.lineBytes,
-            chunking: endpoint.chunking,
-            sources: sourceAddresses.order(backend.name),
-          },
-          deadline.signal,
-        ).finally(() => deadline.clear());
-        health.success(key);
-      }
       if (this.#from?.args && 'SMTPUTF8' in this.#from.args && !client.extensions.has('SMTPUTF8')) {
         this.#idle.set(backend.name, client);
         // RFC 6531 §3.6: the message cannot go on to a server without SMTPUTF8.
@@ -360,6 +409,8 @@ export class Router {
     } catch (error) {
       if (error instanceof SmtpError) throw error;
       client?.destroy();
+      // A pooled connection that failed says nothing of the server: try a new one.
+      if (reused) return this.#open(backend, endpoint, true);
       // The node's own shortage (descriptors, source ports) says nothing of the backend.
       const local = localErrorCode(error);
       if (local) this.#options.metrics.localError(local, 'backend_connect');
@@ -373,9 +424,46 @@ export class Router {
       recipients: [],
       xclient: xclient || endpoint.forward === 'proxy',
       mailPending: true,
+      mail: '',
+      reused,
     };
     this.#deliveries.set(backend.name, delivery);
     return delivery;
+  }
+
+  /**
+   * A new connection through proxy-core's one way to a backend: skipped while the backend is
+   * marked down, one deadline for connect, TLS, greeting, LHLO/EHLO and STARTTLS, the outcome
+   * counted in its health and the backend-connect metrics.
+   */
+  async #connect(backend: Backend, endpoint: Endpoint, lmtp: boolean): Promise<BackendClient> {
+    const { health, limits, hostname, metrics } = this.#options;
+    const opened = await openBackend({
+      backend,
+      endpoint,
+      protocol: lmtp ? 'lmtp' : 'smtp',
+      connection: { client: this.client.address, local: this.client.local, metrics },
+      limits,
+      health,
+      greet: (socket, tlsOptions, signal) =>
+        BackendClient.over(
+          socket,
+          {
+            host: backend.host,
+            port: endpoint.port,
+            lmtp,
+            tls: endpoint.tls,
+            tlsOptions,
+            name: hostname,
+            maxLineBytes: limits.lineBytes,
+            chunking: endpoint.chunking,
+          },
+          signal,
+        ),
+    });
+    if (opened.ok) return opened.session;
+    this.#log.warn({ backend: backend.name, err: opened.reason }, 'mailbox server unavailable');
+    throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
   }
 
   #received(delivery: Delivery): string {

@@ -15,8 +15,11 @@ import {
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
+import type { DeliveryJournal } from './journal/journal.js';
 import { lineDeadline } from './line-deadline.js';
 import { type MixedPolicy, Router } from './router.js';
+import { type SmtpConnection, startSession } from './session-start.js';
 import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
 
 export type SmtpKind = 'mx' | 'lmtp' | 'submission';
@@ -35,10 +38,21 @@ export interface SmtpListenerOptions {
   readonly maxRecipients: number;
   readonly maxReceived: number;
   readonly policy: MixedPolicy;
+  /** MX with `fanout`: what makes a retry reach only the recipients still without the message. */
+  readonly journal?: DeliveryJournal | undefined;
+  /** Most bytes of a message's header block in its journal fingerprint. */
+  readonly fingerprintBytes?: number | undefined;
+  /** MX and LMTP: backend connections kept between client sessions. */
+  readonly backendPool?: BackendPoolOptions | undefined;
   /** Offer SMTPUTF8 and DSN: only when every backend supports them end to end. */
   readonly smtputf8: boolean;
   readonly dsn: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  /**
+   * Pause before the 220 greeting; a client that talks during it is refused as an early
+   * talker. 0 (the default): greet at once.
+   */
+  readonly greetingDelayMs?: number | undefined;
   readonly metrics?: ProxyMetrics | undefined;
   readonly guard?: AbuseGuard | undefined;
   /** This process's bound on client connections; past it, the busy reply. */
@@ -68,6 +82,11 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   if (options.kind === 'submission' && !submission)
     throw new Error('a submission listener needs its mode');
   const implicit = options.spec.tls === 'implicit';
+  // Pool keys start with the backend's health key (`name/lmtp`).
+  const pool = new BackendPool({
+    ...(options.backendPool ?? defaultBackendPool),
+    isDown: (key) => options.health.isDown(key.split(' ')[0] ?? key),
+  });
   const smtp = new SMTPServer({
     name: options.hostname,
     lmtp: options.kind === 'lmtp',
@@ -146,7 +165,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   } satisfies SMTPServerOptions);
   smtp.on('error', (error) => log.debug({ err: error }, 'smtp session error'));
 
-  return listen({
+  const server = await listen({
     spec: options.spec,
     tls: options.tls,
     limits: options.limits,
@@ -203,6 +222,9 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               limits: options.limits,
               hostname: options.hostname,
               policy: options.policy,
+              journal: options.journal,
+              fingerprintBytes: options.fingerprintBytes,
+              pool,
               maxReceived: options.maxReceived,
               lmtp: options.kind === 'lmtp',
               isOwnAddress: options.isOwnAddress,
@@ -212,14 +234,19 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
             peer,
           );
       routers.set(connection.id, router);
-      smtp.connect(connection.socket, {
-        id: connection.id,
-        remoteAddress: connection.client.address,
-        remotePort: connection.client.port,
-        localAddress: connection.local.address,
-        localPort: connection.local.port,
-      } as never);
-      smtpConnection = keepOwnStatusCodes(smtp);
+      smtpConnection = startSession(
+        smtp,
+        connection.socket,
+        {
+          id: connection.id,
+          remoteAddress: connection.client.address,
+          remotePort: connection.client.port,
+          localAddress: connection.local.address,
+          localPort: connection.local.port,
+        },
+        options.greetingDelayMs ?? 0,
+      );
+      keepOwnStatusCodes(smtpConnection);
       endWithClient(connection.socket);
       const session = smtpConnection;
       lineDeadline(
@@ -234,16 +261,9 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       );
     },
   });
-}
-
-type Send = (code: number, data: unknown, context?: unknown) => void;
-
-/** The parts of smtp-server's connection object that drain and reply rewriting use. */
-interface SmtpConnection {
-  send: Send;
-  close(): void;
-  session?: { envelope?: { mailFrom?: unknown } };
-  _dataStream?: unknown;
+  // Stopped (drain, reload) and its sessions gone: the backend connections they left go too.
+  server.once('close', () => pool.close());
+  return server;
 }
 
 /**
@@ -266,14 +286,10 @@ const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
  * the backends' that we relay, already start with one (5.1.1, 4.5.3, 5.2.2...). For such
  * replies the connection's own code is left out, so the sender sees the mailbox server's.
  */
-function keepOwnStatusCodes(smtp: SMTPServer): SmtpConnection | undefined {
-  const connections = (smtp as unknown as { connections: Set<SmtpConnection> }).connections;
-  const connection = [...connections].at(-1);
-  if (!connection) return undefined;
+function keepOwnStatusCodes(connection: SmtpConnection): void {
   const send = connection.send.bind(connection);
   connection.send = (code, data, context) =>
     send(code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
-  return connection;
 }
 
 function tlsOptions(tls: ServerTls | undefined): Partial<SMTPServerOptions> {

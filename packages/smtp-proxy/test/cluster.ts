@@ -19,7 +19,7 @@ import {
   tempDir,
 } from '@homing/testkit';
 import { pino } from 'pino';
-import { type SmtpListenerOptions, startSmtpListener } from '../src/index.js';
+import { MemoryJournal, type SmtpListenerOptions, startSmtpListener } from '../src/index.js';
 
 export const limits: Limits = {
   ...defaultLimits,
@@ -40,6 +40,7 @@ export class SmtpCluster {
   readonly counted = { recipients: new Map<string, number>(), messages: new Map<string, number>() };
   ports: Record<Kind, number> = { mx: 0, fanout: 0, lmtp: 0, proxied: 0 };
   servers: Server[] = [];
+  readonly journal = new MemoryJournal({ retentionMs: 60_000, maxEntries: 100 });
 
   private constructor(
     readonly certs: Certificates,
@@ -148,7 +149,13 @@ export class SmtpCluster {
     };
     this.servers = await Promise.all([
       startSmtpListener({ ...common, spec: spec('mx'), kind: 'mx', policy: 'single' }),
-      startSmtpListener({ ...common, spec: spec('fanout'), kind: 'mx', policy: 'fanout' }),
+      startSmtpListener({
+        ...common,
+        spec: spec('fanout'),
+        kind: 'mx',
+        policy: 'fanout',
+        journal: this.journal,
+      }),
       startSmtpListener({ ...common, spec: spec('lmtp'), kind: 'lmtp', policy: 'fanout' }),
       startSmtpListener({ ...common, spec: spec('proxied'), kind: 'mx', policy: 'single' }),
     ]);

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { duration } from './duration.js';
 
 export const listen = z
   .string()
@@ -43,10 +44,14 @@ export const listener = z
       .describe('offer XOAUTH2 and OAUTHBEARER, passed through to the backend'),
     policy: z
       .enum(['single', 'fanout'])
-      .default('single')
+      .default('fanout')
       .describe(
-        'smtp: a recipient on a second backend gets 452 and comes in another transaction (single), or all backends get the message at once (fanout; a failure then makes the sender retry all, so some may get two copies)',
+        'smtp: a message for recipients on several backends goes to all of them at once, and when one fails the retry reaches only the recipients still without it (fanout, with smtp.journal; while the journal is unavailable, as single); or a recipient on a second backend gets 452 and the sender sends it in another transaction, after its retry delay (single)',
       ),
+    greeting_delay: duration(
+      'smtp, lmtp, submission: pause before the 220 greeting; a client that talks during it is refused as an early talker (421). 0: greet at once',
+      '0ms',
+    ),
     submission_mode: z
       .enum(['home', 'relay'])
       .default('home')

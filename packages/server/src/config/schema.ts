@@ -189,6 +189,13 @@ export const configSchema = z
         });
       }
     });
+    if (config.smtp.journal.state === 'redis' && !config.abuse.redis) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['smtp', 'journal', 'state'],
+        message: 'state redis needs abuse.redis.url',
+      });
+    }
     if (config.abuse.state === 'redis' && !config.abuse.redis) {
       ctx.addIssue({
         code: 'custom',

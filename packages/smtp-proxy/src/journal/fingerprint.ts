@@ -1,0 +1,103 @@
+import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+
+/**
+ * The fingerprint of a message as the sender sent it: its envelope sender and its header block
+ * (up to the blank line that ends it, at most `maxBytes`), before homing adds its trace header.
+ * A sender's retry of the same message has the same bytes (a queued message is sent again from
+ * its queue file), and its header block, with the sender's Message-ID, Date and own Received
+ * lines, tells it from any other message of the same sender. It is known once the header
+ * block has arrived: backends can wait for it before the message goes to them.
+ */
+export class Fingerprint {
+  readonly #hash: Hash;
+  readonly #maxBytes: number;
+  #seen = 0;
+  /**
+   * The last bytes before the next chunk: a blank line may straddle two chunks. It starts as a
+   * line end, so that a message opening with its blank line (no headers) is found the same way
+   * however the sender's bytes were cut into chunks.
+   */
+  #tail = Buffer.from('\r\n');
+  #value: string | undefined;
+
+  constructor(sender: string, maxBytes: number) {
+    this.#maxBytes = maxBytes;
+    this.#hash = createHash('sha256');
+    // The length first: no sender can shift bytes into the message part.
+    this.#hash.update(`${Buffer.byteLength(sender)}:${sender}\n`);
+  }
+
+  /** Done: the header block ended or the byte limit was reached. */
+  get value(): string | undefined {
+    return this.#value;
+  }
+
+  /** A piece of the message; returns the fingerprint once it is complete. */
+  push(chunk: Buffer): string | undefined {
+    if (this.#value !== undefined) return this.#value;
+    const room = this.#maxBytes - this.#seen;
+    const end = headerEnd(this.#tail, chunk);
+    const take = Math.min(end ?? chunk.length, room);
+    this.#hash.update(take === chunk.length ? chunk : chunk.subarray(0, take));
+    this.#seen += take;
+    if (end !== undefined || this.#seen >= this.#maxBytes) return this.end();
+    this.#tail = Buffer.from(
+      Buffer.concat([this.#tail, chunk]).subarray(-Math.min(3, this.#tail.length + chunk.length)),
+    );
+    return undefined;
+  }
+
+  /** The message ended (a message without a body): what was seen is the fingerprint. */
+  end(): string {
+    this.#value ??= this.#hash.digest('hex');
+    return this.#value;
+  }
+}
+
+/**
+ * Where in `chunk` the header block ends (just past its blank line, CRLF or a bare LF), given
+ * the last bytes before it; undefined while it has not.
+ */
+export function headerEnd(before: Buffer, chunk: Buffer): number | undefined {
+  const joined = Buffer.concat([before, chunk]);
+  let best: number | undefined;
+  for (const blank of ['\r\n\r\n', '\n\n']) {
+    const at = joined.indexOf(blank, 0, 'latin1');
+    if (at >= 0) {
+      const past = at + blank.length - before.length;
+      if (past > 0 && (best === undefined || past < best)) best = past;
+    }
+  }
+  return best;
+}
+
+/**
+ * Follows `stream` until the fingerprint is complete. Resolves with it, or with undefined when
+ * the message was given up before (the client went away, an error): the transaction fails then
+ * anyway. The listener leaves the stream once it is done, so the body costs nothing.
+ */
+export function fingerprintOf(
+  stream: Readable,
+  sender: string,
+  maxBytes: number,
+): Promise<string | undefined> {
+  const print = new Fingerprint(sender, maxBytes);
+  return new Promise((resolve) => {
+    const done = (value: string | undefined) => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      const value = print.push(chunk);
+      if (value !== undefined) done(value);
+    };
+    const onEnd = () => done(print.end());
+    const onClose = () => done(undefined);
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('close', onClose);
+  });
+}

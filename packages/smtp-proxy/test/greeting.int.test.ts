@@ -1,0 +1,165 @@
+import { connect, type Server, type Socket } from 'node:net';
+import { Catalog, Directory, defaultAddressRules, LdapSource } from '@homing/directory';
+import {
+  AddressSet,
+  BackendHealth,
+  defaultLimits,
+  noMetrics,
+  SessionRegistry,
+} from '@homing/proxy-core';
+import { freePort } from '@homing/testkit';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SmtpKind, type SmtpListenerOptions, startSmtpListener } from '../src/index.js';
+
+// Nothing here reaches a backend or the directory: only the greeting is looked at.
+const directory = new Directory({
+  source: new LdapSource({
+    urls: ['ldap://127.0.0.1:1'],
+    bindDn: 'cn=nobody',
+    bindPassword: 'x',
+    startTls: false,
+    tls: { verify: true },
+    timeoutMs: 100,
+    connectTimeoutMs: 100,
+    baseDn: 'dc=example,dc=com',
+    scope: 'sub',
+    filter: '(mail={address})',
+    loginAttributes: ['mail'],
+    homeAttribute: 'mailHost',
+    extraAttributes: [],
+  }),
+  catalog: new Catalog({
+    backends: {},
+    literalDefaults: {},
+    literalTls: { verify: true },
+    allowLiteral: false,
+  }),
+  rules: defaultAddressRules,
+  cache: { maxEntries: 10, ttlMs: 1000, negativeTtlMs: 0, staleIfErrorMs: 0 },
+});
+const servers: Server[] = [];
+const ports = new Map<string, number>();
+const pauseMs = 300;
+
+async function listener(name: string, kind: SmtpKind, greetingDelayMs?: number): Promise<void> {
+  const port = await freePort();
+  ports.set(name, port);
+  const options: SmtpListenerOptions = {
+    spec: {
+      name,
+      host: '127.0.0.1',
+      port,
+      tls: 'none',
+      proxyProtocol: false,
+      trustedProxies: new AddressSet([]),
+    },
+    kind,
+    directory,
+    health: new BackendHealth({ backoffMinMs: 100, backoffMaxMs: 200 }),
+    limits: defaultLimits,
+    registry: new SessionRegistry(),
+    tls: undefined,
+    hostname: 'homing.test',
+    maxMessageBytes: 100_000,
+    maxRecipients: 10,
+    maxReceived: 30,
+    policy: 'single',
+    smtputf8: false,
+    dsn: false,
+    isOwnAddress: () => false,
+    greetingDelayMs,
+    metrics: noMetrics,
+    submission: { mode: 'home', allowPlaintext: true, oauth: false },
+    log: pino({ level: 'silent' }),
+  };
+  servers.push(await startSmtpListener(options));
+}
+
+beforeAll(async () => {
+  await listener('mx', 'mx');
+  await listener('lmtp', 'lmtp');
+  await listener('submission', 'submission');
+  await listener('paused', 'mx', pauseMs);
+});
+
+afterAll(async () => {
+  for (const s of servers) s.close();
+  await directory.close();
+});
+
+/** Connects, optionally talks at once, and collects what comes back until the server closes or `untilMs`. */
+function session(
+  port: number,
+  options: { talk?: string; untilMs?: number } = {},
+): Promise<{ firstReplyMs: number; text: string; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect({ host: '127.0.0.1', port });
+    let connectedAt = 0;
+    let firstReplyMs = Number.NaN;
+    let text = '';
+    let closed = false;
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ firstReplyMs, text, closed });
+    };
+    const timer = setTimeout(finish, options.untilMs ?? 2000);
+    socket.once('connect', () => {
+      connectedAt = performance.now();
+      if (options.talk) socket.write(options.talk);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (text === '') firstReplyMs = performance.now() - connectedAt;
+      text += chunk.toString('latin1');
+      if (!options.talk && !options.untilMs && text.endsWith('\r\n')) finish();
+    });
+    socket.once('close', () => {
+      closed = true;
+      finish();
+    });
+    socket.once('error', reject);
+  });
+}
+
+describe('greeting', () => {
+  for (const name of ['mx', 'lmtp', 'submission']) {
+    it(`${name}: the 220 comes at once by default`, async () => {
+      const port = ports.get(name) as number;
+      const times: number[] = [];
+      for (let i = 0; i < 15; i += 1) {
+        const { firstReplyMs, text } = await session(port);
+        expect(text).toMatch(/^220 homing\.test /);
+        times.push(firstReplyMs);
+      }
+      times.sort((a, b) => a - b);
+      // smtp-server's own pause was 100 ms; a shared test machine gets some slack above 1 ms.
+      expect(times[Math.floor(times.length / 2)]).toBeLessThan(10);
+    });
+  }
+
+  it('a configured pause delays the greeting for a patient client', async () => {
+    const { firstReplyMs, text } = await session(ports.get('paused') as number);
+    expect(text).toMatch(/^220 homing\.test /);
+    expect(firstReplyMs).toBeGreaterThanOrEqual(pauseMs - 5);
+  });
+
+  it('a client that talks during the pause is refused and disconnected', async () => {
+    const { text, closed } = await session(ports.get('paused') as number, {
+      talk: 'EHLO early.example\r\n',
+      untilMs: 3000,
+    });
+    expect(text).toMatch(/^421 .*You talk too soon/m);
+    expect(text).not.toMatch(/^220 /m);
+    expect(closed).toBe(true);
+  });
+
+  it('without a pause the same client is served', async () => {
+    const { text } = await session(ports.get('mx') as number, {
+      talk: 'EHLO early.example\r\n',
+      untilMs: 300,
+    });
+    expect(text).toMatch(/^220 homing\.test /m);
+    expect(text).toMatch(/^250[- ]homing\.test/m);
+  });
+});
