@@ -134,6 +134,16 @@ export class Router {
             ? 'refused'
             : 'deferred';
       this.#options.metrics.smtpRecipient(protocol, outcome);
+      // What Postfix logs as "NOQUEUE: reject": a refused recipient leaves a trace.
+      this.#log.info(
+        {
+          helo: session.hostNameAppearsAs,
+          from: this.#from?.address,
+          to: to.address,
+          reply: `${code} ${error instanceof Error ? error.message : String(error)}`,
+        },
+        'recipient refused',
+      );
       throw error;
     }
   }

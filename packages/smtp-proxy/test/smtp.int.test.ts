@@ -281,6 +281,17 @@ describe('MX: refusals and failures', () => {
     expect(await reply(client, 'RCPT TO:<nobody@example.com>')).toMatch(/^550 5\.1\.1 /);
     expect(await reply(client, 'RCPT TO:<ghost@example.com>')).toMatch(/^550 5\.1\.1 /);
     client.close();
+    const refused = cluster.log
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'recipient refused' && l.to === 'nobody@example.com')
+      .at(-1);
+    expect(refused).toMatchObject({
+      level: 30,
+      client: expect.any(String),
+      helo: expect.any(String),
+      from: 's@example.net',
+      reply: expect.stringMatching(/^550 5\.1\.1 /),
+    });
   });
 
   it('SIZE is advertised and a larger message gets 552', async () => {
