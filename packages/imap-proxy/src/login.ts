@@ -1,8 +1,8 @@
 import {
   Deadline,
-  encodePlain,
   type Limits,
   type LoginDialect,
+  plainReplay,
   type Replay,
   type ReplayVerdict,
 } from '@homing/proxy-core';
@@ -45,45 +45,23 @@ function replay(
   signal: AbortSignal,
 ): Promise<TaggedResponse> {
   const { credentials, route } = login;
-  const master = route.backend.master;
-  if (
-    login.useMaster &&
-    master &&
-    credentials.mechanism !== 'XOAUTH2' &&
-    credentials.mechanism !== 'OAUTHBEARER'
-  ) {
-    // Dovecot master user login: authorize as the user, authenticate as the master (RFC 4616).
+  const plain = plainReplay(login);
+  if (plain) return session.command('AUTHENTICATE', ['PLAIN', plain.toString('base64')], signal);
+  // A password that did not go as PLAIN goes as IMAP's own LOGIN.
+  if ('password' in credentials) {
     return session.command(
-      'AUTHENTICATE',
-      ['PLAIN', encodePlain(route.login, master.user, master.password).toString('base64')],
+      'LOGIN',
+      [astringFor(route.login), astringFor(credentials.password)],
       signal,
     );
   }
-  switch (credentials.mechanism) {
-    case 'LOGIN':
-    case 'USER':
-      return session.command(
-        'LOGIN',
-        [astringFor(route.login), astringFor(credentials.password)],
-        signal,
-      );
-    case 'PLAIN': {
-      const authzid = credentials.authzid === credentials.user ? '' : credentials.authzid;
-      return session.command(
-        'AUTHENTICATE',
-        ['PLAIN', encodePlain(authzid, route.login, credentials.password).toString('base64')],
-        signal,
-      );
-    }
-    default:
-      // The token names the user as the client wrote it; the backend checks both.
-      return session.command(
-        'AUTHENTICATE',
-        [credentials.mechanism, credentials.response.toString('base64')],
-        signal,
-        () => Buffer.alloc(0), // an error challenge is answered empty, then NO follows (RFC 7628 §3.2.3)
-      );
-  }
+  // The token names the user as the client wrote it; the backend checks both.
+  return session.command(
+    'AUTHENTICATE',
+    [credentials.mechanism, credentials.response.toString('base64')],
+    signal,
+    () => Buffer.alloc(0), // an error challenge is answered empty, then NO follows (RFC 7628 §3.2.3)
+  );
 }
 
 /** The IMAP ID list (RFC 2971) with the client address for a backend that trusts us. */

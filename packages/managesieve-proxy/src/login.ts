@@ -1,7 +1,7 @@
 import {
-  encodePlain,
   type LoginClient,
   type LoginDialect,
+  plainReplay,
   type Replay,
   type ReplayVerdict,
 } from '@homing/proxy-core';
@@ -69,25 +69,10 @@ function replay(
   login: Replay<undefined>,
   signal: AbortSignal,
 ): Promise<SieveResponse> {
-  const { credentials, route } = login;
-  const master = route.backend.master;
-  if (login.useMaster && master && 'password' in credentials) {
-    // Dovecot master user login: authorize as the user, authenticate as the master (RFC 4616).
-    return session.authenticate(
-      'PLAIN',
-      encodePlain(route.login, master.user, master.password),
-      signal,
-    );
-  }
+  const { credentials } = login;
+  const plain = plainReplay(login);
+  if (plain) return session.authenticate('PLAIN', plain, signal);
   switch (credentials.mechanism) {
-    case 'PLAIN': {
-      const authzid = credentials.authzid === credentials.user ? '' : credentials.authzid;
-      return session.authenticate(
-        'PLAIN',
-        encodePlain(authzid, route.login, credentials.password),
-        signal,
-      );
-    }
     case 'XOAUTH2':
     case 'OAUTHBEARER':
       // The token names the user as the client wrote it; the backend checks both. An error

@@ -1,7 +1,7 @@
 import {
-  encodePlain,
   type LoginClient,
   type LoginDialect,
+  plainReplay,
   type Replay,
   type ReplayVerdict,
 } from '@homing/proxy-core';
@@ -63,34 +63,16 @@ function replay(
   signal: AbortSignal,
 ): Promise<Pop3Reply> {
   const { credentials, route } = login;
-  const master = route.backend.master;
-  if (login.useMaster && master && 'password' in credentials) {
-    // Dovecot master user login: authorize as the user, authenticate as the master (RFC 4616).
-    return session.authenticate(
-      'PLAIN',
-      encodePlain(route.login, master.user, master.password),
-      signal,
-    );
-  }
-  switch (credentials.mechanism) {
-    case 'USER':
-    case 'LOGIN':
-      return userPass(session, route.login, credentials.password, signal);
-    case 'PLAIN': {
-      const authzid = credentials.authzid === credentials.user ? '' : credentials.authzid;
-      return session.authenticate(
-        'PLAIN',
-        encodePlain(authzid, route.login, credentials.password),
-        signal,
-      );
-    }
-    default:
-      // The token names the user as the client wrote it; the backend checks both. An error
-      // challenge gets the dummy answer RFC 7628 §3.2.3 asks for, then -ERR follows.
-      return session.authenticate(credentials.mechanism, credentials.response, signal, () =>
-        credentials.mechanism === 'OAUTHBEARER' ? 'AQ==' : '',
-      );
-  }
+  const plain = plainReplay(login);
+  if (plain) return session.authenticate('PLAIN', plain, signal);
+  // A password that did not go as PLAIN goes as POP3's own USER and PASS.
+  if ('password' in credentials)
+    return userPass(session, route.login, credentials.password, signal);
+  // The token names the user as the client wrote it; the backend checks both. An error
+  // challenge gets the dummy answer RFC 7628 §3.2.3 asks for, then -ERR follows.
+  return session.authenticate(credentials.mechanism, credentials.response, signal, () =>
+    credentials.mechanism === 'OAUTHBEARER' ? 'AQ==' : '',
+  );
 }
 
 /** RFC 1939 §7: USER, then PASS. The login comes from the directory, the password from the client. */

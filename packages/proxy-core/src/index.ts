@@ -32,6 +32,7 @@ export {
   type LoginPath,
   type LoginResult,
   login,
+  plainReplay,
   type Replay,
   type ReplayVerdict,
 } from './login-path.js';

@@ -10,6 +10,7 @@ import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
 import { loginOnBackend, openBackend } from './open-backend.js';
+import { encodePlain } from './sasl.js';
 
 /** What a login needs of its listener: the same for every session, made once. */
 export interface LoginPath {
@@ -226,4 +227,21 @@ export async function failedLogin(
   connection.metrics.login(protocol, 'failed');
   await atLeast(startedAt, limits.failedLoginDelayMs);
   return { kind: 'failed' };
+}
+
+/**
+ * The SASL PLAIN message (RFC 4616) that replays a password login at the home: as the backend's
+ * master user when the directory checked the password (Dovecot: authorize as the user,
+ * authenticate as the master), else a PLAIN login's own credentials under the directory's login
+ * name. Undefined when the login goes another way: an OAuth token as it came, or the protocol's
+ * own password command (IMAP LOGIN, POP3 USER/PASS).
+ */
+export function plainReplay(replay: Replay<unknown>): Buffer | undefined {
+  const { credentials, route } = replay;
+  if (!('password' in credentials)) return undefined;
+  const master = route.backend.master;
+  if (replay.useMaster && master) return encodePlain(route.login, master.user, master.password);
+  if (credentials.mechanism !== 'PLAIN') return undefined;
+  const authzid = credentials.authzid === credentials.user ? '' : credentials.authzid;
+  return encodePlain(authzid, route.login, credentials.password);
 }

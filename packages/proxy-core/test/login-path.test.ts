@@ -10,7 +10,13 @@ import { BackendHealth } from '../src/health.js';
 import { defaultLimits, type Limits } from '../src/limits.js';
 import { LineReader } from '../src/line-reader.js';
 import type { ClientConnection, ListenerSpec } from '../src/listener.js';
-import { type LoginDialect, type LoginPath, login } from '../src/login-path.js';
+import {
+  type LoginDialect,
+  type LoginPath,
+  login,
+  plainReplay,
+  type Replay,
+} from '../src/login-path.js';
 import type { LoginOutcome, ProxyMetrics } from '../src/metrics.js';
 import { AddressSet } from '../src/trusted.js';
 
@@ -351,5 +357,57 @@ describe('the one login path', () => {
     );
     expect(blocked).toEqual({ kind: 'failed' });
     expect(logins).toEqual([]);
+  });
+});
+
+describe('plainReplay', () => {
+  const route = (master?: { user: string; password: string }) =>
+    ({ login: 'alice@example.com', backend: { master } }) as unknown as Replay<unknown>['route'];
+  const replay = (
+    credentials: Credentials,
+    useMaster = false,
+    master?: { user: string; password: string },
+  ) => ({ credentials, useMaster, route: route(master) }) as unknown as Replay<unknown>;
+  const text = (b: Buffer | undefined) => b?.toString('utf8').split('\u0000');
+
+  it.each([
+    [
+      'a PLAIN login, under the directory name',
+      replay({ mechanism: 'PLAIN', authzid: '', user: 'Alice', password: 'pw' }),
+      ['', 'alice@example.com', 'pw'],
+    ],
+    [
+      'a PLAIN login that names its user as authzid',
+      replay({ mechanism: 'PLAIN', authzid: 'Alice', user: 'Alice', password: 'pw' }),
+      ['', 'alice@example.com', 'pw'],
+    ],
+    [
+      'a PLAIN login for another identity',
+      replay({ mechanism: 'PLAIN', authzid: 'shared', user: 'Alice', password: 'pw' }),
+      ['shared', 'alice@example.com', 'pw'],
+    ],
+    [
+      'a master login',
+      replay({ mechanism: 'LOGIN', user: 'Alice', password: 'pw' }, true, {
+        user: 'm',
+        password: 'mpw',
+      }),
+      ['alice@example.com', 'm', 'mpw'],
+    ],
+    [
+      'LOGIN without a master',
+      replay({ mechanism: 'LOGIN', user: 'Alice', password: 'pw' }),
+      undefined,
+    ],
+    [
+      'an OAuth token, even with a master',
+      replay({ mechanism: 'XOAUTH2', user: 'Alice', response: Buffer.from('x') }, true, {
+        user: 'm',
+        password: 'mpw',
+      }),
+      undefined,
+    ],
+  ])('%s', (_name, input, expected) => {
+    expect(text(plainReplay(input))).toEqual(expected);
   });
 });

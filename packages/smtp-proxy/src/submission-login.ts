@@ -1,7 +1,7 @@
 import {
-  encodePlain,
   type LoginDialect,
   type Endpoint as Peer,
+  plainReplay,
   type ReplayVerdict,
 } from '@homing/proxy-core';
 import { BackendClient, type Wait } from './backend-client.js';
@@ -41,16 +41,16 @@ export function submissionDialect(
       if (login.endpoint.forward === 'xclient') {
         await xclient(upstream, login.connection.client, login.extra.helo, undefined, signal);
       }
-      const { credentials, route } = login;
-      const master = route.backend.master;
-      let response: Buffer;
-      if ('response' in credentials) response = credentials.response;
-      else if (login.useMaster && master) {
-        // Dovecot master user login: authorize as the user, authenticate as the master (RFC 4616).
-        response = encodePlain(route.login, master.user, master.password);
-      } else response = encodePlain('', route.login, credentials.password);
-      const mechanism = 'response' in credentials ? credentials.mechanism : 'PLAIN';
-      const command = `AUTH ${mechanism} ${response.toString('base64')}`;
+      const { credentials } = login;
+      // Submission replays every password as PLAIN (RFC 4954 with RFC 4616).
+      const plain = plainReplay(login);
+      const command =
+        plain !== undefined
+          ? `AUTH PLAIN ${plain.toString('base64')}`
+          : 'response' in credentials
+            ? `AUTH ${credentials.mechanism} ${credentials.response.toString('base64')}`
+            : undefined;
+      if (command === undefined) throw new Error('submission replays PLAIN and OAuth logins only');
       let reply = await upstream.command(command, signal);
       if (reply.code === 334) {
         // An OAuth error challenge: answer empty, the failure reply follows (RFC 7628 §3.2.3).
