@@ -58,7 +58,7 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
   let route: Route | undefined;
   try {
     const result = await directory.lookup(user, {
-      timeoutMs: limits.backendConnectTimeoutMs,
+      timeoutMs: limits.directoryTimeoutMs,
       kind,
       isHealthy: (name) => services.some((p) => !health.isDown(`${name}/${p}`)),
     });

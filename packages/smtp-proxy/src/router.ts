@@ -284,7 +284,7 @@ export class Router {
     );
     const known =
       journal && fingerprint && lookUp(journal, fingerprint, this.#options.metrics, this.#log);
-    const timeoutMs = this.#options.limits.backendLoginTimeoutMs * 4;
+    const timeoutMs = this.#options.limits.backendDataTimeoutMs;
     const accepted = this.#accepted;
     const results = await Promise.all(
       deliveries.map(async (d, i): Promise<RecipientOutcome[]> => {

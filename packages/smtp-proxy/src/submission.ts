@@ -134,7 +134,7 @@ export class Submission {
     try {
       route = (
         await directory.lookup(username, {
-          timeoutMs: limits.backendConnectTimeoutMs,
+          timeoutMs: limits.directoryTimeoutMs,
           isHealthy: (name) => !this.#options.health.isDown(`${name}/submission`),
         })
       ).route;
@@ -189,7 +189,7 @@ export class Submission {
     // Authenticated mail is not checked for loops here: the home or the smarthost does that.
     const relay = new MessageRelay(stream, [{ target: upstream }], Number.POSITIVE_INFINITY);
     const [reply] = await upstream
-      .data(relay.outlets[0] as Outlet, 1, this.#options.limits.backendLoginTimeoutMs * 4)
+      .data(relay.outlets[0] as Outlet, 1, this.#options.limits.backendDataTimeoutMs)
       .catch(() => this.#lost());
     await relay.ended();
     if (!reply) return this.#lost();
