@@ -2,6 +2,7 @@ import type { Backend, Directory, Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
   findHome,
+  healthKey,
   type Limits,
   localErrorCode,
   openBackend,
@@ -378,7 +379,7 @@ export class Router {
   async #open(backend: Backend, endpoint: Endpoint, fresh = false): Promise<Delivery> {
     const { health, limits, pool } = this.#options;
     const lmtp = backend.endpoints.lmtp === endpoint;
-    const key = `${backend.name}/${lmtp ? 'lmtp' : 'smtp'}`;
+    const key = healthKey(backend.name, lmtp ? 'lmtp' : 'smtp');
     // A connection with a PROXY header carries one client's address: it is not shared.
     const poolKey =
       endpoint.forward === 'proxy'

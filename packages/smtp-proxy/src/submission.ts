@@ -6,6 +6,7 @@ import {
   Deadline,
   failedLogin,
   gateLogin,
+  healthKey,
   type Limits,
   type LoginClient,
   login,
@@ -135,7 +136,7 @@ export class Submission {
       route = (
         await directory.lookup(username, {
           timeoutMs: limits.directoryTimeoutMs,
-          isHealthy: (name) => !this.#options.health.isDown(`${name}/submission`),
+          isHealthy: (name) => !this.#options.health.isDown(healthKey(name, 'submission')),
         })
       ).route;
     } catch (error) {
