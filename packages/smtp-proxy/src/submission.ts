@@ -229,7 +229,7 @@ export class Submission {
       smarthost.port,
       smarthost.tls,
       { verify: smarthost.verify, caFile: smarthost.caFile },
-      'smarthost/smtp',
+      healthKey('smarthost', 'smtp'),
     );
     const helo = session.hostNameAppearsAs;
     if (!(await xclient(upstream, this.#client.client, helo, login, this.#wait()))) {
