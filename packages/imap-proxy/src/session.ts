@@ -37,6 +37,14 @@ const texts = {
   shutdown: '* BYE Server shutting down, please reconnect',
   internalError: '* BYE Internal error',
 };
+/**
+ * RFC 2971 §3.3: a client's ID holds at most 30 field-value pairs, a field name at most 30
+ * octets and a value at most 1024; anything beyond is dropped rather than passed to the backend.
+ */
+const ID_MAX_PAIRS = 30;
+const ID_MAX_KEY_OCTETS = 30;
+const ID_MAX_VALUE_OCTETS = 1024;
+
 const capabilityLists = new WeakMap<ImapSessionOptions, string[]>();
 const UNAVAILABLE = 'NO [UNAVAILABLE] Temporary failure, try again later.';
 
@@ -96,7 +104,7 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     const [list] = command.args;
     if (Array.isArray(list)) {
       const fields: (readonly [string, string])[] = [];
-      for (let i = 0; i + 1 < list.length && fields.length < 30; i += 2) {
+      for (let i = 0; i + 1 < list.length && fields.length < ID_MAX_PAIRS; i += 2) {
         const key = astring(list[i]);
         const value = astring(list[i + 1]);
         // The client may not speak for the proxy: x-originating-* and friends are ours to set.
@@ -104,8 +112,8 @@ export class ImapSession extends PreloginSession<FrameEvent> {
           key &&
           value !== undefined &&
           !/^x-/i.test(key) &&
-          key.length <= 30 &&
-          value.length <= 1024
+          key.length <= ID_MAX_KEY_OCTETS &&
+          value.length <= ID_MAX_VALUE_OCTETS
         ) {
           fields.push([key, value]);
         }

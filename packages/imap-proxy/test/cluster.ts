@@ -29,6 +29,7 @@ export const limits: Limits = {
   idleTimeoutMs: 1500,
   lineTimeoutMs: 2500,
   backendConnectTimeoutMs: 1000,
+  directoryTimeoutMs: 1000,
   lineBytes: 8192,
   literalBytes: 16_384,
   commands: 50,

@@ -50,6 +50,7 @@ const limits: Limits = {
   authTimeoutMs: 10_000,
   failedLoginDelayMs: 600,
   backendConnectTimeoutMs: 2000,
+  directoryTimeoutMs: 2000,
   backendLoginTimeoutMs: 5000,
   proxyHeaderTimeoutMs: 2000,
 };

@@ -7,7 +7,7 @@ import {
   type Route,
 } from '@homing/directory';
 import type { Logger } from 'pino';
-import type { BackendHealth } from './health.js';
+import { type BackendHealth, healthKey } from './health.js';
 import type { Limits } from './limits.js';
 
 export interface FindHomeOptions {
@@ -58,9 +58,9 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
   let route: Route | undefined;
   try {
     const result = await directory.lookup(user, {
-      timeoutMs: limits.backendConnectTimeoutMs,
+      timeoutMs: limits.directoryTimeoutMs,
       kind,
-      isHealthy: (name) => services.some((p) => !health.isDown(`${name}/${p}`)),
+      isHealthy: (name) => services.some((p) => !health.isDown(healthKey(name, p))),
     });
     route = result.route;
     if (result.stale) log.warn({ user }, 'directory failing: using a stale route');

@@ -1,3 +1,21 @@
+import type { Protocol } from '@homing/directory';
+import type { SessionProtocol } from './sessions.js';
+
+/**
+ * The key a backend's health is kept under: one backend's service for one protocol, so that a
+ * failing IMAP service does not mark the same host's SMTP down.
+ */
+export function healthKey(backend: string, protocol: SessionProtocol | Protocol): string {
+  return `${backend}/${protocol}`;
+}
+
+/** A health key split back into its parts; a key without a protocol is all backend. */
+export function parseHealthKey(key: string): { backend: string; protocol: string } {
+  const slash = key.indexOf('/');
+  if (slash < 0) return { backend: key, protocol: '' };
+  return { backend: key.slice(0, slash), protocol: key.slice(slash + 1) };
+}
+
 export interface HealthOptions {
   /** How long a backend is skipped after its first failure; doubles with each further one. */
   readonly backoffMinMs: number;

@@ -12,7 +12,13 @@ export {
   type UnavailableReason,
 } from './find-home.js';
 export type { ProbeVerdict } from './health.js';
-export { BackendHealth, type BackendState, type HealthOptions } from './health.js';
+export {
+  BackendHealth,
+  type BackendState,
+  type HealthOptions,
+  healthKey,
+  parseHealthKey,
+} from './health.js';
 export { defaultLimits, type Limits } from './limits.js';
 export { ConnectionClosedError, LineReader, LineTooLongError } from './line-reader.js';
 export {

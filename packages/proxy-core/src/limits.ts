@@ -23,6 +23,10 @@ export interface Limits {
   readonly backendConnectTimeoutMs: number;
   /** Time the backend has to answer the replayed login. */
   readonly backendLoginTimeoutMs: number;
+  /** Time a backend has to take a message's data and answer it (SMTP DATA). */
+  readonly backendDataTimeoutMs: number;
+  /** Time a directory lookup may take before the login is answered as unavailable. */
+  readonly directoryTimeoutMs: number;
   /** Time a PROXY protocol header may take to arrive. */
   readonly proxyHeaderTimeoutMs: number;
   /** Idle time before TCP keepalive probes on both sockets of a spliced session; 0: off. */
@@ -40,6 +44,8 @@ export const defaultLimits: Limits = {
   failedLoginDelayMs: 2000,
   backendConnectTimeoutMs: 5000,
   backendLoginTimeoutMs: 15_000,
+  backendDataTimeoutMs: 60_000,
+  directoryTimeoutMs: 5000,
   proxyHeaderTimeoutMs: 5000,
   tcpKeepaliveMs: 300_000,
 };

@@ -3,7 +3,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { Backend, Endpoint } from '@homing/directory';
 import { connectBackend } from './backend.js';
 import { Deadline } from './deadline.js';
-import type { BackendHealth } from './health.js';
+import { type BackendHealth, healthKey } from './health.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
 import { localErrorCode } from './local-errors.js';
@@ -46,7 +46,7 @@ export async function openBackend<S>(
   options: OpenBackendOptions<S>,
 ): Promise<OpenBackendResult<S>> {
   const { backend, endpoint, protocol, connection, limits, health } = options;
-  const key = `${backend.name}/${protocol}`;
+  const key = healthKey(backend.name, protocol);
   if (health.isDown(key)) return { ok: false, reason: `backend ${backend.name} is marked down` };
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;

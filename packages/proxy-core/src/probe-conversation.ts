@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Backend, Catalog, Endpoint, MasterCredentials, Protocol } from '@homing/directory';
 import { connectBackend } from './backend.js';
+import { healthKey } from './health.js';
 import { type Dialect, dialects } from './probe-dialects.js';
 import { Dialogue, ignore, ProbeError } from './probe-dialogue.js';
 import { PROXY_V2_SIGNATURE } from './proxy-protocol.js';
@@ -34,7 +35,7 @@ export function probeTargets(
     const endpoints = Object.entries(backend.endpoints) as [Protocol, Endpoint][];
     for (const [protocol, endpoint] of endpoints) {
       if (only && !only.has(protocol)) continue;
-      const key = `${backend.name}/${protocol}`;
+      const key = healthKey(backend.name, protocol);
       const login = dialects[protocol].login ? credentials : undefined;
       targets.set(key, { key, backend, protocol, endpoint, login });
     }

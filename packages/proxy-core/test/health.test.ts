@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { BackendHealth } from '../src/health.js';
+import { BackendHealth, healthKey, parseHealthKey } from '../src/health.js';
 import { AddressSet } from '../src/trusted.js';
+
+describe('healthKey', () => {
+  it('names one backend service and splits back into its parts', () => {
+    expect(healthKey('mail-a', 'imap')).toBe('mail-a/imap');
+    expect(parseHealthKey(healthKey('mail-a', 'submission'))).toEqual({
+      backend: 'mail-a',
+      protocol: 'submission',
+    });
+    expect(parseHealthKey('mail-a')).toEqual({ backend: 'mail-a', protocol: '' });
+  });
+});
 
 describe('BackendHealth', () => {
   it('skips a failed backend for a backoff that doubles up to a maximum', () => {

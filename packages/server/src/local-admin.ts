@@ -1,5 +1,11 @@
 import { type AddressKind, type Directory, protocols } from '@homing/directory';
-import type { BackendHealth, BackendProbes, PoolEvent, SessionRegistry } from '@homing/proxy-core';
+import {
+  type BackendHealth,
+  type BackendProbes,
+  healthKey,
+  type PoolEvent,
+  type SessionRegistry,
+} from '@homing/proxy-core';
 import type { AdminNode, SessionView } from './admin.js';
 import { describeLookup } from './describe-route.js';
 
@@ -70,7 +76,7 @@ export function localAdmin(parts: LocalParts): AdminNode {
     async lookup(address: string, kind: AddressKind) {
       // A pool member is picked among the healthy ones, as a login would.
       const isHealthy = (name: string) =>
-        !protocols.some((p) => parts.health.isDown(`${name}/${p}`));
+        !protocols.some((p) => parts.health.isDown(healthKey(name, p)));
       return describeLookup(address, await parts.directory().lookup(address, { kind, isHealthy }));
     },
     async backends() {

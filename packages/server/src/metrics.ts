@@ -12,6 +12,7 @@ import type {
   SessionProtocol,
   SessionRegistry,
 } from '@homing/proxy-core';
+import { parseHealthKey } from '@homing/proxy-core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CapacityMetrics } from './capacity-metrics.js';
 import { addOperatorMetrics, type OperatorSources } from './operator-metrics.js';
@@ -106,7 +107,7 @@ export class Metrics implements ProxyMetrics {
           this.set({ backend: p.backend, protocol: p.protocol }, p.available ? 1 : 0);
         }
         for (const b of sources.health().snapshot()) {
-          const [backend = b.key, protocol = ''] = b.key.split('/');
+          const { backend, protocol } = parseHealthKey(b.key);
           if (!b.up) this.set({ backend, protocol }, 0);
         }
       },

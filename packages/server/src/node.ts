@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { type Directory, type Protocol, protocols } from '@homing/directory';
-import { type AbuseGuard, type AbuseStore, BackendProbes } from '@homing/proxy-core';
+import { type AbuseGuard, type AbuseStore, BackendProbes, healthKey } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { openAbuse } from './abuse.js';
 import { splitListen, startAdmin } from './admin.js';
@@ -221,7 +221,7 @@ export class HomingNode {
     for (const [name, backend] of Object.entries(next.backends)) {
       if (JSON.stringify(backend) === JSON.stringify(this.#config.backends[name])) continue;
       for (const protocol of protocols) {
-        this.listeners.health.success(`${name}/${protocol}`);
+        this.listeners.health.success(healthKey(name, protocol));
       }
     }
     if (prepared.abuse) {

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { YamlSchemaError } from '@homing/directory';
+import { defaultLimits } from '@homing/proxy-core';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../src/config/duration.js';
 import { substituteEnv } from '../src/config/env.js';
@@ -57,6 +58,19 @@ describe('loadConfig', () => {
       port: 4190,
       tls: 'none',
       forward: 'none',
+    });
+  });
+
+  it('gives the DATA wait and directory lookups their own limits, as long as before', () => {
+    const { limits } = load(minimal).result();
+    expect(limits.backend_data_timeout).toBe(60_000);
+    expect(limits.directory_timeout).toBe(5000);
+    expect(limits.backend_data_timeout).toBe(defaultLimits.backendDataTimeoutMs);
+    expect(limits.directory_timeout).toBe(defaultLimits.directoryTimeoutMs);
+    const set = load(`${minimal}limits:\n  backend_data_timeout: 2m\n  directory_timeout: 3s\n`);
+    expect(set.result().limits).toMatchObject({
+      backend_data_timeout: 120_000,
+      directory_timeout: 3000,
     });
   });
 

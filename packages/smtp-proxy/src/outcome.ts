@@ -1,4 +1,5 @@
-import { isPositive, replyError, replyText, SmtpError, type SmtpReply } from './reply.js';
+import { isPositive, replyError, replyText, type SmtpError, type SmtpReply } from './reply.js';
+import { smtpError, smtpReplies } from './smtp-replies.js';
 
 /**
  * One backend's answer to DATA for one recipient; undefined when the connection to that backend
@@ -15,7 +16,7 @@ export type SingleReply =
   | { readonly kind: 'retry'; readonly error: SmtpError };
 
 export function lostConnection(): SmtpError {
-  return new SmtpError(451, '4.4.2 Connection to the mailbox server lost, try again later');
+  return smtpError(smtpReplies.mailboxServerLost);
 }
 
 /** LMTP (RFC 2033 §4.2): one reply per recipient, in the client's order. */
@@ -42,6 +43,6 @@ export function singleReply(outcomes: readonly RecipientOutcome[]): SingleReply 
   // mail for the others (no bounce is made here: nothing spools).
   const error = failures.some((r) => !r)
     ? lostConnection()
-    : new SmtpError(451, '4.3.0 Delivery failed for some recipients, try again later');
+    : smtpError(smtpReplies.someRecipientsFailed);
   return { kind: 'retry', error };
 }

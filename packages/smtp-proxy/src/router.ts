@@ -2,6 +2,7 @@ import type { Backend, Directory, Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
   findHome,
+  healthKey,
   type Limits,
   localErrorCode,
   openBackend,
@@ -20,9 +21,15 @@ import type { DeliveryJournal } from './journal/journal.js';
 import { journalDown, lookUp, settle } from './journal/journal-step.js';
 import { logMessage } from './message-log.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
-import { perRecipientReplies, type RecipientOutcome, singleReply } from './outcome.js';
+import {
+  lostConnection,
+  perRecipientReplies,
+  type RecipientOutcome,
+  singleReply,
+} from './outcome.js';
 import { forwardParams } from './params.js';
 import { isPositive, replyError, SmtpError } from './reply.js';
+import { smtpError, smtpReplies, tooManyHops } from './smtp-replies.js';
 
 /**
  * What a recipient on a second backend gets: 452, so that the sender sends it in another
@@ -84,10 +91,10 @@ interface Accepted {
 
 /** What a sender is told when a recipient's home cannot be used now. */
 const unavailable: Record<UnavailableReason, SmtpError> = {
-  directory: new SmtpError(451, '4.4.3 Directory unavailable, try again later'),
-  'no service': new SmtpError(451, '4.3.5 Delivery is not configured for this recipient'),
-  loop: new SmtpError(451, '4.4.6 Mail routing loop'),
-  'password check': new SmtpError(451, '4.4.3 Directory unavailable, try again later'),
+  directory: smtpError(smtpReplies.directoryUnavailable),
+  'no service': smtpError(smtpReplies.noDeliveryService),
+  loop: smtpError(smtpReplies.routingLoop),
+  'password check': smtpError(smtpReplies.directoryUnavailable),
 };
 
 export class Router {
@@ -163,17 +170,13 @@ export class Router {
       password: undefined,
       log: this.#log,
     });
-    if (home.kind === 'failed') throw new SmtpError(550, '5.1.1 No such user here');
+    if (home.kind === 'failed') throw smtpError(smtpReplies.noSuchUser);
     if (home.kind === 'unavailable') throw unavailable[home.reason];
     const { route, endpoint } = home;
     const backend = route.backend;
     let delivery = this.#deliveries.get(backend.name);
     if (!delivery && this.#deliveries.size > 0 && !this.#options.lmtp && !this.#mayFanOut()) {
-      // RFC 5321 §4.5.3.1.10: the sender delivers the rest in another transaction.
-      throw new SmtpError(
-        452,
-        '4.5.3 Too many recipients for this transaction, send the rest separately',
-      );
+      throw smtpError(smtpReplies.tooManyRecipients);
     }
     delivery ??= await this.#open(backend, endpoint);
     let open = delivery;
@@ -208,15 +211,11 @@ export class Router {
         this.#deliveries.delete(backend.name);
         this.#idle.set(backend.name, open.client);
         await open.client.command('RSET', wait).catch(() => open.client.destroy());
-        throw mailReply
-          ? replyError(mailReply)
-          : new SmtpError(451, '4.4.2 No answer from the mailbox server');
+        throw mailReply ? replyError(mailReply) : smtpError(smtpReplies.noAnswer);
       }
       open.mailPending = false;
       if (!rcptReply || !isPositive(rcptReply)) {
-        throw rcptReply
-          ? replyError(rcptReply)
-          : new SmtpError(451, '4.4.2 No answer from the mailbox server');
+        throw rcptReply ? replyError(rcptReply) : smtpError(smtpReplies.noAnswer);
       }
     } else {
       const reply = await open.client
@@ -284,7 +283,7 @@ export class Router {
     );
     const known =
       journal && fingerprint && lookUp(journal, fingerprint, this.#options.metrics, this.#log);
-    const timeoutMs = this.#options.limits.backendLoginTimeoutMs * 4;
+    const timeoutMs = this.#options.limits.backendDataTimeoutMs;
     const accepted = this.#accepted;
     const results = await Promise.all(
       deliveries.map(async (d, i): Promise<RecipientOutcome[]> => {
@@ -320,10 +319,7 @@ export class Router {
     this.#finishTransaction();
     if (relay.tooManyHops) {
       this.#log.info({ from, size: stream.byteLength }, 'message refused: mail loop');
-      throw new SmtpError(
-        554,
-        `5.4.6 Too many hops (more than ${this.#options.maxReceived} Received headers)`,
-      );
+      throw smtpError(tooManyHops(this.#options.maxReceived));
     }
     if (stream.sizeExceeded) {
       this.#log.info({ from, size: stream.byteLength }, 'message refused: too big');
@@ -378,7 +374,7 @@ export class Router {
   async #open(backend: Backend, endpoint: Endpoint, fresh = false): Promise<Delivery> {
     const { health, limits, pool } = this.#options;
     const lmtp = backend.endpoints.lmtp === endpoint;
-    const key = `${backend.name}/${lmtp ? 'lmtp' : 'smtp'}`;
+    const key = healthKey(backend.name, lmtp ? 'lmtp' : 'smtp');
     // A connection with a PROXY header carries one client's address: it is not shared.
     const poolKey =
       endpoint.forward === 'proxy'
@@ -386,7 +382,7 @@ export class Router {
         : `${key} ${backend.host}:${endpoint.port} ${endpoint.tls} ${endpoint.forward}`;
     if (health.isDown(key)) {
       if (poolKey !== undefined) pool?.drop(poolKey);
-      throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
+      throw smtpError(smtpReplies.mailboxServerUnavailable);
     }
     let client = this.#idle.get(backend.name);
     this.#idle.delete(backend.name);
@@ -404,8 +400,7 @@ export class Router {
     try {
       if (this.#from?.args && 'SMTPUTF8' in this.#from.args && !client.extensions.has('SMTPUTF8')) {
         this.#idle.set(backend.name, client);
-        // RFC 6531 §3.6: the message cannot go on to a server without SMTPUTF8.
-        throw new SmtpError(553, '5.6.7 The mailbox server does not support SMTPUTF8');
+        throw smtpError(smtpReplies.noSmtpUtf8);
       }
       if (endpoint.forward === 'xclient') {
         // Told once per connection: the backend keeps it for the connection's transactions.
@@ -426,7 +421,7 @@ export class Router {
       if (local) this.#options.metrics.localError(local, 'backend_connect');
       else health.failure(key, String(error));
       this.#log.warn({ backend: backend.name, err: String(error) }, 'mailbox server unavailable');
-      throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
+      throw smtpError(smtpReplies.mailboxServerUnavailable);
     }
     const delivery: Delivery = {
       backend,
@@ -473,7 +468,7 @@ export class Router {
     });
     if (opened.ok) return opened.session;
     this.#log.warn({ backend: backend.name, err: opened.reason }, 'mailbox server unavailable');
-    throw new SmtpError(451, '4.4.1 Mailbox server unavailable, try again later');
+    throw smtpError(smtpReplies.mailboxServerUnavailable);
   }
 
   #received(delivery: Delivery): string {
@@ -493,7 +488,7 @@ export class Router {
     delivery.client.destroy();
     this.#deliveries.delete(delivery.backend.name);
     this.#log.warn({ backend: delivery.backend.name, err: String(error) }, 'mailbox server lost');
-    throw new SmtpError(451, '4.4.2 Connection to the mailbox server lost, try again later');
+    throw lostConnection();
   }
 
   /** After DATA: keep healthy connections for the session's next transaction. */

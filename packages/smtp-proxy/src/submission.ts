@@ -6,6 +6,7 @@ import {
   Deadline,
   failedLogin,
   gateLogin,
+  healthKey,
   type Limits,
   type LoginClient,
   login,
@@ -19,7 +20,8 @@ import type {
 import { BackendClient } from './backend-client.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, replyText, SmtpError } from './reply.js';
+import { isPositive, replyError, replyText } from './reply.js';
+import { smtpError, smtpReplies } from './smtp-replies.js';
 import { submissionDialect, xclient } from './submission-login.js';
 
 export type SubmissionMode = 'home' | 'relay';
@@ -43,9 +45,6 @@ export interface SubmissionOptions {
   /** True when host:port is one of this node's own listeners (a route loop). */
   readonly isOwnAddress: (host: string, port: number) => boolean;
 }
-
-const AUTH_FAILED = '5.7.8 Authentication credentials invalid';
-const TEMPORARY = '4.7.0 Temporary authentication failure, try again later';
 
 /**
  * Authenticated submission. `home`: the AUTH is replayed on the user's home backend's
@@ -104,9 +103,9 @@ export class Submission {
       case 'unavailable':
       case 'limit':
       case 'abandoned':
-        throw new SmtpError(454, TEMPORARY);
+        throw smtpError(smtpReplies.authUnavailable);
       case 'failed':
-        throw new SmtpError(535, AUTH_FAILED);
+        throw smtpError(smtpReplies.authFailed);
     }
   }
 
@@ -124,7 +123,7 @@ export class Submission {
     const fail = async (): Promise<never> => {
       if (!blocked) void guard?.loginFailed(address, username);
       await failedLogin(this.#client, 'submission', limits, started);
-      throw new SmtpError(535, AUTH_FAILED);
+      throw smtpError(smtpReplies.authFailed);
     };
     if (blocked) {
       log.info({ user: username }, 'login refused: address or user blocked');
@@ -134,13 +133,13 @@ export class Submission {
     try {
       route = (
         await directory.lookup(username, {
-          timeoutMs: limits.backendConnectTimeoutMs,
-          isHealthy: (name) => !this.#options.health.isDown(`${name}/submission`),
+          timeoutMs: limits.directoryTimeoutMs,
+          isHealthy: (name) => !this.#options.health.isDown(healthKey(name, 'submission')),
         })
       ).route;
     } catch (error) {
       log.warn({ user: username, err: String(error) }, 'directory unavailable');
-      throw new SmtpError(454, TEMPORARY);
+      throw smtpError(smtpReplies.authUnavailable);
     }
     if (!route) {
       log.info({ user: username }, 'login failed: no such user');
@@ -149,7 +148,7 @@ export class Submission {
     if (auth.method === 'XOAUTH2' || !auth.password) return fail(); // relay mode checks passwords only
     const ok = await directory.verifyPassword(route, auth.password).catch((error: unknown) => {
       log.warn({ err: String(error) }, 'password check unavailable');
-      throw new SmtpError(454, TEMPORARY);
+      throw smtpError(smtpReplies.authUnavailable);
     });
     if (!ok) {
       log.info({ user: username }, 'login failed: wrong password (directory bind)');
@@ -189,7 +188,7 @@ export class Submission {
     // Authenticated mail is not checked for loops here: the home or the smarthost does that.
     const relay = new MessageRelay(stream, [{ target: upstream }], Number.POSITIVE_INFINITY);
     const [reply] = await upstream
-      .data(relay.outlets[0] as Outlet, 1, this.#options.limits.backendLoginTimeoutMs * 4)
+      .data(relay.outlets[0] as Outlet, 1, this.#options.limits.backendDataTimeoutMs)
       .catch(() => this.#lost());
     await relay.ended();
     if (!reply) return this.#lost();
@@ -212,7 +211,7 @@ export class Submission {
 
   #lost(): never {
     this.#upstream?.destroy();
-    throw new SmtpError(451, '4.4.2 Connection to the mail server lost, try again later');
+    throw smtpError(smtpReplies.mailServerLost);
   }
 
   /** How long each command waits for the mail server's reply. */
@@ -222,19 +221,19 @@ export class Submission {
 
   async #connectSmarthost(login: string, session: SMTPServerSession): Promise<BackendClient> {
     const smarthost = this.#options.smarthost;
-    if (!smarthost) throw new SmtpError(454, '4.7.0 Submission is not configured');
+    if (!smarthost) throw smtpError(smtpReplies.submissionNotConfigured);
     const upstream = await this.#open(
       smarthost.host,
       smarthost.port,
       smarthost.tls,
       { verify: smarthost.verify, caFile: smarthost.caFile },
-      'smarthost/smtp',
+      healthKey('smarthost', 'smtp'),
     );
     const helo = session.hostNameAppearsAs;
     if (!(await xclient(upstream, this.#client.client, helo, login, this.#wait()))) {
       upstream.close();
       this.#client.log.error('the smarthost does not accept XCLIENT LOGIN from homing');
-      throw new SmtpError(454, '4.7.0 Temporary authentication failure, try again later');
+      throw smtpError(smtpReplies.authUnavailable);
     }
     return upstream;
   }
@@ -247,8 +246,7 @@ export class Submission {
     key: string,
   ): Promise<BackendClient> {
     const { health, limits, hostname } = this.#options;
-    if (health.isDown(key))
-      throw new SmtpError(454, '4.7.0 Mail server unavailable, try again later');
+    if (health.isDown(key)) throw smtpError(smtpReplies.mailServerUnavailable);
     const deadline = new Deadline(limits.backendConnectTimeoutMs);
     try {
       const upstream = await BackendClient.open(
@@ -268,7 +266,7 @@ export class Submission {
     } catch (error) {
       health.failure(key, String(error));
       this.#client.log.warn({ upstream: key, err: String(error) }, 'mail server unavailable');
-      throw new SmtpError(454, '4.7.0 Mail server unavailable, try again later');
+      throw smtpError(smtpReplies.mailServerUnavailable);
     } finally {
       deadline.clear();
     }

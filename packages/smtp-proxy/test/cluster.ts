@@ -24,6 +24,7 @@ import { MemoryJournal, type SmtpListenerOptions, startSmtpListener } from '../s
 export const limits: Limits = {
   ...defaultLimits,
   backendConnectTimeoutMs: 1000,
+  directoryTimeoutMs: 1000,
   idleTimeoutMs: 5000,
   lineTimeoutMs: 2500,
 };

@@ -106,7 +106,7 @@ beforeAll(async () => {
         kind: 'mx',
         directory,
         health: new BackendHealth({ backoffMinMs: 100, backoffMaxMs: 200 }),
-        limits: { ...defaultLimits, backendConnectTimeoutMs: 1000 },
+        limits: { ...defaultLimits, backendConnectTimeoutMs: 1000, directoryTimeoutMs: 1000 },
         registry: new SessionRegistry(),
         tls: undefined,
         hostname: `homing-${name}.test`,

@@ -38,6 +38,14 @@ export const limits = z
     ),
     backend_connect_timeout: duration('one deadline for backend TCP + TLS + greeting', '5s'),
     backend_login_timeout: duration('time the backend has to answer the login', '15s'),
+    backend_data_timeout: duration(
+      'time a backend has to take a message (SMTP DATA) and answer it',
+      '60s',
+    ),
+    directory_timeout: duration(
+      'time a directory lookup may take; a slower one is answered as a temporary failure',
+      '5s',
+    ),
     proxy_header_timeout: duration(
       'time a new connection may take for its PROXY protocol header and, on an implicit-TLS listener, its TLS handshake',
       '5s',
