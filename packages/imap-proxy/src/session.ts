@@ -208,30 +208,12 @@ export class ImapSession extends PreloginSession<FrameEvent> {
       this.#clientId,
       () => this.closed,
     );
-    switch (result.kind) {
-      case 'abandoned':
-        return;
-      case 'failed':
-      case 'refused':
-        this.reply(`${tag} ${AUTH_FAILED}`);
-        return;
-      case 'unavailable':
-        this.reply(`${tag} ${UNAVAILABLE}`);
-        return;
-      case 'limit':
-        this.reply(`${tag} NO [LIMIT] Too many sessions for this user`);
-        return;
-      case 'ok': {
-        const { route, session, reply } = result;
-        this.spliceTo({
-          user: route.login,
-          backendName: route.backend.name,
-          backend: session.socket,
-          toClient: await loginReply(tag, session, reply, this.limits),
-          release: result.release,
-        });
-      }
-    }
+    await this.answerLogin(result, {
+      failed: `${tag} ${AUTH_FAILED}`,
+      unavailable: `${tag} ${UNAVAILABLE}`,
+      limit: `${tag} NO [LIMIT] Too many sessions for this user`,
+      welcome: (session, reply) => loginReply(tag, session, reply, this.limits),
+    });
   }
 
   protected async handle(event: FrameEvent): Promise<void> {

@@ -20,6 +20,19 @@ export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 const AUTH_FAILED = '-ERR [AUTH] Authentication failed.';
 const UNAVAILABLE = '-ERR [SYS/TEMP] Temporary failure, try again later.';
 const CRLF = Buffer.from('\r\n');
+
+/** The login path's outcomes as this protocol says them; the backend's own words pass through. */
+const answers = {
+  failed: AUTH_FAILED,
+  unavailable: UNAVAILABLE,
+  limit: '-ERR [IN-USE] Too many sessions for this user.',
+  refused: (reply: { readonly raw: Buffer }) => Buffer.concat([reply.raw, CRLF]),
+  welcome: (session: { detach(): Buffer }, reply: { readonly raw: Buffer }) => [
+    reply.raw,
+    CRLF,
+    session.detach(),
+  ],
+};
 const texts = {
   idle: '-ERR Disconnected for inactivity.',
   authTimeout: '-ERR Disconnected: authentication took too long.',
@@ -110,33 +123,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
       undefined,
       () => this.closed,
     );
-    switch (result.kind) {
-      case 'abandoned':
-        return;
-      case 'failed':
-        this.reply(AUTH_FAILED);
-        return;
-      case 'unavailable':
-        this.reply(UNAVAILABLE);
-        return;
-      case 'limit':
-        this.reply('-ERR [IN-USE] Too many sessions for this user.');
-        return;
-      case 'refused':
-        this.write(Buffer.concat([result.reply.raw, CRLF]));
-        return;
-      case 'ok': {
-        const { route, session, reply } = result;
-        // The backend's own +OK, then whatever it sent past the login.
-        this.spliceTo({
-          user: route.login,
-          backendName: route.backend.name,
-          backend: session.socket,
-          toClient: [reply.raw, CRLF, session.detach()],
-          release: result.release,
-        });
-      }
-    }
+    await this.answerLogin(result, answers);
   }
 
   #canStartTls(): boolean {

@@ -56,7 +56,12 @@ export {
   type OpenBackendResult,
   openBackend,
 } from './open-backend.js';
-export { type AcceptedLogin, PreloginSession, type PreloginTexts } from './prelogin-session.js';
+export {
+  type AcceptedLogin,
+  type LoginAnswers,
+  PreloginSession,
+  type PreloginTexts,
+} from './prelogin-session.js';
 export { BackendProbes, type ProbeOptions, type ProbeState, probeDefaults } from './probes.js';
 export { type ProtocolListenerOptions, startProtocolListener } from './protocol-listener.js';
 export {

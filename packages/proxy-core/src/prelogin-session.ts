@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { keepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { type ClientConnection, ignoreErrors } from './listener.js';
+import type { BackendConversation, LoginResult } from './login-path.js';
 import type { SessionInfo, SessionProtocol, SessionRegistry } from './sessions.js';
 import { SplicedSession } from './spliced-session.js';
 import type { ServerTls } from './tls.js';
@@ -15,6 +16,17 @@ export interface PreloginTexts {
   readonly kicked: string;
   readonly shutdown: string;
   readonly internalError: string;
+}
+
+/** How a protocol answers each outcome of the one login path. */
+export interface LoginAnswers<S, R> {
+  readonly failed: string;
+  readonly unavailable: string;
+  readonly limit: string;
+  /** The backend's own refusal, passed on (POP3 `-ERR [IN-USE]`); absent: the failed line. */
+  readonly refused?: (reply: R) => Buffer;
+  /** What the client gets before the splice: the backend's answer and what followed it. */
+  readonly welcome: (session: S, reply: R) => Buffer[] | Promise<Buffer[]>;
 }
 
 /** A login the backend accepted, ready to be spliced. */
@@ -158,6 +170,40 @@ export abstract class PreloginSession<Event> {
       this.closed = true;
       plain.destroy();
       this.#finish('tls handshake failed', { up: 0, down: 0 });
+    }
+  }
+
+  /** Answers what the login path decided: a reply, or the splice. */
+  protected async answerLogin<S extends BackendConversation, R>(
+    result: LoginResult<S, R>,
+    answers: LoginAnswers<S, R>,
+  ): Promise<void> {
+    switch (result.kind) {
+      case 'abandoned':
+        return;
+      case 'failed':
+        this.reply(answers.failed);
+        return;
+      case 'refused':
+        if (answers.refused) this.write(answers.refused(result.reply));
+        else this.reply(answers.failed);
+        return;
+      case 'unavailable':
+        this.reply(answers.unavailable);
+        return;
+      case 'limit':
+        this.reply(answers.limit);
+        return;
+      case 'ok': {
+        const { route, session, reply } = result;
+        this.spliceTo({
+          user: route.login,
+          backendName: route.backend.name,
+          backend: session.socket,
+          toClient: await answers.welcome(session, reply),
+          release: result.release,
+        });
+      }
     }
   }
 
