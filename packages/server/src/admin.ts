@@ -27,6 +27,11 @@ export interface AdminNode {
   }): Promise<SessionView[]>;
   kick(user: string): Promise<number>;
   flush(address: string | undefined): Promise<void>;
+  /** Freezes a user (the directory's login) for `ms`, capped by move.freeze_max; returns the ms. */
+  freeze(user: string, ms: number | undefined): Promise<number>;
+  /** Milliseconds the user stays frozen; 0 when not. */
+  frozenFor(user: string): Promise<number>;
+  thaw(user: string): Promise<void>;
   lookup(address: string, kind: AddressKind): Promise<unknown>;
   backends(): Promise<unknown>;
   /** Reads the config again and applies it, as SIGHUP does; false when it was refused. */
@@ -113,6 +118,32 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
         return { status: 200, body: { flushed: address ?? 'all' } };
       },
     },
+    '/users/freeze': {
+      method: 'POST',
+      handle: async (_url, body) => {
+        const user = requiredUser(body);
+        const ms = body.ms === undefined ? undefined : Number(body.ms);
+        if (ms !== undefined && !(Number.isFinite(ms) && ms > 0))
+          throw new BadRequest('ms must be a positive number');
+        return { status: 200, body: { user, frozen_ms: await node.freeze(user, ms) } };
+      },
+    },
+    '/users/thaw': {
+      method: 'POST',
+      handle: async (_url, body) => {
+        const user = requiredUser(body);
+        await node.thaw(user);
+        return { status: 200, body: { user, frozen_ms: 0 } };
+      },
+    },
+    '/users/frozen': {
+      method: 'GET',
+      handle: async (url) => {
+        const user = url.searchParams.get('user');
+        if (!user) return { status: 400, body: { error: 'user is required' } };
+        return { status: 200, body: { user, frozen_ms: await node.frozenFor(user) } };
+      },
+    },
     '/directory/lookup': {
       method: 'GET',
       handle: async (url) => {
@@ -169,6 +200,11 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
 }
 
 class BadRequest extends Error {}
+
+function requiredUser(body: Record<string, unknown>): string {
+  if (typeof body.user !== 'string' || body.user === '') throw new BadRequest('user is required');
+  return body.user;
+}
 
 async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   if (req.method !== 'POST') return {};

@@ -139,6 +139,8 @@ export class HomingNode {
       listening: () => this.#listening,
       full: () => this.listeners.admission.full,
       reload: () => this.reload(),
+      freezes: () => this.#abuse,
+      freezeMax: () => this.#config.move.freeze_max,
     });
   }
 

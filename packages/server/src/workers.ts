@@ -78,6 +78,18 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
     async flush(address) {
       await askWorkers('flush', [address]);
     },
+    async freeze(user, ms) {
+      // Every worker: each holds its own freezes when the pool has no Redis.
+      const granted = (await askWorkers('freeze', [user, ms])) as number[];
+      if (granted.length === 0) throw new Error('no worker answered');
+      return Math.min(...granted);
+    },
+    async frozenFor(user) {
+      return Math.max(0, ...((await askWorkers('frozen', [user])) as number[]));
+    },
+    async thaw(user) {
+      await askWorkers('thaw', [user]);
+    },
     async lookup(address: string, kind: AddressKind) {
       const [first] = await askWorkers('lookup', [address, kind]);
       if (first === undefined) throw new Error('no worker answered');
@@ -197,6 +209,12 @@ export async function runWorker(path: string, config: Config, log: Logger): Prom
         return admin.kick(args[0] as string);
       case 'flush':
         return admin.flush(args[0] as string | undefined);
+      case 'freeze':
+        return admin.freeze(args[0] as string, args[1] as number | undefined);
+      case 'frozen':
+        return admin.frozenFor(args[0] as string);
+      case 'thaw':
+        return admin.thaw(args[0] as string);
       case 'lookup':
         return admin.lookup(args[0] as string, args[1] as AddressKind);
       case 'backends':

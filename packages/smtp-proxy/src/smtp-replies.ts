@@ -21,6 +21,8 @@ export const smtpReplies = {
   directoryUnavailable: { code: 451, text: '4.4.3 Directory unavailable, try again later' },
   noDeliveryService: { code: 451, text: '4.3.5 Delivery is not configured for this recipient' },
   routingLoop: { code: 451, text: '4.4.6 Mail routing loop' },
+  // RFC 3463 X.2.1 "mailbox disabled, not accepting messages": for the minutes of a move.
+  userMoving: { code: 451, text: '4.2.1 Mailbox is being moved, try again later' },
   noAnswer: { code: 451, text: '4.4.2 No answer from the mailbox server' },
   mailboxServerUnavailable: {
     code: 451,
