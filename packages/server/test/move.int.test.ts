@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -79,7 +79,7 @@ backends:
 
 /** The move as the CLI runs it, in this process, driven through node 0's admin API. */
 async function move(
-  request: { to?: string; abort?: boolean },
+  request: { to?: string; abort?: boolean; resume?: boolean },
   report: (event: MoveEvent) => void | Promise<void> = () => {},
 ) {
   const { config } = loadConfig(nodes[0]?.config as string);
@@ -441,5 +441,51 @@ describe('homing move', () => {
     expect(await homeSeenBy(0)).toBe('mbox-a');
     expect((await cli('nobody@example.com', '--to', 'mbox-b')).code).toBe(2);
     expect((await cli(alice.user, '--abort')).code).toBe(1);
+  }, 60_000);
+
+  it('a move whose clean-up failed after the flip is finished by --resume', async () => {
+    const outcome = await move({ to: 'mbox-b' }, (event) => {
+      if (event.type === 'phase' && event.phase === 'flush') throw new Error('mover lost');
+    });
+    expect(outcome).toMatchObject({ code: 5, message: /is on mbox-b now.*--resume/ });
+    const record = join(dir.path, 'moves', 'alice%40example.com.json');
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({ phase: 'flipped' });
+    // Still frozen: nothing reaches either home until the clean-up is done.
+    const frozen = (await admin(1, `/users/frozen?user=${alice.user}`)) as { frozen_ms: number };
+    expect(frozen.frozen_ms).toBeGreaterThan(0);
+    expect((await move({ to: 'mbox-b' })).code).toBe(6);
+    expect(await move({ resume: true })).toMatchObject({ code: 0, to: 'mbox-b' });
+    expect(existsSync(record)).toBe(false);
+    expect(await admin(1, `/users/frozen?user=${alice.user}`)).toMatchObject({ frozen_ms: 0 });
+    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-b', 'mbox-b']);
+    expect(await snapshot(b)).toEqual(await snapshot(a));
+  }, 120_000);
+
+  it('--abort of a move a dead mover left frozen thaws the user and forgets the move', async () => {
+    const record = join(dir.path, 'moves', 'alice%40example.com.json');
+    const now = new Date().toISOString();
+    writeFileSync(
+      record,
+      JSON.stringify({
+        user: alice.user,
+        login: alice.user,
+        from: 'mbox-b',
+        to: 'mbox-a',
+        phase: 'frozen',
+        started: now,
+        updated: now,
+      }),
+    );
+    await fetch(`http://127.0.0.1:${nodes[0]?.admin}/users/freeze`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ user: alice.user }),
+    });
+    expect((await imapLogin(1)).reply).toMatch(/^a NO \[UNAVAILABLE\] /);
+    expect(await move({ abort: true })).toMatchObject({ code: 0, message: /stays on mbox-b/ });
+    expect(existsSync(record)).toBe(false);
+    const login = await imapLogin(1);
+    expect(login.reply).toMatch(/^a OK /);
+    login.client.close();
   }, 60_000);
 });

@@ -56,7 +56,7 @@ export async function flipHome(
  * A rewrite of the users file that keeps its comments and layout, written beside it and renamed
  * over it: a node that reloads the file sees the old one or the new one, never half of it.
  */
-function flipFile(path: string, key: string, to: string): void {
+export function flipFile(path: string, key: string, to: string): void {
   const doc = parseDocument(readFileSync(path, 'utf8'));
   if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0]?.message}`);
   const entry = doc.getIn(['users', key]);

@@ -164,6 +164,9 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
       });
       const check = () => freezer?.check();
       await pass('final', { dryRun: false, check });
+      // Once more: a login that was past the freeze check when the freeze began may have
+      // reached the old home since; whatever it wrote there the verify below finds.
+      await ctx.pool.kick(login);
       const verify = await pass('verify', { dryRun: true, check });
       if (!verify.inSync) {
         const differing = verify.mailboxes
