@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressKind } from '@homing/directory';
 import type { Logger } from 'pino';
+import { MoveBusy, type MoveJobs } from './move/jobs.js';
 
 /** A session as the admin API shows it. */
 export interface SessionView {
@@ -45,6 +46,8 @@ export interface AdminOptions {
   /** /metrics without the token (admin.public_metrics). */
   readonly publicMetrics?: boolean;
   readonly node: AdminNode;
+  /** Moves run by this node (POST /moves/start); absent: the routes answer 404. */
+  readonly moves?: MoveJobs | undefined;
   readonly log: Logger;
 }
 
@@ -142,6 +145,40 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
         const user = url.searchParams.get('user');
         if (!user) return { status: 400, body: { error: 'user is required' } };
         return { status: 200, body: { user, frozen_ms: await node.frozenFor(user) } };
+      },
+    },
+    '/moves/start': {
+      method: 'POST',
+      handle: async (_url, body) => {
+        if (!options.moves) return { status: 404, body: { error: 'moves are not available' } };
+        const flag = (name: string) => body[name] === true;
+        const to = typeof body.to === 'string' && body.to !== '' ? body.to : undefined;
+        try {
+          const job = options.moves.start({
+            user: requiredUser(body),
+            to,
+            dryRun: flag('dry_run'),
+            resume: flag('resume'),
+            abort: flag('abort'),
+            deleteSource: flag('delete_source'),
+          });
+          return { status: 202, body: { move: job } };
+        } catch (error) {
+          if (error instanceof MoveBusy) return { status: 409, body: { error: error.message } };
+          throw error;
+        }
+      },
+    },
+    '/moves': {
+      method: 'GET',
+      handle: async (url) => {
+        if (!options.moves) return { status: 404, body: { error: 'moves are not available' } };
+        const user = url.searchParams.get('user');
+        if (user === null) return { status: 200, body: { moves: options.moves.list() } };
+        const job = options.moves.get(user);
+        return job
+          ? { status: 200, body: { move: job } }
+          : { status: 404, body: { error: `no move of ${user} here` } };
       },
     },
     '/directory/lookup': {

@@ -6,6 +6,8 @@ import { AggregatorRegistry } from 'prom-client';
 import { type AdminNode, type SessionView, splitListen, startAdmin } from './admin.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { MoveJobs } from './move/jobs.js';
+import { nodeMoveContext } from './move/node-context.js';
 import { HomingNode } from './node.js';
 import { askWorkers, listenToWorkers, serveWorker } from './pool-ipc.js';
 import { checkFree, checkPortsFree } from './reuse-port.js';
@@ -114,6 +116,10 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
       token: config.admin.token,
       publicMetrics: config.admin.public_metrics,
       node: admin,
+      moves: new MoveJobs(
+        nodeMoveContext(() => current, admin, log),
+        log,
+      ),
       log,
     });
     log.info({ listen: config.admin.listen }, 'admin API listening');

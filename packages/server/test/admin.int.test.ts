@@ -27,6 +27,8 @@ const guarded: [string, string][] = [
   ['POST', '/users/freeze'],
   ['POST', '/users/thaw'],
   ['GET', '/users/frozen?user=alice@example.com'],
+  ['POST', '/moves/start'],
+  ['GET', '/moves'],
 ];
 
 /**

@@ -488,4 +488,32 @@ describe('homing move', () => {
     expect(login.reply).toMatch(/^a OK /);
     login.client.close();
   }, 60_000);
+
+  it('the admin API runs a move in the node, reports its phases, and deletes the old copy when asked', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${nodes[1]?.admin}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+    const started = await post('/moves/start', {
+      user: alice.user,
+      to: 'mbox-a',
+      delete_source: true,
+    });
+    expect(started.status).toBe(202);
+    expect((await post('/moves/start', { user: alice.user, to: 'mbox-a' })).status).toBe(409);
+    let job: { running: boolean; events: { phase?: string }[]; outcome?: { code: number } };
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await admin(1, `/moves?user=${alice.user}`)).move as typeof job;
+    } while (job.running);
+    expect(job.outcome).toMatchObject({ code: 0, from: 'mbox-b', to: 'mbox-a' });
+    expect(job.events.map((e) => e.phase)).toContain('delete-source');
+    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-a', 'mbox-a']);
+    const left = await snapshot(b);
+    expect(Object.keys(left)).toEqual(['INBOX']);
+    expect(left.INBOX?.messages).toEqual([]);
+    expect((await snapshot(a)).Bulk?.messages).toHaveLength(35);
+  }, 120_000);
 });
