@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   Dovecot,
@@ -68,11 +68,13 @@ backends:
     host: 127.0.0.1
     imap: { port: ${a.imapPort} }
     lmtp: { port: ${a.lmtpPort} }
+    managesieve: { port: ${a.managesievePort} }
     master: { user: ${master.user}, password: ${master.password} }
   mbox-b:
     host: 127.0.0.1
     imap: { port: ${b.imapPort} }
     lmtp: { port: ${b.lmtpPort} }
+    managesieve: { port: ${b.managesievePort} }
     master: { user: ${master.user}, password: ${master.password} }
 `;
 }
@@ -165,6 +167,44 @@ function rfc822(id: string | undefined, subject: string, body = 'hello'): string
   return `${headers.join('\r\n')}\r\n\r\n${body}\r\n`;
 }
 
+const scripts = {
+  junk: 'require ["fileinto"];\r\nif header :contains "subject" "spam" { fileinto "Junk"; }\r\n',
+  vacation: 'require ["vacation"];\r\nvacation "Away until Monday.";\r\n',
+};
+
+/** Uploads a Sieve script for alice straight to a server's ManageSieve (RFC 5804). */
+async function putScript(server: Dovecot, name: string, text: string, activate: boolean) {
+  const client = await RawClient.connect({ port: server.managesievePort as number });
+  const answer = async () => (await client.until(/^(OK|NO|BYE)/)).at(-1) as string;
+  try {
+    await answer();
+    const plain = Buffer.from(`\0${alice.user}\0${alice.password}`).toString('base64');
+    client.send(`AUTHENTICATE "PLAIN" "${plain}"`);
+    expect(await answer()).toMatch(/^OK/);
+    client.send(`PUTSCRIPT "${name}" {${Buffer.byteLength(text)}+}`);
+    client.write(text);
+    client.send('');
+    expect(await answer()).toMatch(/^OK/);
+    if (activate) {
+      client.send(`SETACTIVE "${name}"`);
+      expect(await answer()).toMatch(/^OK/);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** Alice's scripts on a server as files, and the one active. */
+function sieveOf(server: Dovecot) {
+  const dir = server.sieveDir(alice.user);
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sieve')) : [];
+  const active = join(dirname(dir), '.dovecot.sieve');
+  return {
+    scripts: Object.fromEntries(files.map((f) => [f, readFileSync(join(dir, f), 'utf8')])),
+    active: existsSync(active) ? basename(readlinkSync(active)) : null,
+  };
+}
+
 interface Box {
   specialUse: string | null;
   subscribed: boolean;
@@ -222,11 +262,18 @@ beforeAll(async () => {
       { uid: 'alice', mail: alice.user, password: alice.password, mailHost: 'mbox-a' },
       { uid: 'bob', mail: 'bob@example.com', password: 'bob-pw', mailHost: 'mbox-a' },
     ]),
-    Dovecot.start({ name: 'A', users, masterUser: master, namespace: { specialUse: true } }),
+    Dovecot.start({
+      name: 'A',
+      users,
+      masterUser: master,
+      sieve: true,
+      namespace: { specialUse: true },
+    }),
     Dovecot.start({
       name: 'B',
       users,
       masterUser: master,
+      sieve: true,
       namespace: { separator: '/', specialUse: true },
     }),
     RedisServer.start(),
@@ -269,6 +316,8 @@ beforeAll(async () => {
   } finally {
     await client.logout();
   }
+  await putScript(a, 'vacation', scripts.vacation, false);
+  await putScript(a, 'junk', scripts.junk, true);
 }, 120_000);
 
 afterAll(async () => {
@@ -338,6 +387,11 @@ describe('homing move', () => {
     });
     expect(here.Sent).toMatchObject({ specialUse: '\\Sent', subscribed: true });
     expect(here.Bulk?.messages).toHaveLength(40);
+    expect(sieveOf(b)).toEqual({
+      scripts: { 'junk.sieve': scripts.junk, 'vacation.sieve': scripts.vacation },
+      active: 'junk.sieve',
+    });
+    expect(sieveOf(b)).toEqual(sieveOf(a));
 
     // Both nodes: the directory's new home (flushed), no freeze; logins land on B.
     expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-b', 'mbox-b']);
@@ -401,8 +455,11 @@ describe('homing move', () => {
     } finally {
       await client.logout();
     }
+    await putScript(b, 'work', scripts.junk.replace('spam', 'work'), true);
     const outcome = await move({ to: 'mbox-a' });
     expect(outcome).toMatchObject({ code: 0, from: 'mbox-b', to: 'mbox-a' });
+    expect(sieveOf(a)).toEqual(sieveOf(b));
+    expect(sieveOf(a)).toMatchObject({ active: 'work.sieve' });
     const [here, there] = [await snapshot(a), await snapshot(b)];
     expect(here).toEqual(there);
     expect(here.Bulk?.messages).toHaveLength(35);
@@ -514,6 +571,8 @@ describe('homing move', () => {
     const left = await snapshot(b);
     expect(Object.keys(left)).toEqual(['INBOX']);
     expect(left.INBOX?.messages).toEqual([]);
+    expect(sieveOf(b)).toEqual({ scripts: {}, active: null });
+    expect(Object.keys(sieveOf(a).scripts)).toHaveLength(3);
     expect((await snapshot(a)).Bulk?.messages).toHaveLength(35);
   }, 120_000);
 });

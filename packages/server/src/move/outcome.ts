@@ -1,3 +1,4 @@
+import type { SieveResult } from './sieve-sync.js';
 import type { MailboxResult } from './sync.js';
 
 /** What `homing move` exits with: each says where the user is and what is left to do. */
@@ -22,6 +23,8 @@ export interface PassReport {
   readonly copied: number;
   readonly bytes: number;
   readonly mailboxes: readonly MailboxResult[];
+  /** The user's Sieve scripts (not in the catch-up pass, which only appends mail). */
+  readonly sieve?: SieveResult | undefined;
 }
 
 export interface MoveOutcome {

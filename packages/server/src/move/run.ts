@@ -7,6 +7,7 @@ import { Freezer } from './freezer.js';
 import { describe, type ImapTimeouts, loginAsUser } from './imap-login.js';
 import { type MoveOutcome, moveExit, type PassReport } from './outcome.js';
 import type { PoolControl } from './pool-control.js';
+import { deleteScripts, syncSieve } from './sieve-sync.js';
 import { type MoveRecord, MoveState } from './state.js';
 import { type SyncOptions, type SyncProgress, syncUser } from './sync.js';
 
@@ -126,18 +127,28 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
         ...options,
         onProgress: (progress) => ctx.report({ type: 'progress', pass: name, progress }),
       });
+      // Filters move with the mail; after the flip the user may already be editing them.
+      const sieve = options.copyOnly
+        ? undefined
+        : await syncSieve(from, to, login, {
+            dryRun: options.dryRun,
+            timeoutMs: ctx.timeouts.socketMs,
+          });
       passes.push({
         name,
         copied: result.copied,
         bytes: result.bytes,
         mailboxes: result.mailboxes,
+        ...(sieve ? { sieve } : {}),
       });
-      for (const w of result.warnings) {
+      const found = [...result.warnings];
+      if (sieve?.skipped && from.endpoints.managesieve) found.push(`Sieve: ${sieve.skipped}`);
+      for (const w of found) {
         if (warnings.includes(w)) continue;
         warnings.push(w);
         await ctx.report({ type: 'warning', message: w });
       }
-      return result;
+      return { ...result, sieve, inSync: result.inSync && (sieve?.inSync ?? true) };
     };
 
     if (request.dryRun) {
@@ -172,6 +183,7 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
         const differing = verify.mailboxes
           .filter((m) => m.copy + m.setFlags + m.remove > 0 || (m.created && m.source > 0))
           .map((m) => `${m.path} (${m.source} here, ${m.target} there)`);
+        if (verify.sieve && !verify.sieve.inSync) differing.push('Sieve scripts');
         await undo(freezer, state);
         return end(
           moveExit.differs,
@@ -257,10 +269,12 @@ async function finish(
   if (request.deleteSource) {
     if (await (ctx.confirmDelete?.() ?? Promise.resolve(false))) {
       const gone = await deleteSourceCopy(source);
+      const from = ctx.catalog.get(record.from);
+      const scripts = from ? await deleteScripts(from, record.login, ctx.timeouts.socketMs) : 0;
       await ctx.report({
         type: 'phase',
         phase: 'delete-source',
-        message: `old copy deleted (${gone} mailboxes and INBOX's messages)`,
+        message: `old copy deleted (${gone} mailboxes, INBOX's messages, ${scripts} Sieve scripts)`,
       });
     } else
       await ctx.report({
