@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { MoveOutcome } from './outcome.js';
 import type { MoveContext, MoveEvent, MoveRequest } from './run.js';
-import { runMove } from './run.js';
 
 /** A move started through the admin API, as GET /moves shows it. */
 export interface MoveJob {
@@ -72,6 +71,8 @@ export class MoveJobs {
   async #run(job: MoveJob): Promise<void> {
     const log = this.log.child({ move: job.user });
     try {
+      // Loaded on the first move: a node that never moves anyone does not load imapflow.
+      const { runMove } = await import('./run.js');
       const made = await this.factory();
       try {
         job.outcome = await runMove(job.request, {
