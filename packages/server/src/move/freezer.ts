@@ -40,9 +40,14 @@ export class Freezer {
 
   /** Stops renewing and thaws the user. */
   async stop(): Promise<void> {
+    this.release();
+    await this.pool.thaw(this.login);
+  }
+
+  /** Stops renewing; the freeze runs out by itself within the time granted. */
+  release(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    await this.pool.thaw(this.login);
   }
 
   async #renew(): Promise<void> {

@@ -260,6 +260,8 @@ async function finish(
     });
     state.remove();
   } catch (error) {
+    // Left frozen until --resume, or until the freeze runs out (move.freeze_max).
+    freezer?.release();
     return end(
       moveExit.cleanup,
       `${record.login} is on ${record.to} now, but clean-up failed (${describe(error)}): run again with --resume`,
