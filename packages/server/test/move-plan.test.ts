@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { batchesOf } from '../src/move/batches.js';
 import { diffMailbox, inSync } from '../src/move/diff.js';
 import { identityOf, type MessageMeta, messageIdOf, normalFlags } from '../src/move/identity.js';
 import { type MailboxInfo, planMailboxes, translatePath } from '../src/move/mailboxes.js';
@@ -114,5 +115,24 @@ describe('planMailboxes', () => {
   it('refuses a name holding the target delimiter', () => {
     expect(() => translatePath('a/b.c', '.', '/')).toThrow(/delimiter/);
     expect(translatePath('inbox', '.', '/')).toBe('INBOX');
+  });
+});
+
+describe('batchesOf', () => {
+  const sized = (uid: number, size: number): MessageMeta => ({ ...meta(uid, `m${uid}`), size });
+  const limits = { bytes: 100, messages: 3 };
+
+  it.each([
+    ['nothing', [], []],
+    ['under both limits', [sized(1, 10), sized(2, 10)], [[1, 2]]],
+    ['by count', [1, 2, 3, 4].map((u) => sized(u, 1)), [[1, 2, 3], [4]]],
+    ['by bytes', [sized(1, 60), sized(2, 60), sized(3, 10)], [[1], [2, 3]]],
+    [
+      'a message larger than the limit goes alone',
+      [sized(1, 10), sized(2, 500), sized(3, 10)],
+      [[1], [2], [3]],
+    ],
+  ] as const)('%s', (_name, messages, uids) => {
+    expect(batchesOf(messages, limits).map((b) => b.map((m) => m.uid))).toEqual(uids);
   });
 });

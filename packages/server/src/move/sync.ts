@@ -1,5 +1,7 @@
 import type { ImapFlow } from 'imapflow';
+import { batchesOf, fetchBodies } from './batches.js';
 import { diffMailbox, inSync, type MailboxDiff } from './diff.js';
+import type { MessageMeta } from './identity.js';
 import { type MailboxPlan, planMailboxes } from './mailboxes.js';
 import { delimiterOf, listMailboxes, scanMessages } from './scan.js';
 
@@ -102,16 +104,23 @@ export async function syncUser(
     if (!inSync(diff)) changes += 1;
     results.push(resultOf(plan, theirs.length, ours.length, diff));
     if (options.dryRun) continue;
-    for (const message of diff.copy) {
-      options.check?.();
-      const fetched = await source.fetchOne(String(message.uid), { source: true }, { uid: true });
-      // Gone since the scan (expunged by the user): the next pass sees it gone.
-      const body = fetched ? fetched.source : undefined;
-      if (!body) continue;
-      await target.append(plan.targetPath, body, [...message.flags], message.internalDate);
-      totals.copied += 1;
-      totals.bytes += body.length;
-      await report(i);
+    // The next batch is fetched from the source while this one is appended to the target:
+    // two batches in memory at most.
+    const batches = batchesOf(diff.copy);
+    let next = prefetch(source, batches[0]);
+    for (const [k, batch] of batches.entries()) {
+      const bodies = (await next) ?? new Map<number, Buffer>();
+      next = prefetch(source, batches[k + 1]);
+      for (const message of batch) {
+        options.check?.();
+        // Gone since the scan (expunged by the user): the next pass sees it gone.
+        const body = bodies.get(message.uid);
+        if (!body) continue;
+        await target.append(plan.targetPath, body, [...message.flags], message.internalDate);
+        totals.copied += 1;
+        totals.bytes += body.length;
+        await report(i);
+      }
     }
     for (const { uid, flags } of diff.setFlags)
       await target.messageFlagsSet(String(uid), [...flags], { uid: true });
@@ -119,6 +128,17 @@ export async function syncUser(
     await report(i + 1);
   }
   return { mailboxes: results, ...totals, warnings, inSync: changes === 0 };
+}
+
+/** Starts fetching a batch; a failure is kept for the await, never left unhandled. */
+function prefetch(
+  client: ImapFlow,
+  batch: readonly MessageMeta[] | undefined,
+): Promise<Map<number, Buffer> | undefined> {
+  if (!batch) return Promise.resolve(undefined);
+  const promise = fetchBodies(client, batch);
+  promise.catch(() => {});
+  return promise;
 }
 
 async function openAndScan(client: ImapFlow, path: string, readOnly: boolean) {
