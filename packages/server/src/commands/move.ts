@@ -61,7 +61,8 @@ export async function move(user: string, flags: MoveFlags): Promise<number> {
 /** Phases as lines on stderr; on a terminal, the copy's progress rewritten in place. */
 function printer(): (event: MoveEvent) => void {
   const tty = process.stderr.isTTY === true;
-  const started = performance.now();
+  // The rate is of the pass under way: each phase starts the clock again.
+  let since = performance.now();
   let progressShown = false;
   const line = (text: string) => {
     if (progressShown) process.stderr.write('\n');
@@ -69,11 +70,14 @@ function printer(): (event: MoveEvent) => void {
     process.stderr.write(`${text}\n`);
   };
   return (event) => {
-    if (event.type === 'phase') line(`${event.phase}: ${event.message}`);
-    else if (event.type === 'warning') line(`warning: ${event.message}`);
+    if (event.type === 'phase') {
+      since = performance.now();
+      // The outcome is printed on stdout.
+      if (event.phase !== 'end') line(`${event.phase}: ${event.message}`);
+    } else if (event.type === 'warning') line(`warning: ${event.message}`);
     else if (tty) {
       const p = event.progress;
-      const seconds = (performance.now() - started) / 1000;
+      const seconds = (performance.now() - since) / 1000;
       const rate = seconds > 0 ? p.bytes / seconds / 1e6 : 0;
       process.stderr.write(
         `\r${event.pass}: ${p.mailboxesDone}/${p.mailboxes} mailboxes, ${p.copied} messages, ${(p.bytes / 1e6).toFixed(1)} MB, ${rate.toFixed(1)} MB/s  ${p.mailbox}\x1b[K`,
