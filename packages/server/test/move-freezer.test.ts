@@ -21,6 +21,9 @@ function pool(grantMs: number, failAfter = Number.POSITIVE_INFINITY) {
       return 0;
     },
     async flush() {},
+    async homeOf() {
+      return undefined;
+    },
   };
   return { control, calls };
 }

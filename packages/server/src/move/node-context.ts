@@ -4,7 +4,7 @@ import { buildCatalog, buildDirectory } from '../build-directory.js';
 import type { Config } from '../config/schema.js';
 import { writeBind } from './flip.js';
 import type { MoveContextFactory } from './jobs.js';
-import type { PoolControl } from './pool-control.js';
+import { backendOf, type PoolControl } from './pool-control.js';
 
 /** The node's own admin operations as a move's pool control (they reach the pool themselves). */
 export function nodePool(admin: AdminNode): PoolControl {
@@ -13,6 +13,7 @@ export function nodePool(admin: AdminNode): PoolControl {
     thaw: (login) => admin.thaw(login),
     kick: (login) => admin.kick(login),
     flush: (address) => admin.flush(address),
+    homeOf: async (login) => backendOf(await admin.lookup(login, 'login')),
   };
 }
 

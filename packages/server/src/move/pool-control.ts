@@ -10,6 +10,14 @@ export interface PoolControl {
   thaw(login: string): Promise<void>;
   kick(login: string): Promise<number>;
   flush(address: string): Promise<void>;
+  /** The backend the node would send this login to now; undefined: no such user. */
+  homeOf(login: string): Promise<string | undefined>;
+}
+
+/** The backend's name in a /directory/lookup answer. */
+export function backendOf(answer: unknown): string | undefined {
+  const backend = (answer as { backend?: { name?: unknown } } | undefined)?.backend;
+  return typeof backend?.name === 'string' ? backend.name : undefined;
 }
 
 export function adminPool(target: AdminTarget): PoolControl {
@@ -30,6 +38,10 @@ export function adminPool(target: AdminTarget): PoolControl {
     },
     async flush(address) {
       await post('/directory/flush', { address });
+    },
+    async homeOf(login) {
+      const query = new URLSearchParams({ address: login, kind: 'login' });
+      return backendOf(await adminRequest(target, 'GET', `/directory/lookup?${query}`));
     },
   };
 }

@@ -1,13 +1,14 @@
 import type { Catalog, Directory, Route } from '@homing/directory';
 import type { ImapFlow } from 'imapflow';
 import type { Config } from '../config/schema.js';
-import { deleteSourceCopy } from './delete-source.js';
+import { abort, undo } from './abort.js';
+import { finish } from './after-flip.js';
 import { flipHome, flipUnsupported, type WriteBind } from './flip.js';
 import { Freezer } from './freezer.js';
 import { describe, type ImapTimeouts, loginAsUser } from './imap-login.js';
 import { type MoveOutcome, moveExit, type PassReport } from './outcome.js';
 import type { PoolControl } from './pool-control.js';
-import { deleteScripts, syncSieve } from './sieve-sync.js';
+import { syncSieve } from './sieve-sync.js';
 import { type MoveRecord, MoveState } from './state.js';
 import { type SyncOptions, type SyncProgress, syncUser } from './sync.js';
 
@@ -155,8 +156,8 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
       await pass('dry-run', { dryRun: true });
       return end(moveExit.done, `dry run: nothing was changed`, who);
     }
-    if (flipped && record)
-      return await finish(ctx, state, record, route, source, pass, request, end, who);
+    const after = { ctx, state, route, source, pass, request, end, who };
+    if (flipped && record) return await finish({ ...after, record });
 
     let current: MoveRecord =
       record ??
@@ -211,119 +212,10 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
         who,
       );
     }
-    return await finish(ctx, state, current, route, source, pass, request, end, who, freezer);
+    return await finish({ ...after, record: current, freezer });
   } finally {
     await Promise.allSettled([source?.logout(), target?.logout()]);
     source?.close();
     target?.close();
   }
-}
-
-type End = (
-  code: MoveOutcome['code'],
-  message: string,
-  extra?: Partial<MoveOutcome>,
-) => Promise<MoveOutcome>;
-type Pass = (
-  name: PassReport['name'],
-  options: Omit<SyncOptions, 'onProgress'>,
-) => Promise<{ inSync: boolean }>;
-
-/** After the flip: flush every node, copy what reached the old home late, thaw, clean up. */
-async function finish(
-  ctx: MoveContext,
-  state: MoveState,
-  record: MoveRecord,
-  route: Route,
-  source: ImapFlow,
-  pass: Pass,
-  request: MoveRequest,
-  end: End,
-  who: Partial<MoveOutcome>,
-  freezer?: Freezer,
-): Promise<MoveOutcome> {
-  try {
-    for (const address of addressesOf(request.user, route)) await ctx.pool.flush(address);
-    await ctx.report({
-      type: 'phase',
-      phase: 'flush',
-      message: 'directory caches flushed pool-wide',
-    });
-    // A delivery whose RCPT was accepted before the freeze may have finished since the verify.
-    await pass('catch-up', { dryRun: false, copyOnly: true });
-    if (freezer) await freezer.stop();
-    else await ctx.pool.thaw(record.login);
-    await ctx.report({
-      type: 'phase',
-      phase: 'thaw',
-      message: `${record.login} thawed on ${record.to}`,
-    });
-    state.remove();
-  } catch (error) {
-    // Left frozen until --resume, or until the freeze runs out (move.freeze_max).
-    freezer?.release();
-    return end(
-      moveExit.cleanup,
-      `${record.login} is on ${record.to} now, but clean-up failed (${describe(error)}): run again with --resume`,
-      who,
-    );
-  }
-  if (request.deleteSource) {
-    if (await (ctx.confirmDelete?.() ?? Promise.resolve(false))) {
-      const gone = await deleteSourceCopy(source);
-      const from = ctx.catalog.get(record.from);
-      const scripts = from ? await deleteScripts(from, record.login, ctx.timeouts.socketMs) : 0;
-      await ctx.report({
-        type: 'phase',
-        phase: 'delete-source',
-        message: `old copy deleted (${gone} mailboxes, INBOX's messages, ${scripts} Sieve scripts)`,
-      });
-    } else
-      await ctx.report({
-        type: 'warning',
-        message: 'the old copy stays: deletion was not confirmed',
-      });
-  }
-  return end(moveExit.done, `${record.login} moved from ${record.from} to ${record.to}`, who);
-}
-
-async function abort(
-  ctx: MoveContext,
-  state: MoveState,
-  record: MoveRecord | undefined,
-  login: string,
-  end: End,
-): Promise<MoveOutcome> {
-  if (!record) {
-    // Nothing recorded, but a freeze may outlive a mover killed before it wrote: lift it.
-    await ctx.pool.thaw(login).catch(() => {});
-    return end(moveExit.error, `no move of ${login} is recorded`, { login });
-  }
-  const who = { login, from: record.from, to: record.to };
-  if (record.phase === 'flipped')
-    return end(
-      moveExit.error,
-      `the move of ${login} is past the flip (the directory names ${record.to}): --resume finishes it; moving back is a new move`,
-      who,
-    );
-  await ctx.pool.thaw(login);
-  state.remove();
-  return end(
-    moveExit.done,
-    `move aborted: ${login} stays on ${record.from}, thawed; the partial copy on ${record.to} stays`,
-    who,
-  );
-}
-
-async function undo(freezer: Freezer | undefined, state: MoveState): Promise<void> {
-  state.remove();
-  await freezer?.stop();
-}
-
-/** What the nodes may have cached the user under: the name given, the login, its addresses. */
-function addressesOf(user: string, route: Route): string[] {
-  const addresses = Object.values(route.attributes)
-    .flat()
-    .filter((a) => a.includes('@'));
-  return [...new Set([user, route.login, ...addresses].map((a) => a.toLowerCase()))];
 }
