@@ -458,6 +458,9 @@ describe('homing move', () => {
     await putScript(b, 'work', scripts.junk.replace('spam', 'work'), true);
     const outcome = await move({ to: 'mbox-a' });
     expect(outcome).toMatchObject({ code: 0, from: 'mbox-b', to: 'mbox-a' });
+    expect(outcome.warnings).toContain(
+      'Bulk on mbox-a: 5 message(s) mbox-b does not hold were removed',
+    );
     expect(sieveOf(a)).toEqual(sieveOf(b));
     expect(sieveOf(a)).toMatchObject({ active: 'work.sieve' });
     const [here, there] = [await snapshot(a), await snapshot(b)];

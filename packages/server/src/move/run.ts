@@ -143,6 +143,13 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
         ...(sieve ? { sieve } : {}),
       });
       const found = [...result.warnings];
+      // The target is made a copy of the source: say what that takes away there, before or as
+      // it happens (later passes remove what the user deleted meanwhile, not worth a word).
+      if (name === 'dry-run' || name === 'pre-copy')
+        for (const m of result.mailboxes.filter((m) => m.remove > 0))
+          found.push(
+            `${m.targetPath} on ${to.name}: ${m.remove} message(s) ${from.name} does not hold ${name === 'dry-run' ? 'would be' : 'were'} removed`,
+          );
       if (sieve?.skipped && from.endpoints.managesieve) found.push(`Sieve: ${sieve.skipped}`);
       for (const w of found) {
         if (warnings.includes(w)) continue;
