@@ -28,8 +28,16 @@ import {
   singleReply,
 } from './outcome.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, SmtpError } from './reply.js';
-import { smtpError, smtpReplies, tooManyHops } from './smtp-replies.js';
+import { isPositive } from './reply.js';
+import {
+  messageOutcome,
+  recipientOutcome,
+  replyError,
+  SmtpError,
+  smtpError,
+  smtpReplies,
+  tooManyHops,
+} from './smtp-replies.js';
 
 /**
  * What a recipient on a second backend gets: 452, so that the sender sends it in another
@@ -134,13 +142,7 @@ export class Router {
       this.#options.metrics.smtpRecipient(protocol, 'accepted');
     } catch (error) {
       const code = error instanceof SmtpError ? error.responseCode : 451;
-      const outcome =
-        code === 550 && /^5\.1\.1/.test((error as Error).message)
-          ? 'unknown'
-          : code >= 500
-            ? 'refused'
-            : 'deferred';
-      this.#options.metrics.smtpRecipient(protocol, outcome);
+      this.#options.metrics.smtpRecipient(protocol, recipientOutcome(error));
       // What Postfix logs as "NOQUEUE: reject": a refused recipient leaves a trace.
       this.#log.info(
         {
@@ -258,8 +260,7 @@ export class Router {
       this.#options.metrics.smtpMessage(protocol, deferred ? 'deferred' : 'accepted');
       return result;
     } catch (error) {
-      const code = error instanceof SmtpError ? error.responseCode : 451;
-      this.#options.metrics.smtpMessage(protocol, code >= 500 ? 'refused' : 'deferred');
+      this.#options.metrics.smtpMessage(protocol, messageOutcome(error));
       throw error;
     }
   }
