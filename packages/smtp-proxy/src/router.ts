@@ -183,7 +183,7 @@ export class Router {
     delivery ??= await this.#open(backend, endpoint);
     let open = delivery;
     const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
-    const wait = limits.backendLoginTimeoutMs;
+    const wait = limits.backendCommandTimeoutMs;
     if (open.mailPending) {
       const from = this.#from;
       const mailFor = (client: BackendClient) =>
@@ -407,7 +407,7 @@ export class Router {
         // Told once per connection: the backend keeps it for the connection's transactions.
         let told = this.#xclient.get(client);
         if (told === undefined) {
-          told = await sendXclient(client, this.#trace(), limits.backendConnectTimeoutMs);
+          told = await sendXclient(client, this.#trace(), limits.backendCommandTimeoutMs);
           this.#xclient.set(client, told);
         }
         xclient = told;
@@ -512,7 +512,7 @@ export class Router {
     await Promise.all(
       open.map((d) =>
         d.client
-          .command(command, this.#options.limits.backendConnectTimeoutMs)
+          .command(command, this.#options.limits.backendCommandTimeoutMs)
           .catch(() => d.client.destroy()),
       ),
     );

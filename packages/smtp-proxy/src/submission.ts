@@ -219,7 +219,7 @@ export class Submission {
 
   /** How long each command waits for the mail server's reply. */
   #wait(): number {
-    return this.#options.limits.backendLoginTimeoutMs;
+    return this.#options.limits.backendCommandTimeoutMs;
   }
 
   async #connectSmarthost(login: string, session: SMTPServerSession): Promise<BackendClient> {
