@@ -79,7 +79,7 @@ export async function startCluster(): Promise<Cluster> {
     pop3: { port: ${d.pop3Port}, forward: xclient }
     lmtp: { port: ${d.lmtpPort}, forward: xclient }
     managesieve: { port: ${d.managesievePort}, forward: xclient }
-` + (d.submissionPort ? `    submission: { port: ${d.submissionPort} }\n` : '');
+${d.submissionPort ? `    submission: { port: ${d.submissionPort} }\n` : ''}`;
   const config = join(dir.path, 'homing.yaml');
   writeFileSync(
     config,

@@ -42,7 +42,9 @@ describe('a login through every protocol, each to its own home', () => {
       try {
         await client.mailboxOpen('INBOX');
         const first = await client.fetchOne('1', { envelope: true });
-        expect(first && first.envelope?.subject).toBe(`You are on backend ${server}`);
+        expect(first === false ? 'no message 1' : first.envelope?.subject).toBe(
+          `You are on backend ${server}`,
+        );
       } finally {
         await client.logout();
       }
