@@ -5,6 +5,7 @@ import {
   login,
   PreloginSession,
   type ProtocolListenerOptions,
+  preloginTexts,
   readSaslResponse,
   type SaslMechanism,
 } from '@homing/proxy-core';
@@ -38,13 +39,7 @@ const commands: Record<string, Handler> = {
   AUTHENTICATE: (s, c) => s.authenticate(c),
 };
 
-const texts = {
-  idle: untagged(r.idle),
-  authTimeout: untagged(r.authTimeout),
-  kicked: untagged(r.kicked),
-  shutdown: untagged(r.shutdown),
-  internalError: untagged(r.internalError),
-};
+const texts = preloginTexts(r, untagged);
 /**
  * RFC 2971 §3.3: a client's ID holds at most 30 field-value pairs, a field name at most 30
  * octets and a value at most 1024; anything beyond is dropped rather than passed to the backend.

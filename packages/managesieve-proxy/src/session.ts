@@ -5,6 +5,8 @@ import {
   login,
   PreloginSession,
   type ProtocolListenerOptions,
+  preloginTexts,
+  relayedAnswers,
   type SaslMechanism,
 } from '@homing/proxy-core';
 import { type BackendExtensions, preauthCapabilities } from './capabilities.js';
@@ -17,27 +19,9 @@ import { fatal, invalidCommand, sieveReplies as r } from './replies.js';
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type SieveSessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 
-const CRLF = Buffer.from('\r\n');
-
 /** The login path's outcomes as this protocol says them; the backend's own words pass through. */
-const answers = {
-  failed: r.authFailed.line,
-  unavailable: r.unavailable.line,
-  limit: r.tooManySessions.line,
-  refused: (reply: { readonly raw: Buffer }) => Buffer.concat([reply.raw, CRLF]),
-  welcome: (session: { detach(): Buffer }, reply: { readonly raw: Buffer }) => [
-    reply.raw,
-    CRLF,
-    session.detach(),
-  ],
-};
-const texts = {
-  idle: r.idle.line,
-  authTimeout: r.authTimeout.line,
-  kicked: r.kicked.line,
-  shutdown: r.shutdown.line,
-  internalError: r.internalError.line,
-};
+const answers = relayedAnswers(r);
+const texts = preloginTexts(r);
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class SieveSession extends PreloginSession<ReadEvent> {

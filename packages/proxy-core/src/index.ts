@@ -82,6 +82,12 @@ export {
   type SaslStep,
 } from './sasl.js';
 export {
+  type NamedLine,
+  preloginTexts,
+  relayedAnswers,
+  type SessionReplies,
+} from './session-replies.js';
+export {
   type SessionEntry,
   type SessionInfo,
   type SessionProtocol,
