@@ -54,7 +54,8 @@ export function extensions(reply: SmtpReply): Map<string, string> {
   return map;
 }
 
-export function replyText(reply: SmtpReply): string {
-  const text = reply.lines.join(' ').trim();
+/** The reply's text as the client gets it: enhanced status first; `fallback` for no text. */
+export function replyText(reply: SmtpReply, fallback = ''): string {
+  const text = reply.lines.join(' ').trim() || fallback;
   return reply.enhanced ? `${reply.enhanced} ${text}` : text;
 }

@@ -1,5 +1,5 @@
 import type { MessageOutcome, RecipientOutcome } from '@homing/proxy-core';
-import type { SmtpReply } from './reply.js';
+import { replyText, type SmtpReply } from './reply.js';
 
 /** What a refusal counts as in the recipient metrics; a message counts `unknown` as `refused`. */
 export type RefusalOutcome = Exclude<RecipientOutcome, 'accepted'>;
@@ -112,7 +112,6 @@ export function smtpError(reply: OwnReply): SmtpError {
  * by its code and enhanced status (RFC 3463 §3.2: X.1.1, bad destination mailbox), not its words.
  */
 export function replyError(reply: SmtpReply): SmtpError {
-  const text = reply.lines.join(' ').trim() || 'Error';
   const outcome =
     reply.code < 500
       ? 'deferred'
@@ -121,7 +120,7 @@ export function replyError(reply: SmtpReply): SmtpError {
         : 'refused';
   return new SmtpError({
     code: reply.code,
-    text: reply.enhanced ? `${reply.enhanced} ${text}` : text,
+    text: replyText(reply, 'Error'),
     outcome,
   });
 }
