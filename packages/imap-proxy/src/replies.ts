@@ -1,4 +1,4 @@
-import type { LoginOutcome, SaslStep } from '@homing/proxy-core';
+import { type LoginOutcome, type SaslStep, replyTexts as t } from '@homing/proxy-core';
 
 /** A status response the proxy words itself (RFC 9051 §7.1), without its tag. */
 export interface ImapReply {
@@ -52,8 +52,8 @@ export const imapReplies = {
   authCancelled: syntaxError('Authentication cancelled'),
   badBase64: syntaxError('Invalid base64 in authentication response'),
   malformedPlain: syntaxError('Malformed PLAIN response'),
-  authFailed: userError('Authentication failed.', 'AUTHENTICATIONFAILED', 'failed'),
-  unavailable: serverError('Temporary failure, try again later.', 'UNAVAILABLE', 'unavailable'),
+  authFailed: userError(t.authFailed, 'AUTHENTICATIONFAILED', 'failed'),
+  unavailable: serverError(t.unavailable, 'UNAVAILABLE', 'unavailable'),
   tooManySessions: serverError('Too many sessions for this user', 'LIMIT'),
   unknownCommand: syntaxError('Command unknown or not valid before login'),
   tooManyCommands: bye('Too many commands before login'),
@@ -67,6 +67,7 @@ export const imapReplies = {
     'Too many connections or failed logins from your address, try again later',
     'UNAVAILABLE',
   ),
+  busy: bye(t.busy, 'UNAVAILABLE'),
 } satisfies Record<string, ImapReply>;
 
 /** RFC 9051 §7.1.1: the greeting carries the capabilities, so that clients need not ask. */

@@ -5,10 +5,11 @@ import { ImapSession } from './session.js';
 
 export type ImapListenerOptions = ProtocolListenerOptions;
 
+const refusals = { refusal: untagged(imapReplies.blocked), busy: untagged(imapReplies.busy) };
+
 /** Starts one IMAP listener; every connection becomes an ImapSession. */
 export function startImapListener(options: ImapListenerOptions): Promise<Server> {
-  const refusal = untagged(imapReplies.blocked);
-  return startProtocolListener(options, 'imap', refusal, (connection) =>
+  return startProtocolListener(options, 'imap', refusals, (connection) =>
     new ImapSession(connection, options).start(),
   );
 }

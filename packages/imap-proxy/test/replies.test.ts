@@ -16,6 +16,15 @@ describe('imapReplies', () => {
     expect(tagged('*', tooBig('line too long'))).toBe('* BAD [TOOBIG] Line too long');
   });
 
+  it('turns a client away before its session in the words it had', () => {
+    expect(untagged(imapReplies.busy)).toBe(
+      '* BYE [UNAVAILABLE] This server is busy, try again later',
+    );
+    expect(untagged(imapReplies.blocked)).toBe(
+      '* BYE [UNAVAILABLE] Too many connections or failed logins from your address, try again later',
+    );
+  });
+
   it('answers a failed login and a temporary failure with what the login path counts', () => {
     expect(imapReplies.authFailed.outcome).toBe('failed');
     expect(imapReplies.unavailable.outcome).toBe('unavailable');

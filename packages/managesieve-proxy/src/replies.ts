@@ -1,4 +1,9 @@
-import type { LoginOutcome, SaslStep } from '@homing/proxy-core';
+import {
+  invalidCommandText,
+  type LoginOutcome,
+  type SaslStep,
+  replyTexts as t,
+} from '@homing/proxy-core';
 import { quoted } from './command.js';
 
 /** A response the proxy words itself (RFC 5804 §1.3): status, response code, quoted text. */
@@ -49,37 +54,32 @@ export const sieveReplies = {
   noStartTls: syntaxError('STARTTLS not available.'),
   startTlsArguments: syntaxError('STARTTLS takes no arguments.'),
   authenticateSyntax: syntaxError('Syntax: AUTHENTICATE mechanism [initial-response].'),
-  unsupportedMechanism: userError('Unsupported authentication mechanism.'),
+  unsupportedMechanism: userError(t.unsupportedMechanism),
   // RFC 5804 §1.3: ENCRYPT-NEEDED says STARTTLS first.
-  plaintextDisallowed: userError(
-    'Plaintext authentication disallowed on non-secure connections.',
-    'ENCRYPT-NEEDED',
-  ),
+  plaintextDisallowed: userError(t.plaintextDisallowed, 'ENCRYPT-NEEDED'),
   saslAnswerExpected: syntaxError('Expected a string answering the challenge.'),
-  authCancelled: syntaxError('Authentication cancelled.'), // RFC 5804 §2.1
-  badBase64: syntaxError('Invalid base64 data in authentication response.'),
-  malformedPlain: syntaxError('Malformed PLAIN response.'),
+  authCancelled: syntaxError(t.authCancelled), // RFC 5804 §2.1
+  badBase64: syntaxError(t.badBase64),
+  malformedPlain: syntaxError(t.malformedPlain),
   // RFC 5804 §1.3: a failed login is a bare NO.
-  authFailed: userError('Authentication failed.', undefined, 'failed'),
-  unavailable: serverError('Temporary failure, try again later.', 'unavailable'),
-  tooManySessions: serverError('Too many sessions for this user.'),
-  unknownCommand: syntaxError('Unknown command, or not valid before login.'),
-  tooManyCommands: bye('Too many commands before login.'),
-  idle: bye('Disconnected for inactivity.'),
-  authTimeout: bye('Disconnected: authentication took too long.'),
-  kicked: bye('Disconnected by the administrator.', 'TRYLATER'),
-  shutdown: bye('Server shutting down, please reconnect.', 'TRYLATER'),
-  internalError: bye('Internal error.', 'TRYLATER'),
+  authFailed: userError(t.authFailed, undefined, 'failed'),
+  unavailable: serverError(t.unavailable, 'unavailable'),
+  tooManySessions: serverError(t.tooManySessions),
+  unknownCommand: syntaxError(t.unknownCommand),
+  tooManyCommands: bye(t.tooManyCommands),
+  idle: bye(t.idle),
+  authTimeout: bye(t.authTimeout),
+  kicked: bye(t.kicked, 'TRYLATER'),
+  shutdown: bye(t.shutdown, 'TRYLATER'),
+  internalError: bye(t.internalError, 'TRYLATER'),
   // RFC 5804 §1.3: BYE ends the connection; TRYLATER says it is worth coming back.
-  blocked: bye(
-    'Too many connections or failed logins from your address, try again later.',
-    'TRYLATER',
-  ),
+  blocked: bye(t.blocked, 'TRYLATER'),
+  busy: bye(t.busy, 'TRYLATER'),
 } satisfies Record<string, SieveReply>;
 
 /** A line that is no command (RFC 5804 §4). */
 export function invalidCommand(reason: string): SieveReply {
-  return syntaxError(`Invalid command: ${reason}.`);
+  return syntaxError(invalidCommandText(reason));
 }
 
 /** A line the reader gives up on: the connection closes with the reason. */

@@ -9,12 +9,13 @@ export type ManageSieveListenerOptions = ProtocolListenerOptions & {
   readonly probedCapabilities?: (() => Iterable<ProbedCapabilities>) | undefined;
 };
 
+const refusals = { refusal: sieveReplies.blocked.line, busy: sieveReplies.busy.line };
+
 /** Starts one ManageSieve listener; every connection becomes a SieveSession. */
 export function startManageSieveListener(options: ManageSieveListenerOptions): Promise<Server> {
-  const refusal = sieveReplies.blocked.line;
   // What the backends said of their Sieve extensions, for every session's CAPABILITY.
   const extensions = new BackendExtensions(options.probedCapabilities);
-  return startProtocolListener(options, 'managesieve', refusal, (connection) =>
+  return startProtocolListener(options, 'managesieve', refusals, (connection) =>
     // The options as they are: their getters read the directory and guard of the moment.
     new SieveSession(connection, options, extensions).start(),
   );

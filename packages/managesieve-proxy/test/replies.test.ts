@@ -13,6 +13,13 @@ describe('sieveReplies', () => {
     expect(noopTagged('x')).toBe('OK (TAG "x") "Done."');
   });
 
+  it('turns a client away before its session in the words it had', () => {
+    expect(sieveReplies.busy.line).toBe('BYE (TRYLATER) "This server is busy, try again later"');
+    expect(sieveReplies.blocked.line).toBe(
+      'BYE (TRYLATER) "Too many connections or failed logins from your address, try again later."',
+    );
+  });
+
   it('answers a failed login and a temporary failure with what the login path counts', () => {
     expect(sieveReplies.authFailed.outcome).toBe('failed');
     expect(sieveReplies.unavailable.outcome).toBe('unavailable');

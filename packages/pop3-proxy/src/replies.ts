@@ -1,4 +1,9 @@
-import type { LoginOutcome, SaslStep } from '@homing/proxy-core';
+import {
+  invalidCommandText,
+  type LoginOutcome,
+  type SaslStep,
+  replyTexts as t,
+} from '@homing/proxy-core';
 
 /** A status line the proxy words itself (RFC 1939 §3), with its response code (RFC 2449 §8). */
 export interface Pop3OwnReply {
@@ -49,33 +54,31 @@ export const pop3Replies = {
   passWithoutUser: syntaxError('No user name given: USER first.'),
   passArgument: syntaxError('PASS needs a password.'),
   authSyntax: syntaxError('Syntax: AUTH mechanism [initial-response].'),
-  unsupportedMechanism: userError('Unsupported authentication mechanism.'),
+  unsupportedMechanism: userError(t.unsupportedMechanism),
   // RFC 2595 §2.4: a server must be able to refuse plaintext passwords before TLS.
-  plaintextDisallowed: userError(
-    'Plaintext authentication disallowed on non-secure connections.',
-    'AUTH',
-  ),
-  authCancelled: syntaxError('Authentication cancelled.'), // RFC 5034 §4
-  badBase64: syntaxError('Invalid base64 data in authentication response.'),
-  malformedPlain: syntaxError('Malformed PLAIN response.'),
-  authFailed: userError('Authentication failed.', 'AUTH', 'failed'),
-  unavailable: serverError('Temporary failure, try again later.', 'SYS/TEMP', 'unavailable'),
+  plaintextDisallowed: userError(t.plaintextDisallowed, 'AUTH'),
+  authCancelled: syntaxError(t.authCancelled), // RFC 5034 §4
+  badBase64: syntaxError(t.badBase64),
+  malformedPlain: syntaxError(t.malformedPlain),
+  authFailed: userError(t.authFailed, 'AUTH', 'failed'),
+  unavailable: serverError(t.unavailable, 'SYS/TEMP', 'unavailable'),
   // RFC 2449 §8.1.2: IN-USE, the mailbox is busy elsewhere.
-  tooManySessions: serverError('Too many sessions for this user.', 'IN-USE'),
+  tooManySessions: serverError(t.tooManySessions, 'IN-USE'),
   lineTooLong: syntaxError('Line too long.'),
-  unknownCommand: syntaxError('Unknown command, or not valid before login.'),
-  tooManyCommands: userError('Too many commands before login.'),
-  idle: userError('Disconnected for inactivity.'),
-  authTimeout: userError('Disconnected: authentication took too long.'),
-  kicked: serverError('Disconnected by the administrator.'),
-  shutdown: serverError('Server shutting down, please reconnect.'),
-  internalError: serverError('Internal error.'),
-  blocked: serverError('Too many connections or failed logins from your address, try again later.'),
+  unknownCommand: syntaxError(t.unknownCommand),
+  tooManyCommands: userError(t.tooManyCommands),
+  idle: userError(t.idle),
+  authTimeout: userError(t.authTimeout),
+  kicked: serverError(t.kicked),
+  shutdown: serverError(t.shutdown),
+  internalError: serverError(t.internalError),
+  blocked: serverError(t.blocked),
+  busy: serverError(`${t.busy}.`),
 } satisfies Record<string, Pop3OwnReply>;
 
 /** A command line that is no command (RFC 1939 §3). */
 export function invalidCommand(reason: string): Pop3OwnReply {
-  return syntaxError(`Invalid command: ${reason}.`);
+  return syntaxError(invalidCommandText(reason));
 }
 
 /** A SASL response that is no answer: the client's syntax, not its credentials. */

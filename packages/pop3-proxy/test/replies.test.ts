@@ -11,6 +11,13 @@ describe('pop3Replies', () => {
     expect(invalidCommand('no verb').line).toBe('-ERR Invalid command: no verb.');
   });
 
+  it('turns a client away before its session in the words it had', () => {
+    expect(pop3Replies.busy.line).toBe('-ERR [SYS/TEMP] This server is busy, try again later.');
+    expect(pop3Replies.blocked.line).toBe(
+      '-ERR [SYS/TEMP] Too many connections or failed logins from your address, try again later.',
+    );
+  });
+
   it('answers a failed login and a temporary failure with what the login path counts', () => {
     expect(pop3Replies.authFailed.outcome).toBe('failed');
     expect(pop3Replies.unavailable.outcome).toBe('unavailable');

@@ -5,7 +5,6 @@ import {
   type AbuseGuard,
   type Admission,
   type BackendHealth,
-  busyReply,
   type Limits,
   type ListenerSpec,
   listen,
@@ -19,6 +18,7 @@ import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './back
 import type { DeliveryJournal } from './journal/journal.js';
 import { lineDeadline } from './line-deadline.js';
 import { type MixedPolicy, Router } from './router.js';
+import { replyLine, smtpReplies } from './smtp-replies.js';
 import { inTransaction, type SmtpConnection, startSession } from './smtp-server-adapter.js';
 import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
 
@@ -173,9 +173,9 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     get guard() {
       return options.guard;
     },
-    refusal: '421 4.7.0 Too many connections or failed logins from your address, try again later',
+    refusal: replyLine(smtpReplies.blocked),
     admission: options.admission,
-    busy: busyReply('smtp'),
+    busy: replyLine(smtpReplies.busy),
     log,
     onConnection: (connection) => {
       const info = {

@@ -1,4 +1,4 @@
-import type { MessageOutcome, RecipientOutcome } from '@homing/proxy-core';
+import { type MessageOutcome, type RecipientOutcome, replyTexts } from '@homing/proxy-core';
 import { replyText, type SmtpReply } from './reply.js';
 
 /** What a refusal counts as in the recipient metrics; a message counts `unknown` as `refused`. */
@@ -79,6 +79,13 @@ export const smtpReplies = {
     text: '4.4.2 Connection to the mail server lost, try again later',
     outcome: 'deferred',
   },
+  // Said before smtp-server's session starts, so written out whole (RFC 5321 §3.1: 421).
+  blocked: {
+    code: 421,
+    text: '4.7.0 Too many connections or failed logins from your address, try again later',
+    outcome: 'deferred',
+  },
+  busy: { code: 421, text: `4.3.2 ${replyTexts.busy}`, outcome: 'deferred' },
 } satisfies Record<string, OwnReply>;
 
 /** A message with more Received headers than allowed is looping (RFC 5321 §6.3). */
@@ -100,6 +107,11 @@ export class SmtpError extends Error {
     this.responseCode = reply.code;
     this.outcome = reply.outcome;
   }
+}
+
+/** The reply as one line on the wire, for what is said before smtp-server takes over. */
+export function replyLine(reply: OwnReply): string {
+  return `${reply.code} ${reply.text}`;
 }
 
 /** The error smtp-server answers with the reply as it is. */

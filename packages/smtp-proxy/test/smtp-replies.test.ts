@@ -4,6 +4,7 @@ import {
   messageOutcome,
   recipientOutcome,
   replyError,
+  replyLine,
   SmtpError,
   smtpError,
   smtpReplies,
@@ -30,6 +31,13 @@ describe('smtpReplies', () => {
       expect(expected).toContain(reply.outcome);
     }
     expect(smtpReplies.noSuchUser.outcome).toBe('unknown');
+  });
+
+  it('turns a client away before its session in the words it had', () => {
+    expect(replyLine(smtpReplies.busy)).toBe('421 4.3.2 This server is busy, try again later');
+    expect(replyLine(smtpReplies.blocked)).toBe(
+      '421 4.7.0 Too many connections or failed logins from your address, try again later',
+    );
   });
 
   it('becomes the error smtp-server answers with as it is', () => {
