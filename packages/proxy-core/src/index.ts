@@ -74,6 +74,7 @@ export {
   type ProxyHeader,
   parseProxyHeader,
 } from './proxy-protocol.js';
+export { failFastRedis, type RedisClientSettings } from './redis-client.js';
 export { invalidCommandText, replyTexts } from './reply-texts.js';
 export {
   decodeBase64,
