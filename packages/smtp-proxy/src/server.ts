@@ -18,7 +18,7 @@ import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './back
 import type { DeliveryJournal } from './journal/journal.js';
 import { lineDeadline } from './line-deadline.js';
 import { type MixedPolicy, Router } from './router.js';
-import { replyLine, smtpReplies } from './smtp-replies.js';
+import { closingTexts, replyLine, smtpReplies } from './smtp-replies.js';
 import { inTransaction, type SmtpConnection, startSession } from './smtp-server-adapter.js';
 import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
 
@@ -192,7 +192,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
           if (inTransaction(c)) return;
           clearInterval(timer);
           if (c) {
-            c.send(421, `${options.hostname} Service shutting down, try again later`);
+            c.send(421, closingTexts.shutdown(options.hostname));
             c.close();
           } else connection.socket.destroy();
         }, 50);
@@ -254,7 +254,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         () => inTransaction(session),
         () => {
           if (!session) return connection.socket.destroy();
-          session.send(421, `${options.hostname} Timeout: a command took too long`);
+          session.send(421, closingTexts.lineTimeout(options.hostname));
           session.close();
         },
       );

@@ -88,6 +88,15 @@ export const smtpReplies = {
   busy: { code: 421, text: `4.3.2 ${replyTexts.busy}`, outcome: 'deferred' },
 } satisfies Record<string, OwnReply>;
 
+/**
+ * What the proxy says with 421 before it closes a session (RFC 5321 §3.8); smtp-server puts its
+ * own enhanced status code before these.
+ */
+export const closingTexts = {
+  shutdown: (hostname: string) => `${hostname} Service shutting down, try again later`,
+  lineTimeout: (hostname: string) => `${hostname} Timeout: a command took too long`,
+};
+
 /** A message with more Received headers than allowed is looping (RFC 5321 §6.3). */
 export function tooManyHops(maxReceived: number): OwnReply {
   return {

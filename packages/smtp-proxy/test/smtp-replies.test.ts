@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SmtpReply } from '../src/reply.js';
 import {
+  closingTexts,
   messageOutcome,
   recipientOutcome,
   replyError,
@@ -38,6 +39,11 @@ describe('smtpReplies', () => {
     expect(replyLine(smtpReplies.blocked)).toBe(
       '421 4.7.0 Too many connections or failed logins from your address, try again later',
     );
+  });
+
+  it('names the host that closes a session with 421 (RFC 5321 §3.8)', () => {
+    expect(closingTexts.shutdown('mx.test')).toBe('mx.test Service shutting down, try again later');
+    expect(closingTexts.lineTimeout('mx.test')).toBe('mx.test Timeout: a command took too long');
   });
 
   it('becomes the error smtp-server answers with as it is', () => {
