@@ -28,8 +28,16 @@ import {
   singleReply,
 } from './outcome.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, SmtpError } from './reply.js';
-import { smtpError, smtpReplies, tooManyHops } from './smtp-replies.js';
+import { isPositive } from './reply.js';
+import {
+  messageOutcome,
+  recipientOutcome,
+  replyError,
+  SmtpError,
+  smtpError,
+  smtpReplies,
+  tooManyHops,
+} from './smtp-replies.js';
 
 /**
  * What a recipient on a second backend gets: 452, so that the sender sends it in another
@@ -136,13 +144,7 @@ export class Router {
       this.#options.metrics.smtpRecipient(protocol, 'accepted');
     } catch (error) {
       const code = error instanceof SmtpError ? error.responseCode : 451;
-      const outcome =
-        code === 550 && /^5\.1\.1/.test((error as Error).message)
-          ? 'unknown'
-          : code >= 500
-            ? 'refused'
-            : 'deferred';
-      this.#options.metrics.smtpRecipient(protocol, outcome);
+      this.#options.metrics.smtpRecipient(protocol, recipientOutcome(error));
       // What Postfix logs as "NOQUEUE: reject": a refused recipient leaves a trace.
       this.#log.info(
         {
@@ -184,7 +186,7 @@ export class Router {
     delivery ??= await this.#open(backend, endpoint);
     let open = delivery;
     const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
-    const wait = limits.backendLoginTimeoutMs;
+    const wait = limits.backendCommandTimeoutMs;
     if (open.mailPending) {
       const from = this.#from;
       const mailFor = (client: BackendClient) =>
@@ -261,8 +263,7 @@ export class Router {
       this.#options.metrics.smtpMessage(protocol, deferred ? 'deferred' : 'accepted');
       return result;
     } catch (error) {
-      const code = error instanceof SmtpError ? error.responseCode : 451;
-      this.#options.metrics.smtpMessage(protocol, code >= 500 ? 'refused' : 'deferred');
+      this.#options.metrics.smtpMessage(protocol, messageOutcome(error));
       throw error;
     }
   }
@@ -409,7 +410,7 @@ export class Router {
         // Told once per connection: the backend keeps it for the connection's transactions.
         let told = this.#xclient.get(client);
         if (told === undefined) {
-          told = await sendXclient(client, this.#trace(), limits.backendConnectTimeoutMs);
+          told = await sendXclient(client, this.#trace(), limits.backendCommandTimeoutMs);
           this.#xclient.set(client, told);
         }
         xclient = told;
@@ -514,7 +515,7 @@ export class Router {
     await Promise.all(
       open.map((d) =>
         d.client
-          .command(command, this.#options.limits.backendConnectTimeoutMs)
+          .command(command, this.#options.limits.backendCommandTimeoutMs)
           .catch(() => d.client.destroy()),
       ),
     );

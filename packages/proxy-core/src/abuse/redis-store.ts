@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { failFastRedis } from '../redis-client.js';
 import { type CounterKind, type PoolEvent, parsePoolEvent } from './store.js';
 
 export interface RedisStoreOptions {
@@ -105,16 +106,8 @@ export class RedisStore {
   constructor(options: RedisStoreOptions, hooks: RedisStoreHooks) {
     this.#options = options;
     this.#channel = `${options.keyPrefix}events`;
-    const connection: RedisOptions = {
-      ...options.redis,
-      connectTimeout: options.connectTimeoutMs,
-      commandTimeout: options.commandTimeoutMs,
-      // Fail at once while disconnected rather than queue: a login must not wait for Redis.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      autoResubscribe: false,
-      retryStrategy: (times) => Math.min(times * 200, 2000),
-    };
+    // A login must not wait for Redis.
+    const connection: RedisOptions = { ...failFastRedis(options), autoResubscribe: false };
     this.#client = new Redis(options.url, { ...connection, enableAutoPipelining: true });
     this.#subscriber = new Redis(options.url, connection);
     let lastError: unknown;

@@ -2,6 +2,12 @@ import type { Duplex } from 'node:stream';
 import type { SMTPServer } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 
+/**
+ * Everything homing needs of smtp-server that its public API does not offer, in one place,
+ * written against 3.21.x; test/smtp-server-adapter.test.ts fails when the library changes under
+ * it. Nothing else in homing touches smtp-server's private state.
+ */
+
 /** The parts of smtp-server's connection object that homing drives directly. */
 export interface SmtpConnection {
   send(code: number, data: unknown, context?: unknown): void;
@@ -10,7 +16,6 @@ export interface SmtpConnection {
   _dataStream?: unknown;
 }
 
-/** smtp-server's connection internals used to start a session (3.21.x). */
 interface ConnectionInternals extends SmtpConnection {
   _setListeners(callback: () => void): void;
   connectionReady(): void;
@@ -28,7 +33,8 @@ interface ServerInternals {
  * pause before the greeting: smtp-server always waits 100 ms there, which every sender would
  * pay on every connection. With `delayMs` 0 the 220 leaves at once; with a pause, a client
  * that talks before the greeting gets smtp-server's "421 You talk too soon" (the early-talker
- * check that Postfix's postscreen also makes) and is disconnected.
+ * check that Postfix's postscreen also makes) and is disconnected. The connection joins the
+ * server's own set, so that `close()` on the server ends it too.
  */
 export function startSession(
   smtp: SMTPServer,
@@ -44,9 +50,10 @@ export function startSession(
   ) as unknown as ConnectionInternals;
   if (
     typeof connection._setListeners !== 'function' ||
-    typeof connection.connectionReady !== 'function'
+    typeof connection.connectionReady !== 'function' ||
+    !(server.connections instanceof Set)
   )
-    throw new Error('smtp-server changed: its connection has no _setListeners or connectionReady');
+    throw new Error('smtp-server changed: a session can no longer be started on a socket');
   server.connections.add(connection);
   connection.on('error', (error: Error) => server._onError(error));
   connection.on('connect', (data: unknown) => server._onClientConnect(data));
@@ -55,5 +62,25 @@ export function startSession(
     const timer = setTimeout(() => connection.connectionReady(), delayMs);
     timer.unref();
   });
+  keepOwnStatusCodes(connection);
   return connection;
+}
+
+/** A transaction has begun (MAIL FROM) or its message is coming in. */
+export function inTransaction(connection: SmtpConnection | undefined): boolean {
+  return Boolean(connection?.session?.envelope?.mailFrom || connection?._dataStream);
+}
+
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/**
+ * smtp-server puts its own enhanced status code (RFC 3463) before every reply text; ours, and
+ * the backends' that we relay, already start with one (5.1.1, 4.5.3, 5.2.2...). For such
+ * replies the connection's own code is left out (its `send` takes `false` for "none"), so the
+ * sender sees the mailbox server's.
+ */
+function keepOwnStatusCodes(connection: SmtpConnection): void {
+  const send = connection.send.bind(connection);
+  connection.send = (code, data, context) =>
+    send(code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
 }
