@@ -68,6 +68,8 @@ export interface RouterOptions {
   /** The client speaks LMTP: one reply per recipient after DATA. */
   readonly lmtp: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  /** A move of this user (the directory's login) is under way: defer their mail. */
+  readonly frozen?: ((login: string) => Promise<boolean>) | undefined;
   /** Backend connections shared with the listener's other sessions. */
   readonly pool?: BackendPool | undefined;
   readonly metrics: ProxyMetrics;
@@ -175,6 +177,7 @@ export class Router {
     if (home.kind === 'failed') throw smtpError(smtpReplies.noSuchUser);
     if (home.kind === 'unavailable') throw unavailable[home.reason];
     const { route, endpoint } = home;
+    if (await this.#options.frozen?.(route.login)) throw smtpError(smtpReplies.userMoving);
     const backend = route.backend;
     let delivery = this.#deliveries.get(backend.name);
     if (!delivery && this.#deliveries.size > 0 && !this.#options.lmtp && !this.#mayFanOut()) {

@@ -228,6 +228,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               maxReceived: options.maxReceived,
               lmtp: options.kind === 'lmtp',
               isOwnAddress: options.isOwnAddress,
+              frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
               metrics: connection.metrics,
               log: connection.log,
             },

@@ -36,6 +36,12 @@ export const smtpReplies = {
     outcome: 'deferred',
   },
   routingLoop: { code: 451, text: '4.4.6 Mail routing loop', outcome: 'deferred' },
+  // RFC 3463 X.2.1 "mailbox disabled, not accepting messages": for the minutes of a move.
+  userMoving: {
+    code: 451,
+    text: '4.2.1 Mailbox is being moved, try again later',
+    outcome: 'deferred',
+  },
   noAnswer: { code: 451, text: '4.4.2 No answer from the mailbox server', outcome: 'deferred' },
   mailboxServerUnavailable: {
     code: 451,

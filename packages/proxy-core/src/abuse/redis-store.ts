@@ -155,6 +155,18 @@ export class RedisStore {
     return Math.max(0, await this.#client.pttl(this.#key('block', kind, key)));
   }
 
+  async freeze(user: string, ms: number): Promise<void> {
+    await this.#client.set(this.#freezeKey(user), '1', 'PX', Math.max(1, Math.ceil(ms)));
+  }
+
+  async frozenFor(user: string): Promise<number> {
+    return Math.max(0, await this.#client.pttl(this.#freezeKey(user)));
+  }
+
+  async thaw(user: string): Promise<void> {
+    await this.#client.del(this.#freezeKey(user));
+  }
+
   /** Sets this node's count of sessions under `key`; returns the pool's total. */
   async setSessions(key: string, count: number): Promise<number> {
     const args = [
@@ -209,6 +221,10 @@ export class RedisStore {
 
   #key(what: 'fail' | 'block', kind: CounterKind, key: string): string {
     return `${this.#options.keyPrefix}${what}:${kind}:${key}`;
+  }
+
+  #freezeKey(user: string): string {
+    return `${this.#options.keyPrefix}freeze:${user}`;
   }
 
   #livePrefix(): string {

@@ -8,6 +8,7 @@ import { directory } from './directory.js';
 import { duration } from './duration.js';
 import { limits, tls } from './limits.js';
 import { listen, listener } from './listeners.js';
+import { move } from './move.js';
 import { smtp } from './smtp.js';
 import { sqlIssues } from './sql-check.js';
 
@@ -74,6 +75,7 @@ export const configSchema = z
         'backend health: a backend that failed, or fails its probe, gets its users a fast temporary failure',
       ),
     abuse,
+    move,
     pools: z
       .record(
         z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
