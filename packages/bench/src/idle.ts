@@ -1,13 +1,13 @@
 import type { BenchUser } from './cluster.js';
-import type { HomingProcess } from './homing-process.js';
-import { raiseOpenFiles } from './homing-process.js';
+import { type HomingProcess, raiseOpenFiles } from './homing-process.js';
 import type { ImapClient } from './imap-client.js';
 import { imapLoginCycle, logIn } from './imap-client.js';
 
-/** Descriptors each process keeps for itself besides the sessions (listeners, logs, LDAP...). */
+/** Descriptors the bench keeps for itself besides the sessions (pipes, logs, Dovecot's tools). */
 const spareFiles = 100;
-/** homing's `limits.descriptor_reserve` default: kept out of its session capacity. */
-const homingReserve = 256;
+/** Tries per session when homing answers the greeting with its busy reply (a full worker). */
+const busyTries = 100;
+
 /**
  * Before RSS is read, homing runs a full garbage collection; that may start V8's memory reducer,
  * which some seconds later hands back the heap the last burst of logins left committed (tens of
@@ -26,51 +26,55 @@ const heldSamples = 3;
 
 export interface SessionPlan {
   readonly sessions: number;
-  /** Why fewer than asked for, one note each. */
-  readonly notes: readonly string[];
+  /** Each limit on the sessions, the one that binds first. */
+  readonly limits: readonly { readonly sessions: number; readonly why: string }[];
 }
 
 /**
- * How many idle sessions fit: each takes one descriptor here and two in homing (client and
- * backend socket), and the backend takes at most `backendCapacity`. The open-files limits of
- * the bench and of homing are raised first where they are short (prlimit, as root).
+ * How many idle sessions fit: each takes one descriptor in the bench (its open-files limit is
+ * raised first where it is short and root may), homing holds what its processes' own session
+ * capacities add up to, less the batch logging in, and the backend at most `backendCapacity`.
  */
 export function planSessions(
   wanted: number,
-  homing: HomingProcess,
+  homingCapacities: readonly number[],
   backendCapacity: { readonly sessions: number; readonly why: string },
   /** Clients logging in at a time, beside the idle ones. */
   loggingIn: number,
 ): SessionPlan {
-  const notes: string[] = [];
-  let sessions = wanted;
-  const ours = raiseOpenFiles('self', wanted + spareFiles);
-  if (ours - spareFiles < sessions) {
-    sessions = Math.max(0, ours - spareFiles);
-    notes.push(`the bench may open ${ours} files (ulimit -n): ${sessions} sessions`);
-  }
-  const theirs = raiseOpenFiles(homing.pid, 2 * wanted + homingReserve);
-  // homing's own capacity: two descriptors a session after its reserve, the batch logging in
-  // counted too; past it, a client gets the busy reply.
-  const homingRoom = Math.floor((theirs - homingReserve) / 2) - loggingIn;
-  if (homingRoom < sessions) {
-    sessions = Math.max(0, homingRoom);
-    notes.push(
-      `homing may open ${theirs} files, 2 per session after its descriptor_reserve of ` +
-        `${homingReserve}: ${sessions} sessions`,
-    );
-  }
-  if (backendCapacity.sessions < sessions) {
-    sessions = backendCapacity.sessions;
-    notes.push(`${backendCapacity.why}: ${sessions} sessions`);
-  }
-  return { sessions, notes };
+  const ours = raiseOpenFiles('self', Math.min(wanted, 1 << 30) + spareFiles);
+  const homing = homingCapacities.reduce((a, b) => a + b, 0);
+  const each = homingCapacities.join(' + ');
+  const limits = [
+    { sessions: wanted, why: 'BENCH_SESSIONS' },
+    {
+      sessions: ours - spareFiles,
+      why: `the bench may open ${ours} files (ulimit -n), ${spareFiles} of them kept`,
+    },
+    {
+      sessions: homing - loggingIn,
+      why:
+        `homing's session capacity is ${homingCapacities.length > 1 ? `${each} = ` : ''}` +
+        `${homing} (per process: open-files limit less descriptor_reserve, 2 a session), ` +
+        `${loggingIn} of it for the batch logging in`,
+    },
+    backendCapacity,
+  ]
+    .filter((limit) => Number.isFinite(limit.sessions))
+    .sort((a, b) => a.sessions - b.sessions);
+  return { sessions: Math.max(0, limits[0]?.sessions ?? 0), limits };
 }
 
 export interface IdleMemory {
   readonly sessions: number;
   /** Logins (in and out) homing served before the first reading. */
   readonly served: number;
+  /** Busy greetings the sessions met on the way in, each tried again. */
+  readonly busy: number;
+  /** Descriptors each of homing's processes had open with the sessions, the primary first. */
+  readonly descriptors: readonly number[];
+  /** Settled RSS of each process with the sessions, the primary first, in KiB. */
+  readonly rssEachKiB: readonly number[];
   /** Settled RSS without the sessions and with them, in KiB. */
   readonly rssBeforeKiB: number;
   readonly rssAfterKiB: number;
@@ -113,11 +117,14 @@ export async function idleSessionMemory(
   const { count, served, batch } = sessions;
   await serveLogins(port, users, served, batch);
   const before = await settledRss(homing);
-  await openSessions(port, users, count, batch, open);
+  const busy = await openSessions(port, users, count, batch, open);
   const after = await settledRss(homing);
   return {
     sessions: count,
     served,
+    busy,
+    descriptors: homing.openDescriptors(),
+    rssEachKiB: homing.rssEachKiB(),
     rssBeforeKiB: before.least,
     rssAfterKiB: after.least,
     rssPeakKiB: after.first,
@@ -180,18 +187,33 @@ async function serveLogins(
   await Promise.all(Array.from({ length: Math.min(batch, count) }, worker));
 }
 
-/** `count` sessions (users in turn), `batch` logging in at a time; the first failure throws. */
+/**
+ * `count` sessions (users in turn), `batch` logging in at a time; a busy greeting is tried again
+ * (with workers, the worker that took the connection may be full while another is not), any
+ * other failure throws. Returns how many busy greetings there were.
+ */
 async function openSessions(
   port: number,
   users: readonly BenchUser[],
   count: number,
   batch: number,
   open: ImapClient[],
-): Promise<void> {
+): Promise<number> {
+  let busy = 0;
+  const logInUntilIn = async (user: BenchUser): Promise<ImapClient> => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await logIn({ port }, user);
+      } catch (error) {
+        if (!isBusy(error) || tries >= busyTries) throw error;
+        busy += 1;
+      }
+    }
+  };
   for (let first = 0; first < count; first += batch) {
     const size = Math.min(batch, count - first);
     const logins = Array.from({ length: size }, (_, i) =>
-      logIn({ port }, users[(first + i) % users.length] as BenchUser),
+      logInUntilIn(users[(first + i) % users.length] as BenchUser),
     );
     const settled = await Promise.allSettled(logins);
     for (const result of settled) if (result.status === 'fulfilled') open.push(result.value);
@@ -200,6 +222,12 @@ async function openSessions(
       throw new Error(`idle session ${open.length + 1} could not log in: ${String(failed.reason)}`);
     }
   }
+  return busy;
+}
+
+/** homing's busy reply at the greeting (RFC 5530 UNAVAILABLE), as logIn reports it. */
+function isBusy(error: unknown): boolean {
+  return error instanceof Error && /^greeting .*\* BYE \[UNAVAILABLE\]/.test(error.message);
 }
 
 function sleep(ms: number): Promise<void> {
