@@ -5,8 +5,12 @@ import { imapLoginCycle, logIn } from './imap-client.js';
 
 /** Descriptors the bench keeps for itself besides the sessions (pipes, logs, Dovecot's tools). */
 const spareFiles = 100;
-/** Tries per session when homing answers the greeting with its busy reply (a full worker). */
-const busyTries = 100;
+/**
+ * Busy greetings in a row after which a session is given up and no more are opened: with
+ * workers on one shared accept socket, an idle full worker wins most accepts from one that is
+ * busy logging clients in and has room.
+ */
+const busyTries = 200;
 
 /**
  * Before RSS is read, homing runs a full garbage collection; that may start V8's memory reducer,
@@ -71,6 +75,8 @@ export interface IdleMemory {
   readonly served: number;
   /** Busy greetings the sessions met on the way in, each tried again. */
   readonly busy: number;
+  /** Why fewer sessions than planned were opened, if they were. */
+  readonly stopped: string | undefined;
   /** Descriptors each of homing's processes had open with the sessions, the primary first. */
   readonly descriptors: readonly number[];
   /** Settled RSS of each process with the sessions, the primary first, in KiB. */
@@ -117,10 +123,12 @@ export async function idleSessionMemory(
   const { count, served, batch } = sessions;
   await serveLogins(port, users, served, batch);
   const before = await settledRss(homing);
-  const busy = await openSessions(port, users, count, batch, open);
+  const { busy, stopped } = await openSessions(port, users, count, batch, open);
+  const held = open.length;
   const after = await settledRss(homing);
   return {
-    sessions: count,
+    sessions: held,
+    stopped,
     served,
     busy,
     descriptors: homing.openDescriptors(),
@@ -128,11 +136,11 @@ export async function idleSessionMemory(
     rssBeforeKiB: before.least,
     rssAfterKiB: after.least,
     rssPeakKiB: after.first,
-    perSessionKiB: (after.least - before.least) / count,
+    perSessionKiB: (after.least - before.least) / held,
     heapBefore: before.heapUsed,
     heapAfter: after.heapUsed,
-    heapPerSession: (after.heapUsed - before.heapUsed) / count,
-    usedPerSession: (after.used - before.used) / count,
+    heapPerSession: (after.heapUsed - before.heapUsed) / held,
+    usedPerSession: (after.used - before.used) / held,
     settled: [before, after],
   };
 }
@@ -189,8 +197,8 @@ async function serveLogins(
 
 /**
  * `count` sessions (users in turn), `batch` logging in at a time; a busy greeting is tried again
- * (with workers, the worker that took the connection may be full while another is not), any
- * other failure throws. Returns how many busy greetings there were.
+ * (with workers, the worker that took the connection may be full while another is not), up to
+ * `busyTries` in a row, after which no more sessions are opened; any other failure throws.
  */
 async function openSessions(
   port: number,
@@ -198,31 +206,38 @@ async function openSessions(
   count: number,
   batch: number,
   open: ImapClient[],
-): Promise<number> {
+): Promise<{ busy: number; stopped: string | undefined }> {
   let busy = 0;
-  const logInUntilIn = async (user: BenchUser): Promise<ImapClient> => {
+  let stopped: string | undefined;
+  const logInUntilIn = async (user: BenchUser): Promise<ImapClient | undefined> => {
     for (let tries = 1; ; tries++) {
       try {
         return await logIn({ port }, user);
       } catch (error) {
-        if (!isBusy(error) || tries >= busyTries) throw error;
+        if (!isBusy(error)) throw error;
         busy += 1;
+        if (tries >= busyTries) {
+          stopped = `${busyTries} busy greetings in a row for one session`;
+          return undefined;
+        }
       }
     }
   };
-  for (let first = 0; first < count; first += batch) {
+  for (let first = 0; first < count && !stopped; first += batch) {
     const size = Math.min(batch, count - first);
     const logins = Array.from({ length: size }, (_, i) =>
       logInUntilIn(users[(first + i) % users.length] as BenchUser),
     );
     const settled = await Promise.allSettled(logins);
-    for (const result of settled) if (result.status === 'fulfilled') open.push(result.value);
+    for (const result of settled) {
+      if (result.status === 'fulfilled' && result.value) open.push(result.value);
+    }
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       throw new Error(`idle session ${open.length + 1} could not log in: ${String(failed.reason)}`);
     }
   }
-  return busy;
+  return { busy, stopped };
 }
 
 /** homing's busy reply at the greeting (RFC 5530 UNAVAILABLE), as logIn reports it. */

@@ -73,6 +73,13 @@ export async function idleSessions(
       `${mib(memory.rssPeakKiB)} MiB a second after the last login; heap used ` +
       `${mib(memory.heapBefore / 1024)} -> ${mib(memory.heapAfter / 1024)} MiB)`,
   );
+  if (memory.stopped) {
+    console.log(
+      `  ${memory.sessions} of the ${plan.sessions} planned: stopped after ${memory.stopped} ` +
+        '(a connection the kernel gives a full worker is refused though another may have room: ' +
+        'see the descriptors of each)',
+    );
+  }
   const descriptors = memory.descriptors.reduce((a, b) => a + b, 0);
   console.log(
     `  descriptors open in homing with the sessions: ${descriptors}${each(memory.descriptors)}, ` +
