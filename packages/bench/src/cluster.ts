@@ -56,7 +56,11 @@ export interface Cluster {
    * Another homing node on the same slapd and Dovecot, on ports of its own, with `workers`;
    * stopped by the cluster's cleanup if not before.
    */
-  startHoming(name: string, workers: Workers): Promise<{ homing: HomingProcess; imapPort: number }>;
+  startHoming(
+    name: string,
+    workers: Workers,
+    sources: readonly string[],
+  ): Promise<{ homing: HomingProcess; imapPort: number }>;
 }
 
 /** homing's `workers` setting: a count, or `auto` (one per CPU). */
@@ -141,9 +145,13 @@ export async function startCluster(
     ports: Record<Listener, number>,
     smtp: number,
     workers: Workers,
+    sources: readonly string[],
   ) => {
     const config = join(dir.path, `${name}.yaml`);
-    writeFileSync(config, homingConfig(slapd.value.url, ports, smtp, direct, certs, workers));
+    writeFileSync(
+      config,
+      homingConfig(slapd.value.url, ports, smtp, direct, certs, workers, sources),
+    );
     const started = await HomingProcess.start(
       config,
       join(dir.path, `${name}.log`),
@@ -154,8 +162,8 @@ export async function startCluster(
     pinProcessTree(placement, started.pid);
     return { homing: started, config };
   };
-  const { homing, config } = await homingNode('homing', homingPorts, smtpPort, 1);
-  const startHoming = async (name: string, workers: Workers) => {
+  const { homing, config } = await homingNode('homing', homingPorts, smtpPort, 1, []);
+  const startHoming = async (name: string, workers: Workers, sources: readonly string[]) => {
     const [imap, imaps, pop3, pop3s, smtp] = (await freePorts(5)) as [
       number,
       number,
@@ -163,7 +171,7 @@ export async function startCluster(
       number,
       number,
     ];
-    const other = await homingNode(name, { imap, imaps, pop3, pop3s }, smtp, workers);
+    const other = await homingNode(name, { imap, imaps, pop3, pop3s }, smtp, workers, sources);
     return { homing: other.homing, imapPort: imap };
   };
 
@@ -257,6 +265,7 @@ function homingConfig(
   dovecot: Dovecot,
   certs: { cert: string; key: string },
   workers: Workers,
+  sources: readonly string[],
 ): string {
   return `log: { level: info, format: json }
 workers: ${workers}
@@ -294,6 +303,8 @@ limits:
 abuse:
   max_connections_per_address: 0
   max_sessions_per_user: 0
+backend_defaults:
+  source_addresses: [${sources.join(', ')}]
 backends:
   mbox-a:
     host: 127.0.0.1

@@ -1,9 +1,11 @@
 /** The IMAP part: idle spliced sessions at scale (homing), FETCH throughput of every side. */
+import { availableParallelism } from 'node:os';
 import type { BenchUser, Cluster, Workers } from './cluster.js';
 import { dovecotSessionCapacity } from './dovecot-limits.js';
 import { fetchAll } from './fetch.js';
-import { idleSessionMemory, planSessions, type Settled } from './idle.js';
-import type { ImapClient } from './imap-client.js';
+import { SessionHolders } from './holders.js';
+import { idleSessionMemory, type Settled } from './idle.js';
+import { expectSessions, planSessions, portsPerAddress } from './idle-plan.js';
 import { fillMailbox, type MailboxContents } from './mailbox.js';
 import { mebibytes } from './report.js';
 import { type Transport, transportNames } from './sides.js';
@@ -26,19 +28,26 @@ export interface IdleOptions {
 /**
  * As many idle spliced IMAP sessions as the limits allow, through a homing node of their own
  * (with workers), after a long login run: homing's resident memory after the run, and its RSS
- * and heap per session. The sessions are kept in `open` until they are measured, then closed;
- * the caller closes what is left there on an error.
+ * and heap per session. The sessions are held by processes of the bench (`holders`), let go
+ * once measured; the caller kills what is left there on an error.
  */
 export async function idleSessions(
   cluster: Cluster,
   users: readonly BenchUser[],
   options: IdleOptions,
-  open: ImapClient[],
+  holders: { current: SessionHolders | undefined },
 ): Promise<void> {
-  const { homing, imapPort } = await cluster.startHoming('homing-idle', options.workers);
-  const capacities = await homing.sessionCapacities();
   const dovecot = dovecotSessionCapacity(cluster.dovecot, idleBatch, users.length);
-  const plan = planSessions(options.wanted, capacities, dovecot, idleBatch);
+  const workers = options.workers === 'auto' ? availableParallelism() : options.workers;
+  const expected = expectSessions(options.wanted, workers, dovecot.total, idleBatch);
+  const { homing, imapPort } = await cluster.startHoming(
+    'homing-idle',
+    options.workers,
+    expected.sources,
+  );
+  const capacities = await homing.sessionCapacities();
+  const ownAddresses = expected.sources.length > 0;
+  const plan = planSessions(options.wanted, capacities, dovecot, idleBatch, ownAddresses);
   const [binding, ...others] = plan.limits;
   console.log(
     `idle sessions: ${plan.sessions} through homing with workers: ${options.workers} ` +
@@ -46,13 +55,23 @@ export async function idleSessions(
       `bound by ${binding?.why ?? 'nothing'}`,
   );
   for (const limit of others) console.log(`  then ${limit.sessions}: ${limit.why}`);
+  if (ownAddresses) {
+    console.log(
+      `  more than one range of source ports (${portsPerAddress()} usable): homing's backend ` +
+        `connections leave from ${expected.sources.join(', ')} (source_addresses), and the ` +
+        `bench processes holding the sessions from 127.0.0.11 and on, up to ` +
+        `${plan.perHolder} each`,
+    );
+  }
   if (plan.sessions < 1) throw new Error('no room for idle sessions');
+  const sessionHolders = new SessionHolders(plan.perHolder, ownAddresses);
+  holders.current = sessionHolders;
   const memory = await idleSessionMemory(
     homing,
     imapPort,
     users,
     { count: plan.sessions, served: options.served, batch: idleBatch },
-    open,
+    sessionHolders,
   );
   const mib = (kib: number) => mebibytes(kib);
   const each = (values: readonly (number | string)[]) =>
@@ -91,8 +110,12 @@ export async function idleSessions(
     `  settled: after a full GC in homing, until V8's memory reducer gave unused heap back ` +
       `(before ${settle(before)}, after ${settle(after)}); the least RSS counts`,
   );
-  console.log('  homing only: Dovecot holds a session in an imap process, not comparable');
-  for (const client of open.splice(0)) client.destroy();
+  console.log(
+    `  homing only: Dovecot holds a session in an imap process, not comparable; ` +
+      `${sessionHolders.count} bench process${sessionHolders.count > 1 ? 'es' : ''} held them`,
+  );
+  await sessionHolders.release(ownAddresses);
+  holders.current = undefined;
   await homing.stop();
   await sleep(3000); // Dovecot's mail processes let the sessions go
 }

@@ -13,9 +13,9 @@
  * HOMING_NODE_ARGS are node arguments for the homing processes (`--cpu-prof`).
  */
 import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './cluster.js';
+import type { SessionHolders } from './holders.js';
 import type { HomingProcess } from './homing-process.js';
 import { bigMailbox, fetchRows, type IdleOptions, idleSessions } from './imap.js';
-import type { ImapClient } from './imap-client.js';
 import { loginRows, warmUpAll } from './login-rows.js';
 import type { MailboxContents } from './mailbox.js';
 import { partsFrom } from './parts.js';
@@ -45,7 +45,7 @@ const users = Array.from({ length: userCount }, (_, i) =>
 const bigbox = benchUser('bigbox');
 
 const cleanup = new Cleanup();
-const idle: ImapClient[] = [];
+const holders: { current: SessionHolders | undefined } = { current: undefined };
 let homingProcess: HomingProcess | undefined;
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -64,7 +64,7 @@ try {
   console.log(placementLine(placement));
   const cluster = await startCluster([...users, bigbox], placement, cleanup);
   cleanup.add(() => {
-    for (const client of idle.splice(0)) client.destroy();
+    holders.current?.kill();
   });
   homingProcess = cluster.homing;
   describeSides(cluster);
@@ -77,7 +77,7 @@ try {
         '(directory caches warm)',
     );
   }
-  if (only.has('idle')) await idleSessions(cluster, users, idleOptions, idle);
+  if (only.has('idle')) await idleSessions(cluster, users, idleOptions, holders);
   if (only.has('imap-logins')) {
     await loginRows(cluster, {
       protocol: 'imap',
