@@ -464,8 +464,12 @@ describe('homing move', () => {
       await client.logout();
     }
     await putScript(b, 'work', scripts.junk.replace('spam', 'work'), true);
-    // A's old copy holds 5 messages B no longer has: the move stops before it changes anything.
+    await putScript(a, 'old', scripts.junk.replace('spam', 'old'), false);
+    // A's old copy holds 5 messages and a script B does not: the move stops before it changes
+    // anything.
     const beforeOnA = await snapshot(a);
+    const sieveBefore = sieveOf(a);
+    expect(Object.keys(sieveBefore.scripts)).toContain('old.sieve');
     const phases: string[] = [];
     const stopped = await move({ to: 'mbox-a' }, (event) => {
       if (event.type === 'phase') phases.push(event.phase);
@@ -473,11 +477,15 @@ describe('homing move', () => {
     expect(stopped).toMatchObject({
       code: 3,
       message: /Bulk: 5 message\(s\) \(<bulk\d+@example\.net> .*--replace-target/,
-      leftovers: [{ mailbox: 'Bulk', count: 5 }],
+      leftovers: [
+        { mailbox: 'Bulk', count: 5 },
+        { mailbox: 'Sieve', count: 1, examples: ['old'] },
+      ],
     });
     expect(stopped.leftovers?.[0]?.examples).toHaveLength(3);
     expect(phases).toEqual(['connect', 'end']);
     expect(await snapshot(a)).toEqual(beforeOnA);
+    expect(sieveOf(a)).toEqual(sieveBefore);
     expect(beforeOnA.Bulk?.messages).toHaveLength(40);
     expect(await admin(1, `/users/frozen?user=${alice.user}`)).toMatchObject({ frozen_ms: 0 });
     expect(existsSync(join(dir.path, 'moves', 'alice%40example.com.json'))).toBe(false);
@@ -616,10 +624,13 @@ describe('homing move', () => {
         headers: { authorization: `Bearer ${token}` },
         body: JSON.stringify(body),
       });
+    // A script only A holds: the move would stop on it without replace_target.
+    await putScript(a, 'stale', scripts.vacation, false);
     const started = await post('/moves/start', {
       user: alice.user,
       to: 'mbox-a',
       delete_source: true,
+      replace_target: true,
     });
     expect(started.status).toBe(202);
     expect((await post('/moves/start', { user: alice.user, to: 'mbox-a' })).status).toBe(409);
@@ -635,7 +646,11 @@ describe('homing move', () => {
     expect(Object.keys(left)).toEqual(['INBOX']);
     expect(left.INBOX?.messages).toEqual([]);
     expect(sieveOf(b)).toEqual({ scripts: {}, active: null });
-    expect(Object.keys(sieveOf(a).scripts)).toHaveLength(3);
+    expect(Object.keys(sieveOf(a).scripts).sort()).toEqual([
+      'junk.sieve',
+      'vacation.sieve',
+      'work.sieve',
+    ]);
     expect((await snapshot(a)).Bulk?.messages).toHaveLength(35);
   }, 120_000);
 });

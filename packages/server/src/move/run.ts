@@ -192,10 +192,14 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
     if (!replaceTarget) {
       const sides = { source, target, from, to, login };
       const leftovers = await findLeftovers(sides, seen, ctx.timeouts.socketMs);
+      // A recorded move stays recorded: --abort thaws what a dead mover may have left frozen.
+      const where = record
+        ? `${login} stays on ${from.name}, the recorded move stays (or --abort it)`
+        : `${login} stays on ${from.name}, never frozen, nothing changed`;
       if (leftovers.length > 0)
         return end(
           moveExit.aborted,
-          `${stopFor(leftovers)}. Stopped before copying anything: ${login} stays on ${from.name}, never frozen, nothing changed; ${howToGoOn}`,
+          `${stopFor(leftovers)}. Stopped before copying anything: ${where}; ${howToGoOn}`,
           { ...who, leftovers },
         );
     }
