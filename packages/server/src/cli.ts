@@ -164,11 +164,11 @@ export function program(): Command {
       'after',
       `
 Exit status: 0 moved (or --dry-run/--abort done), 1 nothing started (arguments, config, directory),
-2 no such user, 3 stopped before the flip (user on the old home, thawed, nothing lost; also
-when the target holds mail or Sieve scripts the source lacks: nothing copied, see
---replace-target),
-4 verification found differences (stopped before the flip, as 3), 5 flipped but clean-up failed
-(run --resume), 6 a move of this user is recorded already (--resume or --abort).
+2 no such user, 3 stopped before the flip (user on the old home, thawed, nothing lost), also
+before copying anything when the target holds mail or Sieve scripts the source lacks (see
+--replace-target), 4 verification found differences (stopped before the flip, as 3),
+5 flipped but clean-up failed (run --resume), 6 a move of this user is recorded already
+(--resume or --abort).
 The whole config is read (directory, backends with their master credentials, move); freeze,
 kick and flush go through the admin API of --admin (or HOMING_ADMIN, or admin.listen), with
 the token of HOMING_ADMIN_TOKEN or admin.token. See docs/move.md.`,
