@@ -318,7 +318,8 @@ try {
   console.log('\nmove: carol from A to B in one command, her mail with her');
   const moved = await run(
     process.execPath,
-    [homing, 'move', 'carol', '--to', 'mbox-b', '-c', config],
+    // B greets every user with a marker message of its own: carol's there is replaced.
+    [homing, 'move', 'carol', '--to', 'mbox-b', '--replace-target', '-c', config],
     {
       env,
     },

@@ -161,6 +161,7 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
             resume: flag('resume'),
             abort: flag('abort'),
             deleteSource: flag('delete_source'),
+            replaceTarget: flag('replace_target'),
           });
           return { status: 202, body: { move: job } };
         } catch (error) {

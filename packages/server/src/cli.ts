@@ -148,6 +148,11 @@ export function program(): Command {
     .option('--dry-run', 'show what would be copied; change nothing', false)
     .option('--resume', 'finish a recorded move that was interrupted', false)
     .option('--abort', 'undo a recorded move that has not flipped: thaw, forget it', false)
+    .option(
+      '--replace-target',
+      'remove what the target holds for the user that the source lacks (an old copy being moved back over); without it the move stops before copying when there is any',
+      false,
+    )
     .option('--delete-source', 'after the move, delete the old copy (asked on a terminal)', false)
     .option('-y, --yes', 'answer yes to --delete-source without a terminal', false)
     .option(
@@ -159,9 +164,11 @@ export function program(): Command {
       'after',
       `
 Exit status: 0 moved (or --dry-run/--abort done), 1 nothing started (arguments, config, directory),
-2 no such user, 3 stopped before the flip (user on the old home, thawed, nothing lost),
-4 verification found differences (stopped before the flip, as 3), 5 flipped but clean-up failed
-(run --resume), 6 a move of this user is recorded already (--resume or --abort).
+2 no such user, 3 stopped before the flip (user on the old home, thawed, nothing lost), also
+before copying anything when the target holds mail or Sieve scripts the source lacks (see
+--replace-target), 4 verification found differences (stopped before the flip, as 3),
+5 flipped but clean-up failed (run --resume), 6 a move of this user is recorded already
+(--resume or --abort).
 The whole config is read (directory, backends with their master credentials, move); freeze,
 kick and flush go through the admin API of --admin (or HOMING_ADMIN, or admin.listen), with
 the token of HOMING_ADMIN_TOKEN or admin.token. See docs/move.md.`,
@@ -175,6 +182,7 @@ the token of HOMING_ADMIN_TOKEN or admin.token. See docs/move.md.`,
           resume: boolean;
           abort: boolean;
           deleteSource: boolean;
+          replaceTarget: boolean;
           yes: boolean;
           bindDn?: string;
           json: boolean;

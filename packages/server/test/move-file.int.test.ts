@@ -101,7 +101,8 @@ describe('homing move with a users file and no Redis', () => {
     const directory = await buildDirectory(loaded, pino({ level: 'silent' }));
     let during = '';
     const outcome = await runMove(
-      { user: bob.user, to: 'mbox-b' },
+      // B greets bob with a marker message of its own, which B's copy of bob replaces.
+      { user: bob.user, to: 'mbox-b', replaceTarget: true },
       {
         config: loaded,
         directory,

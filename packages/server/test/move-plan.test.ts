@@ -58,25 +58,114 @@ describe('normalFlags', () => {
 });
 
 describe('diffMailbox', () => {
+  const none = new Map<string, number>();
+  const seen = (entries: [string, number][]) => new Map(entries);
   it.each([
-    ['empty target: copy everything', [meta(1, 'a'), meta(2, 'b')], [], ['a', 'b'], [], []],
-    ['second pass: only what is new', [meta(1, 'a'), meta(2, 'b')], [meta(7, 'a')], ['b'], [], []],
-    ['a duplicate is a message too', [meta(1, 'a'), meta(2, 'a')], [meta(7, 'a')], ['a'], [], []],
+    [
+      'empty target: copy everything',
+      [meta(1, 'a'), meta(2, 'b')],
+      [],
+      none,
+      ['a', 'b'],
+      [],
+      [],
+      [],
+    ],
+    [
+      'second pass: only what is new',
+      [meta(1, 'a'), meta(2, 'b')],
+      [meta(7, 'a')],
+      seen([['a', 1]]),
+      ['b'],
+      [],
+      [],
+      [],
+    ],
+    [
+      'a duplicate is a message too',
+      [meta(1, 'a'), meta(2, 'a')],
+      [meta(7, 'a')],
+      none,
+      ['a'],
+      [],
+      [],
+      [],
+    ],
     [
       'flags changed since the last pass',
       [meta(1, 'a', ['\\Seen'])],
       [meta(7, 'a', [])],
+      seen([['a', 1]]),
       [],
       [{ uid: 7, flags: ['\\Seen'] }],
       [],
+      [],
     ],
-    ['deleted on the source since', [meta(1, 'a')], [meta(7, 'a'), meta(8, 'b')], [], [], [8]],
-  ] as const)('%s', (_name, source, target, copy, setFlags, remove) => {
-    const diff = diffMailbox(source, target);
+    [
+      'deleted on the source since an earlier pass: removed',
+      [meta(1, 'a')],
+      [meta(7, 'a'), meta(8, 'b')],
+      seen([
+        ['a', 1],
+        ['b', 1],
+      ]),
+      [],
+      [],
+      [8],
+      [],
+    ],
+    [
+      'first pass: what the target holds and the source lacks is a leftover',
+      [meta(1, 'a')],
+      [meta(7, 'a'), meta(8, 'b')],
+      none,
+      [],
+      [],
+      [],
+      [8],
+    ],
+    [
+      'a later pass: what the source never held is a leftover',
+      [meta(1, 'a')],
+      [meta(7, 'a'), meta(9, 'c')],
+      seen([
+        ['a', 1],
+        ['b', 1],
+      ]),
+      [],
+      [],
+      [],
+      [9],
+    ],
+    [
+      'one of two copies deleted since: one removed; a third, never on the source, stays',
+      [meta(1, 'a')],
+      [meta(7, 'a'), meta(8, 'a'), meta(9, 'a')],
+      seen([['a', 2]]),
+      [],
+      [],
+      [8],
+      [9],
+    ],
+    [
+      'replace the target: every message the source lacks is removed',
+      [meta(1, 'a')],
+      [meta(7, 'a'), meta(8, 'b'), meta(9, 'a')],
+      undefined,
+      [],
+      [],
+      [8, 9],
+      [],
+    ],
+  ] as const)('%s', (_name, source, target, earlier, copy, setFlags, remove, leftover) => {
+    const diff = diffMailbox(source, target, earlier);
     expect(diff.copy.map((m) => m.identity)).toEqual(copy);
     expect(diff.setFlags).toEqual(setFlags);
     expect(diff.remove).toEqual(remove);
-    expect(inSync(diff)).toBe(copy.length + setFlags.length + remove.length === 0);
+    expect(diff.leftover.map((m) => m.uid)).toEqual(leftover);
+    expect(inSync(diff)).toBe(
+      copy.length + setFlags.length + remove.length + leftover.length === 0,
+    );
   });
 });
 

@@ -81,7 +81,7 @@ backends:
 
 /** The move as the CLI runs it, in this process, driven through node 0's admin API. */
 async function move(
-  request: { to?: string; abort?: boolean; resume?: boolean },
+  request: { to?: string; abort?: boolean; resume?: boolean; replaceTarget?: boolean },
   report: (event: MoveEvent) => void | Promise<void> = () => {},
 ) {
   const { config } = loadConfig(nodes[0]?.config as string);
@@ -318,6 +318,14 @@ beforeAll(async () => {
   }
   await putScript(a, 'vacation', scripts.vacation, false);
   await putScript(a, 'junk', scripts.junk, true);
+  // B greets every user with a marker message of its own; a first move would stop on it.
+  const onB = await imapOn(b);
+  try {
+    await onB.mailboxOpen('INBOX');
+    await onB.messageDelete('1:*');
+  } finally {
+    await onB.logout();
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -445,7 +453,7 @@ describe('homing move', () => {
     await a.resume();
   }, 120_000);
 
-  it('moves the user back, over the old copy: what was deleted on B since is gone on A too', async () => {
+  it('moves the user back over the old copy only with --replace-target: what was deleted on B since is gone on A too', async () => {
     const client = await imapOn(b);
     try {
       await client.mailboxOpen('Bulk');
@@ -456,7 +464,34 @@ describe('homing move', () => {
       await client.logout();
     }
     await putScript(b, 'work', scripts.junk.replace('spam', 'work'), true);
-    const outcome = await move({ to: 'mbox-a' });
+    await putScript(a, 'old', scripts.junk.replace('spam', 'old'), false);
+    // A's old copy holds 5 messages and a script B does not: the move stops before it changes
+    // anything.
+    const beforeOnA = await snapshot(a);
+    const sieveBefore = sieveOf(a);
+    expect(Object.keys(sieveBefore.scripts)).toContain('old.sieve');
+    const phases: string[] = [];
+    const stopped = await move({ to: 'mbox-a' }, (event) => {
+      if (event.type === 'phase') phases.push(event.phase);
+    });
+    expect(stopped).toMatchObject({
+      code: 3,
+      message: /Bulk: 5 message\(s\) \(<bulk\d+@example\.net> .*--replace-target/,
+      leftovers: [
+        { mailbox: 'Bulk', count: 5 },
+        { mailbox: 'Sieve', count: 1, examples: ['old'] },
+      ],
+    });
+    expect(stopped.leftovers?.[0]?.examples).toHaveLength(3);
+    expect(phases).toEqual(['connect', 'end']);
+    expect(await snapshot(a)).toEqual(beforeOnA);
+    expect(sieveOf(a)).toEqual(sieveBefore);
+    expect(beforeOnA.Bulk?.messages).toHaveLength(40);
+    expect(await admin(1, `/users/frozen?user=${alice.user}`)).toMatchObject({ frozen_ms: 0 });
+    expect(existsSync(join(dir.path, 'moves', 'alice%40example.com.json'))).toBe(false);
+    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-b', 'mbox-b']);
+
+    const outcome = await move({ to: 'mbox-a', replaceTarget: true });
     expect(outcome).toMatchObject({ code: 0, from: 'mbox-b', to: 'mbox-a' });
     expect(outcome.warnings).toContain(
       'Bulk on mbox-a: 5 message(s) mbox-b does not hold were removed',
@@ -502,6 +537,39 @@ describe('homing move', () => {
     expect((await cli('nobody@example.com', '--to', 'mbox-b')).code).toBe(2);
     expect((await cli(alice.user, '--abort')).code).toBe(1);
   }, 60_000);
+
+  it('a message that reaches the target during the move is never removed by a later pass: verify stops the move', async () => {
+    const stray = rfc822('stray', 'stray', 'delivered to B by someone else');
+    const outcome = await move({ to: 'mbox-b' }, async (event) => {
+      if (event.type !== 'phase' || event.phase !== 'freeze') return;
+      const client = await imapOn(b);
+      try {
+        await client.append('INBOX', stray, []);
+      } finally {
+        await client.logout();
+      }
+    });
+    expect(outcome).toMatchObject({ code: 4, message: /stays on mbox-a: INBOX/ });
+    const final = outcome.passes.find((p) => p.name === 'final');
+    expect(final?.mailboxes.find((m) => m.path === 'INBOX')).toMatchObject({
+      remove: 0,
+      leftover: 1,
+    });
+    expect((await snapshot(b)).INBOX?.messages.filter((m) => m.startsWith('stray '))).toHaveLength(
+      1,
+    );
+    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-a', 'mbox-a']);
+    expect(await admin(1, `/users/frozen?user=${alice.user}`)).toMatchObject({ frozen_ms: 0 });
+    // The next move would stop on it: take it away for the tests below.
+    const client = await imapOn(b);
+    try {
+      await client.mailboxOpen('INBOX');
+      const uids = await client.search({ subject: 'stray' }, { uid: true });
+      await client.messageDelete((uids || []).join(','), { uid: true });
+    } finally {
+      await client.logout();
+    }
+  }, 120_000);
 
   it('a move whose clean-up failed after the flip is finished by --resume', async () => {
     const outcome = await move({ to: 'mbox-b' }, (event) => {
@@ -556,10 +624,13 @@ describe('homing move', () => {
         headers: { authorization: `Bearer ${token}` },
         body: JSON.stringify(body),
       });
+    // A script only A holds: the move would stop on it without replace_target.
+    await putScript(a, 'stale', scripts.vacation, false);
     const started = await post('/moves/start', {
       user: alice.user,
       to: 'mbox-a',
       delete_source: true,
+      replace_target: true,
     });
     expect(started.status).toBe(202);
     expect((await post('/moves/start', { user: alice.user, to: 'mbox-a' })).status).toBe(409);
@@ -575,7 +646,11 @@ describe('homing move', () => {
     expect(Object.keys(left)).toEqual(['INBOX']);
     expect(left.INBOX?.messages).toEqual([]);
     expect(sieveOf(b)).toEqual({ scripts: {}, active: null });
-    expect(Object.keys(sieveOf(a).scripts)).toHaveLength(3);
+    expect(Object.keys(sieveOf(a).scripts).sort()).toEqual([
+      'junk.sieve',
+      'vacation.sieve',
+      'work.sieve',
+    ]);
     expect((await snapshot(a)).Bulk?.messages).toHaveLength(35);
   }, 120_000);
 });

@@ -31,6 +31,7 @@ export async function move(user: string, flags: MoveFlags): Promise<number> {
         resume: flags.resume,
         abort: flags.abort,
         deleteSource: flags.deleteSource,
+        replaceTarget: flags.replaceTarget,
       },
       {
         config,
@@ -95,7 +96,7 @@ function summary(outcome: MoveOutcome): string {
   const dry = outcome.passes.find((p) => p.name === 'dry-run');
   for (const m of dry?.mailboxes ?? [])
     lines.push(
-      `  ${m.path} → ${m.targetPath}${m.created ? ' (new)' : ''}: ${m.source} here, ${m.target} there; would copy ${m.copy}, set flags on ${m.setFlags}, remove ${m.remove}`,
+      `  ${m.path} → ${m.targetPath}${m.created ? ' (new)' : ''}: ${m.source} here, ${m.target} there; would copy ${m.copy}, set flags on ${m.setFlags}, remove ${m.remove}${m.leftover > 0 ? `, ${m.leftover} not here (leftover)` : ''}`,
     );
   if (copied > 0) lines.push(`${copied} message(s) copied`);
   return `${lines.join('\n')}\n`;

@@ -7,17 +7,14 @@ import { type MoveOutcome, moveExit, type PassReport } from './outcome.js';
 import type { MoveContext, MoveRequest } from './run.js';
 import { deleteScripts } from './sieve-sync.js';
 import type { MoveRecord, MoveState } from './state.js';
-import type { SyncOptions } from './sync.js';
+import type { PassOptions } from './sync.js';
 
 export type End = (
   code: MoveOutcome['code'],
   message: string,
   extra?: Partial<MoveOutcome>,
 ) => Promise<MoveOutcome>;
-export type Pass = (
-  name: PassReport['name'],
-  options: Omit<SyncOptions, 'onProgress'>,
-) => Promise<{ inSync: boolean }>;
+export type Pass = (name: PassReport['name'], options: PassOptions) => Promise<{ inSync: boolean }>;
 
 /** What the steps after the flip are given. */
 export interface AfterFlip {

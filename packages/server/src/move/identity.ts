@@ -45,3 +45,11 @@ export function messageIdOf(fields: Buffer | undefined): string | undefined {
 export function normalFlags(flags: Iterable<string> | undefined): string[] {
   return [...(flags ?? [])].filter((f) => f.toLowerCase() !== '\\recent').sort();
 }
+
+/** A message as an operator can find it: Message-ID (or none), internal date, size. */
+export function describeMessage(m: MessageMeta): string {
+  const id = m.identity.startsWith('mid:')
+    ? m.identity.slice(4).split(' ').slice(0, -2).join(' ')
+    : 'no Message-ID';
+  return `${id} ${m.internalDate.toISOString()} ${m.size} bytes`;
+}

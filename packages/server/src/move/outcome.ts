@@ -1,3 +1,4 @@
+import type { Leftover } from './leftovers.js';
 import type { SieveResult } from './sieve-sync.js';
 import type { MailboxResult } from './sync.js';
 
@@ -36,4 +37,6 @@ export interface MoveOutcome {
   readonly message: string;
   readonly passes: PassReport[];
   readonly warnings: string[];
+  /** What made the move stop before copying (or, for --dry-run, would): see Leftover. */
+  readonly leftovers?: readonly Leftover[] | undefined;
 }

@@ -6,11 +6,13 @@ import { finish } from './after-flip.js';
 import { flipHome, flipUnsupported, type WriteBind } from './flip.js';
 import { Freezer } from './freezer.js';
 import { describe, type ImapTimeouts, loginAsUser } from './imap-login.js';
+import { describeLeftovers, findLeftovers, leftoversOf } from './leftovers.js';
 import { type MoveOutcome, moveExit, type PassReport } from './outcome.js';
 import type { PoolControl } from './pool-control.js';
+import { SeenOnSource } from './seen.js';
 import { syncSieve } from './sieve-sync.js';
 import { type MoveRecord, MoveState } from './state.js';
-import { type SyncOptions, type SyncProgress, syncUser } from './sync.js';
+import { type PassOptions, type SyncProgress, syncUser } from './sync.js';
 
 export interface MoveRequest {
   readonly user: string;
@@ -20,6 +22,11 @@ export interface MoveRequest {
   readonly resume?: boolean | undefined;
   readonly abort?: boolean | undefined;
   readonly deleteSource?: boolean | undefined;
+  /**
+   * Remove what the target holds for the user that the source lacks (an earlier move's copy
+   * being moved back over): without it, the move stops before copying when there is any.
+   */
+  readonly replaceTarget?: boolean | undefined;
 }
 
 export type MoveEvent =
@@ -122,10 +129,15 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
     } catch (error) {
       return end(moveExit.aborted, `${describe(error)}; nothing was changed`, who);
     }
-    const pass = async (name: PassReport['name'], options: Omit<SyncOptions, 'onProgress'>) => {
+    // Reads what an interrupted run of this move recorded; the move itself writes it (below).
+    let seen = record ? SeenOnSource.load(state.seenPath, { write: false }) : SeenOnSource.none();
+    const replaceTarget = request.replaceTarget === true;
+    const pass = async (name: PassReport['name'], options: PassOptions) => {
       await ctx.report({ type: 'phase', phase: name, message: `${name} pass` });
       const result = await syncUser(source as ImapFlow, target as ImapFlow, {
         ...options,
+        seen,
+        replaceTarget,
         onProgress: (progress) => ctx.report({ type: 'progress', pass: name, progress }),
       });
       // Filters move with the mail; after the flip the user may already be editing them.
@@ -134,6 +146,8 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
         : await syncSieve(from, to, login, {
             dryRun: options.dryRun,
             timeoutMs: ctx.timeouts.socketMs,
+            seen,
+            replaceTarget,
           });
       passes.push({
         name,
@@ -143,8 +157,8 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
         ...(sieve ? { sieve } : {}),
       });
       const found = [...result.warnings];
-      // The target is made a copy of the source: say what that takes away there, before or as
-      // it happens (later passes remove what the user deleted meanwhile, not worth a word).
+      // Say what the first pass takes away on the target, before or as it happens (later
+      // passes remove what the user deleted meanwhile, not worth a word).
       if (name === 'dry-run' || name === 'pre-copy')
         for (const m of result.mailboxes.filter((m) => m.remove > 0))
           found.push(
@@ -158,17 +172,43 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
       }
       return { ...result, sieve, inSync: result.inSync && (sieve?.inSync ?? true) };
     };
+    const stopFor = (leftovers: ReturnType<typeof leftoversOf>) =>
+      `${to.name} holds for ${login} what ${from.name} does not, and this move did not copy it: ${describeLeftovers(leftovers)}`;
+    const howToGoOn = `copy it to ${from.name} first, or run again with --replace-target to remove it from ${to.name}`;
 
     if (request.dryRun) {
-      await pass('dry-run', { dryRun: true });
-      return end(moveExit.done, `dry run: nothing was changed`, who);
+      const dry = await pass('dry-run', { dryRun: true });
+      const leftovers = leftoversOf(dry, dry.sieve);
+      if (leftovers.length === 0) return end(moveExit.done, `dry run: nothing was changed`, who);
+      return end(
+        moveExit.done,
+        `dry run: nothing was changed; the move would stop before copying: ${stopFor(leftovers)}; ${howToGoOn}`,
+        { ...who, leftovers },
+      );
     }
     const after = { ctx, state, route, source, pass, request, end, who };
     if (flipped && record) return await finish({ ...after, record });
 
+    if (!replaceTarget) {
+      const sides = { source, target, from, to, login };
+      const leftovers = await findLeftovers(sides, seen, ctx.timeouts.socketMs);
+      // A recorded move stays recorded: --abort thaws what a dead mover may have left frozen.
+      const where = record
+        ? `${login} stays on ${from.name}, the recorded move stays (or --abort it)`
+        : `${login} stays on ${from.name}, never frozen, nothing changed`;
+      if (leftovers.length > 0)
+        return end(
+          moveExit.aborted,
+          `${stopFor(leftovers)}. Stopped before copying anything: ${where}; ${howToGoOn}`,
+          { ...who, leftovers },
+        );
+    }
     let current: MoveRecord =
       record ??
       state.create({ user: request.user, login, from: from.name, to: to.name, phase: 'copying' });
+    seen = record
+      ? SeenOnSource.load(state.seenPath, { write: true })
+      : SeenOnSource.start(state.seenPath);
     let freezer: Freezer | undefined;
     try {
       await pass('pre-copy', { dryRun: false });
@@ -189,7 +229,9 @@ export async function runMove(request: MoveRequest, ctx: MoveContext): Promise<M
       const verify = await pass('verify', { dryRun: true, check });
       if (!verify.inSync) {
         const differing = verify.mailboxes
-          .filter((m) => m.copy + m.setFlags + m.remove > 0 || (m.created && m.source > 0))
+          .filter(
+            (m) => m.copy + m.setFlags + m.remove + m.leftover > 0 || (m.created && m.source > 0),
+          )
           .map((m) => `${m.path} (${m.source} here, ${m.target} there)`);
         if (verify.sieve && !verify.sieve.inSync) differing.push('Sieve scripts');
         await undo(freezer, state);

@@ -21,12 +21,16 @@ export interface MoveRecord {
 /** The phase of one user's move, in a small JSON file: what --resume and --abort read. */
 export class MoveState {
   readonly path: string;
+  /** What the source held at this move's passes (see SeenOnSource). */
+  readonly seenPath: string;
 
   constructor(
     readonly dir: string,
     login: string,
   ) {
-    this.path = join(dir, `${encodeURIComponent(login.toLowerCase())}.json`);
+    const name = encodeURIComponent(login.toLowerCase());
+    this.path = join(dir, `${name}.json`);
+    this.seenPath = join(dir, `${name}.seen`);
   }
 
   read(): MoveRecord | undefined {
@@ -58,5 +62,6 @@ export class MoveState {
 
   remove(): void {
     rmSync(this.path, { force: true });
+    rmSync(this.seenPath, { force: true });
   }
 }

@@ -1,9 +1,10 @@
 import type { ImapFlow } from 'imapflow';
 import { batchesOf, fetchBodies } from './batches.js';
 import { diffMailbox, inSync, type MailboxDiff } from './diff.js';
-import type { MessageMeta } from './identity.js';
+import { describeMessage, type MessageMeta } from './identity.js';
 import { type MailboxPlan, planMailboxes } from './mailboxes.js';
 import { delimiterOf, listMailboxes, scanMessages } from './scan.js';
+import type { SeenOnSource } from './seen.js';
 
 /** How far a pass has come: mailboxes, messages and bytes copied so far. */
 export interface SyncProgress {
@@ -24,6 +25,10 @@ export interface MailboxResult {
   readonly copy: number;
   readonly setFlags: number;
   readonly remove: number;
+  /** Target messages the source lacks that this move did not copy: left alone. */
+  readonly leftover: number;
+  /** A few of them, as an operator can find them (see describeMessage). */
+  readonly leftoverExamples?: readonly string[] | undefined;
 }
 
 export interface SyncResult {
@@ -47,13 +52,21 @@ export interface SyncOptions {
   readonly copyOnly?: boolean | undefined;
   /** Called between messages; throws to stop the pass (a freeze that could not be renewed). */
   readonly check?: (() => void) | undefined;
+  /** What the source held at this move's passes: decides which target messages are its copies. */
+  readonly seen: SeenOnSource;
+  /** Remove every target message the source lacks, this move's copy or not. */
+  readonly replaceTarget?: boolean | undefined;
 }
+
+/** What a move's caller sets for one pass; the move itself adds the rest. */
+export type PassOptions = Omit<SyncOptions, 'onProgress' | 'seen' | 'replaceTarget'>;
 
 /**
  * One pass: makes the target's copy of the user hold what the source holds. Missing mailboxes
  * are created and subscribed, missing messages appended with their flags and internal date,
- * flags that changed since an earlier pass set again, and messages the source no longer has
- * removed from the target. A pass after a pass copies only what is new; a pass that changes
+ * flags that changed since an earlier pass set again, and the copies of messages the source no
+ * longer has removed from the target; target messages this move did not copy stay (leftover)
+ * unless replaceTarget. A pass after a pass copies only what is new; a pass that changes
  * nothing is the proof that both sides match (verify).
  */
 export async function syncUser(
@@ -95,12 +108,16 @@ export async function syncUser(
     await report(i);
     await source.mailboxOpen(plan.source.path, { readOnly: true });
     const theirs = await scanMessages(source);
+    if (!options.dryRun && !options.copyOnly) options.seen.noteMailbox(plan.source.path, theirs);
     const ours =
       plan.create && options.dryRun
         ? []
         : await openAndScan(target, plan.targetPath, options.dryRun);
-    const full = diffMailbox(theirs, ours);
-    const diff = options.copyOnly ? { copy: full.copy, setFlags: [], remove: [] } : full;
+    const earlier = options.replaceTarget ? undefined : options.seen.counts(plan.source.path);
+    const full = diffMailbox(theirs, ours, earlier);
+    const diff = options.copyOnly
+      ? { copy: full.copy, setFlags: [], remove: [], leftover: [] }
+      : full;
     if (!inSync(diff)) changes += 1;
     results.push(resultOf(plan, theirs.length, ours.length, diff));
     if (options.dryRun) continue;
@@ -161,5 +178,9 @@ function resultOf(
     copy: diff.copy.length,
     setFlags: diff.setFlags.length,
     remove: diff.remove.length,
+    leftover: diff.leftover.length,
+    ...(diff.leftover.length > 0
+      ? { leftoverExamples: diff.leftover.slice(0, 3).map(describeMessage) }
+      : {}),
   };
 }
