@@ -42,6 +42,17 @@ const people = [
 const mail = (uid: string) => `${uid}@example.com`;
 const secret = (uid: string) => `${uid}-pw`;
 
+// Every user can live on either server: that is what lets `homing move` move them.
+function startMailbox(name: 'A' | 'B'): Promise<Dovecot> {
+  return Dovecot.start({
+    name,
+    sieve: true,
+    masterUser: master,
+    namespace: { specialUse: true },
+    users: people.map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
+  });
+}
+
 const dir = tempDir('demo');
 const certs = makeCertificates(dir.path);
 const [slapd, a, b] = await Promise.all([
@@ -53,16 +64,8 @@ const [slapd, a, b] = await Promise.all([
       mailHost: p.home,
     })),
   ),
-  // Every user can live on either server: that is what lets `homing move` move them.
-  ...(['A', 'B'] as const).map((name) =>
-    Dovecot.start({
-      name,
-      sieve: true,
-      masterUser: master,
-      namespace: { specialUse: true },
-      users: people.map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
-    }),
-  ),
+  startMailbox('A'),
+  startMailbox('B'),
 ]);
 const adminPort = await freePort();
 const imapPort = await freePort();
