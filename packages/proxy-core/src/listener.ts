@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AbuseGuard, ConnectDecision } from './abuse/guard.js';
 import type { Admission } from './admission.js';
 import { Deadline } from './deadline.js';
+import { listenerKeepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { noMetrics, type ProxyMetrics } from './metrics.js';
 import { type Endpoint, PROXY_V2_MAX, parseProxyHeader } from './proxy-protocol.js';
@@ -48,6 +49,8 @@ export interface ClientConnection {
    * session itself (login, close): unredacted, as redaction costs more than the line.
    */
   readonly listenerLog: Logger;
+  /** TCP keepalive idle time the client socket has from its listener; 0: none. */
+  readonly keepAliveMs: number;
   readonly metrics: ProxyMetrics;
   /** Abuse limits: login delays and blocks, sessions per user. */
   readonly guard?: AbuseGuard | undefined;
@@ -85,8 +88,11 @@ export async function listen(options: ListenOptions): Promise<Server> {
   if (spec.tls !== 'none' && !options.tls) {
     throw new Error(`listener ${spec.name}: tls ${spec.tls} needs a certificate`);
   }
-  const own: ListenerOwn = { plainLog: options.log.child({}, { redact: [] }), local: undefined };
-  listeners.set(options, own);
+  const own: ListenerOwn = {
+    plainLog: options.log.child({}, { redact: [] }),
+    local: undefined,
+    keepAliveMs: 0,
+  };
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
     accept(socket, options, own),
   );
@@ -99,6 +105,7 @@ export async function listen(options: ListenOptions): Promise<Server> {
     });
   });
   own.local = boundEndpoint(server);
+  own.keepAliveMs = listenerKeepAlive(server, options.limits.tcpKeepaliveMs);
   return server;
 }
 
@@ -108,9 +115,9 @@ interface ListenerOwn {
   readonly plainLog: Logger;
   /** The address clients connect to, when the listener has one only (not a wildcard). */
   local: Endpoint | undefined;
+  /** Keepalive that accepted sockets have from the listening one (see listenerKeepAlive). */
+  keepAliveMs: number;
 }
-
-const listeners = new WeakMap<ListenOptions, ListenerOwn>();
 
 function boundEndpoint(server: Server): Endpoint | undefined {
   const bound = server.address();
@@ -144,13 +151,13 @@ function accept(socket: Socket, options: ListenOptions, own: ListenerOwn): void 
     return;
   }
   if (spec.proxyProtocol || spec.tls === 'implicit') {
-    prepare(socket, options, client, local, place).catch((error: unknown) =>
+    prepare(socket, options, own, client, local, place).catch((error: unknown) =>
       dropped(socket, options, error),
     );
     return;
   }
   try {
-    const admitted = admit(socket, options, client, local, place);
+    const admitted = admit(socket, options, own, client, local, place);
     admitted?.catch((error: unknown) => dropped(socket, options, error));
   } catch (error) {
     dropped(socket, options, error);
@@ -169,6 +176,7 @@ function dropped(socket: Socket, options: ListenOptions, error: unknown): void {
 async function prepare(
   socket: Socket,
   options: ListenOptions,
+  own: ListenerOwn,
   client: Endpoint,
   local: Endpoint,
   place: (() => void) | undefined,
@@ -187,13 +195,14 @@ async function prepare(
   } finally {
     deadline.clear();
   }
-  await admit(stream, options, client, local, place);
+  await admit(stream, options, own, client, local, place);
 }
 
 /** Capacity and the abuse guard's say; then the protocol's session takes the connection. */
 function admit(
   stream: Socket | TLSSocket,
   options: ListenOptions,
+  own: ListenerOwn,
   client: Endpoint,
   local: Endpoint,
   place: (() => void) | undefined,
@@ -208,17 +217,18 @@ function admit(
     return undefined;
   }
   const guard = options.guard;
-  if (!guard) return start(stream, options, id, client, local, undefined);
+  if (!guard) return start(stream, options, own, id, client, local, undefined);
   const admitted = guard.connect(client.address);
   if (admitted instanceof Promise) {
-    return admitted.then((decision) => start(stream, options, id, client, local, decision));
+    return admitted.then((decision) => start(stream, options, own, id, client, local, decision));
   }
-  return start(stream, options, id, client, local, admitted);
+  return start(stream, options, own, id, client, local, admitted);
 }
 
 function start(
   stream: Socket | TLSSocket,
   options: ListenOptions,
+  own: ListenerOwn,
   id: string,
   client: Endpoint,
   local: Endpoint,
@@ -236,16 +246,7 @@ function start(
     // 'close' comes once: on() spares the wrapper once() would keep for the session's life.
     stream.on('close', admitted.release);
   }
-  options.onConnection(
-    new Connection(
-      id,
-      stream,
-      client,
-      local,
-      options,
-      listeners.get(options)?.plainLog ?? options.log,
-    ),
-  );
+  options.onConnection(new Connection(id, stream, client, local, options, own));
   // The PROXY header reader paused the socket; the handler has attached its reader by now.
   stream.resume();
   return undefined;
@@ -256,6 +257,8 @@ class Connection implements ClientConnection {
   readonly listener: ListenerSpec;
   readonly metrics: ProxyMetrics;
   readonly guard: AbuseGuard | undefined;
+  readonly listenerLog: Logger;
+  readonly keepAliveMs: number;
   readonly #log: Logger;
   #sessionLog: Logger | undefined;
 
@@ -265,8 +268,10 @@ class Connection implements ClientConnection {
     readonly client: Endpoint,
     readonly local: Endpoint,
     options: ListenOptions,
-    readonly listenerLog: Logger,
+    own: ListenerOwn,
   ) {
+    this.listenerLog = own.plainLog;
+    this.keepAliveMs = own.keepAliveMs;
     this.listener = options.spec;
     this.secure = options.spec.tls === 'implicit';
     this.metrics = options.metrics ?? noMetrics;
