@@ -12,11 +12,6 @@ export class Pop3Backend {
   #reader: LineReader;
   /** The greeting offered XCLIENT (Dovecot's POP3 says `+OK [XCLIENT] …` to trusted peers). */
   xclient = false;
-  /** Lines sent ahead, written with the next command: one write, one segment. */
-  #pending = '';
-  #ahead = 0;
-  /** The replies to lines sent ahead, in order, once the command after them was answered. */
-  readonly aheadReplies: Pop3Reply[] = [];
 
   constructor(
     socket: Socket | TLSSocket,
@@ -45,30 +40,9 @@ export class Pop3Backend {
     return true;
   }
 
-  /** Sends one command line (after any sent ahead) and reads its status line. */
+  /** Sends one command line and reads its status line. */
   command(line: string, signal: AbortSignal): Promise<Pop3Reply> {
-    if (this.#ahead === 0) {
-      this.socket.write(`${line}\r\n`);
-      return this.#read(signal);
-    }
-    this.socket.write(`${this.#pending}${line}\r\n`);
-    this.#pending = '';
-    return this.#readAfterAhead(signal);
-  }
-
-  /**
-   * Queues a command that goes out with the next one, without waiting for its reply: only for
-   * a server that takes pipelined commands (RFC 2449 §6.6 PIPELINING). Its reply is read by
-   * that next `command` and kept in `aheadReplies`.
-   */
-  sendAhead(line: string): number {
-    this.#pending += `${line}\r\n`;
-    this.#ahead += 1;
-    return this.aheadReplies.length + this.#ahead - 1;
-  }
-
-  async #readAfterAhead(signal: AbortSignal): Promise<Pop3Reply> {
-    for (; this.#ahead > 0; this.#ahead -= 1) this.aheadReplies.push(await this.#read(signal));
+    this.socket.write(`${line}\r\n`);
     return this.#read(signal);
   }
 

@@ -21,18 +21,10 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
     return session;
   },
   async replay(session, login, signal): Promise<ReplayVerdict<Pop3Reply>> {
-    const xclient =
-      login.endpoint.forward === 'xclient' ? forwardClient(session, login.connection) : undefined;
-    const reply = await replay(session, login, signal);
-    if (xclient !== undefined) {
-      const answer = session.aheadReplies[xclient];
-      if (answer && answer.status !== 'ok') {
-        login.connection.log.warn(
-          { reply: answer.raw.toString('utf8') },
-          'backend refused XCLIENT',
-        );
-      }
+    if (login.endpoint.forward === 'xclient') {
+      await forwardClient(session, login.connection, signal);
     }
+    const reply = await replay(session, login, signal);
     if (reply.status === 'ok') return { kind: 'ok', reply };
     // RFC 3206 §4: [AUTH] is a credentials problem; a bare -ERR may be one too.
     const code = reply.code?.toUpperCase();
@@ -44,18 +36,25 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
 
 /**
  * Dovecot's XCLIENT: the backend logs and checks the real client address (it must list this
- * proxy in login_trusted_networks; it then offers XCLIENT in its greeting). It goes ahead of
- * the login, in the same write; returns where its reply will be in `aheadReplies`.
+ * proxy in login_trusted_networks; it then offers XCLIENT in its greeting).
  */
-function forwardClient(session: Pop3Backend, connection: LoginClient): number | undefined {
+async function forwardClient(
+  session: Pop3Backend,
+  connection: LoginClient,
+  signal: AbortSignal,
+): Promise<void> {
   if (!session.xclient) {
     connection.log.warn('backend does not offer XCLIENT: it sees the proxy as the client');
-    return undefined;
+    return;
   }
   const { client } = connection;
-  return session.sendAhead(
+  const reply = await session.command(
     `XCLIENT ADDR=${client.address} PORT=${client.port} SESSION=${connection.id}`,
+    signal,
   );
+  if (reply.status !== 'ok') {
+    connection.log.warn({ reply: reply.raw.toString('utf8') }, 'backend refused XCLIENT');
+  }
 }
 
 function replay(
@@ -85,14 +84,6 @@ async function userPass(
 ): Promise<Pop3Reply> {
   if (hasControlCharacters(login)) {
     throw new Error('the login from the directory has control characters');
-  }
-  if (session.xclient) {
-    // Only Dovecot offers XCLIENT in its POP3 greeting, and it takes pipelined commands
-    // (RFC 2449 §6.6): USER goes ahead of PASS, one write and one round trip for both.
-    const user = session.sendAhead(`USER ${login}`);
-    const pass = await session.command(`PASS ${password}`, signal);
-    const userReply = session.aheadReplies[user];
-    return userReply && userReply.status !== 'ok' ? userReply : pass;
   }
   const user = await session.command(`USER ${login}`, signal);
   if (user.status !== 'ok') return user;
