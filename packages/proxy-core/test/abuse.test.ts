@@ -200,9 +200,15 @@ describe('parsePoolEvent', () => {
 
 describe('AbuseGuard with state in this process', () => {
   it('answers without a promise, and the same as through the store', async () => {
-    const { guard, clock } = setup({ blockAddressAfterFailures: 3, maxConnectionsPerUser: 1 });
+    const { guard, clock, store } = setup({
+      blockAddressAfterFailures: 3,
+      maxConnectionsPerUser: 1,
+    });
     const connect = guard.connect('192.0.2.1');
     expect(connect).not.toBeInstanceOf(Promise);
+    expect(guard.frozen('alice')).toBe(false);
+    await store.freeze('alice', 1000);
+    expect(guard.frozen('Alice')).toBe(true);
     expect(guard.beforeLogin('192.0.2.1', 'alice')).toEqual({ blocked: false, delayMs: 0 });
     const session = guard.userSession('alice');
     expect(session).toMatchObject({ ok: true, count: 1 });
