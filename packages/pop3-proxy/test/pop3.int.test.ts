@@ -659,6 +659,22 @@ describe('logging', () => {
     );
     expect(closed).toContainEqual(expect.objectContaining({ reason: 'kicked' }));
     expect(closed).toContainEqual(expect.objectContaining({ client: '198.51.100.20' }));
+    // Each login has its line with the session's fields, the same as the closing one's.
+    const loggedIn = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'logged in');
+    expect(loggedIn.length).toBeGreaterThan(10);
+    for (const line of loggedIn) {
+      expect(closed).toContainEqual(
+        expect.objectContaining({
+          sid: line.sid,
+          client: line.client,
+          user: line.user,
+          backend: line.backend,
+          proto: line.proto,
+        }),
+      );
+    }
     for (const secret of secrets) {
       expect(logLines.filter((l) => l.includes(secret))).toEqual([]);
     }

@@ -52,7 +52,8 @@ export type UnavailableReason = 'directory' | 'no service' | 'loop' | 'password 
  * node, and, where the backend takes master logins, the password checked by the directory.
  */
 export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
-  const { directory, health, limits, protocol, fallback, log, user } = options;
+  // `options.log` is read only where a line is written (it may be made on demand).
+  const { directory, health, limits, protocol, fallback, user } = options;
   const kind = options.kind ?? 'login';
   const services = fallback ? [protocol, fallback] : [protocol];
   let route: Route | undefined;
@@ -63,30 +64,33 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
       isHealthy: (name) => services.some((p) => !health.isDown(healthKey(name, p))),
     });
     route = result.route;
-    if (result.stale) log.warn({ user }, 'directory failing: using a stale route');
+    if (result.stale) options.log.warn({ user }, 'directory failing: using a stale route');
   } catch (error) {
-    log.warn(
+    options.log.warn(
       { user, err: error instanceof DirectoryError ? error.message : error },
       'directory unavailable',
     );
     return { kind: 'unavailable', reason: 'directory' };
   }
   if (!route) {
-    log.info({ user }, kind === 'login' ? 'login failed: no such user' : 'no such recipient');
+    options.log.info(
+      { user },
+      kind === 'login' ? 'login failed: no such user' : 'no such recipient',
+    );
     return { kind: 'failed' };
   }
   const backend = route.backend.name;
   const endpoints = route.backend.endpoints;
   const endpoint = endpoints[protocol] ?? (fallback ? endpoints[fallback] : undefined);
   if (!endpoint) {
-    log.error(
+    options.log.error(
       { user, backend },
       `the home backend has no ${services.join(' or ')} service configured`,
     );
     return { kind: 'unavailable', reason: 'no service' };
   }
   if (options.isOwnAddress(route.backend.host, endpoint.port)) {
-    log.error({ user, backend }, 'route loop: the home backend is this proxy');
+    options.log.error({ user, backend }, 'route loop: the home backend is this proxy');
     return { kind: 'unavailable', reason: 'loop' };
   }
   if (!route.backend.master || !directory.canVerifyPasswords || options.password === undefined) {
@@ -94,12 +98,12 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
   }
   try {
     if (!(await directory.verifyPassword(route, options.password))) {
-      log.info({ user }, 'login failed: wrong password (directory bind)');
+      options.log.info({ user }, 'login failed: wrong password (directory bind)');
       return { kind: 'failed' };
     }
     return { kind: 'ok', route, endpoint, useMaster: true };
   } catch (error) {
-    log.warn(
+    options.log.warn(
       { user, err: error instanceof Error ? error.message : error },
       'password check unavailable',
     );

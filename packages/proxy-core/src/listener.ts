@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { AbuseGuard } from './abuse/guard.js';
+import type { AbuseGuard, ConnectDecision } from './abuse/guard.js';
 import type { Admission } from './admission.js';
 import { Deadline } from './deadline.js';
+import { listenerKeepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { noMetrics, type ProxyMetrics } from './metrics.js';
 import { type Endpoint, PROXY_V2_MAX, parseProxyHeader } from './proxy-protocol.js';
@@ -38,10 +39,18 @@ export interface ClientConnection {
   /** The address the client connected to. */
   readonly local: Endpoint;
   readonly listener: ListenerSpec;
-  /** The session's logger: the listener's, with the session id and the client's address. */
+  /**
+   * The session's logger: the listener's, with the session id and the client's address. Made
+   * when first asked for: a session that only logs in and out never needs one of its own.
+   */
   readonly log: Logger;
-  /** The listener's own, for a line that writes the session's fields itself. */
+  /**
+   * The listener's own, for a line of fixed fields, none of them a secret, that names the
+   * session itself (login, close): unredacted, as redaction costs more than the line.
+   */
   readonly listenerLog: Logger;
+  /** TCP keepalive idle time the client socket has from its listener; 0: none. */
+  readonly keepAliveMs: number;
   readonly metrics: ProxyMetrics;
   /** Abuse limits: login delays and blocks, sessions per user. */
   readonly guard?: AbuseGuard | undefined;
@@ -75,19 +84,18 @@ export function sessionId(): string {
 
 /** A TCP listener that turns raw sockets into ClientConnections for a protocol handler. */
 export async function listen(options: ListenOptions): Promise<Server> {
-  const { spec, log } = options;
+  const { spec } = options;
   if (spec.tls !== 'none' && !options.tls) {
     throw new Error(`listener ${spec.name}: tls ${spec.tls} needs a certificate`);
   }
-  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    accept(socket, options).catch((error: unknown) => {
-      log.debug(
-        { err: error, client: socket.remoteAddress },
-        'connection dropped before the protocol began',
-      );
-      socket.destroy();
-    });
-  });
+  const own: ListenerOwn = {
+    plainLog: options.log.child({}, { redact: [] }),
+    local: undefined,
+    keepAliveMs: 0,
+  };
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+    accept(socket, options, own),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     const bind = { port: spec.port, host: spec.host, reusePort: spec.reusePort === true };
@@ -96,17 +104,44 @@ export async function listen(options: ListenOptions): Promise<Server> {
       resolve();
     });
   });
+  own.local = boundEndpoint(server);
+  own.keepAliveMs = listenerKeepAlive(server, options.limits.tcpKeepaliveMs);
   return server;
 }
 
-async function accept(socket: Socket, options: ListenOptions): Promise<void> {
-  const { spec, limits } = options;
+/** What a listener makes once for all its connections. */
+interface ListenerOwn {
+  /** Its logger without redaction, for lines of fixed fields (see listenerLog). */
+  readonly plainLog: Logger;
+  /** The address clients connect to, when the listener has one only (not a wildcard). */
+  local: Endpoint | undefined;
+  /** Keepalive that accepted sockets have from the listening one (see listenerKeepAlive). */
+  keepAliveMs: number;
+}
+
+function boundEndpoint(server: Server): Endpoint | undefined {
+  const bound = server.address();
+  if (bound === null || typeof bound === 'string') return undefined;
+  if (bound.address === '0.0.0.0' || bound.address === '::') return undefined;
+  return Object.freeze({ address: bound.address, port: bound.port });
+}
+
+/**
+ * A new client socket. A plain listener takes it in this turn of the event loop: a promise per
+ * connection is paid only where there is a PROXY header or a handshake to wait for.
+ */
+function accept(socket: Socket, options: ListenOptions, own: ListenerOwn): void {
+  const { spec } = options;
   socket.on('error', ignoreErrors); // handled by whoever owns the socket next; never crash on it
   // Taken at once: a client holds a descriptor from here, handshakes included.
   const place = options.admission?.enter();
   if (place) socket.on('close', place);
-  let client: Endpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-  let local: Endpoint = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+  const client: Endpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+  // A listener on one address needs no getsockname() per connection to know it.
+  const local: Endpoint = own.local ?? {
+    address: socket.localAddress ?? '',
+    port: socket.localPort ?? 0,
+  };
   if (spec.proxyProtocol && !spec.trustedProxies.has(client.address)) {
     options.log.warn(
       { client: client.address, listener: spec.name },
@@ -115,50 +150,139 @@ async function accept(socket: Socket, options: ListenOptions): Promise<void> {
     socket.destroy();
     return;
   }
+  if (spec.proxyProtocol || spec.tls === 'implicit') {
+    prepare(socket, options, own, client, local, place).catch((error: unknown) =>
+      dropped(socket, options, error),
+    );
+    return;
+  }
+  try {
+    const admitted = admit(socket, options, own, client, local, place);
+    admitted?.catch((error: unknown) => dropped(socket, options, error));
+  } catch (error) {
+    dropped(socket, options, error);
+  }
+}
+
+function dropped(socket: Socket, options: ListenOptions, error: unknown): void {
+  options.log.debug(
+    { err: error, client: socket.remoteAddress },
+    'connection dropped before the protocol began',
+  );
+  socket.destroy();
+}
+
+/** The PROXY header and the TLS handshake, under one deadline, before the session starts. */
+async function prepare(
+  socket: Socket,
+  options: ListenOptions,
+  own: ListenerOwn,
+  client: Endpoint,
+  local: Endpoint,
+  place: (() => void) | undefined,
+): Promise<void> {
+  const { spec, limits } = options;
   const implicitTls = spec.tls === 'implicit' ? options.tls : undefined;
-  // One deadline for the PROXY header and the TLS handshake; no timer where there is neither.
-  const deadline =
-    spec.proxyProtocol || implicitTls ? new Deadline(limits.proxyHeaderTimeoutMs) : undefined;
+  const deadline = new Deadline(limits.proxyHeaderTimeoutMs);
   let stream: Socket | TLSSocket = socket;
   try {
-    if (spec.proxyProtocol && deadline) {
+    if (spec.proxyProtocol) {
       const header = await readProxyHeader(socket, deadline.signal);
       client = header.source ?? client;
       local = header.destination ?? local;
     }
-    if (implicitTls && deadline) stream = await implicitTls.accept(socket, deadline.signal);
+    if (implicitTls) stream = await implicitTls.accept(socket, deadline.signal);
   } finally {
-    deadline?.clear();
+    deadline.clear();
   }
+  await admit(stream, options, own, client, local, place);
+}
+
+/** Capacity and the abuse guard's say; then the protocol's session takes the connection. */
+function admit(
+  stream: Socket | TLSSocket,
+  options: ListenOptions,
+  own: ListenerOwn,
+  client: Endpoint,
+  local: Endpoint,
+  place: (() => void) | undefined,
+): Promise<void> | undefined {
   const id = sessionId();
-  const log = options.log.child({ sid: id, client: client.address });
   if (options.admission && !place) {
-    log.info({ capacity: options.admission.capacity }, 'connection refused: node at capacity');
-    return refuse(stream, options.busy ?? options.refusal);
+    options.log.info(
+      { sid: id, client: client.address, capacity: options.admission.capacity },
+      'connection refused: node at capacity',
+    );
+    refuse(stream, options.busy ?? options.refusal);
+    return undefined;
   }
-  if (options.guard) {
-    const admitted = await options.guard.connect(client.address);
+  const guard = options.guard;
+  if (!guard) return start(stream, options, own, id, client, local, undefined);
+  const admitted = guard.connect(client.address);
+  if (admitted instanceof Promise) {
+    return admitted.then((decision) => start(stream, options, own, id, client, local, decision));
+  }
+  return start(stream, options, own, id, client, local, admitted);
+}
+
+function start(
+  stream: Socket | TLSSocket,
+  options: ListenOptions,
+  own: ListenerOwn,
+  id: string,
+  client: Endpoint,
+  local: Endpoint,
+  admitted: ConnectDecision | undefined,
+): undefined {
+  if (admitted) {
     if (!admitted.ok) {
-      log.info({ reason: admitted.reason }, 'connection refused');
-      return refuse(stream, options.refusal);
+      options.log.info(
+        { sid: id, client: client.address, reason: admitted.reason },
+        'connection refused',
+      );
+      refuse(stream, options.refusal);
+      return undefined;
     }
     // 'close' comes once: on() spares the wrapper once() would keep for the session's life.
     stream.on('close', admitted.release);
   }
-  options.onConnection({
-    id,
-    socket: stream,
-    secure: spec.tls === 'implicit',
-    client,
-    local,
-    listener: spec,
-    log,
-    listenerLog: options.log,
-    metrics: options.metrics ?? noMetrics,
-    guard: options.guard,
-  });
+  options.onConnection(new Connection(id, stream, client, local, options, own));
   // The PROXY header reader paused the socket; the handler has attached its reader by now.
   stream.resume();
+  return undefined;
+}
+
+class Connection implements ClientConnection {
+  secure: boolean;
+  readonly listener: ListenerSpec;
+  readonly metrics: ProxyMetrics;
+  readonly guard: AbuseGuard | undefined;
+  readonly listenerLog: Logger;
+  readonly keepAliveMs: number;
+  readonly #log: Logger;
+  #sessionLog: Logger | undefined;
+
+  constructor(
+    readonly id: string,
+    public socket: Socket | TLSSocket,
+    readonly client: Endpoint,
+    readonly local: Endpoint,
+    options: ListenOptions,
+    own: ListenerOwn,
+  ) {
+    this.listenerLog = own.plainLog;
+    this.keepAliveMs = own.keepAliveMs;
+    this.listener = options.spec;
+    this.secure = options.spec.tls === 'implicit';
+    this.metrics = options.metrics ?? noMetrics;
+    this.guard = options.guard;
+    this.#log = options.log;
+  }
+
+  get log(): Logger {
+    this.#sessionLog ??= this.#log.child({ sid: this.id, client: this.client.address });
+    return this.#sessionLog;
+  }
 }
 
 /** One function for every socket, rather than a closure each. */

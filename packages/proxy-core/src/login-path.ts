@@ -108,13 +108,14 @@ export async function login<S extends BackendConversation, R, X>(
   extra: X,
   closed: () => boolean,
 ): Promise<LoginResult<S, R>> {
-  const { guard, log } = connection;
+  const { guard } = connection;
   const { protocol } = dialect;
   const address = connection.client.address;
   const user = credentials.user;
   const mech = credentials.mechanism;
-  if (await gateLogin(guard, address, user)) {
-    log.info({ user, mech }, 'login refused: address or user blocked');
+  const gate = gateLogin(guard, address, user);
+  if (gate === true || (gate !== false && (await gate))) {
+    connection.log.info({ user, mech }, 'login refused: address or user blocked');
     return failedLogin(connection, protocol, path.limits, performance.now());
   }
   const startedAt = performance.now();
@@ -135,15 +136,19 @@ export async function login<S extends BackendConversation, R, X>(
     protocol,
     user,
     password: passwordOf(credentials),
-    log,
+    // Read only when a line is written: a login that goes well makes no logger.
+    get log() {
+      return connection.log;
+    },
   });
   if (home.kind === 'failed') return failed();
   if (home.kind === 'unavailable') return unavailable();
   const { route, endpoint } = home;
   const backend = route.backend.name;
   // After the directory found the user (and checked the password where it does so).
-  if (await guard?.frozen(route.login)) {
-    log.info({ user, login: route.login }, 'login deferred: the user is being moved');
+  const frozen = guard?.frozen(route.login) ?? false;
+  if (frozen === true || (frozen !== false && (await frozen))) {
+    connection.log.info({ user, login: route.login }, 'login deferred: the user is being moved');
     return unavailable();
   }
 
@@ -162,11 +167,13 @@ export async function login<S extends BackendConversation, R, X>(
   if (!opened.ok) {
     deadline.clear();
     if (opened.local) {
-      log.error(
+      connection.log.error(
         { user, backend, code: opened.local, reason: opened.reason },
         'node out of resources',
       );
-    } else log.warn({ user, mech, backend, reason: opened.reason }, 'backend unavailable');
+    } else {
+      connection.log.warn({ user, mech, backend, reason: opened.reason }, 'backend unavailable');
+    }
     return unavailable();
   }
   const { session } = opened;
@@ -193,26 +200,32 @@ export async function login<S extends BackendConversation, R, X>(
   }
   switch (verdict.kind) {
     case 'rejected':
-      log.info(
+      connection.log.info(
         { user, mech, backend, reply: verdict.detail },
         'login failed: rejected by the backend',
       );
       return failed();
     case 'refused':
-      log.info({ user, mech, backend, reply: verdict.detail }, 'login refused by the backend');
+      connection.log.info(
+        { user, mech, backend, reply: verdict.detail },
+        'login refused by the backend',
+      );
       return { kind: 'refused', reply: verdict.reply };
     case 'unavailable':
-      log.warn({ user, mech, backend, reason: verdict.reason }, 'backend unavailable');
+      connection.log.warn({ user, mech, backend, reason: verdict.reason }, 'backend unavailable');
       return unavailable();
     case 'ok':
       break;
   }
   void guard?.loginSucceeded(address, route.login);
-  const slot =
-    guard && dialect.spliced !== false ? await guard.userSession(route.login) : undefined;
+  let slot = guard && dialect.spliced !== false ? guard.userSession(route.login) : undefined;
+  if (slot instanceof Promise) slot = await slot;
   if (slot && !slot.ok) {
     session.socket.destroy();
-    log.info({ user, sessions: slot.count }, 'login refused: too many sessions for this user');
+    connection.log.info(
+      { user, sessions: slot.count },
+      'login refused: too many sessions for this user',
+    );
     return { kind: 'limit', sessions: slot.count };
   }
   connection.metrics.login(protocol, 'ok');

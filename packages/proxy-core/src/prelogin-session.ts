@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { keepAlive } from './keepalive.js';
+import { clientKeepAlive, keepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { type ClientConnection, ignoreErrors } from './listener.js';
 import type { BackendConversation, LoginResult } from './login-path.js';
-import type { SessionInfo, SessionProtocol, SessionRegistry } from './sessions.js';
+import type { SessionEntry, SessionInfo, SessionProtocol, SessionRegistry } from './sessions.js';
 import { SplicedSession } from './spliced-session.js';
 import type { ServerTls } from './tls.js';
 
@@ -47,11 +47,8 @@ export interface AcceptedLogin {
  */
 export abstract class PreloginSession<Event> {
   protected closed = false;
-  protected readonly log: Logger;
   readonly #registry: SessionRegistry;
   readonly #started = Date.now();
-  #info: SessionInfo;
-  #unregister: () => void = () => {};
   #spliced = false;
   #finished = false;
   #busy = false;
@@ -65,7 +62,6 @@ export abstract class PreloginSession<Event> {
   #timerDueAt = Number.POSITIVE_INFINITY;
   /** When the first byte of a command not yet complete came: a trickle must not hold a slot. */
   #lineSince: number | undefined;
-  #kick: (reason: string) => void;
   readonly #onData = (chunk: Buffer) => {
     this.push(chunk);
     this.#lastHeard = performance.now();
@@ -111,17 +107,24 @@ export abstract class PreloginSession<Event> {
     registry: SessionRegistry,
   ) {
     this.#registry = registry;
-    this.log = conn.log;
-    this.#info = { id: conn.id, protocol: 'imap', client: conn.client.address, since: new Date() };
-    this.#kick = (reason) =>
-      this.close([reason === 'shutdown' ? this.texts.shutdown : this.texts.kicked], reason);
+  }
+
+  /** The session's logger, made at its first line (see ClientConnection.log). */
+  protected get log(): Logger {
+    return this.conn.log;
+  }
+
+  /** Closes the session at the administrator's word or at shutdown, saying which. */
+  kick(reason: string): void {
+    this.close([reason === 'shutdown' ? this.texts.shutdown : this.texts.kicked], reason);
   }
 
   start(): void {
     const { socket } = this.conn;
     // Subclass fields exist from here on, not in the constructor.
-    this.#info = { ...this.#info, protocol: this.protocol };
-    this.#unregister = this.#registry.add(this.#info, (reason) => this.#kick(reason));
+    this.#registry.put(
+      new PreloginEntry(this.conn.id, this.protocol, this.conn.client.address, this.#started, this),
+    );
     this.#attach(socket);
     socket.on('end', this.#onEnd);
     const now = performance.now();
@@ -226,8 +229,18 @@ export abstract class PreloginSession<Event> {
 
     this.#spliced = true;
     this.closed = true;
-    keepAlive(this.limits.tcpKeepaliveMs, client, login.backend);
-    this.log.info({ user: login.user, backend: login.backendName }, 'logged in');
+    keepAlive(this.limits.tcpKeepaliveMs, login.backend);
+    clientKeepAlive(client, this.conn.keepAliveMs, this.limits.tcpKeepaliveMs);
+    // The fields the session's logger would add, written here: no logger is made for it.
+    this.conn.listenerLog.info(
+      {
+        sid: this.conn.id,
+        client: this.conn.client.address,
+        user: login.user,
+        backend: login.backendName,
+      },
+      'logged in',
+    );
     new SplicedSession(client, login.backend, {
       id: this.conn.id,
       protocol: this.protocol,
@@ -254,7 +267,7 @@ export abstract class PreloginSession<Event> {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#timer);
-    this.#unregister();
+    this.#registry.remove(this.conn.id);
     // `proto` and `listener` come with the listener's logger.
     this.log.info(
       {
@@ -307,5 +320,34 @@ export abstract class PreloginSession<Event> {
       this.#busy = false;
       if (!this.closed) this.conn.socket.resume();
     }
+  }
+}
+
+/** A session before its login, as the registry lists it: one object, no closures. */
+class PreloginEntry implements SessionInfo, SessionEntry {
+  readonly #startedAt: number;
+  readonly #session: { kick(reason: string): void };
+
+  constructor(
+    readonly id: string,
+    readonly protocol: SessionProtocol,
+    readonly client: string,
+    startedAt: number,
+    session: { kick(reason: string): void },
+  ) {
+    this.#startedAt = startedAt;
+    this.#session = session;
+  }
+
+  get info(): SessionInfo {
+    return this;
+  }
+
+  get since(): Date {
+    return new Date(this.#startedAt);
+  }
+
+  kick(reason: string): void {
+    this.#session.kick(reason);
   }
 }

@@ -152,6 +152,20 @@ const caCache = new Map<string, Buffer>();
 
 /** Options for a TLS connection to a backend: verification on unless the config says otherwise. */
 export function backendTlsOptions(host: string, tls: BackendTls): ConnectionOptions {
+  // Asked at every login: made once per backend's settings (a reload brings new ones).
+  const made = tlsOptionsCache.get(tls);
+  if (made?.host === host) return made.options;
+  const options = makeBackendTlsOptions(host, tls);
+  tlsOptionsCache.set(tls, { host, options });
+  return options;
+}
+
+const tlsOptionsCache = new WeakMap<
+  BackendTls,
+  { readonly host: string; readonly options: ConnectionOptions }
+>();
+
+function makeBackendTlsOptions(host: string, tls: BackendTls): ConnectionOptions {
   let ca: Buffer | undefined;
   if (tls.caFile) {
     ca = caCache.get(tls.caFile) ?? readFileSync(tls.caFile);

@@ -78,7 +78,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000
 }
 
 /** Runs `op` and fails when it takes longer than `ms`: nothing may wait on a dead Redis. */
-async function quick<T>(op: () => Promise<T>, ms = 1000): Promise<T> {
+async function quick<T>(op: () => T | Promise<T>, ms = 1000): Promise<T> {
   const started = performance.now();
   const result = await op();
   expect(performance.now() - started).toBeLessThan(ms);

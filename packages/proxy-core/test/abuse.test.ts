@@ -198,6 +198,44 @@ describe('parsePoolEvent', () => {
   });
 });
 
+describe('AbuseGuard with state in this process', () => {
+  it('answers without a promise, and the same as through the store', async () => {
+    const { guard, clock, store } = setup({
+      blockAddressAfterFailures: 3,
+      maxConnectionsPerUser: 1,
+    });
+    const connect = guard.connect('192.0.2.1');
+    expect(connect).not.toBeInstanceOf(Promise);
+    expect(guard.frozen('alice')).toBe(false);
+    await store.freeze('alice', 1000);
+    expect(guard.frozen('Alice')).toBe(true);
+    expect(guard.beforeLogin('192.0.2.1', 'alice')).toEqual({ blocked: false, delayMs: 0 });
+    const session = guard.userSession('alice');
+    expect(session).toMatchObject({ ok: true, count: 1 });
+    expect(guard.userSession('Alice')).toEqual({
+      ok: false,
+      reason: 'too-many-sessions',
+      count: 2,
+    });
+    if (!(session instanceof Promise) && session.ok) session.release();
+    expect(guard.userSession('alice')).toMatchObject({ ok: true, count: 1 });
+
+    await fail(guard, '192.0.2.1', 'bob', 3);
+    expect(guard.beforeLogin('192.0.2.1', 'alice')).toMatchObject({ blocked: true });
+    expect(guard.connect('192.0.2.1')).toEqual({ ok: false, reason: 'blocked' });
+    clock.now += defaultAbuseSettings.blockMs + 1;
+    expect(guard.connect('192.0.2.1')).toMatchObject({ ok: true });
+  });
+
+  it("forgets a pair's typos on success without a promise", async () => {
+    const { guard } = setup();
+    await fail(guard, '192.0.2.1', 'alice', 3);
+    expect(guard.beforeLogin('192.0.2.1', 'alice')).toEqual({ blocked: false, delayMs: 1000 });
+    expect(guard.loginSucceeded('192.0.2.1', 'alice')).toBeUndefined();
+    expect(guard.beforeLogin('192.0.2.1', 'alice')).toEqual({ blocked: false, delayMs: 0 });
+  });
+});
+
 describe('AbuseGuard connections', () => {
   it('limits connections per address; release gives the slot back, once', async () => {
     const { guard } = setup({ maxConnectionsPerAddress: 2 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { connect, type Server, type Socket } from 'node:net';
 import { freePort, makeCertificates, tempDir } from '@homing/testkit';
 import { pino } from 'pino';
@@ -78,6 +79,35 @@ describe('listener deadline', () => {
     expect(connections[0]?.client.address).toBe('192.0.2.7');
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(connections[0]?.socket.destroyed).toBe(false);
+    socket.destroy();
+  });
+});
+
+/** The keepalive timer of the accepted socket on `port`, from /proc/net/tcp (Linux). */
+function keepaliveTimer(port: number): string | undefined {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    // local address, state ESTABLISHED (01), timer "kind:when": 02 is the keepalive timer.
+    if (fields[1]?.endsWith(`:${hex}`) && fields[3] === '01') return fields[5];
+  }
+  return undefined;
+}
+
+describe.runIf(process.platform === 'linux')('listener keepalive', () => {
+  it('accepted sockets have keepalive from the listening socket, and say how long', async () => {
+    const connections: ClientConnection[] = [];
+    const port = await start({}, connections);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await expect.poll(() => connections.length).toBe(1);
+    expect(connections[0]?.keepAliveMs).toBe(limits.tcpKeepaliveMs);
+    const timer = keepaliveTimer(port);
+    expect(timer?.startsWith('02:')).toBe(true);
+    // In clock ticks (USER_HZ, 100 a second): close to tcp_keepalive.
+    const ticks = Number.parseInt(timer?.slice(3) ?? '0', 16);
+    expect(ticks * 10).toBeGreaterThan(limits.tcpKeepaliveMs - 5000);
+    expect(ticks * 10).toBeLessThanOrEqual(limits.tcpKeepaliveMs);
     socket.destroy();
   });
 });

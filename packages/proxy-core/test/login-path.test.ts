@@ -174,6 +174,7 @@ function connection(guard?: AbuseGuard): ClientConnection {
     listener: spec,
     log: pino({ level: 'silent' }),
     listenerLog: pino({ level: 'silent' }),
+    keepAliveMs: 0,
     metrics,
     guard,
   };

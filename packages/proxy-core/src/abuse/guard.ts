@@ -1,5 +1,6 @@
 import type { AddressSet } from '../trusted.js';
 import { addressKey, pairKey, userKey } from './keys.js';
+import { MemoryStore } from './memory-store.js';
 import { type AbuseSettings, penaltyDelay } from './settings.js';
 import type { AbuseStore } from './store.js';
 
@@ -49,6 +50,9 @@ export interface AbuseGuardOptions {
 
 const noop = () => {};
 
+/** The gate of a login with nothing on record: one object for all of them. */
+const open: LoginGate = Object.freeze({ blocked: false, delayMs: 0 });
+
 /**
  * The abuse limits as the protocol sessions ask for them: connections per address, a growing
  * delay and then a block after failed logins per address and per user, sessions per user. Address
@@ -58,6 +62,8 @@ const noop = () => {};
 export class AbuseGuard {
   readonly settings: AbuseSettings;
   readonly #store: AbuseStore;
+  /** The store when it lives in this process: asked without promises (see MemoryStore). */
+  readonly #local: MemoryStore | undefined;
   readonly #exempt: AddressSet | undefined;
   readonly #connections = new Map<string, number>();
   #counters: { -readonly [K in keyof AbuseCounters]: number } = {
@@ -71,11 +77,15 @@ export class AbuseGuard {
   constructor(settings: AbuseSettings, store: AbuseStore, options: AbuseGuardOptions = {}) {
     this.settings = settings;
     this.#store = store;
+    this.#local = store instanceof MemoryStore ? store : undefined;
     this.#exempt = options.exempt;
   }
 
-  /** On accept, before the greeting. Refused: say so (IMAP BYE, POP3 -ERR) and close. */
-  async connect(address: string): Promise<ConnectDecision> {
+  /**
+   * On accept, before the greeting. Refused: say so (IMAP BYE, POP3 -ERR) and close. Answered
+   * at once (no promise) when the state is in this process.
+   */
+  connect(address: string): ConnectDecision | Promise<ConnectDecision> {
     const key = this.#addressKey(address);
     if (key === undefined) return { ok: true, release: noop };
     const count = (this.#connections.get(key) ?? 0) + 1;
@@ -89,26 +99,53 @@ export class AbuseGuard {
       else this.#connections.delete(key);
     };
     const max = this.settings.maxConnectionsPerAddress;
-    let reason: 'blocked' | 'too-many-connections' | undefined;
-    if (max > 0 && count > max) reason = 'too-many-connections';
-    else if ((await this.#store.blockedFor('address', key)) > 0) reason = 'blocked';
-    if (reason === undefined) return { ok: true, release };
+    if (max > 0 && count > max) return this.#refuse(release, 'too-many-connections');
+    const admit = (blockedMs: number): ConnectDecision =>
+      blockedMs > 0 ? this.#refuse(release, 'blocked') : { ok: true, release };
+    const local = this.#local;
+    if (local) return admit(local.blockedForNow('address', key));
+    return this.#store.blockedFor('address', key).then(admit);
+  }
+
+  #refuse(release: () => void, reason: 'blocked' | 'too-many-connections'): ConnectDecision {
     release();
     this.#counters.connectionsRefused += 1;
     return { ok: false, reason };
   }
 
-  /** When a login attempt (LOGIN, AUTHENTICATE, USER/PASS) is complete, before checking it. */
-  async beforeLogin(address: string, user: string | undefined): Promise<LoginGate> {
+  /**
+   * When a login attempt (LOGIN, AUTHENTICATE, USER/PASS) is complete, before checking it.
+   * Answered at once (no promise) when the state is in this process.
+   */
+  beforeLogin(address: string, user: string | undefined): LoginGate | Promise<LoginGate> {
     const a = this.#addressKey(address);
     const u = user === undefined ? undefined : userKey(user);
     const window = this.settings.failureWindowMs;
-    const [addressBlock, userBlock, addressFailures, userFailures] = await Promise.all([
+    const local = this.#local;
+    if (local) {
+      return this.#gate(
+        a === undefined ? 0 : local.blockedForNow('address', a),
+        u === undefined ? 0 : this.#userBlockNow(local, address, u),
+        a === undefined ? 0 : local.failuresNow('address', a, window),
+        u === undefined ? 0 : local.failuresNow('user', u, window),
+      );
+    }
+    return Promise.all([
       a === undefined ? 0 : this.#store.blockedFor('address', a),
       u === undefined ? 0 : this.#userBlock(address, u),
       a === undefined ? 0 : this.#store.failures('address', a, window),
       u === undefined ? 0 : this.#store.failures('user', u, window),
-    ]);
+    ]).then(([addressBlock, userBlock, addressFailures, userFailures]) =>
+      this.#gate(addressBlock, userBlock, addressFailures, userFailures),
+    );
+  }
+
+  #gate(
+    addressBlock: number,
+    userBlock: number,
+    addressFailures: number,
+    userFailures: number,
+  ): LoginGate {
     if (addressBlock > 0 || userBlock > 0) {
       this.#counters.loginsBlocked += 1;
       return {
@@ -123,7 +160,8 @@ export class AbuseGuard {
       penaltyDelay(this.settings, addressFailures),
       penaltyDelay(this.settings, userFailures),
     );
-    if (delayMs > 0) this.#counters.penaltiesApplied += 1;
+    if (delayMs === 0) return open;
+    this.#counters.penaltiesApplied += 1;
     return { blocked: false, delayMs };
   }
 
@@ -156,11 +194,34 @@ export class AbuseGuard {
    * by logging in to it between guesses at others, and a user's own login does not wipe what an
    * attack from elsewhere counted against the name.
    */
-  async loginSucceeded(address: string, user: string): Promise<void> {
+  loginSucceeded(address: string, user: string): void | Promise<void> {
     const a = this.#addressKey(address);
     const u = userKey(user);
     const pair = this.#pair(address, u);
     const window = this.settings.failureWindowMs;
+    const local = this.#local;
+    if (local) {
+      const pairFailures = local.failuresNow('pair', pair, window);
+      // No failure of this pair: nothing is cleared, whatever else is on record.
+      if (pairFailures === 0) return;
+      const addressFailures = a === undefined ? 0 : local.failuresNow('address', a, window);
+      const userFailures = local.failuresNow('user', u, window);
+      local.clearFailuresNow('pair', pair);
+      if (a !== undefined && addressFailures > 0 && addressFailures <= pairFailures) {
+        local.clearFailuresNow('address', a);
+      }
+      if (userFailures > 0 && userFailures <= pairFailures) local.clearFailuresNow('user', u);
+      return;
+    }
+    return this.#forgetTypos(a, u, pair, window);
+  }
+
+  async #forgetTypos(
+    a: string | undefined,
+    u: string,
+    pair: string,
+    window: number,
+  ): Promise<void> {
     const [addressFailures, userFailures, pairFailures] = await Promise.all([
       a === undefined ? 0 : this.#store.failures('address', a, window),
       this.#store.failures('user', u, window),
@@ -182,21 +243,41 @@ export class AbuseGuard {
    * session of the user (`user`: the directory's name for them). Keep `release` for the end of
    * the splice; refused: log the backend out and answer with a temporary failure.
    */
-  async userSession(user: string): Promise<SessionDecision> {
+  userSession(user: string): SessionDecision | Promise<SessionDecision> {
     const max = this.settings.maxConnectionsPerUser;
     if (max <= 0) return { ok: true, count: 0, release: noop };
+    const local = this.#local;
+    if (local) {
+      const lease = local.openSessionNow(userKey(user));
+      if (lease.count <= max) return { ok: true, count: lease.count, release: lease.release };
+      lease.release();
+      return this.#tooMany(lease.count);
+    }
+    return this.#sharedSession(user, max);
+  }
+
+  async #sharedSession(user: string, max: number): Promise<SessionDecision> {
     const lease = await this.#store.openSession(userKey(user));
     if (lease.count > max) {
       await lease.release();
-      this.#counters.sessionsRefused += 1;
-      return { ok: false, reason: 'too-many-sessions', count: lease.count };
+      return this.#tooMany(lease.count);
     }
     return { ok: true, count: lease.count, release: () => void lease.release().catch(noop) };
   }
 
-  /** A move of the user (the directory's login) is under way: answer with a temporary failure. */
-  async frozen(user: string): Promise<boolean> {
-    return (await this.#store.frozenFor(userKey(user))) > 0;
+  /**
+   * A move of the user (the directory's login) is under way: answer with a temporary failure.
+   * Answered at once (no promise) when the state is in this process.
+   */
+  frozen(user: string): boolean | Promise<boolean> {
+    const local = this.#local;
+    if (local) return local.frozenForNow(userKey(user)) > 0;
+    return this.#store.frozenFor(userKey(user)).then((ms) => ms > 0);
+  }
+
+  #tooMany(count: number): SessionDecision {
+    this.#counters.sessionsRefused += 1;
+    return { ok: false, reason: 'too-many-sessions', count };
   }
 
   counters(): AbuseCounters {
@@ -221,6 +302,13 @@ export class AbuseGuard {
       this.#pair(address, user),
       this.settings.failureWindowMs,
     );
+    return own > 0 ? ms : 0;
+  }
+
+  #userBlockNow(local: MemoryStore, address: string, user: string): number {
+    const ms = local.blockedForNow('user', user);
+    if (ms === 0 || this.settings.userBlockScope === 'everywhere') return ms;
+    const own = local.failuresNow('pair', this.#pair(address, user), this.settings.failureWindowMs);
     return own > 0 ? ms : 0;
   }
 

@@ -7,6 +7,8 @@ import { isIPv4, isIPv6 } from 'node:net';
  * host usually holds a whole /64 and could otherwise step to a fresh address per attempt.
  */
 export function addressKey(address: string, prefixLength: number): string {
+  // The usual client, asked about several times per login: no rewriting to do.
+  if (isIPv4(address)) return address;
   const plain = address.replace(/%.*$/, ''); // a zone id (fe80::1%eth0) names no other host
   const lower = plain.toLowerCase();
   if (lower.startsWith('::ffff:') && isIPv4(lower.slice(7))) return lower.slice(7);

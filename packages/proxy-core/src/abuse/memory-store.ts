@@ -44,6 +44,48 @@ export class MemoryStore implements AbuseStore {
   }
 
   async recordFailure(kind: CounterKind, key: string, windowMs: number): Promise<number> {
+    return this.recordFailureNow(kind, key, windowMs);
+  }
+
+  async failures(kind: CounterKind, key: string, windowMs: number): Promise<number> {
+    return this.failuresNow(kind, key, windowMs);
+  }
+
+  async clearFailures(kind: CounterKind, key: string): Promise<void> {
+    this.clearFailuresNow(kind, key);
+  }
+
+  async block(kind: CounterKind, key: string, ms: number): Promise<void> {
+    this.blockNow(kind, key, ms);
+  }
+
+  async blockedFor(kind: CounterKind, key: string): Promise<number> {
+    return this.blockedForNow(kind, key);
+  }
+
+  async openSession(key: string): Promise<SessionLease> {
+    const lease = this.openSessionNow(key);
+    return { count: lease.count, release: async () => lease.release() };
+  }
+
+  async freeze(user: string, ms: number): Promise<void> {
+    const now = this.#now();
+    for (const [key, until] of this.#frozen) if (until <= now) this.#frozen.delete(key);
+    this.#frozen.set(user, now + ms);
+  }
+
+  async frozenFor(user: string): Promise<number> {
+    return this.frozenForNow(user);
+  }
+
+  async thaw(user: string): Promise<void> {
+    this.#frozen.delete(user);
+  }
+
+  // The same answers without a promise: the guard asks these directly on every login, where a
+  // store in this process has no reason to make it wait a turn of the event loop.
+
+  recordFailureNow(kind: CounterKind, key: string, windowMs: number): number {
     const id = `${kind}:${key}`;
     const now = this.#now();
     const entry = this.#failures.get(id);
@@ -57,18 +99,22 @@ export class MemoryStore implements AbuseStore {
     return times.length;
   }
 
-  async failures(kind: CounterKind, key: string, windowMs: number): Promise<number> {
+  failuresNow(kind: CounterKind, key: string, windowMs: number): number {
+    // Nothing on record is the common case: no key string is built for it.
+    if (this.#failures.size === 0) return 0;
     const entry = this.#failures.get(`${kind}:${key}`);
     if (!entry) return 0;
     const since = this.#now() - windowMs;
-    return entry.times.filter((t) => t > since).length;
+    let count = 0;
+    for (const t of entry.times) if (t > since) count += 1;
+    return count;
   }
 
-  async clearFailures(kind: CounterKind, key: string): Promise<void> {
-    this.#failures.delete(`${kind}:${key}`);
+  clearFailuresNow(kind: CounterKind, key: string): void {
+    if (this.#failures.size > 0) this.#failures.delete(`${kind}:${key}`);
   }
 
-  async block(kind: CounterKind, key: string, ms: number): Promise<void> {
+  blockNow(kind: CounterKind, key: string, ms: number): void {
     const id = `${kind}:${key}`;
     const now = this.#now();
     this.#blocks.delete(id);
@@ -79,33 +125,27 @@ export class MemoryStore implements AbuseStore {
     }
   }
 
-  async blockedFor(kind: CounterKind, key: string): Promise<number> {
+  blockedForNow(kind: CounterKind, key: string): number {
+    if (this.#blocks.size === 0) return 0;
     const until = this.#blocks.get(`${kind}:${key}`);
     return until === undefined ? 0 : Math.max(0, until - this.#now());
   }
 
-  async freeze(user: string, ms: number): Promise<void> {
-    const now = this.#now();
-    for (const [key, until] of this.#frozen) if (until <= now) this.#frozen.delete(key);
-    this.#frozen.set(user, now + ms);
-  }
-
-  async frozenFor(user: string): Promise<number> {
+  /** Milliseconds the user stays frozen (a move under way); 0 when not. */
+  frozenForNow(user: string): number {
+    if (this.#frozen.size === 0) return 0;
     const until = this.#frozen.get(user);
     return until === undefined ? 0 : Math.max(0, until - this.#now());
   }
 
-  async thaw(user: string): Promise<void> {
-    this.#frozen.delete(user);
-  }
-
-  async openSession(key: string): Promise<SessionLease> {
+  /** Counts one more live session under `key`; `release` uncounts it, once. */
+  openSessionNow(key: string): { readonly count: number; release(): void } {
     const count = (this.#sessions.get(key) ?? 0) + 1;
     this.#sessions.set(key, count);
     let released = false;
     return {
       count,
-      release: async () => {
+      release: () => {
         if (released) return;
         released = true;
         const left = (this.#sessions.get(key) ?? 0) - 1;
