@@ -128,6 +128,25 @@ describe('MX: each recipient reaches its own mailbox server, exactly once', () =
   });
 });
 
+describe('MX: backend connections', () => {
+  it('one connection serves session after session (the pool)', async () => {
+    const connects = () => cluster.counted.backendConnects.get('mbox-a lmtp') ?? 0;
+    const before = connects();
+    for (let i = 0; i < 4; i += 1) {
+      const { client } = await session();
+      await startData(client, 'alice@example.com');
+      client.write(`Subject: ${marker()}\r\n\r\npooled\r\n.\r\n`);
+      expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+      expect(await reply(client, 'QUIT')).toMatch(/^221 /);
+      await client.waitClosed();
+      // The server side hands the connection back once it has seen the close.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // One new connection at most (none when an earlier test left one in the pool).
+    expect(connects() - before).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('MX: DATA streamed to the backend', () => {
   it.each([
     ['DATA', 'bob@example.com'],
