@@ -12,6 +12,8 @@ import {
   freePort,
   makeCertificates,
   Slapd,
+  slapdAdminDn,
+  slapdAdminPassword,
   slapdServiceDn,
   slapdServicePassword,
   slapdSuffix,
@@ -22,10 +24,14 @@ const once = process.argv.includes('--once');
 const homing = join(import.meta.dirname, '..', 'packages', 'server', 'bin', 'homing.js');
 const run = promisify(execFile);
 const adminToken = randomBytes(24).toString('hex');
+// The master user homing logs into the mailbox servers as (for a move, as each user).
+const master = { user: 'homing-master', password: randomBytes(12).toString('hex') };
 const env = {
   ...process.env,
   HOMING_LDAP_PASSWORD: slapdServicePassword,
   HOMING_ADMIN_TOKEN: adminToken,
+  HOMING_MASTER_PASSWORD: master.password,
+  HOMING_LDAP_WRITE_PASSWORD: slapdAdminPassword,
 };
 
 const people = [
@@ -47,20 +53,16 @@ const [slapd, a, b] = await Promise.all([
       mailHost: p.home,
     })),
   ),
-  Dovecot.start({
-    name: 'A',
-    sieve: true,
-    users: people
-      .filter((p) => p.home === 'mbox-a')
-      .map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
-  }),
-  Dovecot.start({
-    name: 'B',
-    sieve: true,
-    users: people
-      .filter((p) => p.home === 'mbox-b')
-      .map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
-  }),
+  // Every user can live on either server: that is what lets `homing move` move them.
+  ...(['A', 'B'] as const).map((name) =>
+    Dovecot.start({
+      name,
+      sieve: true,
+      masterUser: master,
+      namespace: { specialUse: true },
+      users: people.map((p) => ({ user: mail(p.uid), password: secret(p.uid) })),
+    }),
+  ),
 ]);
 const adminPort = await freePort();
 const imapPort = await freePort();
@@ -109,6 +111,10 @@ tls:
       key: ${certs.key}
 limits:
   failed_login_delay: 1s
+move:
+  state_dir: moves
+  ldap_bind_dn: ${slapdAdminDn}
+  ldap_bind_password: \${HOMING_LDAP_WRITE_PASSWORD}
 backends:
   mbox-a:
     host: 127.0.0.1
@@ -116,12 +122,14 @@ backends:
     pop3: { port: ${a.pop3Port}, forward: xclient }
     lmtp: { port: ${a.lmtpPort}, forward: xclient }
     managesieve: { port: ${a.managesievePort}, forward: xclient }
+    master: { user: ${master.user}, password: '\${HOMING_MASTER_PASSWORD}' }
   mbox-b:
     host: 127.0.0.1
     imap: { port: ${b.imapPort}, forward: id }
     pop3: { port: ${b.pop3Port}, forward: xclient }
     lmtp: { port: ${b.lmtpPort}, forward: xclient }
     managesieve: { port: ${b.managesievePort}, forward: xclient }
+    master: { user: ${master.user}, password: '\${HOMING_MASTER_PASSWORD}' }
 `,
 );
 
@@ -307,6 +315,31 @@ try {
     );
   }
 
+  console.log('\nmove: carol from A to B in one command, her mail with her');
+  const moved = await run(
+    process.execPath,
+    [homing, 'move', 'carol', '--to', 'mbox-b', '-c', config],
+    {
+      env,
+    },
+  ).then(
+    ({ stdout }) => stdout.trim().split('\n')[0] ?? '',
+    (error: { stdout?: string; stderr?: string }) =>
+      `failed: ${error.stdout ?? ''}${error.stderr ?? ''}`,
+  );
+  step(moved.startsWith('carol@example.com moved'), `homing move carol --to mbox-b: ${moved}`);
+  const carolHome = await lookup('carol');
+  // By position: UIDs are the new server's own.
+  const carolReads = await subjectAt(
+    `imap://127.0.0.1:${imapPort}/INBOX;MAILINDEX=1;SECTION=HEADER.FIELDS%20(SUBJECT)`,
+    'carol',
+    '(nothing: login failed)',
+  );
+  step(
+    carolHome === 'mbox-b' && carolReads === 'You are on backend A',
+    `carol → ${carolHome}, and reads "${carolReads}" there: the message A held moved with her`,
+  );
+
   console.log('\ntry it yourself:');
   console.log(`  curl --url 'imap://127.0.0.1:${imapPort}/INBOX;UID=1' --user bob:bob-pw`);
   console.log(`  curl --url 'pop3://127.0.0.1:${pop3Port}/1' --user alice:alice-pw`);
@@ -318,6 +351,22 @@ try {
     `  sieve-connect --server localhost --port ${sievePort} --user carol --tlscafile ${certs.caCert} --list`,
   );
   console.log(`  node ${homing} lookup -c ${config} --node carol`);
+  // What the config's \${...} need, for commands run by hand.
+  const envFile = join(dir.path, 'demo.env');
+  writeFileSync(
+    envFile,
+    [
+      'HOMING_ADMIN_TOKEN',
+      'HOMING_LDAP_PASSWORD',
+      'HOMING_MASTER_PASSWORD',
+      'HOMING_LDAP_WRITE_PASSWORD',
+    ]
+      .map((name) => `${name}=${env[name as keyof typeof env]}\n`)
+      .join(''),
+  );
+  console.log(
+    `  env $(cat ${envFile}) node ${homing} move carol --to mbox-a -c ${config}\n    (carol back to A; --dry-run first shows what it would copy)`,
+  );
   if (once) await cleanup(failed === 0 ? 0 : 1);
   console.log(
     failed === 0

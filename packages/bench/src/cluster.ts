@@ -52,7 +52,19 @@ export interface Cluster {
   readonly smtp: { readonly direct: number; readonly homing: number };
   /** The processes whose CPU each side's rows count: none for direct. */
   readonly processes: Record<Side, readonly ProcessGroup[]>;
+  /**
+   * Another homing node on the same slapd and Dovecot, on ports of its own, with `workers`;
+   * stopped by the cluster's cleanup if not before.
+   */
+  startHoming(
+    name: string,
+    workers: Workers,
+    sources: readonly string[],
+  ): Promise<{ homing: HomingProcess; imapPort: number }>;
 }
+
+/** homing's `workers` setting: a count, or `auto` (one per CPU). */
+export type Workers = number | 'auto';
 
 /** Things to stop, newest first; each runs once even if `run` is called again (Ctrl-C). */
 export class Cleanup {
@@ -122,16 +134,46 @@ export async function startCluster(
   const smtpPort = take();
   const authPort = take();
 
-  const config = join(dir.path, 'homing.yaml');
-  writeFileSync(config, homingConfig(slapd.value.url, homingPorts, smtpPort, direct, certs));
-  const homing = await HomingProcess.start(config, join(dir.path, 'homing.log'), repoRoot, [
+  const nodeArgs = [
     '--expose-gc',
     '--import',
     collectGarbage,
     ...(process.env.HOMING_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
-  ]);
-  cleanup.add(() => homing.stop());
-  pinProcessTree(placement, homing.pid);
+  ];
+  const homingNode = async (
+    name: string,
+    ports: Record<Listener, number>,
+    smtp: number,
+    workers: Workers,
+    sources: readonly string[],
+  ) => {
+    const config = join(dir.path, `${name}.yaml`);
+    writeFileSync(
+      config,
+      homingConfig(slapd.value.url, ports, smtp, direct, certs, workers, sources),
+    );
+    const started = await HomingProcess.start(
+      config,
+      join(dir.path, `${name}.log`),
+      repoRoot,
+      nodeArgs,
+    );
+    cleanup.add(() => started.stop());
+    pinProcessTree(placement, started.pid);
+    return { homing: started, config };
+  };
+  const { homing, config } = await homingNode('homing', homingPorts, smtpPort, 1, []);
+  const startHoming = async (name: string, workers: Workers, sources: readonly string[]) => {
+    const [imap, imaps, pop3, pop3s, smtp] = (await freePorts(5)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const other = await homingNode(name, { imap, imaps, pop3, pop3s }, smtp, workers, sources);
+    return { homing: other.homing, imapPort: imap };
+  };
 
   const prefix = pinnedPrefix(placement);
   const nodeService = async (name: string, script: string, args: string[], ready: string) => {
@@ -205,11 +247,13 @@ export async function startCluster(
     },
     smtp: { direct: direct.lmtpPort, homing: smtpPort },
     processes: { direct: [], nginx: [nginx, authHttp], homing: [homing], pipe: [pipe] },
+    startHoming,
   };
 }
 
 /**
- * One process (workers: 1), so that its RSS and CPU time are all of homing's. Logging at info,
+ * The bench's homing has one process (workers: 1), so that its RSS and CPU time are all of
+ * homing's; the idle part starts one with workers of its own. Logging at info,
  * homing's default: that is what a node in service does, and the "homing ready"
  * line the bench waits for is an info line. Each session writes two lines. The client address
  * reaches Dovecot as it would in service: IMAP ID, POP3 XCLIENT; the MX adds a Received header.
@@ -220,9 +264,11 @@ function homingConfig(
   smtpPort: number,
   dovecot: Dovecot,
   certs: { cert: string; key: string },
+  workers: Workers,
+  sources: readonly string[],
 ): string {
   return `log: { level: info, format: json }
-workers: 1
+workers: ${workers}
 directory:
   source: ldap
   ldap:
@@ -257,6 +303,8 @@ limits:
 abuse:
   max_connections_per_address: 0
   max_sessions_per_user: 0
+backend_defaults:
+  source_addresses: [${sources.join(', ')}]
 backends:
   mbox-a:
     host: 127.0.0.1

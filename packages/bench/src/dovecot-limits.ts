@@ -14,17 +14,18 @@ function setting(dovecot: Dovecot, name: string): number {
 
 /**
  * How many logged-in IMAP sessions this Dovecot holds while `loggingIn` more are logging in, and
- * which setting says so. Each `imap` process holds client_limit sessions (1 by Dovecot's
- * default, 50 in the tuned one) and one connection to the stats service; so does each login
- * process, which is one per login in flight when imap-login forks per login (service_count 1),
- * and otherwise the process_min_avail it keeps. 0 in a service limit means the default_* value.
- * Each user may have mail_max_userip_connections from one IP.
+ * which setting says so: `total` for all of them, `perAddress` for those from one client
+ * address. Each `imap` process holds client_limit sessions (1 by Dovecot's default, 50 in the
+ * tuned one) and one connection to the stats service; so does each login process, which is one
+ * per login in flight when imap-login forks per login (service_count 1), and otherwise the
+ * process_min_avail it keeps. 0 in a service limit means the default_* value. Each user may
+ * have mail_max_userip_connections from one IP.
  */
 export function dovecotSessionCapacity(
   dovecot: Dovecot,
   loggingIn: number,
   users: number,
-): { sessions: number; why: string } {
+): { total: Limit; perAddress: Limit } {
   const processDefault = setting(dovecot, 'default_process_limit');
   const clientDefault = setting(dovecot, 'default_client_limit');
   const imapProcesses = setting(dovecot, 'service/imap/process_limit') || processDefault;
@@ -49,10 +50,17 @@ export function dovecotSessionCapacity(
         `Dovecot service stats client_limit is ${statsClients} (one per imap process of ` +
         `${perProcess} sessions), shared with ${loginProcesses} login processes`,
     },
-    {
+  ];
+  return {
+    total: candidates.reduce((a, b) => (b.sessions < a.sessions ? b : a)),
+    perAddress: {
       sessions: perUser * users,
       why: `Dovecot mail_max_userip_connections is ${perUser} for each of ${users} users`,
     },
-  ];
-  return candidates.reduce((a, b) => (b.sessions < a.sessions ? b : a));
+  };
+}
+
+export interface Limit {
+  readonly sessions: number;
+  readonly why: string;
 }

@@ -6,11 +6,14 @@ import { connect as connectTls, type TLSSocket } from 'node:tls';
 export interface Endpoint {
   readonly port: number;
   readonly tls?: TlsClient | undefined;
+  /** The client's own loopback address (127.0.0.0/8); the kernel's pick when absent. */
+  readonly localAddress?: string | undefined;
 }
 
 export function dial(endpoint: Endpoint): Socket {
   if (endpoint.tls) return endpoint.tls.connect(endpoint.port);
-  return connect({ host: '127.0.0.1', port: endpoint.port, noDelay: true });
+  const { port, localAddress } = endpoint;
+  return connect({ host: '127.0.0.1', port, noDelay: true, ...(localAddress && { localAddress }) });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ProcessGroup, processCpuMs } from './cpu.js';
 
@@ -21,7 +21,8 @@ export class HomingProcess implements ProcessGroup {
   private constructor(
     child: ChildProcess,
     readonly logFile: string,
-    readonly memoryFile: string,
+    /** Each process writes its memory figures to this path with `.PID.json` added. */
+    readonly memoryPrefix: string,
   ) {
     this.#child = child;
     this.#exited = new Promise((resolve) => {
@@ -40,14 +41,14 @@ export class HomingProcess implements ProcessGroup {
   ): Promise<HomingProcess> {
     if (!existsSync(bin)) throw new Error(`${bin} is missing: build first (npm run build)`);
     const log = openSync(logFile, 'a');
-    const memoryFile = `${logFile}.memory.json`;
+    const memoryPrefix = `${logFile}.memory`;
     const child = spawn(process.execPath, [...nodeArgs, bin, 'start', '-c', config], {
       cwd,
       stdio: ['ignore', log, log],
-      env: { ...process.env, HOMING_BENCH_MEMORY: memoryFile },
+      env: { ...process.env, HOMING_BENCH_MEMORY: memoryPrefix },
     });
     closeSync(log);
-    const homing = new HomingProcess(child, logFile, memoryFile);
+    const homing = new HomingProcess(child, logFile, memoryPrefix);
     await homing.#ready();
     return homing;
   }
@@ -63,27 +64,52 @@ export class HomingProcess implements ProcessGroup {
     return this.#exit;
   }
 
+  /** homing's processes: the one process, or the primary and its workers (node's cluster). */
+  pids(): number[] {
+    const pid = this.pid;
+    const children = `/proc/${pid}/task/${pid}/children`;
+    const workers = existsSync(children)
+      ? readFileSync(children, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+      : [];
+    return [pid, ...workers];
+  }
+
   /**
-   * A full garbage collection, with the bench's preload (collect-garbage.mjs) in place; the
-   * preload then writes the memory figures `memoryUsage()` reads.
+   * A full garbage collection in every process, with the bench's preload (collect-garbage.mjs)
+   * in place (workers inherit it); each then writes the memory figures `memoryUsage()` reads.
    */
   collectGarbage(): void {
-    rmSync(this.memoryFile, { force: true });
-    process.kill(this.pid, 'SIGUSR2');
+    for (const pid of this.pids()) {
+      rmSync(this.#memoryFile(pid), { force: true });
+      process.kill(pid, 'SIGUSR2');
+    }
   }
 
-  /** process.memoryUsage() of homing right after the last collectGarbage(), in bytes. */
+  /** process.memoryUsage() summed over homing's processes after the last collectGarbage(). */
   memoryUsage(): NodeJS.MemoryUsage {
-    if (!existsSync(this.memoryFile)) throw new Error(`homing wrote no ${this.memoryFile}`);
-    return JSON.parse(readFileSync(this.memoryFile, 'utf8')) as NodeJS.MemoryUsage;
+    const sum = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+    for (const pid of this.pids()) {
+      const file = this.#memoryFile(pid);
+      if (!existsSync(file)) throw new Error(`homing (pid ${pid}) wrote no ${file}`);
+      const usage = JSON.parse(readFileSync(file, 'utf8')) as NodeJS.MemoryUsage;
+      for (const key of Object.keys(sum) as (keyof typeof sum)[]) sum[key] += usage[key];
+    }
+    return sum;
   }
 
-  /** Resident set size in KiB, from /proc/PID/status (VmRSS). */
+  /** Resident set size of each of homing's processes in KiB (VmRSS), the primary first. */
+  rssEachKiB(): number[] {
+    return this.pids().map(rssKiB);
+  }
+
+  /** Resident set size of all of homing's processes together, in KiB. */
   rssKiB(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-    if (!match) throw new Error(`no VmRSS in /proc/${this.pid}/status`);
-    return Number(match[1]);
+    return this.rssEachKiB().reduce((a, b) => a + b, 0);
+  }
+
+  /** Descriptors each of homing's processes has open, the primary first. */
+  openDescriptors(): number[] {
+    return this.pids().map((pid) => readdirSync(`/proc/${pid}/fd`).length);
   }
 
   /** CPU time used so far (user + system), in ms. */
@@ -91,9 +117,29 @@ export class HomingProcess implements ProcessGroup {
     return processCpuMs(this.pid);
   }
 
-  /** The soft limit on open files of the homing process (/proc/PID/limits). */
-  openFilesLimit(): number {
-    return openFilesLimit(this.pid);
+  /**
+   * The session capacity each of homing's processes that serve logged ("session capacity", the
+   * latest line of each; Infinity where it did not know its descriptor limit), once every one
+   * has: log lines go out in batches (log.flush_interval).
+   */
+  async sessionCapacities(): Promise<number[]> {
+    const pids = this.pids();
+    const serving = pids.length > 1 ? pids.length - 1 : 1;
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      const byProcess = new Map<number, number>();
+      for (const line of readFileSync(this.logFile, 'utf8').split('\n')) {
+        if (!line.includes('"session capacity"')) continue;
+        const entry = JSON.parse(line) as { worker?: number; sessions: number | string };
+        const sessions = typeof entry.sessions === 'number' ? entry.sessions : Infinity;
+        byProcess.set(entry.worker ?? 0, sessions);
+      }
+      if (byProcess.size >= serving) return [...byProcess.values()];
+      if (Date.now() > deadline) {
+        throw new Error(`${byProcess.size} of ${serving} homing processes logged their capacity`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** Throws when homing has exited: its end and the last lines it logged. */
@@ -115,6 +161,10 @@ export class HomingProcess implements ProcessGroup {
     clearTimeout(timer);
   }
 
+  #memoryFile(pid: number): string {
+    return `${this.memoryPrefix}.${pid}.json`;
+  }
+
   async #ready(): Promise<void> {
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
@@ -130,11 +180,20 @@ export class HomingProcess implements ProcessGroup {
   }
 }
 
+function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
 /**
- * Raises a process's soft and hard limits on open files to at least `wanted` (prlimit; root may
- * raise the hard limit up to fs.nr_open). Returns the soft limit it has afterwards.
+ * Raises a process's soft and hard limits on open files to at least `asked` (prlimit; root with
+ * CAP_SYS_RESOURCE may raise the hard limit up to fs.nr_open). Returns the soft limit it has
+ * afterwards.
  */
-export function raiseOpenFiles(pid: number | 'self', wanted: number): number {
+export function raiseOpenFiles(pid: number | 'self', asked: number): number {
+  const wanted = Math.min(asked, Number(readFileSync('/proc/sys/fs/nr_open', 'utf8')));
   if (openFilesLimit(pid) >= wanted) return openFilesLimit(pid);
   const target = String(pid === 'self' ? process.pid : pid);
   try {

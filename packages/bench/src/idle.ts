@@ -1,13 +1,15 @@
 import type { BenchUser } from './cluster.js';
+import type { SessionHolders } from './holders.js';
 import type { HomingProcess } from './homing-process.js';
-import { raiseOpenFiles } from './homing-process.js';
-import type { ImapClient } from './imap-client.js';
-import { imapLoginCycle, logIn } from './imap-client.js';
+import { imapLoginCycle } from './imap-client.js';
 
-/** Descriptors each process keeps for itself besides the sessions (listeners, logs, LDAP...). */
-const spareFiles = 100;
-/** homing's `limits.descriptor_reserve` default: kept out of its session capacity. */
-const homingReserve = 256;
+/**
+ * Busy greetings in a row after which a session is given up and no more are opened: with
+ * workers on one shared accept socket, an idle full worker wins most accepts from one that is
+ * busy logging clients in and has room.
+ */
+const busyTries = 200;
+
 /**
  * Before RSS is read, homing runs a full garbage collection; that may start V8's memory reducer,
  * which some seconds later hands back the heap the last burst of logins left committed (tens of
@@ -24,53 +26,18 @@ const sampleEveryMs = 1000;
 const dropFraction = 0.05;
 const heldSamples = 3;
 
-export interface SessionPlan {
-  readonly sessions: number;
-  /** Why fewer than asked for, one note each. */
-  readonly notes: readonly string[];
-}
-
-/**
- * How many idle sessions fit: each takes one descriptor here and two in homing (client and
- * backend socket), and the backend takes at most `backendCapacity`. The open-files limits of
- * the bench and of homing are raised first where they are short (prlimit, as root).
- */
-export function planSessions(
-  wanted: number,
-  homing: HomingProcess,
-  backendCapacity: { readonly sessions: number; readonly why: string },
-  /** Clients logging in at a time, beside the idle ones. */
-  loggingIn: number,
-): SessionPlan {
-  const notes: string[] = [];
-  let sessions = wanted;
-  const ours = raiseOpenFiles('self', wanted + spareFiles);
-  if (ours - spareFiles < sessions) {
-    sessions = Math.max(0, ours - spareFiles);
-    notes.push(`the bench may open ${ours} files (ulimit -n): ${sessions} sessions`);
-  }
-  const theirs = raiseOpenFiles(homing.pid, 2 * wanted + homingReserve);
-  // homing's own capacity: two descriptors a session after its reserve, the batch logging in
-  // counted too; past it, a client gets the busy reply.
-  const homingRoom = Math.floor((theirs - homingReserve) / 2) - loggingIn;
-  if (homingRoom < sessions) {
-    sessions = Math.max(0, homingRoom);
-    notes.push(
-      `homing may open ${theirs} files, 2 per session after its descriptor_reserve of ` +
-        `${homingReserve}: ${sessions} sessions`,
-    );
-  }
-  if (backendCapacity.sessions < sessions) {
-    sessions = backendCapacity.sessions;
-    notes.push(`${backendCapacity.why}: ${sessions} sessions`);
-  }
-  return { sessions, notes };
-}
-
 export interface IdleMemory {
   readonly sessions: number;
   /** Logins (in and out) homing served before the first reading. */
   readonly served: number;
+  /** Busy greetings the sessions met on the way in, each tried again. */
+  readonly busy: number;
+  /** Why fewer sessions than planned were opened, if they were. */
+  readonly stopped: string | undefined;
+  /** Descriptors each of homing's processes had open with the sessions, the primary first. */
+  readonly descriptors: readonly number[];
+  /** Settled RSS of each process with the sessions, the primary first, in KiB. */
+  readonly rssEachKiB: readonly number[];
   /** Settled RSS without the sessions and with them, in KiB. */
   readonly rssBeforeKiB: number;
   readonly rssAfterKiB: number;
@@ -100,32 +67,44 @@ export interface Settled {
 /**
  * Serves `served` logins (in, SELECT, out) through homing, so that what a process grows to
  * once it has been in use is not counted; then logs `count` sessions in, `batch` at a time
- * over the users in turn, leaves them idle and compares homing's settled RSS, and its heap
- * after a full collection, before and after. The sessions stay open for the caller to close.
+ * over the users in turn, in `holders`, leaves them idle and compares homing's settled RSS, and
+ * its heap after a full collection, before and after. The sessions stay open for the caller
+ * to let go.
  */
 export async function idleSessionMemory(
   homing: HomingProcess,
   port: number,
   users: readonly BenchUser[],
   sessions: { readonly count: number; readonly served: number; readonly batch: number },
-  open: ImapClient[],
+  holders: SessionHolders,
 ): Promise<IdleMemory> {
   const { count, served, batch } = sessions;
   await serveLogins(port, users, served, batch);
   const before = await settledRss(homing);
-  await openSessions(port, users, count, batch, open);
+  const {
+    opened: held,
+    busy,
+    stopped,
+  } = await holders.open(port, users, count, {
+    batch,
+    busyTries,
+  });
   const after = await settledRss(homing);
   return {
-    sessions: count,
+    sessions: held,
+    stopped,
     served,
+    busy,
+    descriptors: homing.openDescriptors(),
+    rssEachKiB: homing.rssEachKiB(),
     rssBeforeKiB: before.least,
     rssAfterKiB: after.least,
     rssPeakKiB: after.first,
-    perSessionKiB: (after.least - before.least) / count,
+    perSessionKiB: (after.least - before.least) / held,
     heapBefore: before.heapUsed,
     heapAfter: after.heapUsed,
-    heapPerSession: (after.heapUsed - before.heapUsed) / count,
-    usedPerSession: (after.used - before.used) / count,
+    heapPerSession: (after.heapUsed - before.heapUsed) / held,
+    usedPerSession: (after.used - before.used) / held,
     settled: [before, after],
   };
 }
@@ -178,28 +157,6 @@ async function serveLogins(
     }
   };
   await Promise.all(Array.from({ length: Math.min(batch, count) }, worker));
-}
-
-/** `count` sessions (users in turn), `batch` logging in at a time; the first failure throws. */
-async function openSessions(
-  port: number,
-  users: readonly BenchUser[],
-  count: number,
-  batch: number,
-  open: ImapClient[],
-): Promise<void> {
-  for (let first = 0; first < count; first += batch) {
-    const size = Math.min(batch, count - first);
-    const logins = Array.from({ length: size }, (_, i) =>
-      logIn({ port }, users[(first + i) % users.length] as BenchUser),
-    );
-    const settled = await Promise.allSettled(logins);
-    for (const result of settled) if (result.status === 'fulfilled') open.push(result.value);
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      throw new Error(`idle session ${open.length + 1} could not log in: ${String(failed.reason)}`);
-    }
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -6,14 +6,16 @@
  * idle spliced IMAP session; SMTP messages per second through homing's MX against Dovecot's
  * LMTP, with a check that every accepted message arrived once. `npm run bench` at the
  * repository root builds first. BENCH_SECONDS (default 5) is how long each side is measured per
- * login concurrency and for SMTP; BENCH_SESSIONS (default 10000) the idle sessions wanted;
- * BENCH_ONLY picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own
- * (placement.ts); HOMING_NODE_ARGS are node arguments for the homing process (`--cpu-prof`).
+ * login concurrency and for SMTP; BENCH_SESSIONS (default: as many as the limits allow) the
+ * idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before them and
+ * BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them; BENCH_ONLY
+ * picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own (placement.ts);
+ * HOMING_NODE_ARGS are node arguments for the homing processes (`--cpu-prof`).
  */
-import { benchUser, Cleanup, type Cluster, startCluster } from './cluster.js';
+import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './cluster.js';
+import type { SessionHolders } from './holders.js';
 import type { HomingProcess } from './homing-process.js';
-import { bigMailbox, fetchRows, idleSessions } from './imap.js';
-import type { ImapClient } from './imap-client.js';
+import { bigMailbox, fetchRows, type IdleOptions, idleSessions } from './imap.js';
 import { loginRows, warmUpAll } from './login-rows.js';
 import type { MailboxContents } from './mailbox.js';
 import { partsFrom } from './parts.js';
@@ -25,7 +27,11 @@ import { smtpMessages } from './smtp.js';
 import { tuningRow } from './tuning.js';
 
 const seconds = positiveNumber('BENCH_SECONDS', 5);
-const sessionsWanted = Math.floor(positiveNumber('BENCH_SESSIONS', 10_000));
+const idleOptions: IdleOptions = {
+  wanted: Math.floor(positiveNumber('BENCH_SESSIONS', Number.POSITIVE_INFINITY)),
+  served: Math.floor(positiveNumber('BENCH_LOGINS', 20_000)),
+  workers: workersFrom(process.env.BENCH_IDLE_WORKERS),
+};
 const userCount = 200;
 const loginConcurrency = [1, 50];
 /** The TLS rows at the concurrency the comparison is about. */
@@ -39,7 +45,7 @@ const users = Array.from({ length: userCount }, (_, i) =>
 const bigbox = benchUser('bigbox');
 
 const cleanup = new Cleanup();
-const idle: ImapClient[] = [];
+const holders: { current: SessionHolders | undefined } = { current: undefined };
 let homingProcess: HomingProcess | undefined;
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -58,7 +64,7 @@ try {
   console.log(placementLine(placement));
   const cluster = await startCluster([...users, bigbox], placement, cleanup);
   cleanup.add(() => {
-    for (const client of idle.splice(0)) client.destroy();
+    holders.current?.kill();
   });
   homingProcess = cluster.homing;
   describeSides(cluster);
@@ -71,8 +77,7 @@ try {
         '(directory caches warm)',
     );
   }
-  // First, while homing's heap has only seen the warm-up and little else can blur the difference.
-  if (only.has('idle')) await idleSessions(cluster, users, sessionsWanted, idle);
+  if (only.has('idle')) await idleSessions(cluster, users, idleOptions, holders);
   if (only.has('imap-logins')) {
     await loginRows(cluster, {
       protocol: 'imap',
@@ -157,6 +162,16 @@ function describeSides(cluster: Cluster): void {
     'pipe: a bare Node process that replays the login to Dovecot and pipes the sockets ' +
       '(no directory, logs or limits): the floor of a Node proxy on this machine',
   );
+}
+
+function workersFrom(text: string | undefined): Workers {
+  if (text === undefined || text === '' || text === 'auto') return 'auto';
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1) {
+    console.error(`BENCH_IDLE_WORKERS must be auto or a count, not ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return count;
 }
 
 function positiveNumber(name: string, fallback: number): number {

@@ -1,8 +1,8 @@
 /**
  * The floor under any IMAP or POP3 proxy on this machine, run by the bench as its own process:
  * it greets, reads the login (IMAP LOGIN, or POP3 USER and PASS), connects to Dovecot, replays
- * it there, drops Dovecot's greeting (and its answer to USER) and pipes both sockets. No
- * directory, no logs, no limits. Argument: JSON of the listeners, see PipeSpec.
+ * it there line by line, drops Dovecot's greeting (and its answer to USER) and pipes both
+ * sockets. No directory, no logs, no limits. Argument: JSON of the listeners, see PipeSpec.
  */
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
@@ -60,12 +60,14 @@ function serve(client: Socket, protocol: 'imap' | 'pop3', backendPort: number): 
     const server = connect({ host: '127.0.0.1', port: backendPort, noDelay: true });
     backend = server;
     server.on('error', closeBoth);
-    server.write(login);
-    // Dovecot's greeting, and in POP3 its +OK to USER: the pipe has said those itself.
+    // One login line after each of Dovecot's replies (its greeting, then its +OK to USER), as a
+    // client would: written ahead, USER and PASS leave Dovecot's +OK unacknowledged when its
+    // answer to PASS is due, and that short answer waits for the pipe's delayed ACK (40 ms).
+    const lines = splitAfterLines(login, loginLines);
     takeLines(
       server,
       loginLines,
-      () => {},
+      (n) => server.write(lines[n - 1] as Buffer),
       (head) => {
         const afterSkipped = nthLineEnd(head, loginLines);
         client.write(head.subarray(afterSkipped));
@@ -76,6 +78,19 @@ function serve(client: Socket, protocol: 'imap' | 'pop3', backendPort: number): 
       },
     );
   });
+}
+
+/** The first `n` lines of `buffer`, the last of them with whatever follows it. */
+function splitAfterLines(buffer: Buffer, n: number): Buffer[] {
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let i = 1; i < n; i++) {
+    const end = nthLineEnd(buffer, i);
+    parts.push(buffer.subarray(from, end));
+    from = end;
+  }
+  parts.push(buffer.subarray(from));
+  return parts;
 }
 
 function nthLineEnd(buffer: Buffer, n: number): number {

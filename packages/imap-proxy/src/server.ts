@@ -1,14 +1,15 @@
 import type { Server } from 'node:net';
 import { type ProtocolListenerOptions, startProtocolListener } from '@homing/proxy-core';
+import { imapReplies, untagged } from './replies.js';
 import { ImapSession } from './session.js';
 
 export type ImapListenerOptions = ProtocolListenerOptions;
 
+const refusals = { refusal: untagged(imapReplies.blocked), busy: untagged(imapReplies.busy) };
+
 /** Starts one IMAP listener; every connection becomes an ImapSession. */
 export function startImapListener(options: ImapListenerOptions): Promise<Server> {
-  const refusal =
-    '* BYE [UNAVAILABLE] Too many connections or failed logins from your address, try again later';
-  return startProtocolListener(options, 'imap', refusal, (connection) =>
+  return startProtocolListener(options, 'imap', refusals, (connection) =>
     new ImapSession(connection, options).start(),
   );
 }

@@ -5,12 +5,22 @@ import {
   login,
   PreloginSession,
   type ProtocolListenerOptions,
+  preloginTexts,
   readSaslResponse,
   type SaslMechanism,
 } from '@homing/proxy-core';
 import { preauthCapabilities } from './capabilities.js';
 import { astring, type FrameEvent, type ImapCommand, ImapFramer, type Token } from './framer.js';
 import { type ClientId, imapDialect, loginReply } from './login.js';
+import {
+  commandError,
+  greeting,
+  imapReplies as r,
+  saslErrors,
+  tagged,
+  tooBig,
+  untagged,
+} from './replies.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type ImapSessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
@@ -20,23 +30,16 @@ type Handler = (session: ImapSession, command: ImapCommand) => Promise<void> | v
 // RFC 9051 §6.1–6.2: the commands valid in the not-authenticated state, all this proxy reads.
 const commands: Record<string, Handler> = {
   CAPABILITY: (s, c) =>
-    s.reply(`* CAPABILITY ${s.capabilities()}`, `${c.tag} OK CAPABILITY completed`),
-  NOOP: (s, c) => s.reply(`${c.tag} OK NOOP completed`),
-  LOGOUT: (s, c) => s.close(['* BYE Logging out', `${c.tag} OK LOGOUT completed`], 'logout'),
+    s.reply(`* CAPABILITY ${s.capabilities()}`, tagged(c.tag, r.capabilityDone)),
+  NOOP: (s, c) => s.reply(tagged(c.tag, r.noopDone)),
+  LOGOUT: (s, c) => s.close([untagged(r.loggingOut), tagged(c.tag, r.logoutDone)], 'logout'),
   ID: (s, c) => s.id(c),
   STARTTLS: (s, c) => s.startTls(c),
   LOGIN: (s, c) => s.login(c),
   AUTHENTICATE: (s, c) => s.authenticate(c),
 };
 
-const AUTH_FAILED = 'NO [AUTHENTICATIONFAILED] Authentication failed.';
-const texts = {
-  idle: '* BYE Autologout; idle for too long',
-  authTimeout: '* BYE Autologout; authentication took too long',
-  kicked: '* BYE Disconnected by the administrator',
-  shutdown: '* BYE Server shutting down, please reconnect',
-  internalError: '* BYE Internal error',
-};
+const texts = preloginTexts(r, untagged);
 /**
  * RFC 2971 §3.3: a client's ID holds at most 30 field-value pairs, a field name at most 30
  * octets and a value at most 1024; anything beyond is dropped rather than passed to the backend.
@@ -46,7 +49,6 @@ const ID_MAX_KEY_OCTETS = 30;
 const ID_MAX_VALUE_OCTETS = 1024;
 
 const capabilityLists = new WeakMap<ImapSessionOptions, string[]>();
-const UNAVAILABLE = 'NO [UNAVAILABLE] Temporary failure, try again later.';
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class ImapSession extends PreloginSession<FrameEvent> {
@@ -66,7 +68,7 @@ export class ImapSession extends PreloginSession<FrameEvent> {
   protected readonly texts = texts;
 
   protected greeting(): string {
-    return `* OK [CAPABILITY ${this.capabilities()}] homing ready.`;
+    return greeting(this.capabilities());
   }
 
   protected push(chunk: Buffer): void {
@@ -120,29 +122,27 @@ export class ImapSession extends PreloginSession<FrameEvent> {
       }
       this.#clientId = fields;
     }
-    this.reply('* ID ("name" "homing")', `${command.tag} OK ID completed`);
+    this.reply('* ID ("name" "homing")', tagged(command.tag, r.idDone));
   }
 
   async startTls(command: ImapCommand): Promise<void> {
     const tls = this.#options.tls;
     if (!tls || !this.#canStartTls()) {
-      this.reply(`${command.tag} BAD STARTTLS not available`);
+      this.reply(tagged(command.tag, r.noStartTls));
       return;
     }
-    this.reply(`${command.tag} OK Begin TLS negotiation now`);
+    this.reply(tagged(command.tag, r.beginTls));
     await this.upgradeTls(tls);
   }
 
   async login(command: ImapCommand): Promise<void> {
     const [user, password] = command.args.map(astring);
     if (command.args.length !== 2 || !user || password === undefined) {
-      this.reply(`${command.tag} BAD LOGIN needs a user name and a password`);
+      this.reply(tagged(command.tag, r.loginArguments));
       return;
     }
     if (!this.#plaintextAllowed()) {
-      this.reply(
-        `${command.tag} NO [PRIVACYREQUIRED] Plaintext login is disabled before STARTTLS.`,
-      );
+      this.reply(tagged(command.tag, r.loginNeedsTls));
       return;
     }
     await this.#login(command.tag, { mechanism: 'LOGIN', user, password });
@@ -152,12 +152,12 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     const name = typeof command.args[0] === 'string' ? command.args[0].toUpperCase() : '';
     const oauth = name === 'XOAUTH2' || name === 'OAUTHBEARER';
     if (!(name === 'PLAIN' || (oauth && this.#options.oauth)) || command.args.length > 2) {
-      this.reply(`${command.tag} NO Unsupported authentication mechanism`);
+      this.reply(tagged(command.tag, r.unsupportedMechanism));
       return;
     }
     const mechanism = name as SaslMechanism;
     if (!this.#plaintextAllowed()) {
-      this.reply(`${command.tag} NO [PRIVACYREQUIRED] Authentication is disabled before STARTTLS.`);
+      this.reply(tagged(command.tag, r.authenticateNeedsTls));
       return;
     }
     const initial = astring(command.args[1]);
@@ -172,17 +172,13 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     const step = readSaslResponse(mechanism, response);
     switch (step.kind) {
       case 'cancelled':
-        this.reply(`${tag} BAD Authentication cancelled`);
-        return;
       case 'bad-base64':
-        this.reply(`${tag} BAD Invalid base64 in authentication response`);
-        return;
       case 'malformed':
-        this.reply(`${tag} BAD Malformed PLAIN response`);
+        this.reply(tagged(tag, saslErrors[step.kind]));
         return;
       case 'no-user':
         await failedLogin(this.conn, 'imap', this.limits, performance.now());
-        this.reply(`${tag} ${AUTH_FAILED}`);
+        this.reply(tagged(tag, r.authFailed));
         return;
       case 'credentials':
         await this.#login(tag, step.credentials);
@@ -209,9 +205,9 @@ export class ImapSession extends PreloginSession<FrameEvent> {
       () => this.closed,
     );
     await this.answerLogin(result, {
-      failed: `${tag} ${AUTH_FAILED}`,
-      unavailable: `${tag} ${UNAVAILABLE}`,
-      limit: `${tag} NO [LIMIT] Too many sessions for this user`,
+      failed: tagged(tag, r.authFailed),
+      unavailable: tagged(tag, r.unavailable),
+      limit: tagged(tag, r.tooManySessions),
       welcome: (session, reply) => loginReply(tag, session, reply, this.limits),
     });
   }
@@ -229,33 +225,29 @@ export class ImapSession extends PreloginSession<FrameEvent> {
       }
       case 'error': {
         const tag = event.tag ?? '*';
-        const text =
-          event.kind === 'syntax'
-            ? `BAD Error in IMAP command: ${event.message}`
-            : `BAD [TOOBIG] ${capitalize(event.message)}`;
-        if (event.fatal) this.close([`${tag} ${text}`, '* BYE Closing connection'], event.kind);
-        else this.reply(`${tag} ${text}`);
+        const reply = tagged(
+          tag,
+          event.kind === 'syntax' ? commandError(event.message) : tooBig(event.message),
+        );
+        if (event.fatal) this.close([reply, untagged(r.closing)], event.kind);
+        else this.reply(reply);
         return;
       }
       case 'command': {
         this.#commands += 1;
         if (this.#commands > this.limits.commands) {
-          this.close(['* BYE Too many commands before login'], 'too many commands');
+          this.close([untagged(r.tooManyCommands)], 'too many commands');
           return;
         }
         const handler = commands[event.name];
         if (!handler) {
-          this.reply(`${event.tag} BAD Command unknown or not valid before login`);
+          this.reply(tagged(event.tag, r.unknownCommand));
           return;
         }
         await handler(this, event);
       }
     }
   }
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export type { Token };

@@ -1,6 +1,6 @@
 import { readSaslResponse, type SaslMechanism } from '@homing/proxy-core';
 import { saslMechanisms } from './capabilities.js';
-import { quoted } from './command.js';
+import { noopTagged, sieveReplies as r, saslErrors } from './replies.js';
 import type { SieveSession } from './session.js';
 
 export interface CommandSpec {
@@ -19,14 +19,13 @@ export const commands = {
     credentials: false,
     handle: (s, args) =>
       args.length === 0
-        ? s.reply(...s.capabilities(), 'OK "Capability completed."')
-        : s.reply('NO "CAPABILITY takes no arguments."'),
+        ? s.reply(...s.capabilities(), r.capabilityDone.line)
+        : s.reply(r.capabilityArguments.line),
   },
   // RFC 5804 §2.2
   STARTTLS: {
     credentials: false,
-    handle: (s, args) =>
-      args.length === 0 ? s.startTls() : s.reply('NO "STARTTLS takes no arguments."'),
+    handle: (s, args) => (args.length === 0 ? s.startTls() : s.reply(r.startTlsArguments.line)),
   },
   // RFC 5804 §2.1
   AUTHENTICATE: { credentials: true, handle: authenticate },
@@ -35,13 +34,13 @@ export const commands = {
     credentials: false,
     handle: (s, args) => {
       const [tag] = args;
-      if (args.length > 1) s.reply('NO "NOOP takes at most one argument."');
-      else if (tag === undefined) s.reply('OK "NOOP completed."');
-      else s.reply(`OK (TAG ${quoted(tag)}) "Done."`);
+      if (args.length > 1) s.reply(r.noopArguments.line);
+      else if (tag === undefined) s.reply(r.noopDone.line);
+      else s.reply(noopTagged(tag));
     },
   },
   // RFC 5804 §2.3
-  LOGOUT: { credentials: false, handle: (s) => s.close(['OK "Logout completed."'], 'logout') },
+  LOGOUT: { credentials: false, handle: (s) => s.close([r.logoutDone.line], 'logout') },
 } satisfies Record<string, CommandSpec>;
 
 export type Verb = keyof typeof commands;
@@ -53,14 +52,14 @@ export function commandSpec(verb: string): CommandSpec | undefined {
 async function authenticate(session: SieveSession, args: readonly string[]): Promise<void> {
   const [name, initial] = args;
   if (name === undefined || args.length > 2) {
-    session.reply('NO "Syntax: AUTHENTICATE mechanism [initial-response]."');
+    session.reply(r.authenticateSyntax.line);
     return;
   }
   const mechanism = saslMechanisms(session.oauth).find((m) => m === name.toUpperCase()) as
     | SaslMechanism
     | undefined;
   if (!mechanism) {
-    session.reply('NO "Unsupported authentication mechanism."');
+    session.reply(r.unsupportedMechanism.line);
     return;
   }
   if (initial === undefined) {
@@ -81,13 +80,9 @@ export async function saslResponse(
   const step = readSaslResponse(mechanism, response);
   switch (step.kind) {
     case 'cancelled':
-      session.reply('NO "Authentication cancelled."'); // RFC 5804 §2.1
-      return;
     case 'bad-base64':
-      session.reply('NO "Invalid base64 data in authentication response."');
-      return;
     case 'malformed':
-      session.reply('NO "Malformed PLAIN response."');
+      session.reply(saslErrors[step.kind].line);
       return;
     case 'no-user':
       // No user to look up: fail as a wrong token would, after the same delay.

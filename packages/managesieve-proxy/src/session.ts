@@ -5,45 +5,23 @@ import {
   login,
   PreloginSession,
   type ProtocolListenerOptions,
+  preloginTexts,
+  relayedAnswers,
   type SaslMechanism,
 } from '@homing/proxy-core';
 import { type BackendExtensions, preauthCapabilities } from './capabilities.js';
-import { type ParsedCommand, parseCommand, parseSaslAnswer, quoted } from './command.js';
+import { type ParsedCommand, parseCommand, parseSaslAnswer } from './command.js';
 import { commandSpec, saslResponse } from './commands.js';
 import { sieveDialect } from './login.js';
 import { CommandReader, type ReadEvent } from './reader.js';
+import { fatal, invalidCommand, sieveReplies as r } from './replies.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type SieveSessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 
-// RFC 5804 §1.3: TRYLATER for trouble that passes; a failed login is a bare NO.
-const AUTH_FAILED = 'NO "Authentication failed."';
-const UNAVAILABLE = 'NO (TRYLATER) "Temporary failure, try again later."';
-const CRLF = Buffer.from('\r\n');
-
 /** The login path's outcomes as this protocol says them; the backend's own words pass through. */
-const answers = {
-  failed: AUTH_FAILED,
-  unavailable: UNAVAILABLE,
-  limit: 'NO (TRYLATER) "Too many sessions for this user."',
-  refused: (reply: { readonly raw: Buffer }) => Buffer.concat([reply.raw, CRLF]),
-  welcome: (session: { detach(): Buffer }, reply: { readonly raw: Buffer }) => [
-    reply.raw,
-    CRLF,
-    session.detach(),
-  ],
-};
-const texts = {
-  idle: 'BYE "Disconnected for inactivity."',
-  authTimeout: 'BYE "Disconnected: authentication took too long."',
-  kicked: 'BYE (TRYLATER) "Disconnected by the administrator."',
-  shutdown: 'BYE (TRYLATER) "Server shutting down, please reconnect."',
-  internalError: 'BYE (TRYLATER) "Internal error."',
-};
-
-// RFC 5804 §1.3: ENCRYPT-NEEDED says STARTTLS first.
-const PLAINTEXT_DISALLOWED =
-  'NO (ENCRYPT-NEEDED) "Plaintext authentication disallowed on non-secure connections."';
+const answers = relayedAnswers(r);
+const texts = preloginTexts(r);
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class SieveSession extends PreloginSession<ReadEvent> {
@@ -66,7 +44,7 @@ export class SieveSession extends PreloginSession<ReadEvent> {
 
   /** RFC 5804 §1.7: the greeting is the capability list, then OK. */
   protected greeting(): string {
-    return [...this.capabilities(), 'OK "homing ManageSieve ready."'].join('\r\n');
+    return [...this.capabilities(), r.greeting.line].join('\r\n');
   }
 
   protected push(chunk: Buffer): void {
@@ -103,19 +81,19 @@ export class SieveSession extends PreloginSession<ReadEvent> {
   async startTls(): Promise<void> {
     const tls = this.#options.tls;
     if (!tls || !this.#canStartTls()) {
-      this.reply('NO "STARTTLS not available."');
+      this.reply(r.noStartTls.line);
       return;
     }
-    this.reply('OK "Begin TLS negotiation now."');
+    this.reply(r.beginTls.line);
     await this.upgradeTls(tls);
     // RFC 5804 §2.2: after the handshake the server sends its capabilities again, unasked.
-    if (this.conn.secure) this.reply(...this.capabilities(), 'OK "TLS negotiation successful."');
+    if (this.conn.secure) this.reply(...this.capabilities(), r.tlsDone.line);
   }
 
   /** Answers a failed login once the failed-login delay has passed since `startedAt`. */
   async failLogin(startedAt: number): Promise<void> {
     await failedLogin(this.conn, 'managesieve', this.limits, startedAt);
-    this.reply(AUTH_FAILED);
+    this.reply(r.authFailed.line);
   }
 
   async login(credentials: Credentials): Promise<void> {
@@ -143,19 +121,19 @@ export class SieveSession extends PreloginSession<ReadEvent> {
 
   protected async handle(event: ReadEvent): Promise<void> {
     if (event.type === 'fatal') {
-      this.close([`BYE ${quoted(event.reason)}`], event.reason);
+      this.close([fatal(event.reason).line], event.reason);
       return;
     }
     this.#commands += 1;
     if (this.#commands > this.limits.commands) {
-      this.close(['BYE "Too many commands before login."'], 'too many commands');
+      this.close([r.tooManyCommands.line], 'too many commands');
       return;
     }
     const sasl = this.#awaitingSasl;
     if (sasl) {
       this.#awaitingSasl = undefined;
       const answer = event.type === 'command' ? parseSaslAnswer(event.tokens) : undefined;
-      if (answer === undefined) this.reply('NO "Expected a string answering the challenge."');
+      if (answer === undefined) this.reply(r.saslAnswerExpected.line);
       else await saslResponse(this, sasl, answer);
       return;
     }
@@ -164,16 +142,16 @@ export class SieveSession extends PreloginSession<ReadEvent> {
         ? parseCommand(event.tokens)
         : { kind: 'invalid', reason: event.reason };
     if (command.kind === 'invalid') {
-      this.reply(`NO ${quoted(`Invalid command: ${command.reason}.`)}`);
+      this.reply(invalidCommand(command.reason).line);
       return;
     }
     const spec = commandSpec(command.verb);
     if (!spec) {
-      this.reply('NO "Unknown command, or not valid before login."');
+      this.reply(r.unknownCommand.line);
       return;
     }
     if (spec.credentials && !this.#loginAllowed()) {
-      this.reply(PLAINTEXT_DISALLOWED);
+      this.reply(r.plaintextDisallowed.line);
       return;
     }
     await spec.handle(this, command.args);

@@ -1,6 +1,7 @@
 import { readSaslResponse, type SaslMechanism } from '@homing/proxy-core';
 import { saslMechanisms } from './capabilities.js';
 import { parseAuthArgument } from './command.js';
+import { pop3Replies as r, saslErrors } from './replies.js';
 import type { Pop3Session } from './session.js';
 
 export interface CommandSpec {
@@ -21,13 +22,12 @@ export const commands = {
   // RFC 2449 §5
   CAPA: {
     credentials: false,
-    handle: (s) => s.reply('+OK Capability list follows', ...s.capabilities(), '.'),
+    handle: (s) => s.reply(r.capabilities.line, ...s.capabilities(), '.'),
   },
   // RFC 2595 §4
   STLS: {
     credentials: false,
-    handle: (s, argument) =>
-      argument === undefined ? s.startTls() : s.reply('-ERR STLS takes no argument.'),
+    handle: (s, argument) => (argument === undefined ? s.startTls() : s.reply(r.stlsArgument.line)),
   },
   // RFC 1939 §7
   USER: { credentials: true, handle: user },
@@ -35,7 +35,7 @@ export const commands = {
   // RFC 5034 §4
   AUTH: { credentials: true, handle: auth },
   // RFC 1939 §4: QUIT in the AUTHORIZATION state just ends the session.
-  QUIT: { credentials: false, handle: (s) => s.close(['+OK Logging out.'], 'quit') },
+  QUIT: { credentials: false, handle: (s) => s.close([r.loggingOut.line], 'quit') },
 } satisfies Record<string, CommandSpec>;
 
 export type Verb = keyof typeof commands;
@@ -46,23 +46,23 @@ export function commandSpec(verb: string): CommandSpec | undefined {
 
 function user(session: Pop3Session, argument: string | undefined): void {
   if (!argument) {
-    session.reply('-ERR USER needs a user name.');
+    session.reply(r.userArgument.line);
     return;
   }
   // Said of every name alike: whether the user exists is answered only after PASS.
   session.pendingUser = argument;
-  session.reply('+OK');
+  session.reply(r.userTaken.line);
 }
 
 async function pass(session: Pop3Session, argument: string | undefined): Promise<void> {
   const name = session.pendingUser;
   session.pendingUser = undefined;
   if (name === undefined) {
-    session.reply('-ERR No user name given: USER first.');
+    session.reply(r.passWithoutUser.line);
     return;
   }
   if (!argument) {
-    session.reply('-ERR PASS needs a password.');
+    session.reply(r.passArgument.line);
     return;
   }
   await session.login({ mechanism: 'USER', user: name, password: argument });
@@ -71,14 +71,14 @@ async function pass(session: Pop3Session, argument: string | undefined): Promise
 async function auth(session: Pop3Session, argument: string | undefined): Promise<void> {
   const parsed = parseAuthArgument(argument);
   if (!parsed) {
-    session.reply('-ERR Syntax: AUTH mechanism [initial-response].');
+    session.reply(r.authSyntax.line);
     return;
   }
   const mechanism = saslMechanisms(session.oauth).find((m) => m === parsed.mechanism) as
     | SaslMechanism
     | undefined;
   if (!mechanism) {
-    session.reply('-ERR Unsupported authentication mechanism.');
+    session.reply(r.unsupportedMechanism.line);
     return;
   }
   if (parsed.initial === undefined) {
@@ -99,13 +99,9 @@ export async function saslResponse(
   const step = readSaslResponse(mechanism, response);
   switch (step.kind) {
     case 'cancelled':
-      session.reply('-ERR Authentication cancelled.'); // RFC 5034 §4
-      return;
     case 'bad-base64':
-      session.reply('-ERR Invalid base64 data in authentication response.');
-      return;
     case 'malformed':
-      session.reply('-ERR Malformed PLAIN response.');
+      session.reply(saslErrors[step.kind].line);
       return;
     case 'no-user':
       // No user to look up: fail as a wrong token would, after the same delay.

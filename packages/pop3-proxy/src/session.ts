@@ -5,6 +5,8 @@ import {
   login,
   PreloginSession,
   type ProtocolListenerOptions,
+  preloginTexts,
+  relayedAnswers,
   type SaslMechanism,
 } from '@homing/proxy-core';
 import { preauthCapabilities } from './capabilities.js';
@@ -12,37 +14,14 @@ import { parseCommand } from './command.js';
 import { commandSpec, saslResponse } from './commands.js';
 import { pop3Dialect } from './login.js';
 import { CommandReader, type ReadEvent } from './reader.js';
+import { invalidCommand, pop3Replies as r } from './replies.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 
-// RFC 3206: [AUTH] for bad credentials, [SYS/TEMP] for trouble that passes.
-const AUTH_FAILED = '-ERR [AUTH] Authentication failed.';
-const UNAVAILABLE = '-ERR [SYS/TEMP] Temporary failure, try again later.';
-const CRLF = Buffer.from('\r\n');
-
 /** The login path's outcomes as this protocol says them; the backend's own words pass through. */
-const answers = {
-  failed: AUTH_FAILED,
-  unavailable: UNAVAILABLE,
-  limit: '-ERR [IN-USE] Too many sessions for this user.',
-  refused: (reply: { readonly raw: Buffer }) => Buffer.concat([reply.raw, CRLF]),
-  welcome: (session: { detach(): Buffer }, reply: { readonly raw: Buffer }) => [
-    reply.raw,
-    CRLF,
-    session.detach(),
-  ],
-};
-const texts = {
-  idle: '-ERR Disconnected for inactivity.',
-  authTimeout: '-ERR Disconnected: authentication took too long.',
-  kicked: '-ERR [SYS/TEMP] Disconnected by the administrator.',
-  shutdown: '-ERR [SYS/TEMP] Server shutting down, please reconnect.',
-  internalError: '-ERR [SYS/TEMP] Internal error.',
-};
-
-const PLAINTEXT_DISALLOWED =
-  '-ERR [AUTH] Plaintext authentication disallowed on non-secure connections.';
+const answers = relayedAnswers(r);
+const texts = preloginTexts(r);
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class Pop3Session extends PreloginSession<ReadEvent> {
@@ -51,7 +30,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
   readonly #options: Pop3SessionOptions;
 
   protected greeting(): string {
-    return '+OK homing POP3 ready.';
+    return r.greeting.line;
   }
 
   readonly #reader: CommandReader;
@@ -99,10 +78,10 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
   async startTls(): Promise<void> {
     const tls = this.#options.tls;
     if (!tls || !this.#canStartTls()) {
-      this.reply('-ERR STLS not available.');
+      this.reply(r.noStls.line);
       return;
     }
-    this.reply('+OK Begin TLS negotiation.');
+    this.reply(r.beginTls.line);
     // RFC 2595 §4: forget what the client said before TLS.
     this.pendingUser = undefined;
     await this.upgradeTls(tls);
@@ -111,7 +90,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
   /** Answers a failed login once the failed-login delay has passed since `startedAt`. */
   async failLogin(startedAt: number): Promise<void> {
     await failedLogin(this.conn, 'pop3', this.limits, startedAt);
-    this.reply(AUTH_FAILED);
+    this.reply(r.authFailed.line);
   }
 
   async login(credentials: Credentials): Promise<void> {
@@ -138,7 +117,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
 
   protected async handle(event: ReadEvent): Promise<void> {
     if (event.type === 'too-long') {
-      this.close(['-ERR Line too long.'], 'line too long');
+      this.close([r.lineTooLong.line], 'line too long');
       return;
     }
     const sasl = this.#awaitingSasl;
@@ -149,23 +128,23 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
     }
     this.#commands += 1;
     if (this.#commands > this.limits.commands) {
-      this.close(['-ERR Too many commands before login.'], 'too many commands');
+      this.close([r.tooManyCommands.line], 'too many commands');
       return;
     }
     const command = parseCommand(event.line);
     // RFC 1939 §7: PASS is valid only immediately after USER.
     if (command.kind === 'invalid' || command.verb !== 'PASS') this.pendingUser = undefined;
     if (command.kind === 'invalid') {
-      this.reply(`-ERR Invalid command: ${command.reason}.`);
+      this.reply(invalidCommand(command.reason).line);
       return;
     }
     const spec = commandSpec(command.verb);
     if (!spec) {
-      this.reply('-ERR Unknown command, or not valid before login.');
+      this.reply(r.unknownCommand.line);
       return;
     }
     if (spec.credentials && !this.#loginAllowed()) {
-      this.reply(PLAINTEXT_DISALLOWED);
+      this.reply(r.plaintextDisallowed.line);
       return;
     }
     await spec.handle(this, command.argument);

@@ -1,7 +1,6 @@
 export * from './abuse/index.js';
 export { Admission } from './admission.js';
 export { type BackendTarget, connectBackend } from './backend.js';
-export { busyReply } from './busy.js';
 export { type Credentials, passwordOf } from './credentials.js';
 export { Deadline } from './deadline.js';
 export { atLeast } from './delay.js';
@@ -63,7 +62,11 @@ export {
   type PreloginTexts,
 } from './prelogin-session.js';
 export { BackendProbes, type ProbeOptions, type ProbeState, probeDefaults } from './probes.js';
-export { type ProtocolListenerOptions, startProtocolListener } from './protocol-listener.js';
+export {
+  type ProtocolListenerOptions,
+  type Refusals,
+  startProtocolListener,
+} from './protocol-listener.js';
 export {
   type Endpoint,
   encodeProxyV2,
@@ -71,6 +74,8 @@ export {
   type ProxyHeader,
   parseProxyHeader,
 } from './proxy-protocol.js';
+export { failFastRedis, type RedisClientSettings } from './redis-client.js';
+export { invalidCommandText, replyTexts } from './reply-texts.js';
 export {
   decodeBase64,
   decodePlain,
@@ -81,6 +86,12 @@ export {
   type SaslMechanism,
   type SaslStep,
 } from './sasl.js';
+export {
+  type NamedLine,
+  preloginTexts,
+  relayedAnswers,
+  type SessionReplies,
+} from './session-replies.js';
 export {
   type SessionEntry,
   type SessionInfo,

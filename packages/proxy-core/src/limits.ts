@@ -23,6 +23,11 @@ export interface Limits {
   readonly backendConnectTimeoutMs: number;
   /** Time the backend has to answer the replayed login. */
   readonly backendLoginTimeoutMs: number;
+  /**
+   * Time a backend has to answer one SMTP command after the login or greeting (MAIL, RCPT,
+   * RSET, XCLIENT): the relay's step-by-step dialogue, not the message data.
+   */
+  readonly backendCommandTimeoutMs: number;
   /** Time a backend has to take a message's data and answer it (SMTP DATA). */
   readonly backendDataTimeoutMs: number;
   /** Time a directory lookup may take before the login is answered as unavailable. */
@@ -44,6 +49,7 @@ export const defaultLimits: Limits = {
   failedLoginDelayMs: 2000,
   backendConnectTimeoutMs: 5000,
   backendLoginTimeoutMs: 15_000,
+  backendCommandTimeoutMs: 15_000,
   backendDataTimeoutMs: 60_000,
   directoryTimeoutMs: 5000,
   proxyHeaderTimeoutMs: 5000,

@@ -141,6 +141,11 @@ export async function login<S extends BackendConversation, R, X>(
   if (home.kind === 'unavailable') return unavailable();
   const { route, endpoint } = home;
   const backend = route.backend.name;
+  // After the directory found the user (and checked the password where it does so).
+  if (await guard?.frozen(route.login)) {
+    log.info({ user, login: route.login }, 'login deferred: the user is being moved');
+    return unavailable();
+  }
 
   // One timer and signal for the backend's connect and then its login, each with its own limit.
   const deadline = new Deadline(path.limits.backendConnectTimeoutMs);

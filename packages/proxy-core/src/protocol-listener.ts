@@ -3,7 +3,6 @@ import type { Directory } from '@homing/directory';
 import type { Logger } from 'pino';
 import type { AbuseGuard } from './abuse/guard.js';
 import type { Admission } from './admission.js';
-import { busyReply } from './busy.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 import { type ClientConnection, type ListenerSpec, listen } from './listener.js';
@@ -33,11 +32,20 @@ export interface ProtocolListenerOptions {
   readonly log: Logger;
 }
 
-/** Starts a listener whose connections `session` takes over; `refusal` turns away the excess. */
+/**
+ * The lines a listener turns a client away with before its session starts, in its protocol's
+ * words: `refusal` for an address the abuse limits block, `busy` when this node is full.
+ */
+export interface Refusals {
+  readonly refusal: string;
+  readonly busy: string;
+}
+
+/** Starts a listener whose connections `session` takes over; `refusals` turn away the excess. */
 export function startProtocolListener(
   options: ProtocolListenerOptions,
   protocol: SessionProtocol,
-  refusal: string,
+  { refusal, busy }: Refusals,
   session: (connection: ClientConnection, log: Logger) => void,
 ): Promise<Server> {
   const log = options.log.child({ listener: options.spec.name, proto: protocol });
@@ -52,7 +60,7 @@ export function startProtocolListener(
     },
     refusal,
     admission: options.admission,
-    busy: busyReply(protocol),
+    busy,
     log,
     onConnection: (connection) => session(connection, log),
   });

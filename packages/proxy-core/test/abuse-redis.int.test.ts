@@ -156,6 +156,19 @@ describe('abuse state shared through Redis', () => {
     if (b.ok) b.release();
   });
 
+  it('a freeze made on one node holds on every node until it expires or is thawed', async () => {
+    const { nodes } = await pool(2);
+    const [one, two] = nodes;
+    await one.store.freeze('alice', 60_000);
+    expect(await two.guard.frozen('ALICE')).toBe(true);
+    expect(await two.guard.frozen('bob')).toBe(false);
+    await two.store.thaw('alice');
+    expect(await one.guard.frozen('alice')).toBe(false);
+    await one.store.freeze('alice', 50);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await two.guard.frozen('alice')).toBe(false);
+  });
+
   it('ignores the session counts of a node that stopped without cleaning up', async () => {
     const { nodes, keyPrefix } = await pool(1);
     const [one] = nodes;

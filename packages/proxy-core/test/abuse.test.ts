@@ -99,6 +99,26 @@ describe('MemoryStore', () => {
     expect(await store.blockedFor('user', 'u')).toBe(0);
   });
 
+  it('keeps a freeze until it expires or is thawed, apart from blocks and from a flood of them', async () => {
+    const clock = { now: 0 };
+    const store = new MemoryStore({ maxEntries: 10, maxFailuresPerKey: 8, now: () => clock.now });
+    await store.freeze('alice', 1000);
+    for (let i = 0; i < 100; i += 1) await store.block('user', `u${i}`, 1000);
+    expect(await store.frozenFor('alice')).toBe(1000);
+    expect(await store.blockedFor('user', 'alice')).toBe(0);
+    expect(await store.frozenFor('bob')).toBe(0);
+    clock.now += 1000;
+    expect(await store.frozenFor('alice')).toBe(0);
+    await store.freeze('alice', 1000);
+    await store.thaw('alice');
+    expect(await store.frozenFor('alice')).toBe(0);
+    // Frozen under the directory's login as userKey folds it; asked for in any case.
+    await store.freeze('alice@example.com', 500);
+    expect(await new AbuseGuard(defaultAbuseSettings, store).frozen('Alice@Example.COM')).toBe(
+      true,
+    );
+  });
+
   it('keeps memory bounded when keys keep changing, dropping the least recently written', async () => {
     const clock = { now: 0 };
     const store = new MemoryStore({ maxEntries: 100, maxFailuresPerKey: 8, now: () => clock.now });

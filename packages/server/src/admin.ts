@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressKind } from '@homing/directory';
 import type { Logger } from 'pino';
+import { MoveBusy, type MoveJobs } from './move/jobs.js';
 
 /** A session as the admin API shows it. */
 export interface SessionView {
@@ -27,6 +28,11 @@ export interface AdminNode {
   }): Promise<SessionView[]>;
   kick(user: string): Promise<number>;
   flush(address: string | undefined): Promise<void>;
+  /** Freezes a user (the directory's login) for `ms`, capped by move.freeze_max; returns the ms. */
+  freeze(user: string, ms: number | undefined): Promise<number>;
+  /** Milliseconds the user stays frozen; 0 when not. */
+  frozenFor(user: string): Promise<number>;
+  thaw(user: string): Promise<void>;
   lookup(address: string, kind: AddressKind): Promise<unknown>;
   backends(): Promise<unknown>;
   /** Reads the config again and applies it, as SIGHUP does; false when it was refused. */
@@ -40,6 +46,8 @@ export interface AdminOptions {
   /** /metrics without the token (admin.public_metrics). */
   readonly publicMetrics?: boolean;
   readonly node: AdminNode;
+  /** Moves run by this node (POST /moves/start); absent: the routes answer 404. */
+  readonly moves?: MoveJobs | undefined;
   readonly log: Logger;
 }
 
@@ -113,6 +121,66 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
         return { status: 200, body: { flushed: address ?? 'all' } };
       },
     },
+    '/users/freeze': {
+      method: 'POST',
+      handle: async (_url, body) => {
+        const user = requiredUser(body);
+        const ms = body.ms === undefined ? undefined : Number(body.ms);
+        if (ms !== undefined && !(Number.isFinite(ms) && ms > 0))
+          throw new BadRequest('ms must be a positive number');
+        return { status: 200, body: { user, frozen_ms: await node.freeze(user, ms) } };
+      },
+    },
+    '/users/thaw': {
+      method: 'POST',
+      handle: async (_url, body) => {
+        const user = requiredUser(body);
+        await node.thaw(user);
+        return { status: 200, body: { user, frozen_ms: 0 } };
+      },
+    },
+    '/users/frozen': {
+      method: 'GET',
+      handle: async (url) => {
+        const user = url.searchParams.get('user');
+        if (!user) return { status: 400, body: { error: 'user is required' } };
+        return { status: 200, body: { user, frozen_ms: await node.frozenFor(user) } };
+      },
+    },
+    '/moves/start': {
+      method: 'POST',
+      handle: async (_url, body) => {
+        if (!options.moves) return { status: 404, body: { error: 'moves are not available' } };
+        const flag = (name: string) => body[name] === true;
+        const to = typeof body.to === 'string' && body.to !== '' ? body.to : undefined;
+        try {
+          const job = options.moves.start({
+            user: requiredUser(body),
+            to,
+            dryRun: flag('dry_run'),
+            resume: flag('resume'),
+            abort: flag('abort'),
+            deleteSource: flag('delete_source'),
+          });
+          return { status: 202, body: { move: job } };
+        } catch (error) {
+          if (error instanceof MoveBusy) return { status: 409, body: { error: error.message } };
+          throw error;
+        }
+      },
+    },
+    '/moves': {
+      method: 'GET',
+      handle: async (url) => {
+        if (!options.moves) return { status: 404, body: { error: 'moves are not available' } };
+        const user = url.searchParams.get('user');
+        if (user === null) return { status: 200, body: { moves: options.moves.list() } };
+        const job = options.moves.get(user);
+        return job
+          ? { status: 200, body: { move: job } }
+          : { status: 404, body: { error: `no move of ${user} here` } };
+      },
+    },
     '/directory/lookup': {
       method: 'GET',
       handle: async (url) => {
@@ -169,6 +237,11 @@ export async function startAdmin(options: AdminOptions): Promise<Server> {
 }
 
 class BadRequest extends Error {}
+
+function requiredUser(body: Record<string, unknown>): string {
+  if (typeof body.user !== 'string' || body.user === '') throw new BadRequest('user is required');
+  return body.user;
+}
 
 async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   if (req.method !== 'POST') return {};

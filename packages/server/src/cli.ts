@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { checkConfig } from './commands/check-config.js';
 import { lookup } from './commands/lookup.js';
 import { backends, flush, kick, reload, sessions } from './commands/manage.js';
+import { move } from './commands/move.js';
 import { start } from './commands/start.js';
 
 const defaultConfig = process.env.HOMING_CONFIG ?? '/etc/homing/homing.yaml';
@@ -134,6 +135,54 @@ export function program(): Command {
     .action(async (opts: AdminOpts) => {
       process.exitCode = await reload(opts);
     });
+
+  cli
+    .command('move')
+    .description(
+      'move a user to another mailbox server: copy, freeze pool-wide, final copy, verify, flip the home in the directory, flush every node, thaw',
+    )
+    .argument('<user>', 'login or address of the user')
+    .option('-t, --to <backend>', 'the new home: a key of backends')
+    .addOption(configOption())
+    .addOption(adminOption())
+    .option('--dry-run', 'show what would be copied; change nothing', false)
+    .option('--resume', 'finish a recorded move that was interrupted', false)
+    .option('--abort', 'undo a recorded move that has not flipped: thaw, forget it', false)
+    .option('--delete-source', 'after the move, delete the old copy (asked on a terminal)', false)
+    .option('-y, --yes', 'answer yes to --delete-source without a terminal', false)
+    .option(
+      '--bind-dn <dn>',
+      'LDAP DN that may write the home attribute (password in HOMING_BIND_PASSWORD); default: move.ldap_bind_dn, else directory.ldap.bind_dn',
+    )
+    .option('--json', 'print the outcome as JSON', false)
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 moved (or --dry-run/--abort done), 1 nothing started (arguments, config, directory),
+2 no such user, 3 stopped before the flip (user on the old home, thawed, nothing lost),
+4 verification found differences (stopped before the flip, as 3), 5 flipped but clean-up failed
+(run --resume), 6 a move of this user is recorded already (--resume or --abort).
+The whole config is read (directory, backends with their master credentials, move); freeze,
+kick and flush go through the admin API of --admin (or HOMING_ADMIN, or admin.listen), with
+the token of HOMING_ADMIN_TOKEN or admin.token. See docs/move.md.`,
+    )
+    .action(
+      async (
+        user: string,
+        opts: AdminOpts & {
+          to?: string;
+          dryRun: boolean;
+          resume: boolean;
+          abort: boolean;
+          deleteSource: boolean;
+          yes: boolean;
+          bindDn?: string;
+          json: boolean;
+        },
+      ) => {
+        process.exitCode = await move(user, opts);
+      },
+    );
 
   return cli;
 }

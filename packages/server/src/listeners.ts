@@ -91,6 +91,7 @@ export function limitsFrom(config: Config): Limits {
     failedLoginDelayMs: l.failed_login_delay,
     backendConnectTimeoutMs: l.backend_connect_timeout,
     backendLoginTimeoutMs: l.backend_login_timeout,
+    backendCommandTimeoutMs: l.backend_command_timeout,
     backendDataTimeoutMs: l.backend_data_timeout,
     directoryTimeoutMs: l.directory_timeout,
     proxyHeaderTimeoutMs: l.proxy_header_timeout,

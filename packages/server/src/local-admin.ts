@@ -1,10 +1,12 @@
 import { type AddressKind, type Directory, protocols } from '@homing/directory';
 import {
+  type AbuseStore,
   type BackendHealth,
   type BackendProbes,
   healthKey,
   type PoolEvent,
   type SessionRegistry,
+  userKey,
 } from '@homing/proxy-core';
 import type { AdminNode, SessionView } from './admin.js';
 import { describeLookup } from './describe-route.js';
@@ -22,6 +24,10 @@ export interface LocalParts {
   /** At its session capacity: a balancer should send new clients elsewhere. */
   readonly full?: () => boolean;
   readonly reload: () => Promise<boolean>;
+  /** The store freezes live in: Redis when the pool shares state, else this process. */
+  readonly freezes: () => Pick<AbuseStore, 'freeze' | 'frozenFor' | 'thaw'>;
+  /** move.freeze_max: no freeze lasts longer, so a dead mover cannot lock a user out. */
+  readonly freezeMax: () => number;
 }
 
 /** The admin operations of one process, answered from its own state. */
@@ -72,6 +78,18 @@ export function localAdmin(parts: LocalParts): AdminNode {
       await parts.publish(
         address === undefined ? { type: 'flush' } : { type: 'flush', key: address },
       );
+    },
+    async freeze(user, ms) {
+      const max = parts.freezeMax();
+      const granted = ms === undefined ? max : Math.min(ms, max);
+      await parts.freezes().freeze(userKey(user), granted);
+      return granted;
+    },
+    async frozenFor(user) {
+      return parts.freezes().frozenFor(userKey(user));
+    },
+    async thaw(user) {
+      await parts.freezes().thaw(userKey(user));
     },
     async lookup(address: string, kind: AddressKind) {
       // A pool member is picked among the healthy ones, as a login would.

@@ -10,6 +10,8 @@ import type { Config } from './config/schema.js';
 import { type ListenerChange, ListenerSet } from './listeners.js';
 import { localAdmin } from './local-admin.js';
 import { Metrics } from './metrics.js';
+import { MoveJobs } from './move/jobs.js';
+import { nodeMoveContext } from './move/node-context.js';
 import { ReloadMetrics } from './reload-metrics.js';
 
 /** How long an old directory stays open after a reload replaced it (lookups in flight). */
@@ -119,6 +121,10 @@ export class HomingNode {
         token: config.admin.token,
         publicMetrics: config.admin.public_metrics,
         node: node.admin,
+        moves: new MoveJobs(
+          nodeMoveContext(() => node.config, node.admin, log),
+          log,
+        ),
         log,
       });
       log.info({ listen: config.admin.listen }, 'admin API listening');
@@ -139,6 +145,8 @@ export class HomingNode {
       listening: () => this.#listening,
       full: () => this.listeners.admission.full,
       reload: () => this.reload(),
+      freezes: () => this.#abuse,
+      freezeMax: () => this.#config.move.freeze_max,
     });
   }
 

@@ -6,6 +6,8 @@ import { AggregatorRegistry } from 'prom-client';
 import { type AdminNode, type SessionView, splitListen, startAdmin } from './admin.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { MoveJobs } from './move/jobs.js';
+import { nodeMoveContext } from './move/node-context.js';
 import { HomingNode } from './node.js';
 import { askWorkers, listenToWorkers, serveWorker } from './pool-ipc.js';
 import { checkFree, checkPortsFree } from './reuse-port.js';
@@ -78,6 +80,18 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
     async flush(address) {
       await askWorkers('flush', [address]);
     },
+    async freeze(user, ms) {
+      // Every worker: each holds its own freezes when the pool has no Redis.
+      const granted = (await askWorkers('freeze', [user, ms])) as number[];
+      if (granted.length === 0) throw new Error('no worker answered');
+      return Math.min(...granted);
+    },
+    async frozenFor(user) {
+      return Math.max(0, ...((await askWorkers('frozen', [user])) as number[]));
+    },
+    async thaw(user) {
+      await askWorkers('thaw', [user]);
+    },
     async lookup(address: string, kind: AddressKind) {
       const [first] = await askWorkers('lookup', [address, kind]);
       if (first === undefined) throw new Error('no worker answered');
@@ -102,6 +116,10 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
       token: config.admin.token,
       publicMetrics: config.admin.public_metrics,
       node: admin,
+      moves: new MoveJobs(
+        nodeMoveContext(() => current, admin, log),
+        log,
+      ),
       log,
     });
     log.info({ listen: config.admin.listen }, 'admin API listening');
@@ -197,6 +215,12 @@ export async function runWorker(path: string, config: Config, log: Logger): Prom
         return admin.kick(args[0] as string);
       case 'flush':
         return admin.flush(args[0] as string | undefined);
+      case 'freeze':
+        return admin.freeze(args[0] as string, args[1] as number | undefined);
+      case 'frozen':
+        return admin.frozenFor(args[0] as string);
+      case 'thaw':
+        return admin.thaw(args[0] as string);
       case 'lookup':
         return admin.lookup(args[0] as string, args[1] as AddressKind);
       case 'backends':

@@ -24,6 +24,11 @@ const guarded: [string, string][] = [
   ['GET', '/directory/lookup?address=alice@example.com'],
   ['GET', '/backends'],
   ['POST', '/reload'],
+  ['POST', '/users/freeze'],
+  ['POST', '/users/thaw'],
+  ['GET', '/users/frozen?user=alice@example.com'],
+  ['POST', '/moves/start'],
+  ['GET', '/moves'],
 ];
 
 /**
@@ -114,6 +119,30 @@ describe('admin commands with only the admin address and token', () => {
       stdout: 'alice@example.com: 1 session(s) closed\n',
     });
     await client.waitClosed();
+  });
+
+  it('a frozen user gets NO [UNAVAILABLE] until thawed; a freeze is capped by move.freeze_max', async () => {
+    const admin = (path: string, body?: unknown) =>
+      fetch(`http://127.0.0.1:${ports.admin}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }).then((r) => r.json());
+    expect(await admin('/users/freeze', { user: 'Alice@Example.com', ms: 3_600_000 })).toEqual({
+      user: 'Alice@Example.com',
+      frozen_ms: 300_000,
+    });
+    const frozen = (await admin('/users/frozen?user=alice@example.com')) as { frozen_ms: number };
+    expect(frozen.frozen_ms).toBeGreaterThan(290_000);
+    const client = await RawClient.connect({ port: ports.imap });
+    await client.until(/^\* OK /);
+    client.send('a LOGIN alice@example.com alice-pw');
+    expect((await client.until(/^a /)).at(-1)).toMatch(/^a NO \[UNAVAILABLE\] /);
+    client.close();
+    expect(await admin('/users/thaw', { user: 'alice@example.com' })).toMatchObject({
+      frozen_ms: 0,
+    });
+    (await login()).close();
   });
 
   it('lookup --node and flush', async () => {

@@ -8,6 +8,7 @@ import { parseDuration } from '../src/config/duration.js';
 import { substituteEnv } from '../src/config/env.js';
 import { loadConfig } from '../src/config/load.js';
 import { journalWarning } from '../src/journal.js';
+import { limitsFrom } from '../src/listeners.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'homing-config-'));
 let n = 0;
@@ -72,6 +73,19 @@ describe('loadConfig', () => {
       backend_data_timeout: 120_000,
       directory_timeout: 3000,
     });
+  });
+
+  it('gives every SMTP command towards a backend its own limit, as long as the wait it had', () => {
+    const config = load(minimal).result();
+    expect(config.limits.backend_command_timeout).toBe(15_000);
+    const set = load(`${minimal}limits:\n  backend_command_timeout: 40s\n`).result();
+    expect(limitsFrom(set).backendCommandTimeoutMs).toBe(40_000);
+    // Told apart from the login's wait: setting one leaves the other.
+    expect(limitsFrom(set).backendLoginTimeoutMs).toBe(15_000);
+  });
+
+  it("takes every limit's default from proxy-core's, so that each is written once", () => {
+    expect(limitsFrom(load(minimal).result())).toEqual(defaultLimits);
   });
 
   it('takes a ManageSieve listener and backend service', () => {

@@ -128,6 +128,28 @@ describe('workers', () => {
     });
   });
 
+  it('a freeze through the primary holds in every worker (each keeps its own, no Redis) until thawed', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${ports.admin}${path}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer workers-token-0123456789' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json());
+    expect(await post('/users/freeze', { user: 'alice@example.com', ms: 60_000 })).toMatchObject({
+      frozen_ms: 60_000,
+    });
+    // Connections spread over both workers: every one of them refuses.
+    for (let i = 0; i < 6; i += 1) {
+      const { client, reply } = await login();
+      expect(reply).toMatch(/^a NO \[UNAVAILABLE\] /);
+      client.close();
+    }
+    await post('/users/thaw', { user: 'alice@example.com' });
+    const { client, reply } = await login();
+    expect(reply).toMatch(/^a OK /);
+    client.close();
+  });
+
   it('accepts connections in the workers, not in the primary', async () => {
     // A primary that accepted and passed on connections would leave this one unanswered.
     node.signal('SIGSTOP');

@@ -6,9 +6,10 @@ export { Fingerprint, fingerprintOf } from './journal/fingerprint.js';
 export type { DeliveryJournal } from './journal/journal.js';
 export { MemoryJournal, type MemoryJournalOptions } from './journal/memory-journal.js';
 export { RedisJournal, type RedisJournalOptions } from './journal/redis-journal.js';
-export { extensions, ReplyCollector, replyError, SmtpError, type SmtpReply } from './reply.js';
+export { extensions, ReplyCollector, type SmtpReply } from './reply.js';
 export { type MixedPolicy, Router, type RouterOptions } from './router.js';
 export { type SmtpKind, type SmtpListenerOptions, startSmtpListener } from './server.js';
+export { replyError, SmtpError } from './smtp-replies.js';
 export {
   type SmarthostOptions,
   Submission,

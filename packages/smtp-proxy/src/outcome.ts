@@ -1,5 +1,5 @@
-import { isPositive, replyError, replyText, type SmtpError, type SmtpReply } from './reply.js';
-import { smtpError, smtpReplies } from './smtp-replies.js';
+import { isPositive, replyText, type SmtpReply } from './reply.js';
+import { replyError, type SmtpError, smtpError, smtpReplies } from './smtp-replies.js';
 
 /**
  * One backend's answer to DATA for one recipient; undefined when the connection to that backend

@@ -54,23 +54,8 @@ export function extensions(reply: SmtpReply): Map<string, string> {
   return map;
 }
 
-/** An error whose code and text smtp-server sends to the client as they are. */
-export class SmtpError extends Error {
-  constructor(
-    readonly responseCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Relays a backend's reply to the client: same code, same enhanced status and text. */
-export function replyError(reply: SmtpReply): SmtpError {
-  const text = reply.lines.join(' ').trim() || 'Error';
-  return new SmtpError(reply.code, reply.enhanced ? `${reply.enhanced} ${text}` : text);
-}
-
-export function replyText(reply: SmtpReply): string {
-  const text = reply.lines.join(' ').trim();
+/** The reply's text as the client gets it: enhanced status first; `fallback` for no text. */
+export function replyText(reply: SmtpReply, fallback = ''): string {
+  const text = reply.lines.join(' ').trim() || fallback;
   return reply.enhanced ? `${reply.enhanced} ${text}` : text;
 }

@@ -28,8 +28,16 @@ import {
   singleReply,
 } from './outcome.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, SmtpError } from './reply.js';
-import { smtpError, smtpReplies, tooManyHops } from './smtp-replies.js';
+import { isPositive } from './reply.js';
+import {
+  messageOutcome,
+  recipientOutcome,
+  replyError,
+  SmtpError,
+  smtpError,
+  smtpReplies,
+  tooManyHops,
+} from './smtp-replies.js';
 
 /**
  * What a recipient on a second backend gets: 452, so that the sender sends it in another
@@ -60,6 +68,8 @@ export interface RouterOptions {
   /** The client speaks LMTP: one reply per recipient after DATA. */
   readonly lmtp: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
+  /** A move of this user (the directory's login) is under way: defer their mail. */
+  readonly frozen?: ((login: string) => Promise<boolean>) | undefined;
   /** Backend connections shared with the listener's other sessions. */
   readonly pool?: BackendPool | undefined;
   readonly metrics: ProxyMetrics;
@@ -134,13 +144,7 @@ export class Router {
       this.#options.metrics.smtpRecipient(protocol, 'accepted');
     } catch (error) {
       const code = error instanceof SmtpError ? error.responseCode : 451;
-      const outcome =
-        code === 550 && /^5\.1\.1/.test((error as Error).message)
-          ? 'unknown'
-          : code >= 500
-            ? 'refused'
-            : 'deferred';
-      this.#options.metrics.smtpRecipient(protocol, outcome);
+      this.#options.metrics.smtpRecipient(protocol, recipientOutcome(error));
       // What Postfix logs as "NOQUEUE: reject": a refused recipient leaves a trace.
       this.#log.info(
         {
@@ -173,6 +177,7 @@ export class Router {
     if (home.kind === 'failed') throw smtpError(smtpReplies.noSuchUser);
     if (home.kind === 'unavailable') throw unavailable[home.reason];
     const { route, endpoint } = home;
+    if (await this.#options.frozen?.(route.login)) throw smtpError(smtpReplies.userMoving);
     const backend = route.backend;
     let delivery = this.#deliveries.get(backend.name);
     if (!delivery && this.#deliveries.size > 0 && !this.#options.lmtp && !this.#mayFanOut()) {
@@ -181,7 +186,7 @@ export class Router {
     delivery ??= await this.#open(backend, endpoint);
     let open = delivery;
     const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
-    const wait = limits.backendLoginTimeoutMs;
+    const wait = limits.backendCommandTimeoutMs;
     if (open.mailPending) {
       const from = this.#from;
       const mailFor = (client: BackendClient) =>
@@ -258,8 +263,7 @@ export class Router {
       this.#options.metrics.smtpMessage(protocol, deferred ? 'deferred' : 'accepted');
       return result;
     } catch (error) {
-      const code = error instanceof SmtpError ? error.responseCode : 451;
-      this.#options.metrics.smtpMessage(protocol, code >= 500 ? 'refused' : 'deferred');
+      this.#options.metrics.smtpMessage(protocol, messageOutcome(error));
       throw error;
     }
   }
@@ -405,7 +409,7 @@ export class Router {
         // Told once per connection: the backend keeps it for the connection's transactions.
         let told = this.#xclient.get(client);
         if (told === undefined) {
-          told = await sendXclient(client, this.#trace(), limits.backendConnectTimeoutMs);
+          told = await sendXclient(client, this.#trace(), limits.backendCommandTimeoutMs);
           this.#xclient.set(client, told);
         }
         xclient = told;
@@ -510,7 +514,7 @@ export class Router {
     await Promise.all(
       open.map((d) =>
         d.client
-          .command(command, this.#options.limits.backendConnectTimeoutMs)
+          .command(command, this.#options.limits.backendCommandTimeoutMs)
           .catch(() => d.client.destroy()),
       ),
     );

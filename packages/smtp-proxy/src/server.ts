@@ -5,7 +5,6 @@ import {
   type AbuseGuard,
   type Admission,
   type BackendHealth,
-  busyReply,
   type Limits,
   type ListenerSpec,
   listen,
@@ -19,7 +18,8 @@ import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './back
 import type { DeliveryJournal } from './journal/journal.js';
 import { lineDeadline } from './line-deadline.js';
 import { type MixedPolicy, Router } from './router.js';
-import { type SmtpConnection, startSession } from './session-start.js';
+import { closingTexts, replyLine, smtpReplies } from './smtp-replies.js';
+import { inTransaction, type SmtpConnection, startSession } from './smtp-server-adapter.js';
 import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
 
 export type SmtpKind = 'mx' | 'lmtp' | 'submission';
@@ -173,9 +173,9 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     get guard() {
       return options.guard;
     },
-    refusal: '421 4.7.0 Too many connections or failed logins from your address, try again later',
+    refusal: replyLine(smtpReplies.blocked),
     admission: options.admission,
-    busy: busyReply('smtp'),
+    busy: replyLine(smtpReplies.busy),
     log,
     onConnection: (connection) => {
       const info = {
@@ -189,10 +189,10 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       const drain = () => {
         const timer = setInterval(() => {
           const c = smtpConnection;
-          if (c && (c.session?.envelope?.mailFrom || c._dataStream)) return;
+          if (inTransaction(c)) return;
           clearInterval(timer);
           if (c) {
-            c.send(421, `${options.hostname} Service shutting down, try again later`);
+            c.send(421, closingTexts.shutdown(options.hostname));
             c.close();
           } else connection.socket.destroy();
         }, 50);
@@ -228,6 +228,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               maxReceived: options.maxReceived,
               lmtp: options.kind === 'lmtp',
               isOwnAddress: options.isOwnAddress,
+              frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
               metrics: connection.metrics,
               log: connection.log,
             },
@@ -246,16 +247,15 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         },
         options.greetingDelayMs ?? 0,
       );
-      keepOwnStatusCodes(smtpConnection);
       endWithClient(connection.socket);
       const session = smtpConnection;
       lineDeadline(
         connection.socket,
         options.limits.lineTimeoutMs,
-        () => Boolean(session?.session?.envelope?.mailFrom),
+        () => inTransaction(session),
         () => {
           if (!session) return connection.socket.destroy();
-          session.send(421, `${options.hostname} Timeout: a command took too long`);
+          session.send(421, closingTexts.lineTimeout(options.hostname));
           session.close();
         },
       );
@@ -284,19 +284,6 @@ function endOwnSide(this: Duplex): void {
   // Most clients say QUIT first, and smtp-server has ended its side then: a second end()
   // would only build an error (with its stack) for nobody.
   if (!this.writableEnded) this.end();
-}
-
-const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
-
-/**
- * smtp-server puts its own enhanced status code (RFC 3463) before every reply text; ours, and
- * the backends' that we relay, already start with one (5.1.1, 4.5.3, 5.2.2...). For such
- * replies the connection's own code is left out, so the sender sees the mailbox server's.
- */
-function keepOwnStatusCodes(connection: SmtpConnection): void {
-  const send = connection.send.bind(connection);
-  connection.send = (code, data, context) =>
-    send(code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
 }
 
 function tlsOptions(tls: ServerTls | undefined): Partial<SMTPServerOptions> {

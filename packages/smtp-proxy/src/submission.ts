@@ -20,8 +20,8 @@ import type {
 import { BackendClient } from './backend-client.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
 import { forwardParams } from './params.js';
-import { isPositive, replyError, replyText } from './reply.js';
-import { smtpError, smtpReplies } from './smtp-replies.js';
+import { isPositive, replyText } from './reply.js';
+import { messageOutcome, replyError, smtpError, smtpReplies } from './smtp-replies.js';
 import { submissionDialect, xclient } from './submission-login.js';
 
 export type SubmissionMode = 'home' | 'relay';
@@ -193,10 +193,13 @@ export class Submission {
     await relay.ended();
     if (!reply) return this.#lost();
     if (stream.sizeExceeded) return 'ignored';
-    const outcome = isPositive(reply) ? 'accepted' : reply.code >= 500 ? 'refused' : 'deferred';
-    this.#client.metrics.smtpMessage(protocol, outcome);
-    if (!isPositive(reply)) throw replyError(reply);
-    return replyText(reply);
+    if (isPositive(reply)) {
+      this.#client.metrics.smtpMessage(protocol, 'accepted');
+      return replyText(reply);
+    }
+    const error = replyError(reply);
+    this.#client.metrics.smtpMessage(protocol, messageOutcome(error));
+    throw error;
   }
 
   close(): void {
@@ -216,7 +219,7 @@ export class Submission {
 
   /** How long each command waits for the mail server's reply. */
   #wait(): number {
-    return this.#options.limits.backendLoginTimeoutMs;
+    return this.#options.limits.backendCommandTimeoutMs;
   }
 
   async #connectSmarthost(login: string, session: SMTPServerSession): Promise<BackendClient> {

@@ -5,7 +5,8 @@ import {
   type SingleReply,
   singleReply,
 } from '../src/outcome.js';
-import { SmtpError, type SmtpReply } from '../src/reply.js';
+import type { SmtpReply } from '../src/reply.js';
+import { SmtpError } from '../src/smtp-replies.js';
 
 function reply(code: number, enhanced: string | undefined, text: string): SmtpReply {
   return { code, enhanced, lines: [text] };

@@ -32,6 +32,11 @@ export interface DovecotOptions {
   tls?: { cert: string; key: string };
   /** Allows `user*master` logins with this master user's password. */
   masterUser?: DovecotUser;
+  /**
+   * The personal namespace as clients see it: its hierarchy separator (Dovecot's maildir
+   * default is '.') and Sent, Drafts, Trash, Junk and Archive with their RFC 6154 special uses.
+   */
+  namespace?: { separator?: string; specialUse?: boolean };
   /** Extra IMAP and POP3 listeners that expect a HAProxy PROXY header from 127.0.0.0/8. */
   haproxy?: boolean;
   /** A submission service (AUTH against the users) that relays accepted mail to this SMTP server. */
@@ -378,6 +383,19 @@ async function allocatePorts(options: DovecotOptions): Promise<Ports> {
   return ports;
 }
 
+function namespaceConf(namespace: NonNullable<DovecotOptions['namespace']>): string[] {
+  const uses = ['Sent', 'Drafts', 'Trash', 'Junk', 'Archive'];
+  return [
+    'namespace inbox {',
+    '  inbox = yes',
+    ...(namespace.separator ? [`  separator = ${namespace.separator}`] : []),
+    ...(namespace.specialUse
+      ? uses.flatMap((name) => [`  mailbox ${name} {`, `    special_use = \\${name}`, '  }'])
+      : []),
+    '}',
+  ];
+}
+
 function dovecotConf(
   dir: string,
   options: DovecotOptions,
@@ -430,6 +448,7 @@ function dovecotConf(
       : ['ssl = no']),
     '',
     'mail_location = maildir:~/Maildir',
+    ...(options.namespace ? namespaceConf(options.namespace) : []),
     // COMPRESS=DEFLATE (RFC 4978), so tests show it works through the proxy's splice.
     'mail_plugins = $mail_plugins zlib quota',
     'plugin {',

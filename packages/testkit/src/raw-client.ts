@@ -8,6 +8,8 @@ export interface RawClientOptions {
   readonly tls?: { readonly ca: string; readonly servername?: string };
   /** Bytes to send before anything else (a PROXY header). */
   readonly preamble?: Buffer;
+  /** The client's own port, e.g. one outside net.ipv4.ip_local_port_range. */
+  readonly localPort?: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export class RawClient {
 
   static async connect(options: RawClientOptions): Promise<RawClient> {
     const host = options.host ?? '127.0.0.1';
-    const plain = netConnect({ host, port: options.port });
+    const plain = netConnect({ host, port: options.port, localPort: options.localPort });
     await new Promise<void>((resolve, reject) => {
       plain.once('connect', resolve);
       plain.once('error', reject);

@@ -95,6 +95,18 @@ export class FallbackStore implements AbuseStore {
     );
   }
 
+  async freeze(user: string, ms: number): Promise<void> {
+    await Promise.all([this.#memory.freeze(user, ms), this.#shared((r) => r.freeze(user, ms))]);
+  }
+
+  async frozenFor(user: string): Promise<number> {
+    return (await this.#shared((r) => r.frozenFor(user))) ?? this.#memory.frozenFor(user);
+  }
+
+  async thaw(user: string): Promise<void> {
+    await Promise.all([this.#memory.thaw(user), this.#shared((r) => r.thaw(user))]);
+  }
+
   /**
    * Counted in memory (this node's own sessions), and this node's count written to Redis, which
    * answers with the pool's total. Writes carry the whole count rather than +1/-1, so one that

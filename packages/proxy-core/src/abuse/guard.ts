@@ -194,6 +194,11 @@ export class AbuseGuard {
     return { ok: true, count: lease.count, release: () => void lease.release().catch(noop) };
   }
 
+  /** A move of the user (the directory's login) is under way: answer with a temporary failure. */
+  async frozen(user: string): Promise<boolean> {
+    return (await this.#store.frozenFor(userKey(user))) > 0;
+  }
+
   counters(): AbuseCounters {
     return { ...this.#counters };
   }

@@ -32,6 +32,8 @@ export class MemoryStore implements AbuseStore {
   readonly #failures = new Map<string, FailureEntry>();
   readonly #blocks = new Map<string, number>();
   readonly #sessions = new Map<string, number>();
+  /** Not bounded by maxEntries: only operators freeze, and a client must not evict a freeze. */
+  readonly #frozen = new Map<string, number>();
   readonly #listeners = new Set<PoolEventListener>();
   readonly #options: MemoryStoreOptions;
   readonly #now: () => number;
@@ -80,6 +82,21 @@ export class MemoryStore implements AbuseStore {
   async blockedFor(kind: CounterKind, key: string): Promise<number> {
     const until = this.#blocks.get(`${kind}:${key}`);
     return until === undefined ? 0 : Math.max(0, until - this.#now());
+  }
+
+  async freeze(user: string, ms: number): Promise<void> {
+    const now = this.#now();
+    for (const [key, until] of this.#frozen) if (until <= now) this.#frozen.delete(key);
+    this.#frozen.set(user, now + ms);
+  }
+
+  async frozenFor(user: string): Promise<number> {
+    const until = this.#frozen.get(user);
+    return until === undefined ? 0 : Math.max(0, until - this.#now());
+  }
+
+  async thaw(user: string): Promise<void> {
+    this.#frozen.delete(user);
   }
 
   async openSession(key: string): Promise<SessionLease> {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { failFastRedis } from '../redis-client.js';
 import { type CounterKind, type PoolEvent, parsePoolEvent } from './store.js';
 
 export interface RedisStoreOptions {
@@ -105,16 +106,8 @@ export class RedisStore {
   constructor(options: RedisStoreOptions, hooks: RedisStoreHooks) {
     this.#options = options;
     this.#channel = `${options.keyPrefix}events`;
-    const connection: RedisOptions = {
-      ...options.redis,
-      connectTimeout: options.connectTimeoutMs,
-      commandTimeout: options.commandTimeoutMs,
-      // Fail at once while disconnected rather than queue: a login must not wait for Redis.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      autoResubscribe: false,
-      retryStrategy: (times) => Math.min(times * 200, 2000),
-    };
+    // A login must not wait for Redis.
+    const connection: RedisOptions = { ...failFastRedis(options), autoResubscribe: false };
     this.#client = new Redis(options.url, { ...connection, enableAutoPipelining: true });
     this.#subscriber = new Redis(options.url, connection);
     let lastError: unknown;
@@ -160,6 +153,18 @@ export class RedisStore {
 
   async blockedFor(kind: CounterKind, key: string): Promise<number> {
     return Math.max(0, await this.#client.pttl(this.#key('block', kind, key)));
+  }
+
+  async freeze(user: string, ms: number): Promise<void> {
+    await this.#client.set(this.#freezeKey(user), '1', 'PX', Math.max(1, Math.ceil(ms)));
+  }
+
+  async frozenFor(user: string): Promise<number> {
+    return Math.max(0, await this.#client.pttl(this.#freezeKey(user)));
+  }
+
+  async thaw(user: string): Promise<void> {
+    await this.#client.del(this.#freezeKey(user));
   }
 
   /** Sets this node's count of sessions under `key`; returns the pool's total. */
@@ -216,6 +221,10 @@ export class RedisStore {
 
   #key(what: 'fail' | 'block', kind: CounterKind, key: string): string {
     return `${this.#options.keyPrefix}${what}:${kind}:${key}`;
+  }
+
+  #freezeKey(user: string): string {
+    return `${this.#options.keyPrefix}freeze:${user}`;
   }
 
   #livePrefix(): string {

@@ -35,6 +35,14 @@ export interface AbuseStore {
   blockedFor(kind: CounterKind, key: string): Promise<number>;
   /** Counts one more live session under `key` (a user). */
   openSession(key: string): Promise<SessionLease>;
+  /**
+   * Freezes a user (the directory's login, as `userKey` makes it) for `ms`: a move is under way,
+   * so logins and deliveries get a temporary failure. The expiry frees a user whose mover died.
+   */
+  freeze(user: string, ms: number): Promise<void>;
+  /** Milliseconds the user stays frozen; 0 when not frozen. */
+  frozenFor(user: string): Promise<number>;
+  thaw(user: string): Promise<void>;
   /** Sends the event to every node's listeners, this node's included. */
   publish(event: PoolEvent): Promise<void>;
   /** Returns a function that unsubscribes. */

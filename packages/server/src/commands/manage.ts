@@ -72,8 +72,8 @@ export async function sessions(
 interface BackendsView {
   backends: {
     probes: {
-      backend: string;
-      protocol: string;
+      /** The health key, `name/protocol`, as the node keeps it. */
+      key: string;
       available: boolean;
       latencyMs?: number;
       lastError?: string;
@@ -95,7 +95,7 @@ export async function backends(json: boolean, flags: AdminFlags): Promise<number
     for (const p of probes) {
       const latency = p.latencyMs === undefined ? '-' : `${Math.round(p.latencyMs)}ms`;
       process.stdout.write(
-        `${`${p.backend}/${p.protocol}`.padEnd(28)} ${(p.available ? 'up' : 'down').padEnd(5)} ${latency.padEnd(8)} ${p.lastError ?? ''}\n`.trimEnd() +
+        `${p.key.padEnd(28)} ${(p.available ? 'up' : 'down').padEnd(5)} ${latency.padEnd(8)} ${p.lastError ?? ''}\n`.trimEnd() +
           '\n',
       );
     }

@@ -1,5 +1,6 @@
+import { defaultLimits as d } from '@homing/proxy-core';
 import { z } from 'zod';
-import { duration } from './duration.js';
+import { duration, formatDuration as ms } from './duration.js';
 
 export const limits = z
   .strictObject({
@@ -7,13 +8,13 @@ export const limits = z
       .number()
       .int()
       .min(512)
-      .default(8192)
+      .default(d.lineBytes)
       .describe('longest command line before login'),
     id_line_bytes: z
       .number()
       .int()
       .min(512)
-      .default(65_536)
+      .default(d.idLineBytes)
       .describe(
         'longest IMAP ID line before login (RFC 2971 allows 30 pairs of 30 and 1024 octets, ~32 KB, quoting aside); a longer ID is answered BAD [TOOBIG] and the session goes on; below line_bytes: ID gets line_bytes',
       ),
@@ -21,34 +22,44 @@ export const limits = z
       .number()
       .int()
       .min(0)
-      .default(16_384)
+      .default(d.literalBytes)
       .describe(
         'largest IMAP or ManageSieve literal before login; larger ones are refused unread (ManageSieve: the connection is closed)',
       ),
-    commands: z.number().int().min(1).default(100).describe('commands allowed before login'),
-    idle_timeout: duration('silence allowed before login', '60s'),
+    commands: z.number().int().min(1).default(d.commands).describe('commands allowed before login'),
+    idle_timeout: duration('silence allowed before login', ms(d.idleTimeoutMs)),
     line_timeout: duration(
       'time a client has to finish a command line from its first byte, before login (IMAP, POP3) and before the first MAIL (SMTP, in plaintext or implicit TLS): a client that trickles bytes is closed with the timeout reply; 0: no such deadline',
-      '30s',
+      ms(d.lineTimeoutMs),
     ),
-    auth_timeout: duration('time from connect to a completed login', '2m'),
+    auth_timeout: duration('time from connect to a completed login', ms(d.authTimeoutMs)),
     failed_login_delay: duration(
       'least time a failed login takes (unknown user and wrong password alike)',
-      '2s',
+      ms(d.failedLoginDelayMs),
     ),
-    backend_connect_timeout: duration('one deadline for backend TCP + TLS + greeting', '5s'),
-    backend_login_timeout: duration('time the backend has to answer the login', '15s'),
+    backend_connect_timeout: duration(
+      'one deadline for backend TCP + TLS + greeting',
+      ms(d.backendConnectTimeoutMs),
+    ),
+    backend_login_timeout: duration(
+      'time the backend has to answer the login',
+      ms(d.backendLoginTimeoutMs),
+    ),
+    backend_command_timeout: duration(
+      'time a backend has to answer each SMTP command towards it after the greeting (MAIL, RCPT, RSET, XCLIENT; LMTP and submission alike); DATA has backend_data_timeout',
+      ms(d.backendCommandTimeoutMs),
+    ),
     backend_data_timeout: duration(
       'time a backend has to take a message (SMTP DATA) and answer it',
-      '60s',
+      ms(d.backendDataTimeoutMs),
     ),
     directory_timeout: duration(
       'time a directory lookup may take; a slower one is answered as a temporary failure',
-      '5s',
+      ms(d.directoryTimeoutMs),
     ),
     proxy_header_timeout: duration(
       'time a new connection may take for its PROXY protocol header and, on an implicit-TLS listener, its TLS handshake',
-      '5s',
+      ms(d.proxyHeaderTimeoutMs),
     ),
     max_sessions: z
       .number()
@@ -68,7 +79,7 @@ export const limits = z
       ),
     tcp_keepalive: duration(
       'idle time after which TCP keepalive probes check the client and backend sockets of a spliced session, so that a vanished peer frees its session; 0: off',
-      '5m',
+      ms(d.tcpKeepaliveMs),
     ),
   })
   .prefault({})

@@ -52,6 +52,7 @@ function resolvePaths(config: Config, base: string): Config {
         ca_file: at(config.smtp.smarthost.ca_file),
       },
     },
+    move: { ...config.move, state_dir: at(config.move.state_dir) as string },
     directory: {
       ...directory,
       file: directory.file && { ...directory.file, path: at(directory.file.path) as string },

@@ -8,6 +8,7 @@ import { directory } from './directory.js';
 import { duration } from './duration.js';
 import { limits, tls } from './limits.js';
 import { listen, listener } from './listeners.js';
+import { move } from './move.js';
 import { smtp } from './smtp.js';
 import { sqlIssues } from './sql-check.js';
 
@@ -74,6 +75,7 @@ export const configSchema = z
         'backend health: a backend that failed, or fails its probe, gets its users a fast temporary failure',
       ),
     abuse,
+    move,
     pools: z
       .record(
         z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
@@ -94,7 +96,7 @@ export const configSchema = z
         source_addresses: sourceAddresses
           .default([])
           .describe(
-            'local addresses connections to every backend leave from, taken in turn, the next when one has no source port left; each allows about as many connections to one backend address and port as net.ipv4.ip_local_port_range holds (net.ipv4.tcp_tw_reuse = 1 lets ports in TIME_WAIT be used again); empty: the kernel picks',
+            "local addresses connections to every backend leave from, taken in turn, the next when one has no source port left; each allows as many connections as net.ipv4.ip_local_port_range holds, to all backends together (a bound port is the address's for every destination), and a port whose connection homing closed waits out TIME_WAIT (60 s); empty: the kernel picks, and each backend address and port gets the whole range (net.ipv4.tcp_tw_reuse = 1 lets it take ports in TIME_WAIT after a second)",
           ),
         ...endpoints,
       })

@@ -1,3 +1,4 @@
+import { failFastRedis } from '@homing/proxy-core';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { DeliveryJournal } from './journal.js';
 
@@ -25,15 +26,8 @@ export class RedisJournal implements DeliveryJournal {
 
   constructor(options: RedisJournalOptions) {
     this.#options = options;
-    this.#client = new Redis(options.url, {
-      ...options.redis,
-      connectTimeout: options.connectTimeoutMs,
-      commandTimeout: options.commandTimeoutMs,
-      // Fail at once while disconnected rather than queue: a sender is waiting.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(times * 200, 2000),
-    });
+    // A sender is waiting.
+    this.#client = new Redis(options.url, failFastRedis(options));
     // Outages show as `available` and as failed commands; the listener logs those.
     this.#client.on('error', () => {});
   }
