@@ -17,15 +17,16 @@ const levels = [
   { connections: 20, perConnection: 1 },
   { connections: 16, perConnection: 25 },
 ] as const;
-const warmUpLevel = { connections: 4, perConnection: 25 } as const;
 const maxRecipients = 3;
 const bodyBytes = 4096;
 /**
- * Unmeasured traffic first, the sides taking turns: every user's maildir exists and homing's
- * code has run hot. On the development machine both sides' rates climb over their first
- * seconds of SMTP (Dovecot's as much as homing's), so both get the same time at it.
+ * Unmeasured traffic before each row, at that row's level, the sides taking turns: every
+ * user's maildir exists, and the code each side runs for that kind of traffic has run hot. On
+ * the development machine both sides' rates climb over their first seconds (Dovecot's as much
+ * as homing's), and homing's CPU per message falls by half over its first 10-15 s of a kind of
+ * traffic it has not seen (V8 still compiling its code), so both get the same time at it.
  */
-const warmUpTurns: readonly Side[] = ['direct', 'homing', 'direct', 'homing'];
+const warmUpTurns: readonly Side[] = ['direct', 'homing', 'direct', 'homing', 'direct', 'homing'];
 /** SMTP is compared direct against homing only: nginx and the pipe are for IMAP and POP3 here. */
 const smtpSides: readonly Side[] = ['direct', 'homing'];
 const warmUpTurnSeconds = 4;
@@ -73,14 +74,14 @@ export async function smtpMessages(
     sent: new Map<string, Sent>(),
     next: { message: 0 },
   };
-  for (const side of warmUpTurns)
-    await smtpSample(smtpPort(smtp, side), side, users, warmUpTurnSeconds, warmUpLevel, ledger);
   console.log(
-    `warm-up: ${warmUpTurns.length / 2} × ${warmUpTurnSeconds} s of messages each way, taking ` +
-      "turns (every user's maildir made, both sides past their first seconds); they are in the " +
-      'delivery check too',
+    `warm-up before each row: ${warmUpTurns.length / 2} × ${warmUpTurnSeconds} s of messages ` +
+      "each way at the row's level, taking turns (every user's maildir made, both sides past " +
+      'their first seconds of that traffic); they are in the delivery check too',
   );
   for (const level of levels) {
+    for (const side of warmUpTurns)
+      await smtpSample(smtpPort(smtp, side), side, users, warmUpTurnSeconds, level, ledger);
     const { results, usage } = await takeTurns(
       processes,
       sliceTurns(smtpSides),

@@ -396,10 +396,9 @@ export class Router {
       client = pool?.take(poolKey);
       reused = client !== undefined;
     }
-    if (!client) {
-      client = await this.#connect(backend, endpoint, lmtp);
-      if (poolKey !== undefined) this.#poolKeys.set(client, poolKey);
-    }
+    client ??= await this.#connect(backend, endpoint, lmtp);
+    // A pooled connection goes back too, or the pool would serve each connection only twice.
+    if (poolKey !== undefined) this.#poolKeys.set(client, poolKey);
     let xclient = false;
     try {
       if (this.#from?.args && 'SMTPUTF8' in this.#from.args && !client.extensions.has('SMTPUTF8')) {

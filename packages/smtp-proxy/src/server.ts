@@ -276,7 +276,14 @@ const endsWithClient = new WeakSet<Duplex>();
 function endWithClient(socket: Duplex): void {
   if (endsWithClient.has(socket)) return;
   endsWithClient.add(socket);
-  socket.once('end', () => socket.end());
+  // 'end' comes once: on() spares the wrapper once() would keep.
+  socket.on('end', endOwnSide);
+}
+
+function endOwnSide(this: Duplex): void {
+  // Most clients say QUIT first, and smtp-server has ended its side then: a second end()
+  // would only build an error (with its stack) for nobody.
+  if (!this.writableEnded) this.end();
 }
 
 function tlsOptions(tls: ServerTls | undefined): Partial<SMTPServerOptions> {

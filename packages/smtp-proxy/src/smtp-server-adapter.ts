@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import type { SMTPServer } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 
@@ -16,7 +16,7 @@ export interface SmtpConnection {
   _dataStream?: unknown;
 }
 
-interface ConnectionInternals extends SmtpConnection {
+interface ConnectionInternals extends SmtpConnection, ParsingConnection {
   _setListeners(callback: () => void): void;
   connectionReady(): void;
   on(event: string, listener: (...args: never[]) => void): void;
@@ -34,7 +34,8 @@ interface ServerInternals {
  * pay on every connection. With `delayMs` 0 the 220 leaves at once; with a pause, a client
  * that talks before the greeting gets smtp-server's "421 You talk too soon" (the early-talker
  * check that Postfix's postscreen also makes) and is disconnected. The connection joins the
- * server's own set, so that `close()` on the server ends it too.
+ * server's own set, so that `close()` on the server ends it too. Replies to pipelined commands
+ * leave together (batchReplies).
  */
 export function startSession(
   smtp: SMTPServer,
@@ -54,6 +55,7 @@ export function startSession(
     !(server.connections instanceof Set)
   )
     throw new Error('smtp-server changed: a session can no longer be started on a socket');
+  batchReplies(connection);
   server.connections.add(connection);
   connection.on('error', (error: Error) => server._onError(error));
   connection.on('connect', (data: unknown) => server._onClientConnect(data));
@@ -83,4 +85,54 @@ function keepOwnStatusCodes(connection: SmtpConnection): void {
   const send = connection.send.bind(connection);
   connection.send = (code, data, context) =>
     send(code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
+}
+
+/** smtp-server's command parser (3.21.x): a Writable the client's socket is piped into. */
+interface Parser {
+  _write(chunk: Buffer, encoding: BufferEncoding, done: (error?: Error | null) => void): void;
+}
+
+/** The parts of smtp-server's connection that reply batching reaches into. */
+interface ParsingConnection {
+  _socket: Writable;
+  _parser: Parser | false;
+  _createParser(): Parser;
+}
+
+/**
+ * Replies to pipelined commands leave in one write (RFC 2920 §3.1 lets a server buffer them
+ * until it would wait for more input). smtp-server writes each reply on its own, so a sender
+ * that pipelines MAIL, three RCPTs and DATA gets five writes, each a syscall and a wakeup on
+ * both sides. Here the client's socket is corked while the parser works through a chunk of
+ * input and uncorked once it has dealt with all of it (including any wait for a backend in
+ * between): the replies to one chunk go out together. A client that waits for each reply
+ * sends one command per chunk and sees no change. STARTTLS's 220 is not held past the chunk
+ * either: smtp-server finishes the old parser's chunk right after it (upgrade()).
+ */
+function batchReplies(connection: ParsingConnection): void {
+  if (
+    typeof connection._createParser !== 'function' ||
+    !connection._parser ||
+    typeof connection._parser._write !== 'function' ||
+    !connection._socket
+  )
+    throw new Error('smtp-server changed: its connection has no _parser, _createParser or _socket');
+  corkPerChunk(connection._parser, connection);
+  // STARTTLS gives the TLS session a new parser: its chunks are batched too.
+  const create = connection._createParser.bind(connection);
+  connection._createParser = () => corkPerChunk(create(), connection);
+}
+
+function corkPerChunk(parser: Parser, connection: ParsingConnection): Parser {
+  const write = parser._write.bind(parser);
+  parser._write = (chunk, encoding, done) => {
+    // The socket of this chunk: after STARTTLS the connection writes to another.
+    const socket = connection._socket;
+    socket.cork();
+    write(chunk, encoding, (error) => {
+      socket.uncork();
+      done(error);
+    });
+  };
+  return parser;
 }

@@ -38,7 +38,12 @@ export class SmtpCluster {
   readonly registry = new SessionRegistry();
   readonly health = new BackendHealth({ backoffMinMs: 100, backoffMaxMs: 300 });
   /** What the listeners reported, as `protocol outcome` → count. */
-  readonly counted = { recipients: new Map<string, number>(), messages: new Map<string, number>() };
+  readonly counted = {
+    recipients: new Map<string, number>(),
+    messages: new Map<string, number>(),
+    /** New connections to each backend (`mbox-a lmtp`), successful ones only. */
+    backendConnects: new Map<string, number>(),
+  };
   ports: Record<Kind, number> = { mx: 0, fanout: 0, lmtp: 0, proxied: 0 };
   servers: Server[] = [];
   readonly journal = new MemoryJournal({ retentionMs: 60_000, maxEntries: 100 });
@@ -145,6 +150,9 @@ export class SmtpCluster {
         smtpRecipient: (protocol, outcome) =>
           bump(this.counted.recipients, `${protocol} ${outcome}`),
         smtpMessage: (protocol, outcome) => bump(this.counted.messages, `${protocol} ${outcome}`),
+        backendConnect: (backend, protocol, _seconds, ok) => {
+          if (ok) bump(this.counted.backendConnects, `${backend} ${protocol}`);
+        },
       },
       log,
     };

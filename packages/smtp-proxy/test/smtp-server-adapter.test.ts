@@ -117,6 +117,32 @@ describe('the smtp-server adapter', () => {
     expect(inTransaction(sessions[0])).toBe(false);
   });
 
+  it('sends the replies to pipelined commands in one write, waits for handlers included', async () => {
+    const { port } = await serve({
+      // As a RCPT that waits for its mailbox server.
+      onRcptTo: (_address, _session, done) => setTimeout(done, 20),
+      onData: (stream, _session, done) => {
+        stream.resume();
+        stream.once('end', () => done());
+      },
+    });
+    const c = await client(port);
+    await c.reply();
+    await c.say('EHLO client.test');
+    const chunks: string[] = [];
+    c.socket.on('data', (chunk: Buffer) => chunks.push(chunk.toString('latin1')));
+    c.socket.write(
+      'MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n',
+    );
+    for (let i = 0; i < 4; i += 1) await c.reply();
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]?.match(/^\d{3} /gm)).toEqual(['250 ', '250 ', '250 ', '354 ']);
+    // One at a time, each reply comes as soon as its command is done.
+    expect(await c.say('.')).toMatch(/^250 /);
+    expect(await c.say('NOOP')).toMatch(/^250 /);
+    expect(chunks).toHaveLength(3);
+  });
+
   it("keeps the server's own set of connections as smtp-server's connect() does", async () => {
     const { port, smtp } = await serve({});
     // Private, but smtp-server counts maxClients by it and each connection leaves it on close.

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { encodeProxyV2 } from '@homing/proxy-core';
 import { RawClient } from '@homing/testkit';
 import nodemailer from 'nodemailer';
@@ -125,6 +126,76 @@ describe('MX: each recipient reaches its own mailbox server, exactly once', () =
     await expect.poll(() => cluster.delivered('alice@example.com', id).length).toBe(1);
     expect(cluster.delivered('carol@example.com', id)).toHaveLength(1);
     expect(cluster.delivered('alice@example.com', id)[0]).toContain('\n.leading dot\n');
+  });
+});
+
+describe('MX: backend connections', () => {
+  it('one connection serves session after session (the pool)', async () => {
+    const connects = () => cluster.counted.backendConnects.get('mbox-a lmtp') ?? 0;
+    const before = connects();
+    for (let i = 0; i < 4; i += 1) {
+      const { client } = await session();
+      await startData(client, 'alice@example.com');
+      client.write(`Subject: ${marker()}\r\n\r\npooled\r\n.\r\n`);
+      expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+      expect(await reply(client, 'QUIT')).toMatch(/^221 /);
+      await client.waitClosed();
+      // The server side hands the connection back once it has seen the close.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // One new connection at most (none when an earlier test left one in the pool).
+    expect(connects() - before).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('MX: replies to pipelined commands', () => {
+  /** The bytes the client receives, each read as it came, until `last` has been seen. */
+  async function chunksUntil(socket: Socket, last: RegExp): Promise<string[]> {
+    const chunks: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${last}: ${chunks.join('|')}`)), 5000);
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk.toString('latin1'));
+        if (last.test(chunks.join(''))) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    socket.removeAllListeners('data');
+    return chunks;
+  }
+
+  it('leave in one write: MAIL, RCPTs on two backends and DATA, then the end and QUIT', async () => {
+    const socket = connect(cluster.ports.fanout, '127.0.0.1');
+    await chunksUntil(socket, /^220 .*\r\n$/m);
+    socket.write('EHLO client.example.net\r\n');
+    await chunksUntil(socket, /^250 .*\r\n$/m);
+    const id = marker();
+    // Each RCPT waits for its backend: without batching the replies leave one by one.
+    socket.write(
+      'MAIL FROM:<s@example.net>\r\nRCPT TO:<alice@example.com>\r\n' +
+        'RCPT TO:<bob@example.com>\r\nRCPT TO:<carol@example.com>\r\nDATA\r\n',
+    );
+    const replies = await chunksUntil(socket, /^354 /m);
+    expect(replies).toHaveLength(1);
+    expect(replies[0]?.match(/^\d{3} /gm)).toEqual(['250 ', '250 ', '250 ', '250 ', '354 ']);
+    socket.write(`Subject: ${id}\r\n\r\nbatched\r\n.\r\nQUIT\r\n`);
+    const end = await chunksUntil(socket, /^221 /m);
+    expect(end).toHaveLength(1);
+    expect(end[0]).toMatch(/^250 [^\r]*\r\n221 /);
+    socket.destroy();
+    for (const user of ['alice@example.com', 'bob@example.com', 'carol@example.com'])
+      await expect.poll(() => cluster.delivered(user, id).length).toBe(1);
+  });
+
+  it('a client that waits for each reply gets each at once', async () => {
+    const { client } = await session();
+    // A held reply would time out here: each reply is awaited before the next command.
+    expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+    expect(await reply(client, 'RCPT TO:<alice@example.com>')).toMatch(/^250 /);
+    expect(await reply(client, 'RSET')).toMatch(/^250 /);
+    expect(await reply(client, 'QUIT')).toMatch(/^221 /);
   });
 });
 

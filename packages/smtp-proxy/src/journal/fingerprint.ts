@@ -42,9 +42,11 @@ export class Fingerprint {
     this.#hash.update(take === chunk.length ? chunk : chunk.subarray(0, take));
     this.#seen += take;
     if (end !== undefined || this.#seen >= this.#maxBytes) return this.end();
-    this.#tail = Buffer.from(
-      Buffer.concat([this.#tail, chunk]).subarray(-Math.min(3, this.#tail.length + chunk.length)),
-    );
+    // A copy: a view would keep the whole chunk alive.
+    this.#tail =
+      chunk.length >= 3
+        ? Buffer.from(chunk.subarray(chunk.length - 3))
+        : Buffer.concat([this.#tail, chunk]).subarray(-3);
     return undefined;
   }
 
@@ -60,17 +62,22 @@ export class Fingerprint {
  * the last bytes before it; undefined while it has not.
  */
 export function headerEnd(before: Buffer, chunk: Buffer): number | undefined {
-  const joined = Buffer.concat([before, chunk]);
+  // Only a blank line that straddles the cut needs the bytes before it, and it ends within the
+  // chunk's first three: the rest of the chunk is searched where it lies, not copied.
+  const seam = Buffer.concat([before, chunk.subarray(0, 3)]);
   let best: number | undefined;
-  for (const blank of ['\r\n\r\n', '\n\n']) {
-    const at = joined.indexOf(blank, 0, 'latin1');
-    if (at >= 0) {
-      const past = at + blank.length - before.length;
-      if (past > 0 && (best === undefined || past < best)) best = past;
-    }
+  for (const blank of blankLines) {
+    const inSeam = seam.indexOf(blank);
+    const straddles = inSeam >= 0 && inSeam < before.length;
+    const at = straddles ? inSeam - before.length : chunk.indexOf(blank);
+    if (!straddles && at < 0) continue;
+    const past = at + blank.length;
+    if (past > 0 && (best === undefined || past < best)) best = past;
   }
   return best;
 }
+
+const blankLines = [Buffer.from('\r\n\r\n'), Buffer.from('\n\n')];
 
 /**
  * Follows `stream` until the fingerprint is complete. Resolves with it, or with undefined when
