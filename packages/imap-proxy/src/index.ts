@@ -1,11 +1,11 @@
 export { preauthCapabilities } from './capabilities.js';
 export {
   astring,
-  type FrameEvent,
   type ImapCommand,
-  ImapFramer,
+  ImapReader,
   parseCommand,
+  type ReadEvent,
   type Token,
-} from './framer.js';
+} from './reader.js';
 export { type ImapListenerOptions, startImapListener } from './server.js';
 export { ImapSession, type ImapSessionOptions } from './session.js';

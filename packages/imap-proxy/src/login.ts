@@ -6,17 +6,17 @@ import {
   type Replay,
   type ReplayVerdict,
 } from '@homing/proxy-core';
-import { BackendSession, type TaggedResponse } from './backend-session.js';
+import { ImapBackend, type TaggedResponse } from './backend.js';
 import { astringFor } from './quote.js';
 
 /** The client's own ID fields (already sanitized), forwarded with ours. */
 export type ClientId = readonly (readonly [string, string])[];
 
 /** IMAP's part of the one login path: its greeting, STARTTLS, ID forwarding and replay. */
-export const imapDialect: LoginDialect<BackendSession, TaggedResponse, ClientId> = {
+export const imapDialect: LoginDialect<ImapBackend, TaggedResponse, ClientId> = {
   protocol: 'imap',
   async greet(socket, tls, endpoint, limits, signal) {
-    const session = new BackendSession(socket, limits.lineBytes);
+    const session = new ImapBackend(socket, limits.lineBytes);
     if (!(await session.greeting(signal))) throw new Error('backend greeting is not OK');
     if (endpoint.tls === 'starttls' && !(await session.startTls(tls, signal))) {
       throw new Error('backend refused STARTTLS');
@@ -40,7 +40,7 @@ export const imapDialect: LoginDialect<BackendSession, TaggedResponse, ClientId>
 };
 
 function replay(
-  session: BackendSession,
+  session: ImapBackend,
   login: Replay<ClientId>,
   signal: AbortSignal,
 ): Promise<TaggedResponse> {
@@ -84,7 +84,7 @@ function idList({ connection, extra }: Replay<ClientId>): string {
  */
 export async function loginReply(
   tag: string,
-  backend: BackendSession,
+  backend: ImapBackend,
   response: TaggedResponse,
   limits: Limits,
 ): Promise<Buffer[]> {

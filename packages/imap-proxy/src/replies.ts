@@ -75,7 +75,7 @@ export function greeting(capabilities: string): string {
   return `* OK [CAPABILITY ${capabilities}] homing ready.`;
 }
 
-/** A command the framer could not read (RFC 9051 §7.1.5). */
+/** A command the reader could not read (RFC 9051 §7.1.5). */
 export function commandError(message: string): ImapReply {
   return syntaxError(`Error in IMAP command: ${message}`);
 }

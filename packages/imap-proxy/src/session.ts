@@ -10,8 +10,8 @@ import {
   type SaslMechanism,
 } from '@homing/proxy-core';
 import { preauthCapabilities } from './capabilities.js';
-import { astring, type FrameEvent, type ImapCommand, ImapFramer, type Token } from './framer.js';
 import { type ClientId, imapDialect, loginReply } from './login.js';
+import { astring, type ImapCommand, ImapReader, type ReadEvent, type Token } from './reader.js';
 import {
   commandError,
   greeting,
@@ -25,10 +25,10 @@ import {
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type ImapSessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 
-type Handler = (session: ImapSession, command: ImapCommand) => Promise<void> | void;
+type CommandHandler = (session: ImapSession, command: ImapCommand) => Promise<void> | void;
 
 // RFC 9051 §6.1–6.2: the commands valid in the not-authenticated state, all this proxy reads.
-const commands: Record<string, Handler> = {
+const commands: Record<string, CommandHandler> = {
   CAPABILITY: (s, c) =>
     s.reply(`* CAPABILITY ${s.capabilities()}`, tagged(c.tag, r.capabilityDone)),
   NOOP: (s, c) => s.reply(tagged(c.tag, r.noopDone)),
@@ -51,10 +51,10 @@ const ID_MAX_VALUE_OCTETS = 1024;
 const capabilityLists = new WeakMap<ImapSessionOptions, string[]>();
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
-export class ImapSession extends PreloginSession<FrameEvent> {
+export class ImapSession extends PreloginSession<ReadEvent> {
   protected readonly protocol = 'imap';
   readonly #options: ImapSessionOptions;
-  readonly #framer: ImapFramer;
+  readonly #reader: ImapReader;
   #commands = 0;
   #clientId: ClientId = [];
   #awaitingSasl: { tag: string; mechanism: SaslMechanism } | undefined;
@@ -62,7 +62,7 @@ export class ImapSession extends PreloginSession<FrameEvent> {
   constructor(connection: ClientConnection, options: ImapSessionOptions) {
     super(connection, options.limits, options.registry);
     this.#options = options;
-    this.#framer = new ImapFramer(options.limits);
+    this.#reader = new ImapReader(options.limits);
   }
 
   protected readonly texts = texts;
@@ -72,15 +72,15 @@ export class ImapSession extends PreloginSession<FrameEvent> {
   }
 
   protected push(chunk: Buffer): void {
-    this.#framer.push(chunk);
+    this.#reader.push(chunk);
   }
 
-  protected next(): FrameEvent | undefined {
-    return this.#framer.next();
+  protected next(): ReadEvent | undefined {
+    return this.#reader.next();
   }
 
   protected takeRest(): Buffer {
-    return this.#framer.takeRest();
+    return this.#reader.takeRest();
   }
 
   /** The list depends on the listener and on two facts of the connection: made once each. */
@@ -164,7 +164,7 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     if (initial !== undefined) return this.#saslResponse(command.tag, mechanism, initial);
     // No initial response (RFC 4959): ask for it; the next line is the answer, not a command.
     this.#awaitingSasl = { tag: command.tag, mechanism };
-    this.#framer.expectLine();
+    this.#reader.expectLine();
     this.reply('+ ');
   }
 
@@ -212,7 +212,7 @@ export class ImapSession extends PreloginSession<FrameEvent> {
     });
   }
 
-  protected async handle(event: FrameEvent): Promise<void> {
+  protected async handle(event: ReadEvent): Promise<void> {
     switch (event.type) {
       case 'continue':
         this.reply('+ Ready for literal data');

@@ -8,7 +8,7 @@ export {
 } from './capabilities.js';
 export { type ParsedCommand, parseCommand, parseSaslAnswer, quoted } from './command.js';
 export { sieveDialect } from './login.js';
-export { CommandReader, type ReadEvent } from './reader.js';
+export { type ReadEvent, SieveReader } from './reader.js';
 export { parseSieveLine, type SieveLine } from './response.js';
 export {
   MAX_QUOTED_BYTES,

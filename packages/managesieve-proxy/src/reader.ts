@@ -12,7 +12,7 @@ export type ReadEvent =
  * come (a line ending, or all of a literal), so a client that trickles bytes costs one scan
  * per line, and the buffer never holds more than one command's limits allow.
  */
-export class CommandReader {
+export class SieveReader {
   #buffer: Buffer = Buffer.alloc(0);
   #failed = false;
   #wait: { need: number; lineFrom: number | undefined; max: number } | undefined;

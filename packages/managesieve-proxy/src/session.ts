@@ -13,7 +13,7 @@ import { type BackendExtensions, preauthCapabilities } from './capabilities.js';
 import { type ParsedCommand, parseCommand, parseSaslAnswer } from './command.js';
 import { commandSpec, saslResponse } from './commands.js';
 import { sieveDialect } from './login.js';
-import { CommandReader, type ReadEvent } from './reader.js';
+import { type ReadEvent, SieveReader } from './reader.js';
 import { fatal, invalidCommand, sieveReplies as r } from './replies.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
@@ -28,7 +28,7 @@ export class SieveSession extends PreloginSession<ReadEvent> {
   protected readonly protocol = 'managesieve';
   protected readonly texts = texts;
   readonly #options: SieveSessionOptions;
-  readonly #reader: CommandReader;
+  readonly #reader: SieveReader;
   #commands = 0;
   #awaitingSasl: SaslMechanism | undefined;
 
@@ -39,7 +39,7 @@ export class SieveSession extends PreloginSession<ReadEvent> {
   ) {
     super(connection, options.limits, options.registry);
     this.#options = options;
-    this.#reader = new CommandReader(options.limits);
+    this.#reader = new SieveReader(options.limits);
   }
 
   /** RFC 5804 §1.7: the greeting is the capability list, then OK. */

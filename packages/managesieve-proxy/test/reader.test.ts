@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandReader, type ReadEvent } from '../src/reader.js';
+import { type ReadEvent, SieveReader } from '../src/reader.js';
 
 const limits = { lineBytes: 32, literalBytes: 64 };
 
@@ -7,7 +7,7 @@ function read(
   input: string | Buffer | (string | Buffer)[],
   lineBytes = limits.lineBytes,
 ): ReadEvent[] {
-  const reader = new CommandReader({ ...limits, lineBytes });
+  const reader = new SieveReader({ ...limits, lineBytes });
   const out: ReadEvent[] = [];
   for (const chunk of Array.isArray(input) ? input : [input]) {
     reader.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
@@ -27,7 +27,7 @@ function show(events: ReadEvent[]): string[] {
   );
 }
 
-describe('CommandReader', () => {
+describe('SieveReader', () => {
   it.each([
     ['a bare command', 'CAPABILITY\r\n', ['CAPABILITY']],
     ['bare LF', 'NOOP\n', ['NOOP']],
@@ -112,7 +112,7 @@ describe('CommandReader', () => {
     ['literal after literal', Array.from({ length: 2000 }, () => 'A {60+}\r\n'.padEnd(70, 'z'))],
     ['a byte at a time, no line end', Array.from({ length: 5000 }, () => 'q')],
   ])('holds no more than one command, whatever comes: %s', (_name, chunks) => {
-    const reader = new CommandReader(limits);
+    const reader = new SieveReader(limits);
     let most = 0;
     for (const chunk of chunks) {
       reader.push(Buffer.from(chunk));
@@ -129,7 +129,7 @@ describe('CommandReader', () => {
   });
 
   it('gives the bytes after the last command to whoever takes them', () => {
-    const reader = new CommandReader(limits);
+    const reader = new SieveReader(limits);
     reader.push(Buffer.from('NOOP\r\nLISTSCRIPTS'));
     expect(reader.next()?.type).toBe('command');
     expect(reader.next()).toBeUndefined();

@@ -7,7 +7,7 @@ export type ReadEvent =
   | { readonly type: 'line'; readonly line: Buffer }
   | { readonly type: 'too-long' };
 
-export class CommandReader {
+export class Pop3Reader {
   #buffer: Buffer = Buffer.alloc(0);
   #failed = false;
   readonly #maxLineBytes: number;

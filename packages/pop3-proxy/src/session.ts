@@ -13,7 +13,7 @@ import { preauthCapabilities } from './capabilities.js';
 import { parseCommand } from './command.js';
 import { commandSpec, saslResponse } from './commands.js';
 import { pop3Dialect } from './login.js';
-import { CommandReader, type ReadEvent } from './reader.js';
+import { Pop3Reader, type ReadEvent } from './reader.js';
 import { invalidCommand, pop3Replies as r } from './replies.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
@@ -33,7 +33,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
     return r.greeting.line;
   }
 
-  readonly #reader: CommandReader;
+  readonly #reader: Pop3Reader;
   #commands = 0;
   #awaitingSasl: SaslMechanism | undefined;
   /** The name from USER, waiting for PASS (RFC 1939 §7). */
@@ -42,7 +42,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
   constructor(connection: ClientConnection, options: Pop3SessionOptions) {
     super(connection, options.limits, options.registry);
     this.#options = options;
-    this.#reader = new CommandReader(options.limits.lineBytes);
+    this.#reader = new Pop3Reader(options.limits.lineBytes);
   }
 
   protected push(chunk: Buffer): void {

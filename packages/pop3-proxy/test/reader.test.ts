@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CommandReader, type ReadEvent } from '../src/reader.js';
+import { Pop3Reader, type ReadEvent } from '../src/reader.js';
 
 function read(input: string | Buffer | (string | Buffer)[], max = 16): ReadEvent[] {
-  const reader = new CommandReader(max);
+  const reader = new Pop3Reader(max);
   for (const chunk of Array.isArray(input) ? input : [input]) {
     reader.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
   }
@@ -14,7 +14,7 @@ function read(input: string | Buffer | (string | Buffer)[], max = 16): ReadEvent
 const lines = (events: ReadEvent[]) =>
   events.map((e) => (e.type === 'line' ? e.line.toString('latin1') : `<${e.type}>`));
 
-describe('CommandReader', () => {
+describe('Pop3Reader', () => {
   it.each([
     ['CRLF', 'CAPA\r\n', ['CAPA']],
     ['bare LF', 'CAPA\n', ['CAPA']],
@@ -39,7 +39,7 @@ describe('CommandReader', () => {
     ['1 MB without a line end', Buffer.alloc(1 << 20, 0x41)],
     ['1 MB of NUL bytes', Buffer.alloc(1 << 20)],
   ])('refuses %s, once, and reads nothing after it', (_name, input) => {
-    const reader = new CommandReader(16);
+    const reader = new Pop3Reader(16);
     reader.push(typeof input === 'string' ? Buffer.from(input) : input);
     expect(reader.next()).toEqual({ type: 'too-long' });
     reader.push(Buffer.from('CAPA\r\n'));
@@ -51,7 +51,7 @@ describe('CommandReader', () => {
   });
 
   it('hands back what was not read as lines', () => {
-    const reader = new CommandReader(64);
+    const reader = new Pop3Reader(64);
     reader.push(Buffer.from('STLS\r\nUSER evil\r\nPA'));
     expect(reader.next()).toMatchObject({ type: 'line' });
     expect(reader.takeRest().toString()).toBe('USER evil\r\nPA');

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { connectWithOwnReads } from './backend-reads.js';
-import { type Endpoint, encodeProxyV2 } from './proxy-protocol.js';
+import { encodeProxyV2, type Peer } from './proxy-protocol.js';
 import { connectTls } from './tls.js';
 
 export interface BackendTarget {
@@ -11,7 +11,7 @@ export interface BackendTarget {
   readonly implicitTls: boolean;
   readonly tlsOptions: ConnectionOptions;
   /** Sent first, when the backend entry asks for PROXY protocol v2. */
-  readonly proxy?: { readonly source: Endpoint; readonly destination: Endpoint } | undefined;
+  readonly proxy?: { readonly source: Peer; readonly destination: Peer } | undefined;
   /** Plain TCP for good (no TLS, no STARTTLS): the splice may take over its reads. */
   readonly ownReads?: boolean;
   /** Local addresses to connect from, in this order, the next when one has no port left. */

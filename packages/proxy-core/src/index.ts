@@ -68,8 +68,8 @@ export {
   startProtocolListener,
 } from './protocol-listener.js';
 export {
-  type Endpoint,
   encodeProxyV2,
+  type Peer,
   PROXY_V2_SIGNATURE,
   type ProxyHeader,
   parseProxyHeader,

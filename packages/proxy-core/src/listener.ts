@@ -8,7 +8,7 @@ import { Deadline } from './deadline.js';
 import { listenerKeepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { noMetrics, type ProxyMetrics } from './metrics.js';
-import { type Endpoint, PROXY_V2_MAX, parseProxyHeader } from './proxy-protocol.js';
+import { type Peer, PROXY_V2_MAX, parseProxyHeader } from './proxy-protocol.js';
 import type { ServerTls } from './tls.js';
 import type { AddressSet } from './trusted.js';
 
@@ -35,9 +35,9 @@ export interface ClientConnection {
   socket: Socket | TLSSocket;
   secure: boolean;
   /** The real client (from the PROXY header when there is one). */
-  readonly client: Endpoint;
+  readonly client: Peer;
   /** The address the client connected to. */
-  readonly local: Endpoint;
+  readonly local: Peer;
   readonly listener: ListenerSpec;
   /**
    * The session's logger: the listener's, with the session id and the client's address. Made
@@ -114,12 +114,12 @@ interface ListenerOwn {
   /** Its logger without redaction, for lines of fixed fields (see listenerLog). */
   readonly plainLog: Logger;
   /** The address clients connect to, when the listener has one only (not a wildcard). */
-  local: Endpoint | undefined;
+  local: Peer | undefined;
   /** Keepalive that accepted sockets have from the listening one (see listenerKeepAlive). */
   keepAliveMs: number;
 }
 
-function boundEndpoint(server: Server): Endpoint | undefined {
+function boundEndpoint(server: Server): Peer | undefined {
   const bound = server.address();
   if (bound === null || typeof bound === 'string') return undefined;
   if (bound.address === '0.0.0.0' || bound.address === '::') return undefined;
@@ -136,9 +136,9 @@ function accept(socket: Socket, options: ListenOptions, own: ListenerOwn): void 
   // Taken at once: a client holds a descriptor from here, handshakes included.
   const place = options.admission?.enter();
   if (place) socket.on('close', place);
-  const client: Endpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+  const client: Peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
   // A listener on one address needs no getsockname() per connection to know it.
-  const local: Endpoint = own.local ?? {
+  const local: Peer = own.local ?? {
     address: socket.localAddress ?? '',
     port: socket.localPort ?? 0,
   };
@@ -177,8 +177,8 @@ async function prepare(
   socket: Socket,
   options: ListenOptions,
   own: ListenerOwn,
-  client: Endpoint,
-  local: Endpoint,
+  client: Peer,
+  local: Peer,
   place: (() => void) | undefined,
 ): Promise<void> {
   const { spec, limits } = options;
@@ -203,8 +203,8 @@ function admit(
   stream: Socket | TLSSocket,
   options: ListenOptions,
   own: ListenerOwn,
-  client: Endpoint,
-  local: Endpoint,
+  client: Peer,
+  local: Peer,
   place: (() => void) | undefined,
 ): Promise<void> | undefined {
   const id = sessionId();
@@ -230,8 +230,8 @@ function start(
   options: ListenOptions,
   own: ListenerOwn,
   id: string,
-  client: Endpoint,
-  local: Endpoint,
+  client: Peer,
+  local: Peer,
   admitted: ConnectDecision | undefined,
 ): undefined {
   if (admitted) {
@@ -265,8 +265,8 @@ class Connection implements ClientConnection {
   constructor(
     readonly id: string,
     public socket: Socket | TLSSocket,
-    readonly client: Endpoint,
-    readonly local: Endpoint,
+    readonly client: Peer,
+    readonly local: Peer,
     options: ListenOptions,
     own: ListenerOwn,
   ) {

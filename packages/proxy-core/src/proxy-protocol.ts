@@ -8,7 +8,7 @@ const V1_MAX = 107; // §2.1: the longest v1 line, CRLF included
 /** Addresses plus a generous allowance for TLVs; a longer header is refused. */
 export const PROXY_V2_MAX = 16 + 1024;
 
-export interface Endpoint {
+export interface Peer {
   readonly address: string;
   readonly port: number;
 }
@@ -22,8 +22,8 @@ export type ProxyHeader =
       /** Bytes of the header; what follows belongs to the proxied protocol. */
       readonly consumed: number;
       /** Absent for v1 UNKNOWN and v2 LOCAL (health checks): use the socket's own addresses. */
-      readonly source?: Endpoint;
-      readonly destination?: Endpoint;
+      readonly source?: Peer;
+      readonly destination?: Peer;
     };
 
 /** Parses a PROXY header at the start of `buf`. Pure: no socket, so it is tested with tables. */
@@ -126,7 +126,7 @@ function ipv6(bytes: Buffer): string {
 }
 
 /** A v2 PROXY header for a connection to a backend that asked for one. */
-export function encodeProxyV2(source: Endpoint, destination: Endpoint): Buffer {
+export function encodeProxyV2(source: Peer, destination: Peer): Buffer {
   const v4 = isIPv4(source.address) && isIPv4(destination.address);
   const v6 = !v4 && isIPv6(source.address) && isIPv6(destination.address);
   if (!v4 && !v6) {

@@ -57,14 +57,14 @@ interface Reply {
   readonly type?: string;
 }
 
-type Handler = (url: URL, body: Record<string, unknown>) => Promise<Reply>;
+type RouteHandler = (url: URL, body: Record<string, unknown>) => Promise<Reply>;
 
 interface Route {
   readonly method: 'GET' | 'POST';
   /** Answered without the token: balancers and orchestrators probe these. Every other route
    * needs it even from loopback, which other users of the host or containers of a pod share. */
   readonly open?: boolean;
-  readonly handle: Handler;
+  readonly handle: RouteHandler;
 }
 
 const MAX_BODY = 64 * 1024;

@@ -1,11 +1,11 @@
-import type { BackendClient } from './backend-client.js';
+import type { SmtpBackend } from './backend.js';
 import type { Outlet } from './message-relay.js';
-import type { RecipientOutcome } from './outcome.js';
+import type { BackendAnswer } from './outcome.js';
 import { isPositive, replyText, type SmtpReply } from './reply.js';
 
 /** One backend's part of a transaction, as its recipients were accepted by RCPT. */
 export interface BackendShare {
-  readonly client: BackendClient;
+  readonly client: SmtpBackend;
   /** The MAIL command this backend got, for a transaction begun again. */
   readonly mail: string;
   /** Per recipient: the client's address (what the journal knows it by) and our RCPT command. */
@@ -29,11 +29,11 @@ export async function deliverShare(
   outlet: Outlet,
   earlier: ReadonlyMap<string, string> | undefined,
   timeoutMs: number,
-): Promise<RecipientOutcome[]> {
+): Promise<BackendAnswer[]> {
   const { client, recipients } = share;
   const before = recipients.map((r) => earlier?.get(r.address));
   const fresh = recipients.flatMap((_, i) => (before[i] === undefined ? [i] : []));
-  const outcomes: RecipientOutcome[] = before.map((b) =>
+  const outcomes: BackendAnswer[] = before.map((b) =>
     b === undefined ? undefined : deliveredEarlier(b),
   );
   if (fresh.length === recipients.length) {
@@ -76,7 +76,7 @@ export async function deliverShare(
   return outcomes;
 }
 
-async function expect(client: BackendClient, line: string, timeoutMs: number): Promise<void> {
+async function expect(client: SmtpBackend, line: string, timeoutMs: number): Promise<void> {
   const reply = await client.command(line, timeoutMs);
   if (!isPositive(reply)) throw new Error(`${line} refused: ${reply.code} ${replyText(reply)}`);
 }

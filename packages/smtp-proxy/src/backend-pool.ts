@@ -1,4 +1,4 @@
-import type { BackendClient } from './backend-client.js';
+import type { SmtpBackend } from './backend.js';
 
 export interface BackendPoolOptions {
   /** Idle connections kept per backend; one given back past this is closed. */
@@ -18,7 +18,7 @@ export const defaultBackendPool: BackendPoolOptions = {
 };
 
 interface Idle {
-  readonly client: BackendClient;
+  readonly client: SmtpBackend;
   readonly since: number;
 }
 
@@ -47,7 +47,7 @@ export class BackendPool {
   }
 
   /** An idle connection to the backend `key` names, if one is left open. */
-  take(key: string): BackendClient | undefined {
+  take(key: string): SmtpBackend | undefined {
     const list = this.#idle.get(key);
     while (list && list.length > 0) {
       const { client } = list.pop() as Idle;
@@ -57,7 +57,7 @@ export class BackendPool {
   }
 
   /** A connection between transactions, for another session. */
-  give(key: string, client: BackendClient): void {
+  give(key: string, client: SmtpBackend): void {
     if (client.closed) return;
     let list = this.#idle.get(key);
     if (this.#closed || (list?.length ?? 0) >= this.#options.maxIdlePerBackend) {

@@ -1,7 +1,7 @@
-import type { Endpoint as Peer } from '@homing/proxy-core';
+import type { Peer } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type { SMTPServerSession } from 'smtp-server';
-import type { BackendClient, Wait } from './backend-client.js';
+import type { SmtpBackend, Wait } from './backend.js';
 import { receivedHeader } from './headers.js';
 import { xtext } from './xtext.js';
 
@@ -20,7 +20,7 @@ export interface ClientTrace {
  * the backend does not offer it or refused it: a Received header written here must do instead.
  */
 export async function sendXclient(
-  client: BackendClient,
+  client: SmtpBackend,
   trace: ClientTrace,
   wait: Wait,
 ): Promise<boolean> {

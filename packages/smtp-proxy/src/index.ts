@@ -1,4 +1,4 @@
-export { BackendClient, type BackendClientOptions } from './backend-client.js';
+export { SmtpBackend, type SmtpBackendOptions } from './backend.js';
 export { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
 export { DotStuffer } from './dot-stuff.js';
 export { ReceivedCounter, receivedHeader } from './headers.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RecipientOutcome } from './outcome.js';
+import type { BackendAnswer } from './outcome.js';
 import { isPositive, replyText } from './reply.js';
 
 /** One recipient of a message, as the log names it. */
@@ -17,7 +17,7 @@ export function logMessage(
   from: string,
   size: number,
   recipients: readonly LoggedRecipient[],
-  outcomes: readonly RecipientOutcome[],
+  outcomes: readonly BackendAnswer[],
 ): void {
   const taken = outcomes.filter((r) => r && isPositive(r)).length;
   const result =

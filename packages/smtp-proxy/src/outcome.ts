@@ -5,7 +5,7 @@ import { replyError, type SmtpError, smtpError, smtpReplies } from './smtp-repli
  * One backend's answer to DATA for one recipient; undefined when the connection to that backend
  * was lost before it answered.
  */
-export type RecipientOutcome = SmtpReply | undefined;
+export type BackendAnswer = SmtpReply | undefined;
 
 /** What an SMTP client is told when its message reached all, none or some of the recipients. */
 export type SingleReply =
@@ -20,13 +20,13 @@ export function lostConnection(): SmtpError {
 }
 
 /** LMTP (RFC 2033 §4.2): one reply per recipient, in the client's order. */
-export function perRecipientReplies(outcomes: readonly RecipientOutcome[]): (string | Error)[] {
+export function perRecipientReplies(outcomes: readonly BackendAnswer[]): (string | Error)[] {
   const lost = lostConnection();
   return outcomes.map((r) => (!r ? lost : isPositive(r) ? replyText(r) : replyError(r)));
 }
 
 /** SMTP has one reply for the whole message: 250 only when every recipient's backend said so. */
-export function singleReply(outcomes: readonly RecipientOutcome[]): SingleReply {
+export function singleReply(outcomes: readonly BackendAnswer[]): SingleReply {
   if (outcomes.every((r) => r && isPositive(r))) {
     const texts = [...new Set(outcomes.map((r) => replyText(r as SmtpReply)))];
     const text =

@@ -6,13 +6,13 @@ import {
   type Limits,
   localErrorCode,
   openBackend,
-  type Endpoint as Peer,
+  type Peer,
   type ProxyMetrics,
   type UnavailableReason,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import { BackendClient } from './backend-client.js';
+import { SmtpBackend } from './backend.js';
 import { deliverShare } from './backend-delivery.js';
 import type { BackendPool } from './backend-pool.js';
 import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
@@ -21,12 +21,7 @@ import type { DeliveryJournal } from './journal/journal.js';
 import { journalDown, lookUp, settle } from './journal/journal-step.js';
 import { logMessage } from './message-log.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
-import {
-  lostConnection,
-  perRecipientReplies,
-  type RecipientOutcome,
-  singleReply,
-} from './outcome.js';
+import { type BackendAnswer, lostConnection, perRecipientReplies, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
 import { isPositive } from './reply.js';
 import {
@@ -79,7 +74,7 @@ export interface RouterOptions {
 /** One backend's share of a transaction. */
 interface Delivery {
   readonly backend: Backend;
-  readonly client: BackendClient;
+  readonly client: SmtpBackend;
   /** Indexes into the transaction's accepted recipients. */
   readonly recipients: number[];
   /** The backend was told the client by XCLIENT, so it writes the trace header itself. */
@@ -113,11 +108,11 @@ export class Router {
   #deliveries = new Map<string, Delivery>();
   #accepted: Accepted[] = [];
   /** Open connections by backend name, reused by the session's next transaction. */
-  readonly #idle = new Map<string, BackendClient>();
+  readonly #idle = new Map<string, SmtpBackend>();
   /** Connections told the client by XCLIENT (true), or that refused it (false). */
-  readonly #xclient = new WeakMap<BackendClient, boolean>();
+  readonly #xclient = new WeakMap<SmtpBackend, boolean>();
   /** Where each connection goes back to when the session ends; absent: it is closed. */
-  readonly #poolKeys = new WeakMap<BackendClient, string>();
+  readonly #poolKeys = new WeakMap<SmtpBackend, string>();
   readonly #options: RouterOptions;
   readonly #log: Logger;
 
@@ -189,7 +184,7 @@ export class Router {
     const wait = limits.backendCommandTimeoutMs;
     if (open.mailPending) {
       const from = this.#from;
-      const mailFor = (client: BackendClient) =>
+      const mailFor = (client: SmtpBackend) =>
         `MAIL FROM:<${from?.address ?? ''}>${from ? forwardParams(from, client.extensions, 'mail') : ''}`;
       let failure: unknown;
       let replies = await open.client
@@ -290,7 +285,7 @@ export class Router {
     const timeoutMs = this.#options.limits.backendDataTimeoutMs;
     const accepted = this.#accepted;
     const results = await Promise.all(
-      deliveries.map(async (d, i): Promise<RecipientOutcome[]> => {
+      deliveries.map(async (d, i): Promise<BackendAnswer[]> => {
         const outlet = relay.outlets[i] as Outlet;
         try {
           const found = await known;
@@ -331,7 +326,7 @@ export class Router {
     }
 
     // One outcome per accepted recipient, in the client's order.
-    const outcomes = accepted.map((rcpt, n): RecipientOutcome => {
+    const outcomes = accepted.map((rcpt, n): BackendAnswer => {
       const i = deliveries.indexOf(rcpt.delivery);
       return results[i]?.[rcpt.delivery.recipients.indexOf(n)];
     });
@@ -444,7 +439,7 @@ export class Router {
    * marked down, one deadline for connect, TLS, greeting, LHLO/EHLO and STARTTLS, the outcome
    * counted in its health and the backend-connect metrics.
    */
-  async #connect(backend: Backend, endpoint: Endpoint, lmtp: boolean): Promise<BackendClient> {
+  async #connect(backend: Backend, endpoint: Endpoint, lmtp: boolean): Promise<SmtpBackend> {
     const { health, limits, hostname, metrics } = this.#options;
     const opened = await openBackend({
       backend,
@@ -454,7 +449,7 @@ export class Router {
       limits,
       health,
       greet: (socket, tlsOptions, signal) =>
-        BackendClient.over(
+        SmtpBackend.over(
           socket,
           {
             host: backend.host,

@@ -68,7 +68,7 @@ export interface SmtpListenerOptions {
 }
 
 /** What handles one client session: recipient routing (MX, LMTP) or authenticated submission. */
-type Handler = Router | Submission;
+type SessionHandler = Router | Submission;
 
 /**
  * Starts an MX (SMTP) or LMTP listener. smtp-server speaks to the client; each session gets a
@@ -77,7 +77,7 @@ type Handler = Router | Submission;
  */
 export async function startSmtpListener(options: SmtpListenerOptions): Promise<Server> {
   const log = options.log.child({ listener: options.spec.name, proto: options.kind });
-  const routers = new Map<string, Handler>();
+  const routers = new Map<string, SessionHandler>();
   const submission = options.kind === 'submission' ? options.submission : undefined;
   if (options.kind === 'submission' && !submission)
     throw new Error('a submission listener needs its mode');
@@ -202,7 +202,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       connection.socket.once('close', unregister);
       // smtp-server creates the session; the router is keyed by the id we give it.
       const peer = { address: connection.client, local: connection.local };
-      const router: Handler = submission
+      const router: SessionHandler = submission
         ? new Submission(
             {
               mode: submission.mode,

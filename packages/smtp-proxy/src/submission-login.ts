@@ -1,10 +1,5 @@
-import {
-  type LoginDialect,
-  type Endpoint as Peer,
-  plainReplay,
-  type ReplayVerdict,
-} from '@homing/proxy-core';
-import { BackendClient, type Wait } from './backend-client.js';
+import { type LoginDialect, type Peer, plainReplay, type ReplayVerdict } from '@homing/proxy-core';
+import { SmtpBackend, type Wait } from './backend.js';
 import type { SmtpReply } from './reply.js';
 import { xtext } from './xtext.js';
 
@@ -19,12 +14,12 @@ export interface SubmissionLogin {
  */
 export function submissionDialect(
   hostname: string,
-): LoginDialect<BackendClient, SmtpReply, SubmissionLogin> {
+): LoginDialect<SmtpBackend, SmtpReply, SubmissionLogin> {
   return {
     protocol: 'submission',
     spliced: false,
     greet: (socket, tls, endpoint, limits, signal) =>
-      BackendClient.over(
+      SmtpBackend.over(
         socket,
         {
           host: '',
@@ -71,7 +66,7 @@ export function submissionDialect(
  * offers it (Postfix XCLIENT_README); true when it was accepted.
  */
 export async function xclient(
-  upstream: BackendClient,
+  upstream: SmtpBackend,
   client: Peer,
   helo: string | undefined,
   login: string | undefined,

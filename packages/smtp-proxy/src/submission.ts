@@ -17,7 +17,7 @@ import type {
   SMTPServerDataStream,
   SMTPServerSession,
 } from 'smtp-server';
-import { BackendClient } from './backend-client.js';
+import { SmtpBackend } from './backend.js';
 import { MessageRelay, type Outlet } from './message-relay.js';
 import { forwardParams } from './params.js';
 import { isPositive, replyText } from './reply.js';
@@ -52,7 +52,7 @@ export interface SubmissionOptions {
  * LDAP bind and mail goes to the smarthost, which is told the user with XCLIENT LOGIN=.
  */
 export class Submission {
-  #upstream: BackendClient | undefined;
+  #upstream: SmtpBackend | undefined;
   #user: string | undefined;
   readonly #dialect: ReturnType<typeof submissionDialect>;
   readonly #options: SubmissionOptions;
@@ -207,7 +207,7 @@ export class Submission {
     this.#upstream = undefined;
   }
 
-  #need(): BackendClient {
+  #need(): SmtpBackend {
     if (!this.#upstream || this.#upstream.closed || !this.#user) return this.#lost();
     return this.#upstream;
   }
@@ -222,7 +222,7 @@ export class Submission {
     return this.#options.limits.backendCommandTimeoutMs;
   }
 
-  async #connectSmarthost(login: string, session: SMTPServerSession): Promise<BackendClient> {
+  async #connectSmarthost(login: string, session: SMTPServerSession): Promise<SmtpBackend> {
     const smarthost = this.#options.smarthost;
     if (!smarthost) throw smtpError(smtpReplies.submissionNotConfigured);
     const upstream = await this.#open(
@@ -247,12 +247,12 @@ export class Submission {
     tls: SmarthostOptions['tls'],
     backendTls: { verify: boolean; caFile?: string | undefined },
     key: string,
-  ): Promise<BackendClient> {
+  ): Promise<SmtpBackend> {
     const { health, limits, hostname } = this.#options;
     if (health.isDown(key)) throw smtpError(smtpReplies.mailServerUnavailable);
     const deadline = new Deadline(limits.backendConnectTimeoutMs);
     try {
-      const upstream = await BackendClient.open(
+      const upstream = await SmtpBackend.open(
         {
           host,
           port,

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { BackendClient } from '../src/backend-client.js';
+import type { SmtpBackend } from '../src/backend.js';
 import { BackendPool } from '../src/backend-pool.js';
 
 /** Enough of a connection for the pool: whether it is closed, and closing it. */
-type Fake = BackendClient & { name: string; quits: number; closed: boolean };
+type Fake = SmtpBackend & { name: string; quits: number; closed: boolean };
 
 function connection(name: string): Fake {
   const c = {

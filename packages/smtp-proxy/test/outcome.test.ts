@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type BackendAnswer,
   perRecipientReplies,
-  type RecipientOutcome,
   type SingleReply,
   singleReply,
 } from '../src/outcome.js';
@@ -30,7 +30,7 @@ function shown(result: SingleReply): [string, number, string] {
 describe('singleReply', () => {
   const retryLost = '4.4.2 Connection to the mailbox server lost, try again later';
   const retrySome = '4.3.0 Delivery failed for some recipients, try again later';
-  const cases: [string, RecipientOutcome[], [string, number, string]][] = [
+  const cases: [string, BackendAnswer[], [string, number, string]][] = [
     ['one 250', [ok], ['delivered', 250, '2.0.0 Ok: queued as A1']],
     ['the same 250 twice: said once', [ok, ok], ['delivered', 250, '2.0.0 Ok: queued as A1']],
     [

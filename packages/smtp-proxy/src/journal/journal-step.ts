@@ -1,6 +1,6 @@
 import type { ProxyMetrics } from '@homing/proxy-core';
 import type { Logger } from 'pino';
-import type { RecipientOutcome } from '../outcome.js';
+import type { BackendAnswer } from '../outcome.js';
 import { isPositive, replyText, type SmtpReply } from '../reply.js';
 import type { DeliveryJournal } from './journal.js';
 
@@ -47,7 +47,7 @@ export async function settle(
   found: Known,
   retry: boolean,
   addresses: readonly string[],
-  outcomes: readonly RecipientOutcome[],
+  outcomes: readonly BackendAnswer[],
   metrics: ProxyMetrics,
   log: Logger,
 ): Promise<void> {

@@ -15,7 +15,7 @@ export interface ImapCommand {
   readonly args: Token[];
 }
 
-export type FrameEvent =
+export type ReadEvent =
   | ImapCommand
   /** A synchronizing literal was announced within limits: answer `+` to get its bytes. */
   | { readonly type: 'continue' }
@@ -30,7 +30,7 @@ export type FrameEvent =
       readonly fatal: boolean;
     };
 
-export interface FramerLimits {
+export interface ReaderLimits {
   readonly lineBytes: number;
   readonly literalBytes: number;
   /**
@@ -47,7 +47,7 @@ type Piece = { readonly text: Buffer } | { readonly literal: Buffer };
 
 const LITERAL_SPEC = /\{(\d{1,20})(\+?)\}$/;
 
-export class ImapFramer {
+export class ImapReader {
   #buffer: Buffer = Buffer.alloc(0);
   /**
    * Chunks not yet joined to `#buffer`: a line that comes a byte at a time is joined once it is
@@ -63,9 +63,9 @@ export class ImapFramer {
   #failed = false;
   /** An ID line past its allowance is dropped to its end and refused; the tag answers it. */
   #skipping: { tag: string | undefined } | undefined;
-  readonly #limits: FramerLimits;
+  readonly #limits: ReaderLimits;
 
-  constructor(limits: FramerLimits) {
+  constructor(limits: ReaderLimits) {
     this.#limits = limits;
   }
 
@@ -92,7 +92,7 @@ export class ImapFramer {
     return rest;
   }
 
-  next(): FrameEvent | undefined {
+  next(): ReadEvent | undefined {
     if (this.#failed) return undefined;
     for (;;) {
       if (this.#parts.length > 0 && this.#mustJoin()) this.#join();
@@ -175,7 +175,7 @@ export class ImapFramer {
     return ID_START.test(start) ? idLineBytes : lineBytes;
   }
 
-  #complete(): FrameEvent {
+  #complete(): ReadEvent {
     const pieces = this.#pieces;
     this.#reset();
     try {
@@ -191,7 +191,7 @@ export class ImapFramer {
     this.#literalBytes = 0;
   }
 
-  #fatal(kind: 'too-long' | 'literal-too-big', message: string, tag?: string): FrameEvent {
+  #fatal(kind: 'too-long' | 'literal-too-big', message: string, tag?: string): ReadEvent {
     this.#failed = true;
     this.#buffer = Buffer.alloc(0);
     this.#parts = [];

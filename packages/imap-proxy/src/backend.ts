@@ -15,7 +15,7 @@ export interface TaggedResponse {
 const TAGGED = /^(\S+) (OK|NO|BAD)(?: \[([^\]]*)\])? ?(.*)$/i;
 
 /** The proxy's side of a pre-login IMAP conversation with a backend. */
-export class BackendSession {
+export class ImapBackend {
   socket: Socket | TLSSocket;
   #reader: LineReader;
   #tag = 0;

@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { type FrameEvent, ImapFramer } from '../src/framer.js';
+import { ImapReader, type ReadEvent } from '../src/reader.js';
 
 const limits = { lineBytes: 1024, literalBytes: 100 };
 
-function frames(input: string | Buffer, l = limits): FrameEvent[] {
-  const framer = new ImapFramer(l);
-  framer.push(typeof input === 'string' ? Buffer.from(input, 'latin1') : input);
-  const out: FrameEvent[] = [];
-  for (let e = framer.next(); e; e = framer.next()) out.push(e);
+function frames(input: string | Buffer, l = limits): ReadEvent[] {
+  const reader = new ImapReader(l);
+  reader.push(typeof input === 'string' ? Buffer.from(input, 'latin1') : input);
+  const out: ReadEvent[] = [];
+  for (let e = reader.next(); e; e = reader.next()) out.push(e);
   return out;
 }
 
-describe('ImapFramer: commands', () => {
+describe('ImapReader: commands', () => {
   it.each([
     ['a1 NOOP\r\n', 'a1', 'NOOP', []],
     ['a1 noop\r\n', 'a1', 'NOOP', []],
@@ -53,16 +53,16 @@ describe('ImapFramer: commands', () => {
   });
 });
 
-describe('ImapFramer: literals', () => {
+describe('ImapReader: literals', () => {
   it('asks for a synchronizing literal and reads it', () => {
-    const framer = new ImapFramer(limits);
-    framer.push(Buffer.from('a LOGIN {5}\r\n'));
-    expect(framer.next()).toEqual({ type: 'continue' });
-    expect(framer.next()).toBeUndefined();
-    framer.push(Buffer.from('alice {3}\r\n'));
-    expect(framer.next()).toEqual({ type: 'continue' });
-    framer.push(Buffer.from('p\r\n\r\n'));
-    expect(framer.next()).toEqual({
+    const reader = new ImapReader(limits);
+    reader.push(Buffer.from('a LOGIN {5}\r\n'));
+    expect(reader.next()).toEqual({ type: 'continue' });
+    expect(reader.next()).toBeUndefined();
+    reader.push(Buffer.from('alice {3}\r\n'));
+    expect(reader.next()).toEqual({ type: 'continue' });
+    reader.push(Buffer.from('p\r\n\r\n'));
+    expect(reader.next()).toEqual({
       type: 'command',
       tag: 'a',
       name: 'LOGIN',
@@ -111,13 +111,13 @@ describe('ImapFramer: literals', () => {
   });
 });
 
-describe('ImapFramer: hostile input', () => {
+describe('ImapReader: hostile input', () => {
   it('stops on a line longer than the limit, even without a line end', () => {
-    const framer = new ImapFramer(limits);
-    framer.push(Buffer.alloc(1025, 0x41));
-    expect(framer.next()).toMatchObject({ type: 'error', kind: 'too-long', fatal: true });
-    framer.push(Buffer.from('\r\na NOOP\r\n'));
-    expect(framer.next()).toBeUndefined();
+    const reader = new ImapReader(limits);
+    reader.push(Buffer.alloc(1025, 0x41));
+    expect(reader.next()).toMatchObject({ type: 'error', kind: 'too-long', fatal: true });
+    reader.push(Buffer.from('\r\na NOOP\r\n'));
+    expect(reader.next()).toBeUndefined();
   });
 
   describe('the ID allowance', () => {
@@ -129,12 +129,12 @@ describe('ImapFramer: hostile input', () => {
 
     it('takes an ID as large as RFC 2971 allows (~32 KB), in one piece or byte by byte', () => {
       expect(rfcMax.length).toBeGreaterThan(31_000);
-      const whole = new ImapFramer(idLimits);
+      const whole = new ImapReader(idLimits);
       whole.push(Buffer.from(rfcMax));
       const command = whole.next();
       expect(command).toMatchObject({ type: 'command', tag: 'a', name: 'ID' });
       expect((command as { args: unknown[][] }).args[0]).toHaveLength(60);
-      const slow = new ImapFramer(idLimits);
+      const slow = new ImapReader(idLimits);
       let event: unknown;
       for (const byte of Buffer.from(rfcMax)) {
         slow.push(Buffer.from([byte]));
@@ -148,13 +148,13 @@ describe('ImapFramer: hostile input', () => {
       ['byte by byte', 1],
       ['in chunks of 4 KB', 4096],
     ])('refuses an ID beyond the allowance without closing, %s', (name, size) => {
-      const framer = new ImapFramer(idLimits);
+      const reader = new ImapReader(idLimits);
       const input = Buffer.from(`i ID ("a" "${'v'.repeat(50_000)}")\r\nz NOOP\r\n`);
       const step = name === 'in one piece' ? input.length : size;
       const events: unknown[] = [];
       for (let at = 0; at < input.length; at += step) {
-        framer.push(input.subarray(at, at + step));
-        for (let e = framer.next(); e !== undefined; e = framer.next()) events.push(e);
+        reader.push(input.subarray(at, at + step));
+        for (let e = reader.next(); e !== undefined; e = reader.next()) events.push(e);
       }
       expect(events).toEqual([
         { type: 'error', kind: 'too-long', tag: 'i', message: 'ID too long', fatal: false },
@@ -168,17 +168,17 @@ describe('ImapFramer: hostile input', () => {
       ['a tag too long to be one', `${'t'.repeat(100)} ID ${'x'.repeat(5000)}\r\n`],
       ['ID without its space', `a ID${'x'.repeat(5000)}\r\n`],
     ])('refuses %s', (_name, input) => {
-      const framer = new ImapFramer(idLimits);
-      framer.push(Buffer.from(input));
+      const reader = new ImapReader(idLimits);
+      reader.push(Buffer.from(input));
       const events: unknown[] = [];
-      for (let e = framer.next(); e !== undefined; e = framer.next()) events.push(e);
+      for (let e = reader.next(); e !== undefined; e = reader.next()) events.push(e);
       expect(events.at(-1)).toMatchObject({ type: 'error', kind: 'too-long' });
     });
 
     it('is off when not larger than the line limit', () => {
-      const framer = new ImapFramer({ ...idLimits, idLineBytes: 10 });
-      framer.push(Buffer.from(rfcMax));
-      expect(framer.next()).toMatchObject({ type: 'error', kind: 'too-long' });
+      const reader = new ImapReader({ ...idLimits, idLineBytes: 10 });
+      reader.push(Buffer.from(rfcMax));
+      expect(reader.next()).toMatchObject({ type: 'error', kind: 'too-long' });
     });
   });
 
@@ -213,17 +213,17 @@ describe('ImapFramer: hostile input', () => {
   });
 
   it('returns a raw line when asked (SASL response)', () => {
-    const framer = new ImapFramer(limits);
-    framer.expectLine();
-    framer.push(Buffer.from('AGFsaWNl\r\nb NOOP\r\n'));
-    expect(framer.next()).toEqual({ type: 'line', line: Buffer.from('AGFsaWNl') });
-    expect(framer.next()).toMatchObject({ type: 'command', tag: 'b' });
+    const reader = new ImapReader(limits);
+    reader.expectLine();
+    reader.push(Buffer.from('AGFsaWNl\r\nb NOOP\r\n'));
+    expect(reader.next()).toEqual({ type: 'line', line: Buffer.from('AGFsaWNl') });
+    expect(reader.next()).toMatchObject({ type: 'command', tag: 'b' });
   });
 
   it('hands back unframed bytes', () => {
-    const framer = new ImapFramer(limits);
-    framer.push(Buffer.from('a NOOP\r\nb SEL'));
-    framer.next();
-    expect(framer.takeRest().toString()).toBe('b SEL');
+    const reader = new ImapReader(limits);
+    reader.push(Buffer.from('a NOOP\r\nb SEL'));
+    reader.next();
+    expect(reader.takeRest().toString()).toBe('b SEL');
   });
 });

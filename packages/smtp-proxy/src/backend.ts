@@ -1,13 +1,13 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { connectBackend, connectTls, LineReader, type Endpoint as Peer } from '@homing/proxy-core';
+import { connectBackend, connectTls, LineReader, type Peer } from '@homing/proxy-core';
 import type { DataTarget, Outlet } from './message-relay.js';
 import { extensions, ReplyCollector, type SmtpReply } from './reply.js';
 
 /** How long to wait for a reply: an abort signal, or milliseconds. */
 export type Wait = AbortSignal | number;
 
-export interface BackendClientOptions {
+export interface SmtpBackendOptions {
   readonly host: string;
   readonly port: number;
   readonly lmtp: boolean;
@@ -28,7 +28,7 @@ export interface BackendClientOptions {
  * The proxy's SMTP/LMTP client towards one backend, one step at a time, so that a backend's
  * answer to each RCPT reaches the sender while it waits for that answer (RFC 5321 §4.1.1).
  */
-export class BackendClient implements DataTarget {
+export class SmtpBackend implements DataTarget {
   extensions = new Map<string, string>();
   #socket: Socket | TLSSocket;
   #reader: LineReader;
@@ -41,7 +41,7 @@ export class BackendClient implements DataTarget {
 
   private constructor(
     socket: Socket | TLSSocket,
-    readonly options: BackendClientOptions,
+    readonly options: SmtpBackendOptions,
   ) {
     this.#socket = socket;
     this.#reader = new LineReader(socket, options.maxLineBytes);
@@ -52,7 +52,7 @@ export class BackendClient implements DataTarget {
   }
 
   /** Connect, greeting, EHLO/LHLO and STARTTLS, all within `signal`'s deadline. */
-  static async open(options: BackendClientOptions, signal: AbortSignal): Promise<BackendClient> {
+  static async open(options: SmtpBackendOptions, signal: AbortSignal): Promise<SmtpBackend> {
     const socket = await connectBackend(
       {
         host: options.host,
@@ -64,16 +64,16 @@ export class BackendClient implements DataTarget {
       },
       signal,
     );
-    return BackendClient.over(socket, options, signal);
+    return SmtpBackend.over(socket, options, signal);
   }
 
   /** Greeting, EHLO/LHLO and STARTTLS on a connection already open (implicit TLS done). */
   static async over(
     socket: Socket | TLSSocket,
-    options: BackendClientOptions,
+    options: SmtpBackendOptions,
     signal: AbortSignal,
-  ): Promise<BackendClient> {
-    const client = new BackendClient(socket, options);
+  ): Promise<SmtpBackend> {
+    const client = new SmtpBackend(socket, options);
     try {
       const greeting = await client.#read(signal);
       if (greeting.code !== 220)

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackendClient } from '../src/backend-client.js';
+import { SmtpBackend } from '../src/backend.js';
 
 /** A scripted LMTP server on loopback: greets, answers LHLO, then answers what `reply` says. */
 async function scriptedBackend(reply: (line: string) => string | undefined) {
@@ -38,7 +38,7 @@ let backend: Awaited<ReturnType<typeof scriptedBackend>> | undefined;
 afterEach(() => backend?.close());
 
 function open(port: number) {
-  return BackendClient.open(
+  return SmtpBackend.open(
     {
       host: '127.0.0.1',
       port,
@@ -52,7 +52,7 @@ function open(port: number) {
   );
 }
 
-describe('BackendClient waits', () => {
+describe('SmtpBackend waits', () => {
   it('a reply that does not come in time fails the command and closes the connection', async () => {
     backend = await scriptedBackend((line) => (line.startsWith('NOOP') ? '250 ok\r\n' : undefined));
     const client = await open(backend.port);
