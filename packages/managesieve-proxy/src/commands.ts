@@ -1,6 +1,6 @@
 import { answerSaslResponse, type SaslMechanism } from '@homing/proxy-core';
 import { saslMechanisms } from './capabilities.js';
-import { noopTagged, sieveReplies as r, saslErrors } from './replies.js';
+import { noopTagged, sieveReplies as r } from './replies.js';
 import type { SieveSession } from './session.js';
 
 export interface CommandSpec {
@@ -68,19 +68,5 @@ async function authenticate(session: SieveSession, args: readonly string[]): Pro
     return;
   }
   // An empty string is an empty initial response: base64 of no bytes.
-  await saslResponse(session, mechanism, initial);
-}
-
-/** The client's SASL data: the initial response, or its answer to our empty challenge. */
-export function saslResponse(
-  session: SieveSession,
-  mechanism: SaslMechanism,
-  response: string,
-): Promise<void> {
-  return answerSaslResponse(mechanism, response, {
-    refusals: saslErrors,
-    refuse: (reply) => session.reply(reply.line),
-    failLogin: () => session.failLogin(performance.now()),
-    login: (credentials) => session.login(credentials),
-  });
+  await answerSaslResponse(mechanism, initial, session);
 }

@@ -1,7 +1,7 @@
 import { answerSaslResponse, type SaslMechanism } from '@homing/proxy-core';
 import { saslMechanisms } from './capabilities.js';
 import { parseAuthArgument } from './command.js';
-import { pop3Replies as r, saslErrors } from './replies.js';
+import { pop3Replies as r } from './replies.js';
 import type { Pop3Session } from './session.js';
 
 export interface CommandSpec {
@@ -87,19 +87,5 @@ async function auth(session: Pop3Session, argument: string | undefined): Promise
     return;
   }
   // RFC 5034 §4: "=" is an empty initial response.
-  await saslResponse(session, mechanism, parsed.initial);
-}
-
-/** The client's answer to AUTH: an initial response, or the line after our "+ " challenge. */
-export function saslResponse(
-  session: Pop3Session,
-  mechanism: SaslMechanism,
-  response: string,
-): Promise<void> {
-  return answerSaslResponse(mechanism, response, {
-    refusals: saslErrors,
-    refuse: (reply) => session.reply(reply.line),
-    failLogin: () => session.failLogin(performance.now()),
-    login: (credentials) => session.login(credentials),
-  });
+  await answerSaslResponse(mechanism, parsed.initial, session);
 }
