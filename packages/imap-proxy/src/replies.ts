@@ -1,4 +1,4 @@
-import { type LoginOutcome, type SaslStep, replyTexts as t } from '@homing/proxy-core';
+import { type LoginOutcome, type SaslRefusal, replyTexts as t } from '@homing/proxy-core';
 
 /** A status response the proxy words itself (RFC 9051 §7.1), without its tag. */
 export interface ImapReply {
@@ -85,8 +85,7 @@ export function tooBig(message: string): ImapReply {
   return syntaxError(message.charAt(0).toUpperCase() + message.slice(1), 'TOOBIG');
 }
 
-/** A SASL response that is no answer: the client's syntax, not its credentials. */
-export const saslErrors: Record<Exclude<SaslStep['kind'], 'credentials' | 'no-user'>, ImapReply> = {
+export const saslErrors: Record<SaslRefusal, ImapReply> = {
   cancelled: imapReplies.authCancelled,
   'bad-base64': imapReplies.badBase64,
   malformed: imapReplies.malformedPlain,

@@ -1,4 +1,5 @@
 import {
+  answerSaslResponse,
   type ClientConnection,
   type Credentials,
   failedLogin,
@@ -6,7 +7,6 @@ import {
   PreloginSession,
   type ProtocolListenerOptions,
   preloginTexts,
-  readSaslResponse,
   type SaslMechanism,
 } from '@homing/proxy-core';
 import { preauthCapabilities } from './capabilities.js';
@@ -168,21 +168,16 @@ export class ImapSession extends PreloginSession<ReadEvent> {
     this.reply('+ ');
   }
 
-  async #saslResponse(tag: string, mechanism: SaslMechanism, response: string): Promise<void> {
-    const step = readSaslResponse(mechanism, response);
-    switch (step.kind) {
-      case 'cancelled':
-      case 'bad-base64':
-      case 'malformed':
-        this.reply(tagged(tag, saslErrors[step.kind]));
-        return;
-      case 'no-user':
+  #saslResponse(tag: string, mechanism: SaslMechanism, response: string): Promise<void> {
+    return answerSaslResponse(mechanism, response, {
+      refusals: saslErrors,
+      refuse: (reply) => this.reply(tagged(tag, reply)),
+      failLogin: async () => {
         await failedLogin(this.conn, 'imap', this.limits, performance.now());
         this.reply(tagged(tag, r.authFailed));
-        return;
-      case 'credentials':
-        await this.#login(tag, step.credentials);
-    }
+      },
+      login: (credentials) => this.#login(tag, credentials),
+    });
   }
 
   #canStartTls(): boolean {

@@ -1,6 +1,6 @@
-import { readSaslResponse, type SaslMechanism } from '@homing/proxy-core';
+import { answerSaslResponse, type SaslMechanism } from '@homing/proxy-core';
 import { saslMechanisms } from './capabilities.js';
-import { noopTagged, sieveReplies as r, saslErrors } from './replies.js';
+import { noopTagged, sieveReplies as r } from './replies.js';
 import type { SieveSession } from './session.js';
 
 export interface CommandSpec {
@@ -68,26 +68,5 @@ async function authenticate(session: SieveSession, args: readonly string[]): Pro
     return;
   }
   // An empty string is an empty initial response: base64 of no bytes.
-  await saslResponse(session, mechanism, initial);
-}
-
-/** The client's SASL data: the initial response, or its answer to our empty challenge. */
-export async function saslResponse(
-  session: SieveSession,
-  mechanism: SaslMechanism,
-  response: string,
-): Promise<void> {
-  const step = readSaslResponse(mechanism, response);
-  switch (step.kind) {
-    case 'cancelled':
-    case 'bad-base64':
-    case 'malformed':
-      session.reply(saslErrors[step.kind].line);
-      return;
-    case 'no-user':
-      // No user to look up: fail as a wrong token would, after the same delay.
-      return session.failLogin(performance.now());
-    case 'credentials':
-      await session.login(step.credentials);
-  }
+  await answerSaslResponse(mechanism, initial, session);
 }

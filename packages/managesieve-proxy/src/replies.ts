@@ -1,7 +1,7 @@
 import {
   invalidCommandText,
   type LoginOutcome,
-  type SaslStep,
+  type SaslRefusal,
   replyTexts as t,
 } from '@homing/proxy-core';
 import { quoted } from './command.js';
@@ -92,11 +92,7 @@ export function noopTagged(tag: string): string {
   return `OK (TAG ${quoted(tag)}) "Done."`;
 }
 
-/** A SASL response that is no answer: the client's syntax, not its credentials. */
-export const saslErrors: Record<
-  Exclude<SaslStep['kind'], 'credentials' | 'no-user'>,
-  SieveReply
-> = {
+export const saslErrors: Record<SaslRefusal, SieveReply> = {
   cancelled: sieveReplies.authCancelled,
   'bad-base64': sieveReplies.badBase64,
   malformed: sieveReplies.malformedPlain,

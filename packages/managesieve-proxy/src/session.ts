@@ -1,4 +1,5 @@
 import {
+  answerSaslResponse,
   type ClientConnection,
   type Credentials,
   failedLogin,
@@ -7,14 +8,21 @@ import {
   type ProtocolListenerOptions,
   preloginTexts,
   relayedAnswers,
+  type SaslAnswers,
   type SaslMechanism,
 } from '@homing/proxy-core';
 import { type BackendExtensions, preauthCapabilities } from './capabilities.js';
 import { type ParsedCommand, parseCommand, parseSaslAnswer } from './command.js';
-import { commandSpec, saslResponse } from './commands.js';
+import { commandSpec } from './commands.js';
 import { sieveDialect } from './login.js';
 import { type ReadEvent, SieveReader } from './reader.js';
-import { fatal, invalidCommand, sieveReplies as r } from './replies.js';
+import {
+  fatal,
+  invalidCommand,
+  sieveReplies as r,
+  type SieveReply,
+  saslErrors,
+} from './replies.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type SieveSessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
@@ -24,9 +32,10 @@ const answers = relayedAnswers(r);
 const texts = preloginTexts(r);
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
-export class SieveSession extends PreloginSession<ReadEvent> {
+export class SieveSession extends PreloginSession<ReadEvent> implements SaslAnswers<SieveReply> {
   protected readonly protocol = 'managesieve';
   protected readonly texts = texts;
+  readonly refusals = saslErrors;
   readonly #options: SieveSessionOptions;
   readonly #reader: SieveReader;
   #commands = 0;
@@ -90,9 +99,13 @@ export class SieveSession extends PreloginSession<ReadEvent> {
     if (this.conn.secure) this.reply(...this.capabilities(), r.tlsDone.line);
   }
 
-  /** Answers a failed login once the failed-login delay has passed since `startedAt`. */
-  async failLogin(startedAt: number): Promise<void> {
-    await failedLogin(this.conn, 'managesieve', this.limits, startedAt);
+  refuse(reply: SieveReply): void {
+    this.reply(reply.line);
+  }
+
+  /** A SASL response that names no user: failed like a wrong password, after the same delay. */
+  async failLogin(): Promise<void> {
+    await failedLogin(this.conn, 'managesieve', this.limits, performance.now());
     this.reply(r.authFailed.line);
   }
 
@@ -134,7 +147,7 @@ export class SieveSession extends PreloginSession<ReadEvent> {
       this.#awaitingSasl = undefined;
       const answer = event.type === 'command' ? parseSaslAnswer(event.tokens) : undefined;
       if (answer === undefined) this.reply(r.saslAnswerExpected.line);
-      else await saslResponse(this, sasl, answer);
+      else await answerSaslResponse(sasl, answer, this);
       return;
     }
     const command: ParsedCommand =

@@ -1,7 +1,7 @@
-import { readSaslResponse, type SaslMechanism } from '@homing/proxy-core';
+import { answerSaslResponse, type SaslMechanism } from '@homing/proxy-core';
 import { saslMechanisms } from './capabilities.js';
 import { parseAuthArgument } from './command.js';
-import { pop3Replies as r, saslErrors } from './replies.js';
+import { pop3Replies as r } from './replies.js';
 import type { Pop3Session } from './session.js';
 
 export interface CommandSpec {
@@ -87,26 +87,5 @@ async function auth(session: Pop3Session, argument: string | undefined): Promise
     return;
   }
   // RFC 5034 §4: "=" is an empty initial response.
-  await saslResponse(session, mechanism, parsed.initial);
-}
-
-/** The client's answer to AUTH: an initial response, or the line after our "+ " challenge. */
-export async function saslResponse(
-  session: Pop3Session,
-  mechanism: SaslMechanism,
-  response: string,
-): Promise<void> {
-  const step = readSaslResponse(mechanism, response);
-  switch (step.kind) {
-    case 'cancelled':
-    case 'bad-base64':
-    case 'malformed':
-      session.reply(saslErrors[step.kind].line);
-      return;
-    case 'no-user':
-      // No user to look up: fail as a wrong token would, after the same delay.
-      return session.failLogin(performance.now());
-    case 'credentials':
-      await session.login(step.credentials);
-  }
+  await answerSaslResponse(mechanism, parsed.initial, session);
 }

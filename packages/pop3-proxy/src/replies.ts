@@ -1,7 +1,7 @@
 import {
   invalidCommandText,
   type LoginOutcome,
-  type SaslStep,
+  type SaslRefusal,
   replyTexts as t,
 } from '@homing/proxy-core';
 
@@ -81,11 +81,7 @@ export function invalidCommand(reason: string): Pop3OwnReply {
   return syntaxError(invalidCommandText(reason));
 }
 
-/** A SASL response that is no answer: the client's syntax, not its credentials. */
-export const saslErrors: Record<
-  Exclude<SaslStep['kind'], 'credentials' | 'no-user'>,
-  Pop3OwnReply
-> = {
+export const saslErrors: Record<SaslRefusal, Pop3OwnReply> = {
   cancelled: pop3Replies.authCancelled,
   'bad-base64': pop3Replies.badBase64,
   malformed: pop3Replies.malformedPlain,

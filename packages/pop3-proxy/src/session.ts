@@ -1,4 +1,5 @@
 import {
+  answerSaslResponse,
   type ClientConnection,
   type Credentials,
   failedLogin,
@@ -7,14 +8,15 @@ import {
   type ProtocolListenerOptions,
   preloginTexts,
   relayedAnswers,
+  type SaslAnswers,
   type SaslMechanism,
 } from '@homing/proxy-core';
 import { preauthCapabilities } from './capabilities.js';
 import { parseCommand } from './command.js';
-import { commandSpec, saslResponse } from './commands.js';
+import { commandSpec } from './commands.js';
 import { pop3Dialect } from './login.js';
 import { Pop3Reader, type ReadEvent } from './reader.js';
-import { invalidCommand, pop3Replies as r } from './replies.js';
+import { invalidCommand, type Pop3OwnReply, pop3Replies as r, saslErrors } from './replies.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
@@ -24,9 +26,10 @@ const answers = relayedAnswers(r);
 const texts = preloginTexts(r);
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
-export class Pop3Session extends PreloginSession<ReadEvent> {
+export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswers<Pop3OwnReply> {
   protected readonly protocol = 'pop3';
   protected readonly texts = texts;
+  readonly refusals = saslErrors;
   readonly #options: Pop3SessionOptions;
 
   protected greeting(): string {
@@ -87,9 +90,13 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
     await this.upgradeTls(tls);
   }
 
-  /** Answers a failed login once the failed-login delay has passed since `startedAt`. */
-  async failLogin(startedAt: number): Promise<void> {
-    await failedLogin(this.conn, 'pop3', this.limits, startedAt);
+  refuse(reply: Pop3OwnReply): void {
+    this.reply(reply.line);
+  }
+
+  /** A SASL response that names no user: failed like a wrong password, after the same delay. */
+  async failLogin(): Promise<void> {
+    await failedLogin(this.conn, 'pop3', this.limits, performance.now());
     this.reply(r.authFailed.line);
   }
 
@@ -123,7 +130,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> {
     const sasl = this.#awaitingSasl;
     if (sasl) {
       this.#awaitingSasl = undefined;
-      await saslResponse(this, sasl, event.line.toString('latin1'));
+      await answerSaslResponse(sasl, event.line.toString('latin1'), this);
       return;
     }
     this.#commands += 1;

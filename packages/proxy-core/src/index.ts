@@ -77,13 +77,16 @@ export {
 export { failFastRedis, type RedisClientSettings } from './redis-client.js';
 export { invalidCommandText, replyTexts } from './reply-texts.js';
 export {
+  answerSaslResponse,
   decodeBase64,
   decodePlain,
   encodePlain,
   oauthUser,
   type PlainCredentials,
   readSaslResponse,
+  type SaslAnswers,
   type SaslMechanism,
+  type SaslRefusal,
   type SaslStep,
 } from './sasl.js';
 export {

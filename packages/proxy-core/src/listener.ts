@@ -288,10 +288,16 @@ class Connection implements ClientConnection {
 /** One function for every socket, rather than a closure each. */
 export function ignoreErrors(): void {}
 
-/** Says why and closes; a client that does not close in a second is cut off. */
+/**
+ * How long a refused client may take to read why and close. A constant, not a limit: the refusal
+ * is said either way, and a refused connection should not hold a socket for long.
+ */
+const refusalLingerMs = 1000;
+
+/** Says why and closes; a client that does not close in time is cut off. */
 function refuse(stream: Socket | TLSSocket, line: string | undefined): void {
   stream.end(`${line ?? 'Too many connections'}\r\n`);
-  setTimeout(() => stream.destroy(), 1000).unref();
+  setTimeout(() => stream.destroy(), refusalLingerMs).unref();
 }
 
 /** Reads exactly the PROXY header, putting back whatever follows it. */

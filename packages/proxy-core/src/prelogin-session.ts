@@ -9,6 +9,13 @@ import type { SessionEntry, SessionInfo, SessionProtocol, SessionRegistry } from
 import { SplicedSession } from './spliced-session.js';
 import type { ServerTls } from './tls.js';
 
+/**
+ * How long a session the proxy closes keeps its socket, ended, for the client to read the last
+ * reply and close its side; then the socket is destroyed. A constant, not a limit: the client has
+ * its answer by then, and the wait only bounds how long a finished session holds a socket.
+ */
+const closeLingerMs = 2000;
+
 /** The lines a protocol says at the moments every session has. */
 export interface PreloginTexts {
   readonly idle: string;
@@ -149,7 +156,7 @@ export abstract class PreloginSession<Event> {
     this.reply(...lines);
     this.closed = true;
     this.conn.socket.end();
-    setTimeout(() => this.conn.socket.destroy(), 2000).unref();
+    setTimeout(() => this.conn.socket.destroy(), closeLingerMs).unref();
     this.#finish(reason, { up: 0, down: 0 });
   }
 

@@ -1,7 +1,7 @@
 /**
  * The SASL a proxy reads itself, the same for every protocol: strict base64, PLAIN (RFC 4616),
  * and the user named in an XOAUTH2 or OAUTHBEARER (RFC 7628) message, whose token only the
- * backend checks. Each protocol turns a `SaslStep` into its own reply.
+ * backend checks. `answerSaslResponse` acts on a `SaslStep` with each protocol's own replies.
  */
 import type { Credentials } from './credentials.js';
 
@@ -23,6 +23,18 @@ export type SaslStep =
   | { readonly kind: 'malformed' }
   /** An OAuth message that names no user: answered like a wrong token, after the same delay. */
   | { readonly kind: 'no-user' };
+
+/** A response that is no answer: the client's syntax, not its credentials. */
+export type SaslRefusal = Exclude<SaslStep['kind'], 'credentials' | 'no-user'>;
+
+/** What a protocol's session does with each `SaslStep`, in its own replies. */
+export interface SaslAnswers<Reply> {
+  readonly refusals: Readonly<Record<SaslRefusal, Reply>>;
+  refuse(reply: Reply): void;
+  /** No user to look up: fail as a wrong token would, after the same delay. */
+  failLogin(): Promise<void>;
+  login(credentials: Credentials): Promise<void>;
+}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -90,6 +102,26 @@ export function readSaslResponse(mechanism: SaslMechanism, response: string): Sa
   const user = oauthUser(mechanism, decoded);
   if (user === undefined) return { kind: 'no-user' };
   return { kind: 'credentials', credentials: { mechanism, user, response: decoded } };
+}
+
+/** Reads one SASL response and answers it through the protocol's session. */
+export async function answerSaslResponse<Reply>(
+  mechanism: SaslMechanism,
+  response: string,
+  answers: SaslAnswers<Reply>,
+): Promise<void> {
+  const step = readSaslResponse(mechanism, response);
+  switch (step.kind) {
+    case 'cancelled':
+    case 'bad-base64':
+    case 'malformed':
+      answers.refuse(answers.refusals[step.kind]);
+      return;
+    case 'no-user':
+      return answers.failLogin();
+    case 'credentials':
+      return answers.login(step.credentials);
+  }
 }
 
 function text(bytes: Buffer): string | undefined {

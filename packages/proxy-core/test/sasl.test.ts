@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  answerSaslResponse,
   decodeBase64,
   decodePlain,
   encodePlain,
   oauthUser,
   readSaslResponse,
+  type SaslAnswers,
 } from '../src/sasl.js';
 
 describe('decodeBase64', () => {
@@ -135,5 +137,31 @@ describe('readSaslResponse', () => {
     ['OAUTHBEARER', Buffer.from('q,a=alice,\u0001').toString('base64'), 'no-user'],
   ] as const)('%s %j is %s', (mechanism, response, kind) => {
     expect(readSaslResponse(mechanism, response).kind).toBe(kind);
+  });
+});
+
+describe('answerSaslResponse', () => {
+  type Reply = 'cancel' | 'base64' | 'plain';
+  function record() {
+    const done: string[] = [];
+    const answers: SaslAnswers<Reply> = {
+      refusals: { cancelled: 'cancel', 'bad-base64': 'base64', malformed: 'plain' },
+      refuse: (reply) => void done.push(`refuse ${reply}`),
+      failLogin: async () => void done.push('fail'),
+      login: async (credentials) => void done.push(`login ${credentials.user}`),
+    };
+    return { done, answers };
+  }
+
+  it.each([
+    ['PLAIN', '*', 'refuse cancel'],
+    ['PLAIN', 'AB==', 'refuse base64'],
+    ['PLAIN', '=', 'refuse plain'],
+    ['OAUTHBEARER', '=', 'fail'],
+    ['PLAIN', encodePlain('', 'bob', 'pw').toString('base64'), 'login bob'],
+  ] as const)('answers %s %j with %s', async (mechanism, response, expected) => {
+    const { done, answers } = record();
+    await answerSaslResponse(mechanism, response, answers);
+    expect(done).toEqual([expected]);
   });
 });

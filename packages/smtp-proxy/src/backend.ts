@@ -4,6 +4,13 @@ import { connectBackend, connectTls, LineReader, type Peer } from '@homing/proxy
 import type { DataTarget, Outlet } from './message-relay.js';
 import { extensions, ReplyCollector, type SmtpReply } from './reply.js';
 
+/**
+ * How long a backend has to answer our QUIT and close before its socket is destroyed (RFC 5321
+ * §4.1.1.10: the sender SHOULD wait for QUIT's reply). A constant, not a limit: the transaction
+ * is over either way, and the wait only bounds how long a finished connection holds a socket.
+ */
+const quitLingerMs = 1000;
+
 /** How long to wait for a reply: an abort signal, or milliseconds. */
 export type Wait = AbortSignal | number;
 
@@ -216,7 +223,7 @@ export class SmtpBackend implements DataTarget {
     clearTimeout(this.#timer);
     this.#closed = true;
     this.#socket.end('QUIT\r\n');
-    setTimeout(() => this.#socket.destroy(), 1000).unref();
+    setTimeout(() => this.#socket.destroy(), quitLingerMs).unref();
   }
 
   async #read(wait: Wait): Promise<SmtpReply> {
