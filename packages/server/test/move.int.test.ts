@@ -120,6 +120,10 @@ async function moverThatDies(to: string, dieAt: string): Promise<NodeJS.Signals 
   return signal;
 }
 
+function workerPids(output: string): number[] {
+  return [...new Set([...output.matchAll(/"worker":(\d+)/g)].map((m) => Number(m[1])))];
+}
+
 async function admin(n: number, path: string) {
   const response = await fetch(`http://127.0.0.1:${nodes[n]?.admin}${path}`, {
     headers: { authorization: `Bearer ${token}` },
@@ -294,14 +298,15 @@ beforeAll(async () => {
     }),
     RedisServer.start(),
   ]);
-  for (let i = 0; i < 2; i += 1) {
+  // Node 2 runs two worker processes.
+  for (let i = 0; i < 3; i += 1) {
     const ports = { imap: await freePort(), smtp: await freePort(), admin: await freePort() };
     const path = join(dir.path, `node${i}.yaml`);
-    writeFileSync(path, config(ports));
+    writeFileSync(path, `${i === 2 ? 'workers: 2\n' : ''}${config(ports)}`);
     nodes.push({ process: new NodeProcess(path), config: path, ...ports });
   }
-  await Promise.all(nodes.map((n) => n.process.waitFor('homing ready')));
-  await Promise.all(nodes.map((n) => n.process.waitFor('shared state: Redis is up')));
+  await Promise.all(nodes.map((n) => n.process.waitFor('homing ready', 20_000)));
+  await Promise.all(nodes.map((n) => n.process.waitFor('shared state: Redis is up', 20_000)));
 
   // Alice's mail on A: nested folders, special-use ones, flags, keywords, old dates, a message
   // without a Message-ID and the same message twice.
@@ -346,6 +351,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const n of nodes) n.process.signal('SIGKILL');
+  for (const pid of workerPids(nodes[2]?.process.output ?? '')) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   await Promise.all([slapd?.destroy(), a?.destroy(), b?.destroy(), redis?.destroy()]);
   dir.remove();
 });
@@ -756,5 +768,36 @@ describe('homing move', () => {
     expect(sieveOf(a).active).not.toBe('late.sieve');
     expect(sieveOf(b).active).toBe('late.sieve');
     expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-b', 'mbox-b']);
+  }, 120_000);
+
+  it('a move through the admin API of a node with two workers: every worker then routes the user to the new home', async () => {
+    // Six logins through node 2 spread over both workers, each caching B as alice's home.
+    const logins = async () => {
+      const all = await Promise.all([0, 1, 2, 3, 4, 5].map(() => imapLogin(2)));
+      for (const l of all) expect(l.reply).toMatch(/^a OK /);
+      const { sessions } = (await admin(2, `/sessions?user=${alice.user}`)) as {
+        sessions: { backend: string }[];
+      };
+      for (const l of all) l.client.close();
+      return sessions.map((s) => s.backend);
+    };
+    expect(workerPids(nodes[2]?.process.output ?? '')).toHaveLength(2);
+    expect(await logins()).toEqual(Array(6).fill('mbox-b'));
+    const started = await fetch(`http://127.0.0.1:${nodes[2]?.admin}/moves/start`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      // A holds the script someone else put there (the test above).
+      body: JSON.stringify({ user: alice.user, to: 'mbox-a', replace_target: true }),
+    });
+    expect(started.status).toBe(202);
+    let job: { running: boolean; outcome?: { code: number } };
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await admin(2, `/moves?user=${alice.user}`)).move as typeof job;
+    } while (job.running);
+    expect(job.outcome).toMatchObject({ code: 0, from: 'mbox-b', to: 'mbox-a' });
+    expect(await logins()).toEqual(Array(6).fill('mbox-a'));
+    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-a', 'mbox-a']);
+    expect(await snapshot(a)).toEqual(await snapshot(b));
   }, 120_000);
 });
