@@ -771,7 +771,7 @@ describe('homing move', () => {
   }, 120_000);
 
   it('a move through the admin API of a node with two workers: every worker then routes the user to the new home', async () => {
-    // Six logins through node 2 spread over both workers, each caching B as alice's home.
+    // Six logins through node 2, spread over its workers by the kernel.
     const logins = async () => {
       const all = await Promise.all([0, 1, 2, 3, 4, 5].map(() => imapLogin(2)));
       for (const l of all) expect(l.reply).toMatch(/^a OK /);
@@ -782,6 +782,8 @@ describe('homing move', () => {
       return sessions.map((s) => s.backend);
     };
     expect(workerPids(nodes[2]?.process.output ?? '')).toHaveLength(2);
+    // The primary asks every worker: each caches B as alice's home, whichever logins reach.
+    expect(await homeSeenBy(2)).toBe('mbox-b');
     expect(await logins()).toEqual(Array(6).fill('mbox-b'));
     const started = await fetch(`http://127.0.0.1:${nodes[2]?.admin}/moves/start`, {
       method: 'POST',
@@ -797,7 +799,11 @@ describe('homing move', () => {
     } while (job.running);
     expect(job.outcome).toMatchObject({ code: 0, from: 'mbox-b', to: 'mbox-a' });
     expect(await logins()).toEqual(Array(6).fill('mbox-a'));
-    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-a', 'mbox-a']);
+    expect([await homeSeenBy(0), await homeSeenBy(1), await homeSeenBy(2)]).toEqual([
+      'mbox-a',
+      'mbox-a',
+      'mbox-a',
+    ]);
     expect(await snapshot(a)).toEqual(await snapshot(b));
   }, 120_000);
 });
