@@ -1,6 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   Dovecot,
@@ -102,6 +104,24 @@ async function move(
   } finally {
     await directory.close();
   }
+}
+
+/** A mover process that SIGKILLs itself at `dieAt` (see mover-that-dies.mjs). */
+async function moverThatDies(to: string, dieAt: string): Promise<NodeJS.Signals | null> {
+  const script = fileURLToPath(new URL('./mover-that-dies.mjs', import.meta.url));
+  const args = [script, nodes[0]?.config as string, alice.user, to, dieAt, `${nodes[0]?.admin}`];
+  const child = spawn(process.execPath, [...args, token], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  if (signal === null) throw new Error(`the mover did not die (exit ${code}): ${stdout}`);
+  return signal;
+}
+
+function workerPids(output: string): number[] {
+  return [...new Set([...output.matchAll(/"worker":(\d+)/g)].map((m) => Number(m[1])))];
 }
 
 async function admin(n: number, path: string) {
@@ -278,14 +298,15 @@ beforeAll(async () => {
     }),
     RedisServer.start(),
   ]);
-  for (let i = 0; i < 2; i += 1) {
+  // Node 2 runs two worker processes.
+  for (let i = 0; i < 3; i += 1) {
     const ports = { imap: await freePort(), smtp: await freePort(), admin: await freePort() };
     const path = join(dir.path, `node${i}.yaml`);
-    writeFileSync(path, config(ports));
+    writeFileSync(path, `${i === 2 ? 'workers: 2\n' : ''}${config(ports)}`);
     nodes.push({ process: new NodeProcess(path), config: path, ...ports });
   }
-  await Promise.all(nodes.map((n) => n.process.waitFor('homing ready')));
-  await Promise.all(nodes.map((n) => n.process.waitFor('shared state: Redis is up')));
+  await Promise.all(nodes.map((n) => n.process.waitFor('homing ready', 20_000)));
+  await Promise.all(nodes.map((n) => n.process.waitFor('shared state: Redis is up', 20_000)));
 
   // Alice's mail on A: nested folders, special-use ones, flags, keywords, old dates, a message
   // without a Message-ID and the same message twice.
@@ -330,6 +351,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const n of nodes) n.process.signal('SIGKILL');
+  for (const pid of workerPids(nodes[2]?.process.output ?? '')) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   await Promise.all([slapd?.destroy(), a?.destroy(), b?.destroy(), redis?.destroy()]);
   dir.remove();
 });
@@ -652,5 +680,130 @@ describe('homing move', () => {
       'work.sieve',
     ]);
     expect((await snapshot(a)).Bulk?.messages).toHaveLength(35);
+  }, 120_000);
+
+  it('a mover killed during the pre-copy: --resume reads back what it copied and completes the move', async () => {
+    const record = join(dir.path, 'moves', 'alice%40example.com.json');
+    expect(await moverThatDies('mbox-b', 'copied:10')).toBe('SIGKILL');
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({ phase: 'copying' });
+    expect(readFileSync(record.replace(/\.json$/, '.seen'), 'utf8')).not.toBe('');
+    // The user, never frozen, deletes on A a message the dead mover had copied to B: on B it
+    // is now one A lacks, this move's copy only by what the .seen file remembers.
+    const [box, id] = Object.entries(await snapshot(b))
+      .flatMap(([name, box]) =>
+        box.messages.map((m) => [name, / <((bulk|fresh)\d+)@/.exec(m)?.[1]]),
+      )
+      .find(([, id]) => id !== undefined) as [string, string];
+    expect(id).toBeDefined();
+    const client = await imapOn(a);
+    try {
+      await client.mailboxOpen(box);
+      const uids = await client.search(
+        { header: { 'message-id': `<${id}@example.net>` } },
+        { uid: true },
+      );
+      expect(uids).toHaveLength(1);
+      await client.messageDelete((uids || []).join(','), { uid: true });
+    } finally {
+      await client.logout();
+    }
+    expect((await move({ to: 'mbox-b' })).code).toBe(6);
+    const outcome = await move({ resume: true });
+    expect(outcome).toMatchObject({ code: 0, from: 'mbox-a', to: 'mbox-b' });
+    expect(existsSync(record)).toBe(false);
+    const here = await snapshot(b);
+    expect(here).toEqual(await snapshot(a));
+    expect(here[box]?.messages.some((m) => m.includes(`<${id}@`))).toBe(false);
+    expect(sieveOf(b)).toEqual(sieveOf(a));
+    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-b', 'mbox-b']);
+    expect(await admin(1, `/users/frozen?user=${alice.user}`)).toMatchObject({ frozen_ms: 0 });
+  }, 120_000);
+
+  it('a mover killed after the pre-copy, with the user frozen: --abort leaves the user on the old home, thawed, nothing lost', async () => {
+    const client = await imapOn(b);
+    try {
+      await client.mailboxCreate('Later');
+      for (let i = 0; i < 10; i += 1)
+        await client.append('Later', rfc822(`later${i}`, `later ${i}`), ['\\Seen']);
+    } finally {
+      await client.logout();
+    }
+    const before = await snapshot(b);
+    const sieveBefore = sieveOf(b);
+    const record = join(dir.path, 'moves', 'alice%40example.com.json');
+    expect(await moverThatDies('mbox-a', 'freeze')).toBe('SIGKILL');
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({ phase: 'frozen' });
+    expect((await snapshot(a)).Later?.messages).toHaveLength(10);
+    expect((await imapLogin(1)).reply).toMatch(/^a NO \[UNAVAILABLE\] /);
+    expect(await move({ abort: true })).toMatchObject({ code: 0, message: /stays on mbox-b/ });
+    expect(existsSync(record)).toBe(false);
+    expect(existsSync(record.replace(/\.json$/, '.seen'))).toBe(false);
+    for (const n of [0, 1])
+      expect(await admin(n, `/users/frozen?user=${alice.user}`)).toMatchObject({ frozen_ms: 0 });
+    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-b', 'mbox-b']);
+    expect(await snapshot(b)).toEqual(before);
+    expect(sieveOf(b)).toEqual(sieveBefore);
+    const login = await imapLogin(1);
+    expect(login.reply).toMatch(/^a OK /);
+    const sessions = (await admin(1, `/sessions?user=${alice.user}`)) as {
+      sessions: { backend: string }[];
+    };
+    expect(sessions.sessions.map((s) => s.backend)).toEqual(['mbox-b']);
+    login.client.close();
+  }, 120_000);
+
+  it("a later pass never activates the target's own script of the active script's name", async () => {
+    const other = scripts.vacation.replace('Monday', 'Friday');
+    const outcome = await move({ to: 'mbox-a' }, async (event) => {
+      if (event.type !== 'phase' || event.phase !== 'freeze') return;
+      // After the pre-copy: the user's new active script on B, and one of the same name that
+      // someone else put on A.
+      await putScript(b, 'late', scripts.junk.replace('spam', 'late'), true);
+      await putScript(a, 'late', other, false);
+    });
+    expect(outcome).toMatchObject({ code: 4, message: /stays on mbox-b: .*Sieve scripts/ });
+    const final = outcome.passes.find((p) => p.name === 'final');
+    expect(final?.sieve).toMatchObject({ leftover: ['late'], activate: true });
+    expect(sieveOf(a).scripts['late.sieve']).toBe(other);
+    expect(sieveOf(a).active).not.toBe('late.sieve');
+    expect(sieveOf(b).active).toBe('late.sieve');
+    expect([await homeSeenBy(0), await homeSeenBy(1)]).toEqual(['mbox-b', 'mbox-b']);
+  }, 120_000);
+
+  it('a move through the admin API of a node with two workers: every worker then routes the user to the new home', async () => {
+    // Six logins through node 2, spread over its workers by the kernel.
+    const logins = async () => {
+      const all = await Promise.all([0, 1, 2, 3, 4, 5].map(() => imapLogin(2)));
+      for (const l of all) expect(l.reply).toMatch(/^a OK /);
+      const { sessions } = (await admin(2, `/sessions?user=${alice.user}`)) as {
+        sessions: { backend: string }[];
+      };
+      for (const l of all) l.client.close();
+      return sessions.map((s) => s.backend);
+    };
+    expect(workerPids(nodes[2]?.process.output ?? '')).toHaveLength(2);
+    // The primary asks every worker: each caches B as alice's home, whichever logins reach.
+    expect(await homeSeenBy(2)).toBe('mbox-b');
+    expect(await logins()).toEqual(Array(6).fill('mbox-b'));
+    const started = await fetch(`http://127.0.0.1:${nodes[2]?.admin}/moves/start`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      // A holds the script someone else put there (the test above).
+      body: JSON.stringify({ user: alice.user, to: 'mbox-a', replace_target: true }),
+    });
+    expect(started.status).toBe(202);
+    let job: { running: boolean; outcome?: { code: number } };
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await admin(2, `/moves?user=${alice.user}`)).move as typeof job;
+    } while (job.running);
+    expect(job.outcome).toMatchObject({ code: 0, from: 'mbox-b', to: 'mbox-a' });
+    expect(await logins()).toEqual(Array(6).fill('mbox-a'));
+    expect([await homeSeenBy(0), await homeSeenBy(1), await homeSeenBy(2)]).toEqual([
+      'mbox-a',
+      'mbox-a',
+      'mbox-a',
+    ]);
+    expect(await snapshot(a)).toEqual(await snapshot(b));
   }, 120_000);
 });

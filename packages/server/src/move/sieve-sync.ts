@@ -73,9 +73,13 @@ export async function syncSieve(
       const active = ours.find((s) => s.active)?.name ?? '';
       const activeThere = theirs.find((s) => s.active)?.name ?? '';
       const activate = active !== activeThere;
+      // The target's own script of that name is not the source's: activating it would turn on
+      // another's filter. Left inactive, the pass stays out of sync and verify stops the move.
+      const activeKept = active !== '' && kept.has(active);
       if (!options.dryRun) {
         for (const s of copy) await target.put(s.name, s.script);
-        if (activate || remove.some((s) => s.active)) await target.setActive(active);
+        if (activate && !activeKept) await target.setActive(active);
+        else if (remove.some((s) => s.active)) await target.setActive('');
         for (const s of remove) await target.remove(s.name);
       }
       return {
