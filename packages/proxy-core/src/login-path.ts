@@ -119,9 +119,13 @@ export async function login<S extends BackendConversation, R, X>(
     return failedLogin(connection, protocol, path.limits, performance.now());
   }
   const startedAt = performance.now();
-  const failed = (): Promise<LoginResult<S, R>> => {
-    void guard?.loginFailed(address, user);
-    return failedLogin(connection, protocol, path.limits, startedAt);
+  // The failure is on record (in Redis too, for the pool's other nodes) before the client hears
+  // of it: its next try, on any node, already counts it. The failed-login delay covers the wait.
+  const failed = async (): Promise<LoginResult<S, R>> => {
+    const recorded = guard?.loginFailed(address, user).catch(() => undefined);
+    const result = await failedLogin(connection, protocol, path.limits, startedAt);
+    await recorded;
+    return result;
   };
   const unavailable = (): LoginResult<S, R> => {
     connection.metrics.login(protocol, 'unavailable');

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AbuseGuard } from '../src/abuse/guard.js';
 import { MemoryStore } from '../src/abuse/memory-store.js';
 import { defaultAbuseSettings } from '../src/abuse/settings.js';
+import type { CounterKind } from '../src/abuse/store.js';
 import type { Credentials } from '../src/credentials.js';
 import { BackendHealth } from '../src/health.js';
 import { defaultLimits, type Limits } from '../src/limits.js';
@@ -358,6 +359,32 @@ describe('the one login path', () => {
     );
     expect(blocked).toEqual({ kind: 'failed' });
     expect(logins).toEqual([]);
+  });
+  it('answers a failed login only once the failure is on record, however slow the store', async () => {
+    // A shared store (Redis) may answer after the failed-login delay: the client's next try, on
+    // any node, must already count this failure.
+    const recorded: string[] = [];
+    class SlowStore extends MemoryStore {
+      override async recordFailure(kind: CounterKind, key: string, windowMs: number) {
+        await new Promise((resolve) => setTimeout(resolve, limits.failedLoginDelayMs + 100));
+        recorded.push(kind);
+        return super.recordFailure(kind, key, windowMs);
+      }
+    }
+    const guard = new AbuseGuard(
+      { ...defaultAbuseSettings, delayStepMs: 0, maxDelayMs: 0 },
+      new SlowStore({ maxEntries: 100, maxFailuresPerKey: 50 }),
+    );
+    const result = await login(
+      path,
+      dialect,
+      connection(guard),
+      password('alice@example.com', 'bad'),
+      '',
+      () => false,
+    );
+    expect(result).toEqual({ kind: 'failed' });
+    expect(recorded.sort()).toEqual(['address', 'pair', 'user']);
   });
 });
 
