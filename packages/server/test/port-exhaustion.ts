@@ -34,6 +34,9 @@ try {
   execFileSync('sysctl', [
     '-qw',
     `net.ipv4.ip_local_port_range=${firstPort} ${firstPort + ports - 1}`,
+    // While the ports run out, a probe must not take back its own last port from TIME_WAIT
+    // (tcp_tw_reuse, 2 in a new namespace: loopback only), or it may pass where a login failed.
+    'net.ipv4.tcp_tw_reuse=0',
   ]);
   let refusal = '';
   while (held.length <= 3 * ports) {
@@ -52,6 +55,7 @@ try {
   // One leaves, and homing closes its backend connection first: that port is in TIME_WAIT. A
   // connect from no particular source may take it again after a second (net.ipv4.tcp_tw_reuse,
   // 2 in a new namespace: loopback only); a port bound to a source address waits out the 60 s.
+  execFileSync('sysctl', ['-qw', 'net.ipv4.tcp_tw_reuse=2']);
   held.shift()?.close();
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const after = await logIn(held.length);
