@@ -18,7 +18,6 @@ export function logMessage(
   size: number,
   recipients: readonly LoggedRecipient[],
   outcomes: readonly BackendAnswer[],
-  session?: { readonly sid: string; readonly client: string },
 ): void {
   const taken = outcomes.filter((r) => r && isPositive(r)).length;
   const result =
@@ -38,8 +37,5 @@ export function logMessage(
     };
   });
   const level = result === 'delivered' || result === 'refused' ? 'info' : 'warn';
-  const fields = session
-    ? { sid: session.sid, client: session.client, from, size, rcpts }
-    : { from, size, rcpts };
-  log[level](fields, `message ${result}`);
+  log[level]({ from, size, rcpts }, `message ${result}`);
 }

@@ -68,13 +68,7 @@ export interface RouterOptions {
   /** Backend connections shared with the listener's other sessions. */
   readonly pool?: BackendPool | undefined;
   readonly metrics: ProxyMetrics;
-  /** The session's logger, read only when a line is written (a child logger costs per session). */
   readonly log: Logger;
-  /**
-   * Where the line of each message goes: the listener's logger without redaction (the line has
-   * fixed fields, none secret), with the session's id and client as fields of the line.
-   */
-  readonly messageLog?: { readonly log: Logger; readonly sid: string; readonly client: string };
 }
 
 /** One backend's share of a transaction. */
@@ -120,16 +114,14 @@ export class Router {
   /** Where each connection goes back to when the session ends; absent: it is closed. */
   readonly #poolKeys = new WeakMap<SmtpBackend, string>();
   readonly #options: RouterOptions;
+  readonly #log: Logger;
 
   constructor(
     options: RouterOptions,
     readonly client: { readonly address: Peer; readonly local: Peer },
   ) {
     this.#options = options;
-  }
-
-  get #log(): Logger {
-    return this.#options.log;
+    this.#log = options.log;
   }
 
   /** MAIL FROM: a new transaction. Backends hear of it with the first recipient they hold. */
@@ -341,12 +333,7 @@ export class Router {
     // Written once the reply is on its way: the sender does not wait for our log.
     const size = stream.byteLength;
     const logged = accepted.map((r) => ({ address: r.address, backend: r.delivery.backend.name }));
-    const messageLog = this.#options.messageLog;
-    setImmediate(() =>
-      messageLog
-        ? logMessage(messageLog.log, from, size, logged, outcomes, messageLog)
-        : logMessage(this.#log, from, size, logged, outcomes),
-    );
+    setImmediate(() => logMessage(this.#log, from, size, logged, outcomes));
     if (this.#options.lmtp) return perRecipientReplies(outcomes);
     const reply = singleReply(outcomes);
     if (journal && known) {

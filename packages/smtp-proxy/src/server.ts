@@ -82,8 +82,6 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   if (options.kind === 'submission' && !submission)
     throw new Error('a submission listener needs its mode');
   const implicit = options.spec.tls === 'implicit';
-  // The guard is read at each call: a reload may replace it.
-  const frozen = async (login: string) => (await options.guard?.frozen(login)) ?? false;
   // Pool keys start with the backend's health key (`name/lmtp`).
   const pool = new BackendPool({
     ...(options.backendPool ?? defaultBackendPool),
@@ -230,16 +228,9 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
               maxReceived: options.maxReceived,
               lmtp: options.kind === 'lmtp',
               isOwnAddress: options.isOwnAddress,
-              frozen,
+              frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
               metrics: connection.metrics,
-              get log() {
-                return connection.log;
-              },
-              messageLog: {
-                log: connection.listenerLog,
-                sid: connection.id,
-                client: connection.client.address,
-              },
+              log: connection.log,
             },
             peer,
           );
