@@ -80,6 +80,10 @@ describe('MX: each recipient reaches its own mailbox server, exactly once', () =
       .at(-1);
     expect(line).toMatchObject({
       level: 30,
+      // The session's line as the other protocols' lines name it: listener, session, client.
+      proto: 'mx',
+      sid: expect.any(String),
+      client: '127.0.0.1',
       from: 'sender@example.net',
       rcpts: [
         { to: 'alice@example.com', backend: 'mbox-a', reply: expect.stringMatching(/^250 /) },
