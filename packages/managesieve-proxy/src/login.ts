@@ -1,5 +1,5 @@
 import {
-  type LoginClient,
+  forwardClient,
   type LoginDialect,
   plainReplay,
   type Replay,
@@ -31,7 +31,10 @@ export function sieveDialect(
     async replay(session, login, signal): Promise<ReplayVerdict<SieveResponse>> {
       extensions.heard(login.route.backend.name, session.capabilities);
       if (login.endpoint.forward === 'xclient') {
-        await forwardClient(session, login.connection, signal);
+        await forwardClient(login.connection, session.capabilities.has('XCLIENT'), async (f) => {
+          const reply = await session.xclient(f, signal);
+          return reply.status === 'OK' ? undefined : reply.raw.toString('utf8');
+        });
       }
       const reply = await replay(session, login, signal);
       if (reply.status === 'OK') return { kind: 'ok', reply };
@@ -42,26 +45,6 @@ export function sieveDialect(
         : { kind: 'refused', reply, detail: reply.raw.toString('utf8') };
     },
   };
-}
-
-/** The backend logs and checks the real client address; it must trust this proxy for that. */
-async function forwardClient(
-  session: SieveBackend,
-  connection: LoginClient,
-  signal: AbortSignal,
-): Promise<void> {
-  if (!session.capabilities.has('XCLIENT')) {
-    connection.log.warn('backend does not offer XCLIENT: it sees the proxy as the client');
-    return;
-  }
-  const { client } = connection;
-  const reply = await session.xclient(
-    { ADDR: client.address, PORT: client.port, SESSION: connection.id },
-    signal,
-  );
-  if (reply.status !== 'OK') {
-    connection.log.warn({ reply: reply.raw.toString('utf8') }, 'backend refused XCLIENT');
-  }
 }
 
 function replay(

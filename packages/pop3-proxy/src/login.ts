@@ -1,5 +1,5 @@
 import {
-  type LoginClient,
+  forwardClient,
   type LoginDialect,
   plainReplay,
   type Replay,
@@ -22,7 +22,13 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
   },
   async replay(session, login, signal): Promise<ReplayVerdict<Pop3Reply>> {
     if (login.endpoint.forward === 'xclient') {
-      await forwardClient(session, login.connection, signal);
+      await forwardClient(login.connection, session.xclient, async (f) => {
+        const reply = await session.command(
+          `XCLIENT ADDR=${f.ADDR} PORT=${f.PORT} SESSION=${f.SESSION}`,
+          signal,
+        );
+        return reply.status === 'ok' ? undefined : reply.raw.toString('utf8');
+      });
     }
     const reply = await replay(session, login, signal);
     if (reply.status === 'ok') return { kind: 'ok', reply };
@@ -33,29 +39,6 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
       : { kind: 'refused', reply, detail: reply.raw.toString('utf8') };
   },
 };
-
-/**
- * Dovecot's XCLIENT: the backend logs and checks the real client address (it must list this
- * proxy in login_trusted_networks; it then offers XCLIENT in its greeting).
- */
-async function forwardClient(
-  session: Pop3Backend,
-  connection: LoginClient,
-  signal: AbortSignal,
-): Promise<void> {
-  if (!session.xclient) {
-    connection.log.warn('backend does not offer XCLIENT: it sees the proxy as the client');
-    return;
-  }
-  const { client } = connection;
-  const reply = await session.command(
-    `XCLIENT ADDR=${client.address} PORT=${client.port} SESSION=${connection.id}`,
-    signal,
-  );
-  if (reply.status !== 'ok') {
-    connection.log.warn({ reply: reply.raw.toString('utf8') }, 'backend refused XCLIENT');
-  }
-}
 
 function replay(
   session: Pop3Backend,

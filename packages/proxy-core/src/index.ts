@@ -10,6 +10,7 @@ export {
   type HomeResult,
   type UnavailableReason,
 } from './find-home.js';
+export { forwardClient, type XclientFields } from './forward-client.js';
 export type { ProbeVerdict } from './health.js';
 export {
   BackendHealth,
