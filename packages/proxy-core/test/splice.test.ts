@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect as connectTls, TLSSocket } from 'node:tls';
+import { makeCertificates, tempDir } from '@homing/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectWithOwnReads } from '../src/backend-reads.js';
 import { kernelRelayAvailable, lingerInKernel, useKernelRelay } from '../src/kernel-relay.js';
@@ -244,6 +246,56 @@ describe('the kernel relay', () => {
       await serverEnded;
     } finally {
       lingerInKernel(5000);
+    }
+  });
+});
+
+describe('splice with a TLS client', () => {
+  it('relays a burst from a plain backend through TLS, every byte in order', async () => {
+    const dir = tempDir('splice-tls');
+    const certs = makeCertificates(dir.path);
+    try {
+      const server = later<Socket>();
+      const backendPort = await listen((socket) => server.resolve(socket));
+      const piped = later<Watched>();
+      const port = await listen((raw) => {
+        const client = new TLSSocket(raw, {
+          isServer: true,
+          cert: certs.certPem,
+          key: certs.keyPem,
+        });
+        client.once('secure', () => {
+          client.pause();
+          const backend = connectWithOwnReads('127.0.0.1', backendPort);
+          backend.once('connect', () => piped.resolve(new Watched(client, backend)));
+        });
+      });
+      const user = connectTls({ host: '127.0.0.1', port, ca: certs.caCertPem });
+      const backend = await server.promise;
+      const total = 16 * 1024 * 1024;
+      const sent = createHash('sha256');
+      const received = createHash('sha256');
+      let bytes = 0;
+      user.on('data', (data: Buffer) => {
+        received.update(data);
+        bytes += data.length;
+      });
+      const atUserEnd = once(user, 'end');
+      await piped.promise;
+      for (let written = 0; written < total; ) {
+        const chunk = randomBytes(Math.min(1_000_003, total - written));
+        sent.update(chunk);
+        written += chunk.length;
+        if (!backend.write(chunk)) await once(backend, 'drain');
+      }
+      backend.end();
+      await atUserEnd;
+      expect(bytes).toBe(total);
+      expect(received.digest('hex')).toBe(sent.digest('hex'));
+      user.end();
+      expect((await (await piped.promise).done).down).toBe(total);
+    } finally {
+      dir.remove();
     }
   });
 });
