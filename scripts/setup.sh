@@ -26,6 +26,8 @@ declare -A programs=(
   [mariadbd]=mariadb-server
   [mariadb]=mariadb-client
   [promtool]=prometheus
+  # the kernel relay (packages/proxy-core/native) is built with it
+  [gcc]=gcc
 )
 # Dovecot's protocol binaries have no program on PATH; check their files.
 declare -A files=(

@@ -19,6 +19,7 @@ export {
   healthKey,
   parseHealthKey,
 } from './health.js';
+export { kernelRelayAvailable, useKernelRelay } from './kernel-relay.js';
 export { defaultLimits, type Limits } from './limits.js';
 export { ConnectionClosedError, LineReader, LineTooLongError } from './line-reader.js';
 export {

@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { connect as connectTls, TLSSocket } from 'node:tls';
+import { makeCertificates, tempDir } from '@homing/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectWithOwnReads } from '../src/backend-reads.js';
+import { kernelRelayAvailable, lingerInKernel, useKernelRelay } from '../src/kernel-relay.js';
 import { Splice, type SpliceResult } from '../src/splice.js';
 
 /** A splice whose end a test can wait for. */
@@ -36,21 +39,32 @@ async function listen(onSocket: (socket: Socket) => void): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-/** user → homing's listener → splice → backend server, all on loopback, as in a session. */
-async function spliced(ownReads: boolean): Promise<Spliced> {
+/**
+ * user → homing's listener → splice → backend server, all on loopback, as in a session.
+ * `before` runs on both ends once connected and before the splice (bytes said early).
+ */
+async function spliced(
+  ownReads: boolean,
+  before?: (user: Socket, server: Socket) => Promise<void>,
+): Promise<Spliced & { client: Socket }> {
   const server = later<Socket>();
   const backendPort = await listen((socket) => server.resolve(socket));
-  const piped = later<Watched>();
+  const piped = later<{ client: Socket; splice: Watched }>();
+  const user = later<Socket>();
   const port = await listen((client) => {
     // As the session leaves it: paused since the login.
     client.pause();
     const backend = ownReads
       ? connectWithOwnReads('127.0.0.1', backendPort)
       : connect({ host: '127.0.0.1', port: backendPort, noDelay: true });
-    backend.once('connect', () => piped.resolve(new Watched(client, backend)));
+    backend.once('connect', async () => {
+      if (before) await before(await user.promise, await server.promise);
+      piped.resolve({ client, splice: new Watched(client, backend) });
+    });
   });
-  const user = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-  return { user, server: await server.promise, splice: await piped.promise };
+  user.resolve(connect({ host: '127.0.0.1', port, allowHalfOpen: true }));
+  const { client, splice } = await piped.promise;
+  return { user: await user.promise, server: await server.promise, splice, client };
 }
 
 /** Promise.withResolvers, which Node 20 lacks. */
@@ -69,9 +83,48 @@ function collect(socket: Socket): Promise<Buffer> {
 }
 
 describe.each([
-  ['a backend socket as it comes', false],
-  ['a backend whose reads homing manages', true],
-])('splice with %s', (_, ownReads) => {
+  ['in Node, a backend socket as it comes', false, false],
+  ['in Node, a backend whose reads homing manages', false, true],
+  ['in the kernel, a backend socket as it comes', true, false],
+  ['in the kernel, a backend whose reads homing manages', true, true],
+])('splice %s', (_, kernel, ownReads) => {
+  beforeAll(() => {
+    useKernelRelay(kernel);
+  });
+  afterAll(() => {
+    useKernelRelay(true);
+  });
+
+  it('moves the bytes where it says (the kernel relay: none through Node)', async () => {
+    const { user, server, client } = await spliced(ownReads);
+    const readByNode = client.bytesRead;
+    const atServer = collect(server);
+    user.end(Buffer.alloc(100_000, 0x62));
+    expect((await atServer).length).toBe(100_000);
+    expect(client.bytesRead - readByNode).toBe(kernel ? 0 : 100_000);
+    server.end();
+  });
+
+  it('relays what either side said before the splice, first', async () => {
+    const {
+      user,
+      server,
+      splice: piped,
+    } = await spliced(ownReads, async (early, backend) => {
+      early.write('a2 NOOP\r\n');
+      backend.write('* 1 EXISTS\r\n');
+      // Read by Node already, not yet taken by anyone.
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    const atServer = collect(server);
+    const atUser = collect(user);
+    user.end('a3 NOOP\r\n');
+    server.end('a2 OK\r\n');
+    expect((await atServer).toString()).toBe('a2 NOOP\r\na3 NOOP\r\n');
+    expect((await atUser).toString()).toBe('* 1 EXISTS\r\na2 OK\r\n');
+    expect(await piped.done).toEqual({ up: 18, down: 19, reason: expect.any(String) });
+  });
+
   it('relays both ways, counts the bytes and ends with the side that ended', async () => {
     const { user, server, splice: piped } = await spliced(ownReads);
     const atServer = collect(server);
@@ -167,5 +220,82 @@ describe.each([
     server.resetAndDestroy();
     await userEnded;
     expect((await piped.done).reason).toMatch(/^error: backend: /);
+  });
+});
+
+describe('the kernel relay', () => {
+  it('is built on Linux (gcc and node-api-headers, by npm run build)', () => {
+    if (process.platform !== 'linux') return;
+    expect(kernelRelayAvailable()).toEqual({ available: true, why: 'built' });
+  });
+
+  it('closes a session whose other side stays open past the linger after one ended', async () => {
+    useKernelRelay(true);
+    lingerInKernel(200);
+    try {
+      const { user, server, splice: piped } = await spliced(false);
+      user.resume();
+      const serverEnded = once(server.resume(), 'end');
+      const started = Date.now();
+      // The backend ends; the user keeps its own half open and never ends it.
+      server.end();
+      await once(user, 'end');
+      expect((await piped.done).reason).toBe('backend');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      // Closed on by the relay: the backend hears the end of the user's half too.
+      await serverEnded;
+    } finally {
+      lingerInKernel(5000);
+    }
+  });
+});
+
+describe('splice with a TLS client', () => {
+  it('relays a burst from a plain backend through TLS, every byte in order', async () => {
+    const dir = tempDir('splice-tls');
+    const certs = makeCertificates(dir.path);
+    try {
+      const server = later<Socket>();
+      const backendPort = await listen((socket) => server.resolve(socket));
+      const piped = later<Watched>();
+      const port = await listen((raw) => {
+        const client = new TLSSocket(raw, {
+          isServer: true,
+          cert: certs.certPem,
+          key: certs.keyPem,
+        });
+        client.once('secure', () => {
+          client.pause();
+          const backend = connectWithOwnReads('127.0.0.1', backendPort);
+          backend.once('connect', () => piped.resolve(new Watched(client, backend)));
+        });
+      });
+      const user = connectTls({ host: '127.0.0.1', port, ca: certs.caCertPem });
+      const backend = await server.promise;
+      const total = 16 * 1024 * 1024;
+      const sent = createHash('sha256');
+      const received = createHash('sha256');
+      let bytes = 0;
+      user.on('data', (data: Buffer) => {
+        received.update(data);
+        bytes += data.length;
+      });
+      const atUserEnd = once(user, 'end');
+      await piped.promise;
+      for (let written = 0; written < total; ) {
+        const chunk = randomBytes(Math.min(1_000_003, total - written));
+        sent.update(chunk);
+        written += chunk.length;
+        if (!backend.write(chunk)) await once(backend, 'drain');
+      }
+      backend.end();
+      await atUserEnd;
+      expect(bytes).toBe(total);
+      expect(received.digest('hex')).toBe(sent.digest('hex'));
+      user.end();
+      expect((await (await piped.promise).done).down).toBe(total);
+    } finally {
+      dir.remove();
+    }
   });
 });

@@ -1,6 +1,13 @@
 import type { Server } from 'node:http';
 import { type Directory, type Protocol, protocols } from '@homing/directory';
-import { type AbuseGuard, type AbuseStore, BackendProbes, healthKey } from '@homing/proxy-core';
+import {
+  type AbuseGuard,
+  type AbuseStore,
+  BackendProbes,
+  healthKey,
+  kernelRelayAvailable,
+  useKernelRelay,
+} from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { openAbuse } from './abuse.js';
 import { splitListen, startAdmin } from './admin.js';
@@ -103,6 +110,7 @@ export class HomingNode {
     options: { admin: boolean } = { admin: true },
   ): Promise<HomingNode> {
     const directory = await buildDirectory(config, log);
+    chooseRelay(config, log);
     const node = new HomingNode(path, config, directory, log);
     try {
       await node.listeners.apply(config);
@@ -217,6 +225,7 @@ export class HomingNode {
   }
 
   async #commit(next: Config, prepared: Prepared): Promise<void> {
+    if (next.relay !== this.#config.relay) chooseRelay(next, this.log);
     if (prepared.directory) {
       const old = this.#directory;
       this.#directory = prepared.directory;
@@ -269,6 +278,15 @@ export class HomingNode {
     this.#admin?.closeAllConnections();
     await Promise.allSettled([this.#directory.close(), this.listeners.close()]);
   }
+}
+
+/** The `relay` setting, for sessions spliced from now on. */
+function chooseRelay(config: Config, log: Logger): void {
+  if (useKernelRelay(config.relay === 'kernel')) return;
+  log.warn(
+    { relay: config.relay, kernel_relay: kernelRelayAvailable().why },
+    'relay: kernel is not available here; sessions are relayed through Node',
+  );
 }
 
 /** What a reload has built before it switches: only the parts the new config changes. */

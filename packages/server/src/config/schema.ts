@@ -21,6 +21,12 @@ export const configSchema = z
       .describe(
         'processes serving the listeners: a number, or auto for one per CPU; with more than one, a primary process supervises them',
       ),
+    relay: z
+      .enum(['kernel', 'node'])
+      .default('kernel')
+      .describe(
+        "how a logged-in session's bytes move between client and backend: kernel: splice(2) on a thread of homing's own, the bytes never copied through Node, for plain TCP on both sides (a session with TLS on either side always goes through Node); node: through Node; kernel where it is not built (not Linux, or no C compiler at build time) is node with a warning at start",
+      ),
     drain_timeout: duration(
       'on SIGTERM, how long spliced sessions and SMTP transactions may go on before they are closed',
       '30s',
