@@ -27,8 +27,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Bytes a pipe holds: one splice moves up to this much. */
-static const int pipeBytes = 256 * 1024;
+/*
+ * Bytes a pipe holds: one splice moves up to this much. 1 MiB (Linux's pipe-max-size for
+ * unprivileged users) against 256 KiB: FETCH 0.89-0.90x direct against 0.85-0.87x, and less
+ * CPU per MB. Only bursts hold a pipe this size; past a user's pipe allowance
+ * (pipe-user-pages-soft, 64 MiB) the kernel refuses the size and the pipe keeps its default.
+ */
+static const int pipeBytes = 1024 * 1024;
 /* Free pipes kept for the next burst; more are closed. */
 #define sparePipesMax 64
 
@@ -89,7 +94,7 @@ static bool takePipe(Instance *in, Direction *d) {
   int p[2];
   if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return false;
   /* Larger than the default 64 KiB: fewer splices per megabyte. Refused past the user's
-   * pipe allowance, where the default size still works. */
+   * pipe allowance, where the smaller pipe still works. */
   fcntl(p[1], F_SETPIPE_SZ, pipeBytes);
   d->pipeRead = p[0];
   d->pipeWrite = p[1];
