@@ -27,8 +27,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Bytes a pipe holds: one splice moves up to this much. */
-static const int pipeBytes = 256 * 1024;
+/*
+ * Bytes a pipe holds: one splice moves up to this much. 1 MiB (Linux's pipe-max-size for
+ * unprivileged users) against 256 KiB: FETCH 0.89-0.90x direct against 0.85-0.87x, and less
+ * CPU per MB. Only bursts hold a pipe this size; past a user's pipe allowance
+ * (pipe-user-pages-soft, 64 MiB) the kernel refuses the size and the pipe keeps its default.
+ */
+static const int pipeBytes = 1024 * 1024;
 /* Free pipes kept for the next burst; more are closed. */
 #define sparePipesMax 64
 
@@ -89,7 +94,7 @@ static bool takePipe(Instance *in, Direction *d) {
   int p[2];
   if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return false;
   /* Larger than the default 64 KiB: fewer splices per megabyte. Refused past the user's
-   * pipe allowance, where the default size still works. */
+   * pipe allowance, where the smaller pipe still works. */
   fcntl(p[1], F_SETPIPE_SZ, pipeBytes);
   d->pipeRead = p[0];
   d->pipeWrite = p[1];
@@ -239,11 +244,17 @@ static void *run(void *arg) {
     if (n < 0 && errno != EINTR) break;
     Relay *doneList = NULL;
     for (int i = 0; i < n; i += 1) {
-      Relay *r = events[i].data.ptr;
-      if (r == NULL) goto stop;
+      /* The relay, with the side whose socket this is in the lowest bit. */
+      uintptr_t tagged = (uintptr_t)events[i].data.u64;
+      if (tagged == 0) goto stop;
+      Relay *r = (Relay *)(tagged & ~(uintptr_t)1);
+      int side = (int)(tagged & 1);
       if (r->done) continue;
-      pump(in, r, 0);
-      pump(in, r, 1);
+      uint32_t ready = events[i].events;
+      bool failed = (ready & (EPOLLERR | EPOLLHUP)) != 0;
+      /* Readable: the way that reads this socket; writable: the way that writes to it. */
+      if (failed || (ready & (EPOLLIN | EPOLLRDHUP))) pump(in, r, side == clientSide ? 0 : 1);
+      if (failed || (ready & EPOLLOUT)) pump(in, r, side == clientSide ? 1 : 0);
       settle(in, r, &doneList);
     }
     /* A side that keeps its half open past the linger is closed on. */
@@ -333,7 +344,7 @@ static bool start(napi_env env, Instance *in) {
   napi_unref_threadsafe_function(env, in->ended);
   in->epoll = epoll_create1(EPOLL_CLOEXEC);
   in->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
   if (in->epoll < 0 || in->wake < 0 || epoll_ctl(in->epoll, EPOLL_CTL_ADD, in->wake, &ev) != 0 ||
       pthread_create(&in->thread, NULL, run, in) != 0)
     return false;
@@ -387,7 +398,8 @@ static napi_value relay(napi_env env, napi_callback_info info) {
     r->bytes[way] = d->headLength;
   }
   napi_create_reference(env, args[0], 1, &r->owner);
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = r};
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                           .data.u64 = (uintptr_t)r | clientSide};
   if (epoll_ctl(in->epoll, EPOLL_CTL_ADD, client, &ev) != 0) {
     int error = errno;
     napi_delete_reference(env, r->owner);
@@ -396,6 +408,7 @@ static napi_value relay(napi_env env, napi_callback_info info) {
     free(r);
     return throwError(env, strerror(error));
   }
+  ev.data.u64 = (uintptr_t)r | backendSide;
   if (epoll_ctl(in->epoll, EPOLL_CTL_ADD, backend, &ev) != 0) {
     int error = errno;
     epoll_ctl(in->epoll, EPOLL_CTL_DEL, client, NULL);
