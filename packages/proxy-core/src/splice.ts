@@ -112,15 +112,14 @@ export class Splice implements ReadTarget, KernelRelayOwner {
   protected ended(_result: SpliceResult): void {}
 
   /** Bytes read from a backend whose reads homing manages (backend-reads.ts). */
-  take(bytes: Buffer): boolean {
+  take(bytes: Buffer, written?: (error?: Error | null) => void): boolean {
     this.down += bytes.length;
     const client = this.clientSide;
-    if (client.writableEnded || client.destroyed) return true;
-    return client.write(bytes);
-  }
-
-  holds(): boolean {
-    return this.clientSide.writableLength > 0;
+    if (client.writableEnded || client.destroyed) {
+      written?.();
+      return true;
+    }
+    return client.write(bytes, written);
   }
 
   // What the listeners below share, each of them one function for every splice.
