@@ -12,6 +12,7 @@
  * picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own (placement.ts);
  * HOMING_NODE_ARGS are node arguments for the homing processes (`--cpu-prof`).
  */
+import { kernelRelayAvailable } from '@homing/proxy-core';
 import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './cluster.js';
 import type { SessionHolders } from './holders.js';
 import type { HomingProcess } from './homing-process.js';
@@ -157,8 +158,9 @@ function describeSides(cluster: Cluster): void {
       'IMAP ID or POP3 XCLIENT)',
   );
   console.log(
-    'homing: one process (workers: 1), logging at info (its default); client address to ' +
-      'Dovecot by IMAP ID and POP3 XCLIENT',
+    'homing: one process (workers: 1), logging at info (its default); logged-in plaintext ' +
+      `sessions relayed ${kernelRelayAvailable().available ? 'in the kernel (relay: kernel, splice(2))' : 'in Node (the kernel relay is not built)'}; ` +
+      'client address to Dovecot by IMAP ID and POP3 XCLIENT',
   );
   console.log(
     'pipe: a bare Node process that replays the login to Dovecot and pipes the sockets ' +

@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       source_retry: 5000,
     });
     expect(config.log).toEqual({ level: 'info', format: 'auto', flush_interval: 1000 });
+    expect(config.relay).toBe('kernel');
     expect(config.backend_defaults.imap).toEqual({ port: 143, tls: 'none', forward: 'none' });
     expect(config.backend_defaults.lmtp?.port).toBe(24);
     expect(config.smtp.journal).toEqual({
@@ -147,6 +148,12 @@ describe('loadConfig', () => {
   ])('names the key and the line of %s', (_name, text, key, line) => {
     const issues = issuesOf(text);
     expect(issues).toContainEqual(expect.objectContaining({ key, line }));
+  });
+
+  it('takes relay: node, and names the key and line of a relay it does not know', () => {
+    expect(load(`relay: node\n${minimal}`).result().relay).toBe('node');
+    const { path, result } = load(`${minimal}relay: sendfile\n`);
+    expect(result).toThrow(`${path}:5: relay: Invalid option`);
   });
 
   it('reports every problem, not just the first', () => {
