@@ -86,6 +86,7 @@ function endSeen(socket: Socket): boolean {
 
 /** Whatever the socket read and nobody took yet, in one buffer (or null). */
 function unread(socket: Socket): Buffer | null {
+  if (socket.readableLength === 0) return null;
   const chunks: Buffer[] = [];
   for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read()) {
     chunks.push(chunk);
@@ -115,15 +116,17 @@ export function relayInKernel(
   if (clientSocket.connecting || backendSocket.connecting) return undefined;
   // Past its end Node would close the socket on its own, under the relay.
   if (endSeen(clientSocket) || endSeen(backendSocket)) return undefined;
-  // Read out what Node holds, then stop it reading for good: both in this tick, so nothing
-  // is read in between (libuv reads only when the event loop polls).
-  const headUp = unread(clientSocket);
-  const headDown = unread(backendSocket);
+  // Stop Node reading for good, then take what it holds: both in this tick, so nothing is
+  // read in between (libuv reads only when the event loop polls), and taking it starts no
+  // read again.
   for (const handle of [clientHandle, backendHandle]) {
     handle.readStop();
-    handle.reading = false;
     handle.readStart = noReads;
   }
+  const headUp = unread(clientSocket);
+  const headDown = unread(backendSocket);
+  clientHandle.reading = false;
+  backendHandle.reading = false;
   return module.relay(
     owner,
     clientHandle.fd as number,
