@@ -358,19 +358,21 @@ static napi_value throwError(napi_env env, const char *message) {
   return NULL;
 }
 
-static char *copyHead(napi_env env, napi_value value, size_t *length) {
+/* A copy of a Buffer's bytes (null and none for anything else); false when out of memory. */
+static bool copyHead(napi_env env, napi_value value, char **head, size_t *length) {
+  *head = NULL;
   *length = 0;
   bool isBuffer = false;
-  if (napi_is_buffer(env, value, &isBuffer) != napi_ok || !isBuffer) return NULL;
+  if (napi_is_buffer(env, value, &isBuffer) != napi_ok || !isBuffer) return true;
   void *data;
   size_t size;
   napi_get_buffer_info(env, value, &data, &size);
-  if (size == 0) return NULL;
-  char *copy = malloc(size);
-  if (copy == NULL) return NULL;
-  memcpy(copy, data, size);
+  if (size == 0) return true;
+  *head = malloc(size);
+  if (*head == NULL) return false;
+  memcpy(*head, data, size);
   *length = size;
-  return copy;
+  return true;
 }
 
 /* relay(owner, clientFd, backendFd, headUp, headDown): a handle for counts() and kick(). */
@@ -381,9 +383,10 @@ static napi_value relay(napi_env env, napi_callback_info info) {
   if (argc < 5) return throwError(env, "relay(owner, clientFd, backendFd, headUp, headDown)");
   Instance *in = instance(env);
   if (!start(env, in)) return throwError(env, "the kernel relay thread did not start");
-  int32_t client, backend;
-  napi_get_value_int32(env, args[1], &client);
-  napi_get_value_int32(env, args[2], &backend);
+  int32_t client = -1, backend = -1;
+  if (napi_get_value_int32(env, args[1], &client) != napi_ok ||
+      napi_get_value_int32(env, args[2], &backend) != napi_ok || client < 0 || backend < 0)
+    return throwError(env, "relay: two open file descriptors");
   Relay *r = calloc(1, sizeof *r);
   if (r == NULL) return throwError(env, "out of memory");
   r->fds[clientSide] = client;
@@ -394,7 +397,11 @@ static napi_value relay(napi_env env, napi_callback_info info) {
     d->in = way == 0 ? client : backend;
     d->out = way == 0 ? backend : client;
     d->pipeRead = d->pipeWrite = -1;
-    d->head = copyHead(env, args[3 + way], &d->headLength);
+    if (!copyHead(env, args[3 + way], &d->head, &d->headLength)) {
+      free(r->way[0].head);
+      free(r);
+      return throwError(env, "out of memory");
+    }
     r->bytes[way] = d->headLength;
   }
   napi_create_reference(env, args[0], 1, &r->owner);

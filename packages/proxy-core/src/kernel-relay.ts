@@ -127,13 +127,23 @@ export function relayInKernel(
   const headDown = unread(backendSocket);
   clientHandle.reading = false;
   backendHandle.reading = false;
-  return module.relay(
-    owner,
-    clientHandle.fd as number,
-    backendHandle.fd as number,
-    headUp,
-    headDown,
-  );
+  try {
+    return module.relay(
+      owner,
+      clientHandle.fd as number,
+      backendHandle.fd as number,
+      headUp,
+      headDown,
+    );
+  } catch {
+    // Out of memory or descriptors in the relay: this session stays in Node, bytes and all.
+    for (const handle of [clientHandle, backendHandle]) {
+      delete (handle as Partial<StreamHandle>).readStart;
+    }
+    if (headUp) clientSocket.unshift(headUp);
+    if (headDown) backendSocket.unshift(headDown);
+    return undefined;
+  }
 }
 
 export function kernelCounts(handle: KernelRelayHandle): { up: number; down: number } {
