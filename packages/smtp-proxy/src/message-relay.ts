@@ -139,12 +139,20 @@ interface Piece {
 const NOTHING = Buffer.alloc(0);
 
 /**
+ * Pieces of a message gather up to this many bytes before they go to the backends. smtp-server
+ * hands the message over in a piece per line that the sender dot-stuffed, and each piece sent
+ * on its own is a write to every backend and, with BDAT, a chunk the backend answers: most
+ * messages are smaller than this and go in one write.
+ */
+const gatherBytes = 64 * 1024;
+
+/**
  * Relays the client's message to every backend of the transaction as it arrives, put in wire
  * form once for all of them, nothing spooled here: the slowest backend sets the client's pace.
- * The last piece is held until the next one or the end, so the terminator (or BDAT LAST) leaves
- * with the message's last bytes: a small message is one write to each backend. A message that
- * turns out to be a mail loop or too big, or whose client went away, is given up: no backend
- * gets the terminator, so none keeps it.
+ * Pieces gather up to `gatherBytes`, and the newest is held until the next one or the end, so
+ * the terminator (or BDAT LAST) leaves with the message's last bytes: a small message is one
+ * write to each backend. A message that turns out to be a mail loop or too big, or whose client
+ * went away, is given up: no backend gets the terminator, so none keeps it.
  */
 export class MessageRelay {
   readonly outlets: readonly Outlet[];
@@ -153,7 +161,10 @@ export class MessageRelay {
   readonly #data: DotStuffer | undefined;
   readonly #bdat: DotStuffer | undefined;
   readonly #loop = new ReceivedCounter();
-  #held: Piece | undefined;
+  /** Pieces not sent yet, in each wire form this message needs, and their size as received. */
+  #heldData: Buffer[] = [];
+  #heldBdat: Buffer[] = [];
+  #heldBytes = 0;
   #givenUp = false;
   #tooManyHops = false;
 
@@ -177,12 +188,10 @@ export class MessageRelay {
         this.#giveUp(new Error('mail loop'));
         return;
       }
-      const held = this.#held;
-      this.#held = {
-        data: this.#data?.stuff(chunk) ?? NOTHING,
-        bdat: this.#bdat?.stuff(chunk) ?? NOTHING,
-      };
-      if (held) this.#send(held, false);
+      if (this.#heldBytes >= gatherBytes) this.#send(this.#take(), false);
+      if (this.#data) this.#heldData.push(this.#data.stuff(chunk));
+      if (this.#bdat) this.#heldBdat.push(this.#bdat.stuff(chunk));
+      this.#heldBytes += chunk.length;
     });
     stream.once('end', () => {
       if (this.#givenUp) return;
@@ -190,17 +199,10 @@ export class MessageRelay {
         this.#giveUp(new Error('message too big'));
         return;
       }
-      const held = this.#held;
-      this.#held = undefined;
-      const last = (bytes: Buffer | undefined, tail: Buffer | undefined) =>
-        bytes && tail ? Buffer.concat([bytes, tail]) : (bytes ?? tail ?? NOTHING);
-      this.#send(
-        {
-          data: last(held?.data, this.#data?.end()),
-          bdat: last(held?.bdat, this.#bdat?.end()),
-        },
-        true,
-      );
+      const tails = [this.#data?.end(), this.#bdat?.end()];
+      if (tails[0]?.length) this.#heldData.push(tails[0]);
+      if (tails[1]?.length) this.#heldBdat.push(tails[1]);
+      this.#send(this.#take(), true);
     });
     stream.once('close', () => {
       if (!stream.readableEnded) this.#giveUp(new Error('the client went away during DATA'));
@@ -235,12 +237,27 @@ export class MessageRelay {
     void Promise.all(waits).then(() => stream.resume());
   }
 
+  /** What gathered so far, each wire form in one buffer. */
+  #take(): Piece {
+    const piece = { data: joined(this.#heldData), bdat: joined(this.#heldBdat) };
+    this.#heldData = [];
+    this.#heldBdat = [];
+    this.#heldBytes = 0;
+    return piece;
+  }
+
   #giveUp(error: Error): void {
     if (this.#givenUp) return;
     this.#givenUp = true;
-    this.#held = undefined;
+    this.#heldData = [];
+    this.#heldBdat = [];
     for (const outlet of this.outlets) outlet.giveUp(error);
     // The rest of the message is still read, so that the client gets its reply.
     this.#stream.resume();
   }
+}
+
+function joined(buffers: readonly Buffer[]): Buffer {
+  if (buffers.length === 0) return NOTHING;
+  return buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers);
 }

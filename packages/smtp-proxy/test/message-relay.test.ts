@@ -38,6 +38,9 @@ function messageStream(): PassThrough & { sizeExceeded: boolean } {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** More bytes than the relay gathers before it sends: lines of `c`. */
+const bigLines = (c: string) => `${c.repeat(998)}\r\n`.repeat(70);
+
 describe('MessageRelay', () => {
   it('sends a small message, its trace header and the terminator in one write', async () => {
     const stream = messageStream();
@@ -97,18 +100,44 @@ describe('MessageRelay', () => {
     const target = new FakeTarget();
     const relay = new MessageRelay(stream, [{ target }], 30);
     relay.outlets[0]?.open();
+    const [first, second] = [bigLines('a'), bigLines('b')];
     stream.write('Subject: s\r\n\r\n');
-    stream.write('first\r\n');
+    stream.write(first);
+    stream.write(second);
+    await tick();
+    expect(target.text).toBe(`Subject: s\r\n\r\n${first}`);
     target.full = true;
-    stream.write('second\r\n');
+    stream.write('third\r\n');
     await tick();
     expect(stream.isPaused()).toBe(true);
-    stream.end('third\r\n');
+    stream.end('fourth\r\n');
     await tick();
-    expect(target.text).toBe('Subject: s\r\n\r\nfirst\r\n');
+    expect(target.text).toBe(`Subject: s\r\n\r\n${first}${second}`);
     target.drain();
     await relay.outlets[0]?.done;
-    expect(target.text).toBe('Subject: s\r\n\r\nfirst\r\nsecond\r\nthird\r\n.\r\n');
+    expect(target.text).toBe(`Subject: s\r\n\r\n${first}${second}third\r\nfourth\r\n.\r\n`);
+  });
+
+  it('gathers small pieces into one write, pieces as big as a read go out as they come', async () => {
+    const stream = messageStream();
+    const target = new FakeTarget(true);
+    const relay = new MessageRelay(stream, [{ target }], 30);
+    relay.outlets[0]?.open();
+    // smtp-server gives a piece per line the sender dot-stuffed.
+    for (const piece of ['Subject: s\r\n\r\n', '.one\r\n', '.two\r\n', 'three\r\n']) {
+      stream.write(piece);
+      await tick();
+    }
+    const big = bigLines('x');
+    stream.write(big);
+    await tick();
+    stream.end('last\r\n');
+    await relay.outlets[0]?.done;
+    const small = 'Subject: s\r\n\r\n.one\r\n.two\r\nthree\r\n';
+    expect(target.writes).toEqual([
+      `BDAT ${small.length + big.length}\r\n${small}${big}`,
+      'BDAT 6 LAST\r\nlast\r\n',
+    ]);
   });
 
   it("pauses the client when too much waits for a backend's 354", async () => {
@@ -182,13 +211,17 @@ describe('MessageRelay', () => {
     );
     const [outlet] = relay.outlets;
     outlet?.open();
-    stream.write('Subject: s\r\n\r\n.dot\n');
+    const big = bigLines('y');
+    stream.write(`Subject: s\r\n\r\n.dot\n${big}`);
+    await tick();
+    stream.write('more\n');
     await tick();
     stream.end('last line');
     await outlet?.done;
+    const first = `Received: x\r\nSubject: s\r\n\r\n.dot\r\n${big}`;
     expect(target.writes).toEqual([
-      'BDAT 33\r\nReceived: x\r\nSubject: s\r\n\r\n.dot\r\n',
-      'BDAT 11 LAST\r\nlast line\r\n',
+      `BDAT ${first.length}\r\n${first}`,
+      'BDAT 17 LAST\r\nmore\r\nlast line\r\n',
     ]);
     expect(outlet?.chunks).toBe(2);
   });
