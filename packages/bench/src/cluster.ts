@@ -30,6 +30,14 @@ export interface BenchUser {
   readonly password: string;
 }
 
+/**
+ * The home of the `index`-th bench user: two backends for homing's MX to route between, both
+ * the one Dovecot under two names.
+ */
+export function benchHome(index: number): 'mbox-a' | 'mbox-b' {
+  return index % 2 === 0 ? 'mbox-a' : 'mbox-b';
+}
+
 /** The client-facing listeners every side has for IMAP and POP3. */
 export type Listener = 'imap' | 'imaps' | 'pop3' | 'pop3s';
 
@@ -102,8 +110,7 @@ export async function startCluster(
       uid: u.address.split('@')[0] ?? u.address,
       mail: u.address,
       password: u.password,
-      // Two backends for homing's MX to route between (both this one Dovecot).
-      mailHost: i % 2 === 0 ? 'mbox-a' : 'mbox-b',
+      mailHost: benchHome(i),
     })),
   );
   const dovecotStart = Dovecot.start({
