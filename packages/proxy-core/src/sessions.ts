@@ -9,6 +9,8 @@ export interface SessionInfo {
   backend?: string;
   /** Byte counts once spliced. */
   counts?: () => { up: number; down: number };
+  /** Once spliced: whether its bytes move in the kernel or through Node (see `relay`). */
+  readonly relay?: 'kernel' | 'node';
 }
 
 /** A session as the registry holds it. */

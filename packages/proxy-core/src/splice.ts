@@ -79,6 +79,11 @@ export class Splice implements ReadTarget, KernelRelayOwner {
     backend.resume();
   }
 
+  /** Where the bytes move, for the session list. */
+  get relay(): 'kernel' | 'node' {
+    return this.#kernel !== undefined ? 'kernel' : 'node';
+  }
+
   /** Bytes so far, for the session list. */
   counts(): { up: number; down: number } {
     if (this.#kernel !== undefined) return kernelCounts(this.#kernel);

@@ -13,6 +13,8 @@ export interface SessionView {
   readonly backend: string | null;
   readonly since: string;
   readonly bytes?: { up: number; down: number };
+  /** A spliced session's relay: `kernel` (splice(2)) or `node`. */
+  readonly relay?: 'kernel' | 'node';
 }
 
 /**

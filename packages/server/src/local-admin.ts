@@ -65,6 +65,7 @@ export function localAdmin(parts: LocalParts): AdminNode {
           backend: s.backend ?? null,
           since: s.since.toISOString(),
           ...(s.counts ? { bytes: s.counts() } : {}),
+          ...(s.relay ? { relay: s.relay } : {}),
         }),
       );
     },

@@ -161,6 +161,35 @@ describe('admin commands with only the admin address and token', () => {
     expect(shown.stdout).toMatch(/^mbox-a\/imap\s+up\b/m);
   });
 
+  it('lists where a spliced session moves its bytes, as relay says at start and after a reload', async () => {
+    const listed = async () => {
+      const answer = await fetch(`http://127.0.0.1:${ports.admin}/sessions`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const { sessions } = (await answer.json()) as { sessions: { relay?: string }[] };
+      return sessions.map((s) => s.relay);
+    };
+    const relayOf = async () => {
+      // The last session leaves the list just after its client saw the end.
+      await expect.poll(listed, { timeout: 2000 }).toEqual([]);
+      const client = await login();
+      const relays = await listed();
+      client.send('z LOGOUT');
+      await client.waitClosed();
+      return relays;
+    };
+    // Plaintext on both sides: the kernel, homing's default.
+    expect(await relayOf()).toEqual(['kernel']);
+    writeFileSync(config, `relay: node\n${configText}`);
+    const from = node.output.length;
+    expect(await cli('reload')).toMatchObject({ code: 0 });
+    await node.waitFor('config reloaded', 5000, from);
+    expect(await relayOf()).toEqual(['node']);
+    writeFileSync(config, configText);
+    expect(await cli('reload')).toMatchObject({ code: 0 });
+    expect(await relayOf()).toEqual(['kernel']);
+  });
+
   it('reload: applied, then refused with the reason in the node log', async () => {
     expect(await cli('reload')).toMatchObject({ code: 0, stdout: 'config reloaded\n' });
     await node.waitFor('config reloaded');
