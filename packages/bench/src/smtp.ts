@@ -170,6 +170,8 @@ async function smtpSample(
   let failure: unknown;
   const open = new Set<SmtpClient>();
   const hello = side === 'direct' ? 'LHLO' : 'EHLO';
+  // Each user's home, for a direct side that delivers one transaction per home.
+  const homes = new Map(users.map((u, i) => [u.address, benchHome(i)]));
   const started = performance.now();
   const deadline = started + seconds * 1000;
   const worker = async () => {
@@ -186,7 +188,7 @@ async function smtpSample(
           const id = `${ledger.run}.${n}`;
           const from = i === 0 ? begin : performance.now();
           const replies = byHome
-            ? await transactionPerHome(client, recipients, message(id, recipients), users)
+            ? await transactionPerHome(client, recipients, message(id, recipients), homes)
             : await client.transaction(sender, recipients, message(id, recipients));
           const accepted = replies.map((r) => r.code === 250);
           ledger.sent.set(id, { recipients, side, accepted });
@@ -229,15 +231,15 @@ async function transactionPerHome(
   client: SmtpClient,
   recipients: readonly string[],
   data: Buffer,
-  users: readonly BenchUser[],
+  homes: ReadonlyMap<string, string>,
 ): Promise<SmtpReply[]> {
-  const homes = new Map<string, string[]>();
+  const groups = new Map<string, string[]>();
   for (const recipient of recipients) {
-    const home = benchHome(users.findIndex((u) => u.address === recipient));
-    homes.set(home, [...(homes.get(home) ?? []), recipient]);
+    const home = homes.get(recipient) as string;
+    groups.set(home, [...(groups.get(home) ?? []), recipient]);
   }
   const byRecipient = new Map<string, SmtpReply>();
-  for (const group of homes.values()) {
+  for (const group of groups.values()) {
     const replies = await client.transaction(sender, group, data);
     for (const [i, recipient] of group.entries()) {
       byRecipient.set(recipient, replies[i] as SmtpReply);

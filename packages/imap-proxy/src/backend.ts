@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { connectTls, LineReader } from '@homing/proxy-core';
+import { LineReader, readerUnderTls } from '@homing/proxy-core';
 import type { Astring } from './quote.js';
 
 export interface TaggedResponse {
@@ -46,10 +46,16 @@ export class ImapBackend {
   async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
     const response = await this.command('STARTTLS', [], signal);
     if (response.status !== 'OK') return false;
-    const rest = this.#reader.detach();
-    if (rest.length > 0) return false; // bytes after OK before the handshake: refuse them
-    this.socket = await connectTls(this.socket as Socket, options, signal);
-    this.#reader = new LineReader(this.socket, this.maxLineBytes);
+    const secure = await readerUnderTls(
+      this.#reader,
+      this.socket as Socket,
+      options,
+      signal,
+      this.maxLineBytes,
+    );
+    if (secure === undefined) return false;
+    this.socket = secure.socket;
+    this.#reader = secure.reader;
     this.#capabilityText = '';
     this.#capabilities = undefined;
     return true;

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { connectTls, LineReader } from '@homing/proxy-core';
+import { LineReader, readerUnderTls } from '@homing/proxy-core';
 import { parseSieveLine, type SieveLine } from './response.js';
 
 type Response = Extract<SieveLine, { kind: 'response' }>;
@@ -40,10 +40,16 @@ export class SieveBackend {
   async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
     const reply = await this.command('STARTTLS', signal);
     if (reply.status !== 'OK') return false;
-    // Bytes after OK and before the handshake were not sent under TLS: refuse them.
-    if (this.#reader.detach().length > 0) return false;
-    this.socket = await connectTls(this.socket as Socket, options, signal);
-    this.#reader = new LineReader(this.socket, this.maxLineBytes);
+    const secure = await readerUnderTls(
+      this.#reader,
+      this.socket as Socket,
+      options,
+      signal,
+      this.maxLineBytes,
+    );
+    if (secure === undefined) return false;
+    this.socket = secure.socket;
+    this.#reader = secure.reader;
     return (await this.#readCapabilities(signal)).status === 'OK';
   }
 

@@ -473,17 +473,12 @@ static napi_value setLinger(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static void freeInstance(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  (void)data; /* the thread may still be winding down at exit: left to the process */
-}
-
 NAPI_MODULE_INIT() {
   Instance *in = calloc(1, sizeof *in);
   if (in == NULL) return NULL;
   in->lingerMs = 5000;
-  napi_set_instance_data(env, in, freeInstance, NULL);
+  /* Not freed with the environment: its thread may still be winding down; the process ends. */
+  napi_set_instance_data(env, in, NULL, NULL);
   napi_property_descriptor methods[] = {
       {"relay", NULL, relay, NULL, NULL, NULL, napi_default_method, NULL},
       {"counts", NULL, counts, NULL, NULL, NULL, napi_default_method, NULL},
