@@ -1,9 +1,10 @@
 import type { BenchUser, Cluster } from './cluster.js';
+import { measured, totalCpuMs } from './cpu.js';
 import { imapLoginCycle } from './imap-client.js';
-import { compareLogins, type LoginCycle, warmUp } from './logins.js';
+import { compareLogins, type LoginCycle, loginSample, warmUp } from './logins.js';
 import { pop3LoginCycle } from './pop3-client.js';
 import { endpointsOf, resumedNote, type Transport, transportNames } from './sides.js';
-import { allSides, type Side, slicesPerSide } from './turns.js';
+import { allSides, roundTurns, type Side, sleep, slicesPerSide } from './turns.js';
 
 export interface LoginRows {
   readonly protocol: 'imap' | 'pop3';
@@ -61,4 +62,64 @@ export async function warmUpAll(
   for (const side of allSides) {
     await warmUp((user) => once(endpoints[side], user), users, concurrency);
   }
+}
+
+/** Unmeasured load before a protocol's rows: how long each side gets, in how many turns. */
+export interface WarmUpLoad {
+  readonly seconds: number;
+  readonly turns: number;
+  readonly concurrency: number;
+  readonly pauseMs: number;
+}
+
+/**
+ * Logins at the measured concurrency on every side, in turns, before any row is measured: a
+ * node in production has served millions of logins, and V8 compiles a Node process's code over
+ * its first thousands (homing's CPU per login falls by about a third over its first 15 s of
+ * logins at 50 at a time on the development machine; the pipe's, a few dozen lines, settles at
+ * once). Returns one line: each proxy's CPU per login in the first turn and in the last.
+ */
+export async function warmUpUnderLoad(
+  cluster: Cluster,
+  protocol: 'imap' | 'pop3',
+  users: readonly BenchUser[],
+  load: WarmUpLoad,
+): Promise<string> {
+  const endpoints = endpointsOf(cluster, protocol, 'plain');
+  const once = protocol === 'imap' ? imapLoginCycle : pop3LoginCycle;
+  const next = { user: 0 };
+  const turns: Record<Side, { logins: number; cpuMs: number }[]> = {
+    direct: [],
+    nginx: [],
+    homing: [],
+    pipe: [],
+  };
+  for (const side of roundTurns(load.turns, allSides)) {
+    await sleep(load.pauseMs);
+    const run = await measured(cluster.processes[side], () =>
+      loginSample(
+        (user) => once(endpoints[side], user),
+        users,
+        load.concurrency,
+        load.seconds / load.turns,
+        next,
+      ),
+    );
+    turns[side].push({ logins: run.result.latencies.length, cpuMs: totalCpuMs(run.usage) });
+  }
+  const perLogin = (turn: { logins: number; cpuMs: number } | undefined) =>
+    turn && turn.logins > 0 ? (turn.cpuMs / turn.logins).toFixed(2) : '?';
+  const proxies = allSides.filter((side) => side !== 'direct');
+  const changes = proxies.map(
+    (side) => `${side} ${perLogin(turns[side][0])} → ${perLogin(turns[side].at(-1))} ms`,
+  );
+  const logins = allSides.reduce(
+    (sum, side) => sum + turns[side].reduce((n, turn) => n + turn.logins, 0),
+    0,
+  );
+  return (
+    `warm-up: ${load.seconds} s of ${protocol.toUpperCase()} logins ${load.concurrency} at a ` +
+    `time on every side in ${load.turns} turns (${logins} logins, unmeasured); CPU per login in ` +
+    `the first turn and the last: ${changes.join(', ')}`
+  );
 }

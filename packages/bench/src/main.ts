@@ -6,7 +6,8 @@
  * idle spliced IMAP session; SMTP messages per second through homing's MX against Dovecot's
  * LMTP, with a check that every accepted message arrived once. `npm run bench` at the
  * repository root builds first. BENCH_SECONDS (default 5) is how long each side is measured per
- * login concurrency and for SMTP; BENCH_SESSIONS (default: as many as the limits allow) the
+ * login concurrency and for SMTP; BENCH_WARM_UP_SECONDS (default 15) how long each side serves
+ * logins before IMAP's and POP3's rows; BENCH_SESSIONS (default: as many as the limits allow) the
  * idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before them and
  * BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them; BENCH_ONLY
  * picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own (placement.ts);
@@ -17,7 +18,7 @@ import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './
 import type { SessionHolders } from './holders.js';
 import type { HomingProcess } from './homing-process.js';
 import { bigMailbox, fetchRows, type IdleOptions, idleSessions } from './imap.js';
-import { loginRows, warmUpAll } from './login-rows.js';
+import { loginRows, type WarmUpLoad, warmUpAll, warmUpUnderLoad } from './login-rows.js';
 import type { MailboxContents } from './mailbox.js';
 import { partsFrom } from './parts.js';
 import { pinBench, placementFrom, placementLine } from './placement.js';
@@ -38,6 +39,12 @@ const loginConcurrency = [1, 50];
 /** The TLS rows at the concurrency the comparison is about. */
 const tlsConcurrency = [50];
 const warmUpConcurrency = 8;
+const warmUpLoad: WarmUpLoad = {
+  seconds: positiveNumber('BENCH_WARM_UP_SECONDS', 15),
+  turns: 3,
+  concurrency: 50,
+  pauseMs: 250,
+};
 const pauseMs = 250;
 
 const users = Array.from({ length: userCount }, (_, i) =>
@@ -79,6 +86,7 @@ try {
     );
   }
   if (only.has('imap-logins')) {
+    console.log(await warmUpUnderLoad(cluster, 'imap', users, warmUpLoad));
     await loginRows(cluster, {
       protocol: 'imap',
       transport: 'plain',
@@ -97,6 +105,7 @@ try {
     console.log(`warm-up: each user logged in with POP3 once on every side`);
   }
   if (only.has('pop3-logins')) {
+    console.log(await warmUpUnderLoad(cluster, 'pop3', users, warmUpLoad));
     await loginRows(cluster, {
       protocol: 'pop3',
       transport: 'plain',
