@@ -27,7 +27,10 @@ const bodyBytes = 4096;
  * its first 3 s of that traffic to 0.6 after 9 s and 0.44-0.48 after 20-25 s (V8 still
  * compiling its code, and smtp-server's), so both get 25 s of it.
  */
-const warmUpTurns: readonly Side[] = Array.from({ length: 5 }, (): Side[] => ['direct', 'homing']).flat();
+const warmUpTurns: readonly Side[] = Array.from({ length: 5 }, (): Side[] => [
+  'direct',
+  'homing',
+]).flat();
 /** SMTP is compared direct against homing only: nginx and the pipe are for IMAP and POP3 here. */
 const smtpSides: readonly Side[] = ['direct', 'homing'];
 const warmUpTurnSeconds = 5;
