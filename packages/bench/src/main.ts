@@ -11,7 +11,8 @@
  * idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before them and
  * BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them; BENCH_ONLY
  * picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own (placement.ts);
- * HOMING_NODE_ARGS are node arguments for the homing processes (`--cpu-prof`).
+ * HOMING_NODE_ARGS are node arguments for the homing processes (`--cpu-prof`). The Node processes
+ * run on the Node.js that runs this script: scripts/run.sh picks it (BENCH_NODE, default 24).
  */
 import { kernelRelayAvailable } from '@homing/proxy-core';
 import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './cluster.js';
