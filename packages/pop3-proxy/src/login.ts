@@ -1,4 +1,5 @@
 import {
+  encodePlain,
   forwardClient,
   type LoginDialect,
   plainReplay,
@@ -49,8 +50,15 @@ function replay(
   const plain = plainReplay(login);
   if (plain) return session.authenticate('PLAIN', plain, signal);
   // A password that did not go as PLAIN goes as POP3's own USER and PASS.
-  if ('password' in credentials)
+  if ('password' in credentials) {
+    // Dovecot (the only POP3 server whose greeting offers XCLIENT) checks PASS as a SASL PLAIN
+    // login itself, and takes PLAIN wherever it takes USER and PASS: one round trip, not two.
+    if (session.xclient && !hasControlCharacters(route.login)) {
+      const plain = encodePlain('', route.login, credentials.password);
+      return session.authenticate('PLAIN', plain, signal);
+    }
     return userPass(session, route.login, credentials.password, signal);
+  }
   // The token names the user as the client wrote it; the backend checks both. An error
   // challenge gets the dummy answer RFC 7628 §3.2.3 asks for, then -ERR follows.
   return session.authenticate(credentials.mechanism, credentials.response, signal, () =>

@@ -36,6 +36,7 @@ const ldapUsers: LdapUser[] = [
   { uid: 'carol', mail: 'carol@example.com', password: 'carol-pw', mailHost: 'mbox-a-master' },
   { uid: 'dave', mail: 'dave@example.com', password: 'dave-pw', mailHost: 'loop' },
   { uid: 'erin', mail: 'erin@example.com', password: 'erin-pw', mailHost: 'fake' },
+  { uid: 'frank', mail: 'frank@example.com', password: 'frank-pw', mailHost: 'fake-dovecot' },
   { uid: 'grace', mail: 'grace@example.com', password: 'grace-pw', mailHost: 'mbox-a' },
 ];
 const master = { user: 'homing-master', password: 'master-secret' };
@@ -66,6 +67,8 @@ let dovecotA: Dovecot;
 let dovecotB: Dovecot;
 let directory: Directory;
 let fake: FakeBackend;
+/** Greets as Dovecot does a trusted peer, with [XCLIENT]. */
+let fakeDovecot: FakeBackend;
 const registry = new SessionRegistry();
 const servers: Server[] = [];
 const logLines: string[] = [];
@@ -80,7 +83,7 @@ afterEach(() => {
 beforeAll(async () => {
   certDir = tempDir('pop3-certs');
   certs = makeCertificates(certDir.path);
-  [slapd, dovecotA, dovecotB, fake] = await Promise.all([
+  [slapd, dovecotA, dovecotB, fake, fakeDovecot] = await Promise.all([
     Slapd.start(ldapUsers),
     Dovecot.start({
       name: 'A',
@@ -95,7 +98,8 @@ beforeAll(async () => {
       users: [{ user: 'bob@example.com', password: 'bob-pw' }],
       tls: { cert: certs.cert, key: certs.key },
     }),
-    startFakeBackend(),
+    startFakeBackend('+OK fake POP3 ready'),
+    startFakeBackend('+OK [XCLIENT] fake Dovecot ready.'),
   ]);
   const ports = await freePorts(4);
   Object.assign(port, { plain: ports[0], strict: ports[1], secure: ports[2], proxied: ports[3] });
@@ -121,6 +125,11 @@ beforeAll(async () => {
       fake: {
         host: '127.0.0.1',
         endpoints: { pop3: { port: fake.port, tls: 'none', forward: 'none' } },
+        tls: { verify: true },
+      },
+      'fake-dovecot': {
+        host: '127.0.0.1',
+        endpoints: { pop3: { port: fakeDovecot.port, tls: 'none', forward: 'none' } },
         tls: { verify: true },
       },
     },
@@ -189,6 +198,7 @@ afterAll(async () => {
   registry.kickAll('test over');
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   await fake?.close();
+  await fakeDovecot?.close();
   await directory?.close();
   await Promise.all([dovecotA?.destroy(), dovecotB?.destroy(), slapd?.destroy()]);
   certDir?.remove();
@@ -453,6 +463,23 @@ describe('login and splice', () => {
     expect(listing).toMatch(/^1 \d+\r?\n$/);
   });
 
+  it('replays USER and PASS as one AUTH PLAIN to a backend that offers XCLIENT (Dovecot), as USER and PASS to any other', async () => {
+    const c = await connect(port.plain);
+    expect(await userPass(c, 'frank@example.com', 'frank-pw')).toBe('+OK Logged in (fake).');
+    expect(await command(c, 'STAT')).toBe('+OK 0 0');
+    await quit(c);
+    expect(fakeDovecot.lines).toContain(`AUTH PLAIN ${b64('\0frank@example.com\0frank-pw')}`);
+    expect(fakeDovecot.lines.filter((l) => /^(USER|PASS) /.test(l))).toEqual([]);
+
+    const d = await connect(port.plain);
+    expect(await userPass(d, 'erin@example.com', 'erin-pw')).toBe(
+      '-ERR [IN-USE] Mailbox is locked by another session.',
+    );
+    expect(fake.lines).toContain('USER erin@example.com');
+    expect(fake.lines).toContain('PASS erin-pw');
+    expect(fake.lines.filter((l) => l.startsWith('AUTH PLAIN '))).toEqual([]);
+  });
+
   it('passes XOAUTH2 through and relays a backend -ERR [IN-USE] unchanged', async () => {
     const token = b64('user=erin@example.com\x01auth=Bearer tok123\x01\x01');
     const c = await connect(port.secure, { tls: true });
@@ -701,14 +728,14 @@ interface FakeBackend {
  * A scripted POP3 backend for what Dovecot here is not set up for: OAuth mechanisms and a
  * mailbox that is in use.
  */
-async function startFakeBackend(): Promise<FakeBackend> {
+async function startFakeBackend(greeting: string): Promise<FakeBackend> {
   const lines: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    socket.write('+OK fake POP3 ready\r\n');
+    socket.write(`${greeting}\r\n`);
     let buffer = '';
     let challenged = false;
     socket.on('data', (chunk: Buffer) => {
@@ -724,7 +751,8 @@ async function startFakeBackend(): Promise<FakeBackend> {
         } else if (line.startsWith('USER ')) answer = '+OK';
         else if (line.startsWith('PASS ')) {
           answer = '-ERR [IN-USE] Mailbox is locked by another session.';
-        } else if (line.startsWith('AUTH XOAUTH2 ')) {
+        } else if (line.startsWith('AUTH PLAIN ')) answer = '+OK Logged in (fake).';
+        else if (line.startsWith('AUTH XOAUTH2 ')) {
           const slow = Buffer.from(line.slice(13), 'base64').includes('Bearer slow');
           setTimeout(() => socket.write('+OK Logged in (fake).\r\n'), slow ? 300 : 0);
           continue;
