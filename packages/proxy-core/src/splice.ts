@@ -93,7 +93,7 @@ export class Splice implements ReadTarget, KernelRelayOwner {
   /** Ends both sides at once (kick, drain timeout). */
   destroy(reason: string): void {
     this.#reason ??= reason;
-    // The relay thread sees both sockets shut and reports the end; only then are they closed.
+    // The kernel relay sees both sockets shut and reports the end; only then are they closed.
     if (this.#kernel !== undefined) {
       kickKernelRelay(this.#kernel);
       return;

@@ -1,12 +1,16 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { connect as connectTls, TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
 import { makeCertificates, tempDir } from '@homing/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectWithOwnReads } from '../src/backend-reads.js';
 import { kernelRelayAvailable, lingerInKernel, useKernelRelay } from '../src/kernel-relay.js';
 import { Splice, type SpliceResult } from '../src/splice.js';
+
+const run = promisify(execFile);
 
 /** A splice whose end a test can wait for. */
 class Watched extends Splice {
@@ -190,6 +194,27 @@ describe.each([
     expect((await piped.done).down).toBe(total);
   });
 
+  it('passes on the end a backend sent while the user was not reading', async () => {
+    // More than the user's socket takes, less than the kernel relay's pipe holds: the relay
+    // waits for the user, holding the rest, with nothing left to read from the backend. How
+    // much the sockets take varies: a few sizes.
+    for (const size of [512, 640, 768, 896]) {
+      const { user, server, splice: piped } = await spliced(ownReads);
+      user.pause();
+      const burst = Buffer.alloc(size * 1024, 0x61);
+      server.write(burst);
+      await new Promise((r) => setTimeout(r, 150));
+      // A few bytes and the end while it waits: read after the burst, then the end.
+      server.end('* BYE\r\n');
+      await new Promise((r) => setTimeout(r, 150));
+      const atUser = collect(user);
+      user.resume();
+      expect((await atUser).length).toBe(burst.length + 7);
+      user.end();
+      expect(await piped.done).toEqual({ up: 0, down: burst.length + 7, reason: 'backend' });
+    }
+  }, 15_000);
+
   it('pauses a fast user while the backend does not read', async () => {
     const { user, server, splice: piped } = await spliced(ownReads);
     server.pause();
@@ -227,6 +252,57 @@ describe('the kernel relay', () => {
   it('is built on Linux (gcc and node-api-headers, by npm run build)', () => {
     if (process.platform !== 'linux') return;
     expect(kernelRelayAvailable()).toEqual({ available: true, why: 'built' });
+  });
+
+  it('relays a short session on the JavaScript thread, a long one on a thread of its own', async () => {
+    if (process.platform !== 'linux') return;
+    // In a process of its own, which has started no relay yet: a login's few bytes, then a
+    // download of a megabyte.
+    const script = `
+      import { once } from 'node:events';
+      import { readdirSync } from 'node:fs';
+      import { connect, createServer } from 'node:net';
+      const { Splice } = await import(${JSON.stringify(new URL('../dist/splice.js', import.meta.url).pathname)});
+      const threads = () => readdirSync('/proc/self/task').length;
+      const listen = async (onSocket) => {
+        const server = createServer({ allowHalfOpen: true }, onSocket).listen(0, '127.0.0.1');
+        await once(server, 'listening');
+        return server;
+      };
+      let size = 7;
+      // The backend says its piece and ends once the user has.
+      const backends = await listen((socket) => {
+        socket.write(Buffer.alloc(size, 0x61));
+        socket.on('end', () => socket.end()).resume();
+      });
+      let ended;
+      const front = await listen((client) => {
+        const backend = connect(backends.address().port, '127.0.0.1', () => {
+          new Splice(client, backend).ended = ended;
+        });
+      });
+      const session = async () => {
+        const result = new Promise((resolve) => { ended = resolve; });
+        const user = connect(front.address().port, '127.0.0.1');
+        let bytes = 0;
+        user.on('data', (chunk) => {
+          bytes += chunk.length;
+          if (bytes === size) user.end();
+        });
+        const { reason } = await result;
+        return { bytes, reason, threads: threads() };
+      };
+      const before = threads();
+      const short = await session();
+      size = 1024 * 1024;
+      const long = await session();
+      console.log(JSON.stringify({ before, short, long }));
+      process.exit(0);
+    `;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    const { before, short, long } = JSON.parse(stdout);
+    expect(short).toEqual({ bytes: 7, reason: 'client', threads: before });
+    expect(long).toEqual({ bytes: 1024 * 1024, reason: 'client', threads: before + 1 });
   });
 
   it('closes a session whose other side stays open past the linger after one ended', async () => {

@@ -25,7 +25,7 @@ export const configSchema = z
       .enum(['kernel', 'node'])
       .default('kernel')
       .describe(
-        "how a logged-in session's bytes move between client and backend: kernel: splice(2) on a thread of homing's own, the bytes never copied through Node, for plain TCP on both sides (a session with TLS on either side always goes through Node); node: through Node; kernel where it is not built (not Linux, or no C compiler at build time) is node with a warning at start",
+        "how a logged-in session's bytes move between client and backend: kernel: splice(2), on Node's event loop and, once a session has moved 64 KiB, on a thread of homing's own, the bytes never copied through Node, for plain TCP on both sides (a session with TLS on either side always goes through Node); node: through Node; kernel where it is not built (not Linux, or no C compiler at build time) is node with a warning at start",
       ),
     drain_timeout: duration(
       'on SIGTERM, how long spliced sessions and SMTP transactions may go on before they are closed',
