@@ -23,15 +23,12 @@ const describe = {
 /** Logins per second of every side at each concurrency, over one transport. */
 export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
   const endpoints = endpointsOf(cluster, r.protocol, r.transport);
-  const once = r.protocol === 'imap' ? imapLoginCycle : pop3LoginCycle;
-  const cycles = Object.fromEntries(
-    allSides.map((side): [Side, LoginCycle] => [side, (user) => once(endpoints[side], user)]),
-  );
+  const cycles = cyclesOf(cluster, r.protocol, r.transport);
   const name = r.protocol.toUpperCase();
   const resumed = r.transport === 'tls-resumed';
   if (resumed) {
     // Each side's first session, so that the measured handshakes have one to resume.
-    for (const side of allSides) await warmUp(cycles[side] as LoginCycle, r.users.slice(0, 1), 1);
+    for (const side of allSides) await warmUp(cycles[side], r.users.slice(0, 1), 1);
     resumedNote(endpoints);
   }
   console.log(
@@ -57,11 +54,28 @@ export async function warmUpAll(
   users: readonly BenchUser[],
   concurrency: number,
 ): Promise<void> {
-  const endpoints = endpointsOf(cluster, protocol, 'plain');
+  const cycles = cyclesOf(cluster, protocol, 'plain');
+  for (const side of allSides) await warmUp(cycles[side], users, concurrency);
+}
+
+/** Each side's login cycle of a protocol over a transport. */
+function cyclesOf(
+  cluster: Cluster,
+  protocol: 'imap' | 'pop3',
+  transport: Transport,
+): Record<Side, LoginCycle> {
+  const endpoints = endpointsOf(cluster, protocol, transport);
   const once = protocol === 'imap' ? imapLoginCycle : pop3LoginCycle;
-  for (const side of allSides) {
-    await warmUp((user) => once(endpoints[side], user), users, concurrency);
-  }
+  const cycle =
+    (side: Side): LoginCycle =>
+    (user) =>
+      once(endpoints[side], user);
+  return {
+    direct: cycle('direct'),
+    nginx: cycle('nginx'),
+    homing: cycle('homing'),
+    pipe: cycle('pipe'),
+  };
 }
 
 /** Unmeasured load before a protocol's rows: how long each side gets, in how many turns. */
@@ -85,8 +99,7 @@ export async function warmUpUnderLoad(
   users: readonly BenchUser[],
   load: WarmUpLoad,
 ): Promise<string> {
-  const endpoints = endpointsOf(cluster, protocol, 'plain');
-  const once = protocol === 'imap' ? imapLoginCycle : pop3LoginCycle;
+  const cycles = cyclesOf(cluster, protocol, 'plain');
   const next = { user: 0 };
   const turns: Record<Side, { logins: number; cpuMs: number }[]> = {
     direct: [],
@@ -97,13 +110,7 @@ export async function warmUpUnderLoad(
   for (const side of roundTurns(load.turns, allSides)) {
     await sleep(load.pauseMs);
     const run = await measured(cluster.processes[side], () =>
-      loginSample(
-        (user) => once(endpoints[side], user),
-        users,
-        load.concurrency,
-        load.seconds / load.turns,
-        next,
-      ),
+      loginSample(cycles[side], users, load.concurrency, load.seconds / load.turns, next),
     );
     turns[side].push({ logins: run.result.latencies.length, cpuMs: totalCpuMs(run.usage) });
   }
