@@ -95,6 +95,7 @@ typedef struct Relay {
   struct Relay *lingerNext, *lingerPrevious;
   napi_ref owner;
   struct Relay *doneNext;
+  struct Relay *incomingNext;
 } Relay;
 
 /* Where relays run: an epoll set, its spare pipes and its lingering relays, each touched by
@@ -128,6 +129,11 @@ typedef struct {
   bool threadStarted, threadFailed;
   int wake;
   napi_threadsafe_function ended;
+  /* Relays handed to the thread, which adds their sockets to its set itself (so it never runs
+   * one half-registered); `stopping` tells it the environment is going away. */
+  pthread_mutex_t handed;
+  Relay *incoming;
+  bool stopping;
 } Instance;
 
 static int64_t nowMs(void) {
@@ -420,6 +426,34 @@ static void onLinger(UvHandle *timer) {
   report(in, doneList);
 }
 
+/*
+ * On the side thread, at its wake-up: adds the sockets of the relays handed to it to its set
+ * (an edge-triggered registration reports what is ready already, so nothing that came during
+ * the hand-over is missed). A relay whose sockets cannot be added ends as a failure. True when
+ * the environment is going away.
+ */
+static bool adopt(Instance *in, Relay **doneList) {
+  uint64_t count;
+  ssize_t ignored = read(in->wake, &count, sizeof count);
+  (void)ignored;
+  pthread_mutex_lock(&in->handed);
+  Relay *list = in->incoming;
+  in->incoming = NULL;
+  bool stopping = in->stopping;
+  pthread_mutex_unlock(&in->handed);
+  while (list) {
+    Relay *r = list;
+    list = r->incomingNext;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+    for (int side = 0; side < 2 && r->errorSide < 0; side += 1) {
+      ev.data.u64 = (uintptr_t)r | (uintptr_t)side;
+      if (epoll_ctl(in->side.epoll, EPOLL_CTL_ADD, r->fds[side], &ev) != 0) fail(r, side, errno);
+    }
+    if (r->errorSide >= 0) finish(&in->side, r, doneList);
+  }
+  return stopping;
+}
+
 /* The side thread: relays that moved there, until the environment goes. */
 static void *run(void *arg) {
   Instance *in = arg;
@@ -435,7 +469,10 @@ static void *run(void *arg) {
     if (n < 0 && errno != EINTR) break;
     Relay *doneList = NULL;
     for (int i = 0; i < n; i += 1) {
-      if (ready[i].data.u64 == 0) goto stop;
+      if (ready[i].data.u64 == 0) {
+        if (adopt(in, &doneList)) goto stop;
+        continue;
+      }
       handle(loop, &ready[i], &doneList);
     }
     expireIn(loop, &doneList);
@@ -498,24 +535,18 @@ static const uint64_t moveAfterBytes = 64 * 1024;
 /* Hands a relay that moved many bytes to the side thread (it stays here if that fails). */
 static void moveToThread(Instance *in, Relay *r) {
   if (!startThread(in->env, in)) return;
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
-  /* Events of this batch for it are left to the thread from here on. */
-  r->onThread = true;
-  ev.data.u64 = (uintptr_t)r | clientSide;
-  if (epoll_ctl(in->side.epoll, EPOLL_CTL_ADD, r->fds[clientSide], &ev) != 0) {
-    r->onThread = false;
-    return;
-  }
-  /* From here the thread may run it: this thread only takes the sockets out of its own set. */
-  ev.data.u64 = (uintptr_t)r | backendSide;
-  bool moved = epoll_ctl(in->side.epoll, EPOLL_CTL_ADD, r->fds[backendSide], &ev) == 0;
+  /* Out of this set first: from the hand-over on, only the thread touches the relay. Events of
+   * this batch for it are skipped (onThread); the thread's registration reports what is ready. */
   epoll_ctl(in->main.epoll, EPOLL_CTL_DEL, r->fds[clientSide], NULL);
   epoll_ctl(in->main.epoll, EPOLL_CTL_DEL, r->fds[backendSide], NULL);
-  /* Half moved (out of kernel memory): ended, as a kick, by the thread that has the client. */
-  if (!moved) {
-    shutdown(r->fds[0], SHUT_RDWR);
-    shutdown(r->fds[1], SHUT_RDWR);
-  }
+  r->onThread = true;
+  pthread_mutex_lock(&in->handed);
+  r->incomingNext = in->incoming;
+  in->incoming = r;
+  pthread_mutex_unlock(&in->handed);
+  uint64_t one = 1;
+  ssize_t ignored = write(in->wake, &one, sizeof one);
+  (void)ignored;
 }
 
 /* The epoll set is readable: each relay with a ready socket moves what it can. */
@@ -545,6 +576,9 @@ static void stopInstance(void *arg) {
   if (!in->started || in->stopped) return;
   in->stopped = true;
   if (in->threadStarted) {
+    pthread_mutex_lock(&in->handed);
+    in->stopping = true;
+    pthread_mutex_unlock(&in->handed);
     uint64_t one = 1;
     ssize_t ignored = write(in->wake, &one, sizeof one);
     (void)ignored;
@@ -715,6 +749,7 @@ NAPI_MODULE_INIT() {
   Instance *in = calloc(1, sizeof *in);
   if (in == NULL) return NULL;
   in->side.epoll = in->wake = -1;
+  pthread_mutex_init(&in->handed, NULL);
   /* Not freed with the environment: its thread may still be winding down; the process ends. */
   napi_set_instance_data(env, in, NULL, NULL);
   napi_property_descriptor methods[] = {
