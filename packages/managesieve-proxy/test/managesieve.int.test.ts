@@ -452,9 +452,9 @@ describe('login', () => {
     );
     expect(reply).toMatch(/^OK/);
     expect(await command(c, 'LOGOUT')).toMatch(/^OK/);
-    expect(dovecotA.log()).toMatch(
-      /managesieve-login: Info: Login: user=<alice@example\.com>.*rip=192\.0\.2\.10,/,
-    );
+    await expect
+      .poll(() => dovecotA.log(), { timeout: 5000 })
+      .toMatch(/managesieve-login: Info: Login: user=<alice@example\.com>.*rip=192\.0\.2\.10,/);
   });
 
   it('lists a spliced session and kicks it by user', async () => {

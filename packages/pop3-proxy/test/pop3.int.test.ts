@@ -422,7 +422,9 @@ describe('login and splice', () => {
     expect(await v1.until(/^\.$/)).toContain('USER');
     expect(await userPass(v1, 'alice@example.com', 'alice-pw')).toMatch(/^\+OK/);
     await quit(v1);
-    expect(dovecotA.log()).toMatch(/Login: user=<alice@example\.com>.*rip=192\.0\.2\.10,/);
+    await expect
+      .poll(() => dovecotA.log(), { timeout: 5000 })
+      .toMatch(/Login: user=<alice@example\.com>.*rip=192\.0\.2\.10,/);
 
     const v2 = await connect(port.proxied, {
       preamble: encodeProxyV2(
@@ -432,7 +434,9 @@ describe('login and splice', () => {
     });
     expect(await command(v2, `AUTH PLAIN ${b64('\0bob@example.com\0bob-pw')}`)).toMatch(/^\+OK/);
     await quit(v2);
-    expect(dovecotB.log()).toMatch(/Login: user=<bob@example\.com>.*rip=198\.51\.100\.20,.*TLS/);
+    await expect
+      .poll(() => dovecotB.log(), { timeout: 5000 })
+      .toMatch(/Login: user=<bob@example\.com>.*rip=198\.51\.100\.20,.*TLS/);
   });
 
   it('serves curl (SASL PLAIN, STLS, implicit TLS)', async () => {

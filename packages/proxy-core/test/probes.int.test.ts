@@ -138,8 +138,12 @@ describe('BackendProbes against a real Dovecot', () => {
       'a/pop3': true,
       'a/lmtp': true,
     });
-    expect(dovecot.log()).toMatch(/imap-login: Info: Login: user=<probe>/);
-    expect(dovecot.log()).toMatch(/pop3-login: Info: Login: user=<probe>/);
+    await expect
+      .poll(() => dovecot.log(), { timeout: 5000 })
+      .toMatch(/imap-login: Info: Login: user=<probe>/);
+    await expect
+      .poll(() => dovecot.log(), { timeout: 5000 })
+      .toMatch(/pop3-login: Info: Login: user=<probe>/);
   });
 
   it('handshakes implicit TLS with the configured CA, and refuses a certificate it cannot verify', async () => {

@@ -330,7 +330,9 @@ describe("submission, home mode: AUTH replayed on the user's home submission ser
     });
     expect(info.accepted).toEqual(['bob@example.com']);
     await expect.poll(() => delivered('bob@example.com', id).length, { timeout: 10_000 }).toBe(1);
-    expect(front.log()).toMatch(/submission-login: Info: Login: user=<alice@example.com>/);
+    await expect
+      .poll(() => front.log(), { timeout: 5000 })
+      .toMatch(/submission-login: Info: Login: user=<alice@example.com>/);
   });
 
   it('refuses a password the home server refuses', async () => {
