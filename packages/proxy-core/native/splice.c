@@ -519,6 +519,8 @@ static bool startThread(napi_env env, Instance *in) {
       epoll_ctl(in->side.epoll, EPOLL_CTL_ADD, in->wake, &ev) != 0 ||
       pthread_create(&in->thread, NULL, run, in) != 0)
     return false;
+  /* Named, so that `top -H` and /proc/PID/task/TID/comm show it (15 characters at most). */
+  pthread_setname_np(in->thread, "homing-relay");
   in->threadFailed = false;
   in->threadStarted = true;
   return true;
