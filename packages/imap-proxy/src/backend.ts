@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { LineReader, readerUnderTls } from '@homing/proxy-core';
+import { BackendLines } from '@homing/proxy-core';
 import type { Astring } from './quote.js';
 
 export interface TaggedResponse {
@@ -16,8 +16,12 @@ const TAGGED = /^(\S+) (OK|NO|BAD)(?: \[([^\]]*)\])? ?(.*)$/i;
 
 /** The proxy's side of a pre-login IMAP conversation with a backend. */
 export class ImapBackend {
-  socket: Socket | TLSSocket;
-  #reader: LineReader;
+  readonly #lines: BackendLines;
+
+  /** The backend's socket: its TLS socket once STARTTLS is done. */
+  get socket(): Socket | TLSSocket {
+    return this.#lines.socket;
+  }
   #tag = 0;
   /** Tags of commands sent ahead whose replies are still to come. */
   readonly #ahead = new Set<string>();
@@ -31,13 +35,12 @@ export class ImapBackend {
     socket: Socket | TLSSocket,
     readonly maxLineBytes: number,
   ) {
-    this.socket = socket;
-    this.#reader = new LineReader(socket, maxLineBytes);
+    this.#lines = new BackendLines(socket, maxLineBytes);
   }
 
   /** Reads the greeting; false when the backend is not ready (BYE, PREAUTH, garbage). */
   async greeting(signal: AbortSignal): Promise<boolean> {
-    const line = (await this.#reader.readLine(signal)).toString('utf8');
+    const line = (await this.#lines.reader.readLine(signal)).toString('utf8');
     if (!/^\* OK\b/i.test(line)) return false;
     this.#noteCapabilities(line);
     return true;
@@ -46,16 +49,7 @@ export class ImapBackend {
   async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
     const response = await this.command('STARTTLS', [], signal);
     if (response.status !== 'OK') return false;
-    const secure = await readerUnderTls(
-      this.#reader,
-      this.socket as Socket,
-      options,
-      signal,
-      this.maxLineBytes,
-    );
-    if (secure === undefined) return false;
-    this.socket = secure.socket;
-    this.#reader = secure.reader;
+    if (!(await this.#lines.startTls(options, signal))) return false;
     this.#capabilityText = '';
     this.#capabilities = undefined;
     return true;
@@ -128,7 +122,7 @@ export class ImapBackend {
 
   /** Stops reading; returns bytes that arrived after the last reply. */
   detach(): Buffer {
-    return this.#reader.detach();
+    return this.#lines.reader.detach();
   }
 
   async #until(
@@ -177,12 +171,12 @@ export class ImapBackend {
 
   /** Reads a line, folding in any literal it announces (`{n}` at its end). */
   async #readLine(signal: AbortSignal): Promise<string> {
-    let line = (await this.#reader.readLine(signal)).toString('utf8');
+    let line = (await this.#lines.reader.readLine(signal)).toString('utf8');
     for (let spec = /\{(\d+)\}$/.exec(line); spec; spec = /\{(\d+)\}$/.exec(line)) {
       const size = Number(spec[1]);
       if (size > this.maxLineBytes) throw new Error('backend literal too large before login');
-      const literal = await this.#reader.readBytes(size, signal);
-      const rest = (await this.#reader.readLine(signal)).toString('utf8');
+      const literal = await this.#lines.reader.readBytes(size, signal);
+      const rest = (await this.#lines.reader.readLine(signal)).toString('utf8');
       line = `${line.slice(0, spec.index)}"${literal.toString('utf8').replaceAll('"', "'")}"${rest}`;
     }
     return line;

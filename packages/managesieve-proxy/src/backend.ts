@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { LineReader, readerUnderTls } from '@homing/proxy-core';
+import { BackendLines } from '@homing/proxy-core';
 import { parseSieveLine, type SieveLine } from './response.js';
 
 type Response = Extract<SieveLine, { kind: 'response' }>;
@@ -18,8 +18,12 @@ function plainString(text: string): string {
 
 /** The proxy's side of a pre-login ManageSieve conversation with a backend. */
 export class SieveBackend {
-  socket: Socket | TLSSocket;
-  #reader: LineReader;
+  readonly #lines: BackendLines;
+
+  /** The backend's socket: its TLS socket once STARTTLS is done. */
+  get socket(): Socket | TLSSocket {
+    return this.#lines.socket;
+  }
   /** The last capability list (RFC 5804 §1.7), names upper-cased. */
   capabilities = new Map<string, string | undefined>();
 
@@ -27,8 +31,7 @@ export class SieveBackend {
     socket: Socket | TLSSocket,
     readonly maxLineBytes: number,
   ) {
-    this.socket = socket;
-    this.#reader = new LineReader(socket, maxLineBytes);
+    this.#lines = new BackendLines(socket, maxLineBytes);
   }
 
   /** The greeting is a capability list and OK (RFC 5804 §1.7); false when not OK. */
@@ -40,16 +43,7 @@ export class SieveBackend {
   async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
     const reply = await this.command('STARTTLS', signal);
     if (reply.status !== 'OK') return false;
-    const secure = await readerUnderTls(
-      this.#reader,
-      this.socket as Socket,
-      options,
-      signal,
-      this.maxLineBytes,
-    );
-    if (secure === undefined) return false;
-    this.socket = secure.socket;
-    this.#reader = secure.reader;
+    if (!(await this.#lines.startTls(options, signal))) return false;
     return (await this.#readCapabilities(signal)).status === 'OK';
   }
 
@@ -91,7 +85,7 @@ export class SieveBackend {
 
   /** Stops reading; returns bytes that arrived after the last response. */
   detach(): Buffer {
-    return this.#reader.detach();
+    return this.#lines.reader.detach();
   }
 
   async #readCapabilities(signal: AbortSignal): Promise<Response> {
@@ -113,7 +107,7 @@ export class SieveBackend {
   }
 
   async #read(signal: AbortSignal): Promise<SieveLine> {
-    const raw = await this.#reader.readLine(signal);
+    const raw = await this.#lines.reader.readLine(signal);
     const line = parseSieveLine(raw);
     if (!line) throw new Error(`unexpected backend line: ${raw.toString('utf8').slice(0, 200)}`);
     return line;

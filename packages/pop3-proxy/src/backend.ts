@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { LineReader, readerUnderTls } from '@homing/proxy-core';
+import { BackendLines } from '@homing/proxy-core';
 import { type Pop3Reply, parseReply } from './reply.js';
 
 /** At most this many SASL challenges are answered before the proxy gives up on a backend. */
@@ -8,8 +8,12 @@ const MAX_CHALLENGES = 3;
 
 /** The proxy's side of a pre-login POP3 conversation with a backend: one reply per command. */
 export class Pop3Backend {
-  socket: Socket | TLSSocket;
-  #reader: LineReader;
+  readonly #lines: BackendLines;
+
+  /** The backend's socket: its TLS socket once STARTTLS is done. */
+  get socket(): Socket | TLSSocket {
+    return this.#lines.socket;
+  }
   /** The greeting offered XCLIENT (Dovecot's POP3 says `+OK [XCLIENT] …` to trusted peers). */
   xclient = false;
 
@@ -17,8 +21,7 @@ export class Pop3Backend {
     socket: Socket | TLSSocket,
     readonly maxLineBytes: number,
   ) {
-    this.socket = socket;
-    this.#reader = new LineReader(socket, maxLineBytes);
+    this.#lines = new BackendLines(socket, maxLineBytes);
   }
 
   /** Reads the greeting (RFC 1939 §4); false when the backend is not ready to serve. */
@@ -33,16 +36,7 @@ export class Pop3Backend {
   async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
     const reply = await this.command('STLS', signal);
     if (reply.status !== 'ok') return false;
-    const secure = await readerUnderTls(
-      this.#reader,
-      this.socket as Socket,
-      options,
-      signal,
-      this.maxLineBytes,
-    );
-    if (secure === undefined) return false;
-    this.socket = secure.socket;
-    this.#reader = secure.reader;
+    if (!(await this.#lines.startTls(options, signal))) return false;
     return true;
   }
 
@@ -73,11 +67,11 @@ export class Pop3Backend {
 
   /** Stops reading; returns bytes that arrived after the last reply. */
   detach(): Buffer {
-    return this.#reader.detach();
+    return this.#lines.reader.detach();
   }
 
   async #read(signal: AbortSignal): Promise<Pop3Reply> {
-    const line = await this.#reader.readLine(signal);
+    const line = await this.#lines.reader.readLine(signal);
     const reply = parseReply(line);
     if (!reply) throw new Error(`unexpected backend reply: ${line.toString('utf8').slice(0, 200)}`);
     return reply;

@@ -106,7 +106,7 @@ export {
 export { SourceAddresses, sourceAddresses } from './source-addresses.js';
 export { Splice, type SpliceResult } from './splice.js';
 export { SplicedSession, type SplicedSessionSpec } from './spliced-session.js';
-export { readerUnderTls } from './starttls.js';
+export { BackendLines } from './starttls.js';
 export {
   backendTlsOptions,
   type CertificateSpec,

@@ -4,19 +4,32 @@ import { LineReader } from './line-reader.js';
 import { connectTls } from './tls.js';
 
 /**
- * A backend's pre-login connection after its OK to STARTTLS (STLS): the handshake on the same
- * socket within `signal`, and a reader of the TLS socket in place of `reader`. Undefined when
- * bytes came after the OK and before the handshake: they were not sent under TLS, so they are
- * refused, and the caller gives up the backend.
+ * A backend's pre-login connection as its dialogue reads it: the socket and a line reader of
+ * it, both replaced when the connection goes over to TLS.
  */
-export async function readerUnderTls(
-  reader: LineReader,
-  socket: Socket,
-  options: ConnectionOptions,
-  signal: AbortSignal,
-  maxLineBytes: number,
-): Promise<{ socket: TLSSocket; reader: LineReader } | undefined> {
-  if (reader.detach().length > 0) return undefined;
-  const secure = await connectTls(socket, options, signal);
-  return { socket: secure, reader: new LineReader(secure, maxLineBytes) };
+export class BackendLines {
+  socket: Socket | TLSSocket;
+  reader: LineReader;
+
+  constructor(
+    socket: Socket | TLSSocket,
+    readonly maxLineBytes: number,
+  ) {
+    this.socket = socket;
+    this.reader = new LineReader(socket, maxLineBytes);
+  }
+
+  /**
+   * After the backend's OK to STARTTLS (STLS): the handshake on the same socket within
+   * `signal`, then a reader of the TLS socket. False when bytes came after the OK and before
+   * the handshake: they were not sent under TLS, so they are refused, and the caller gives up
+   * the backend.
+   */
+  async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
+    if (this.reader.detach().length > 0) return false;
+    const secure = await connectTls(this.socket as Socket, options, signal);
+    this.socket = secure;
+    this.reader = new LineReader(secure, this.maxLineBytes);
+    return true;
+  }
 }
