@@ -15,8 +15,11 @@ export interface DataTarget {
   drained(): Promise<void>;
 }
 
-/** What smtp-server hands the DATA handler: the message, dots already removed. */
+/** The message as the client's session hands it over: dots already removed. */
 export type MessageStream = Readable & { readonly sizeExceeded?: boolean };
+
+/** The message as a listener's session hands it to the router, with its size so far. */
+export type ClientMessage = MessageStream & { readonly byteLength: number };
 
 /** Held for a backend that has not said 354 yet; past this the client is paused. */
 const maxHeldBytes = 256 * 1024;
