@@ -320,7 +320,7 @@ export class Router implements EnvelopeHandler {
     }
     if (stream.sizeExceeded) {
       this.#log.info({ from, size: stream.byteLength }, 'message refused: too big');
-      return 'ignored'; // smtp-server answers 552 itself
+      return 'ignored'; // the session answers 552 itself
     }
 
     // One outcome per accepted recipient, in the client's order.
