@@ -424,6 +424,19 @@ describe('MX: slow clients', () => {
     next.client.close();
   });
 
+  it('times each line from its own first byte, not from an earlier line of the same read', async () => {
+    const { client } = await session();
+    const step = (limits.lineTimeoutMs * 2) / 3;
+    // Every line is whole within two thirds of the deadline; together they take longer.
+    client.write('NOOP\r\nNO');
+    await new Promise((resolve) => setTimeout(resolve, step));
+    client.write('OP\r\nNO');
+    await new Promise((resolve) => setTimeout(resolve, step));
+    expect(client.closed).toBe(false);
+    expect(await reply(client, 'OP')).toMatch(/^250 /);
+    client.close();
+  });
+
   it('leaves a transaction alone once MAIL was accepted', async () => {
     const { client } = await session();
     expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);

@@ -330,6 +330,8 @@ export class SmtpSession implements SessionEntry {
       return this.#bad(say.lineTooLong);
     }
     this.#at = lf + 1;
+    // A line came whole: the next one's deadline starts with its own first byte.
+    this.#lineSince = undefined;
     const end = lf > start && input[lf - 1] === CR ? lf - 1 : lf;
     if (end - start > lineBytes) return this.#bad(say.lineTooLong);
     return this.#command(parseCommand(input.subarray(start, end), this.#setup.command, this.#utf8));
