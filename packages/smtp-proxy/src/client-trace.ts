@@ -1,13 +1,13 @@
 import type { Peer } from '@homing/proxy-core';
 import type { Logger } from 'pino';
-import type { SMTPServerSession } from 'smtp-server';
 import type { SmtpBackend, Wait } from './backend.js';
 import { receivedHeader } from './headers.js';
+import type { SessionFacts } from './server-side/session.js';
 import { xtext } from './xtext.js';
 
 /** Who the backend should see as the sender of a message it gets through this proxy. */
 export interface ClientTrace {
-  readonly session: SMTPServerSession | undefined;
+  readonly session: SessionFacts | undefined;
   readonly client: Peer;
   /** Our host name, the `by` of Received headers. */
   readonly hostname: string;

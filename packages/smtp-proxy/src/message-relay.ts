@@ -15,8 +15,11 @@ export interface DataTarget {
   drained(): Promise<void>;
 }
 
-/** What smtp-server hands the DATA handler: the message, dots already removed. */
+/** The message as the client's session hands it over: dots already removed. */
 export type MessageStream = Readable & { readonly sizeExceeded?: boolean };
+
+/** The message as a listener's session hands it to the router, with its size so far. */
+export type ClientMessage = MessageStream & { readonly byteLength: number };
 
 /** Held for a backend that has not said 354 yet; past this the client is paused. */
 const maxHeldBytes = 256 * 1024;
@@ -139,8 +142,9 @@ interface Piece {
 const NOTHING = Buffer.alloc(0);
 
 /**
- * Pieces of a message gather up to this many bytes before they go to the backends. smtp-server
- * hands the message over in a piece per line that the sender dot-stuffed, and each piece sent
+ * Pieces of a message gather up to this many bytes before they go to the backends. The client's
+ * session hands the message over as it reads it (smtp-server, for submission, in a piece per
+ * line that the sender dot-stuffed), and each piece sent
  * on its own is a write to every backend and, with BDAT, a chunk the backend answers: most
  * messages are smaller than this and go in one write.
  */

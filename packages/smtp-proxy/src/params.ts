@@ -1,5 +1,3 @@
-import type { SMTPServerAddress } from 'smtp-server';
-
 /** Which MAIL/RCPT parameters need which backend extension (RFC 1870, 6152, 6531, 3461). */
 const MAIL_PARAMS: Record<string, string> = {
   SIZE: 'SIZE',
@@ -16,7 +14,7 @@ const RCPT_PARAMS: Record<string, string> = { NOTIFY: 'DSN', ORCPT: 'DSN' };
  * backends support end to end, so this drops nothing a client was promised.
  */
 export function forwardParams(
-  address: SMTPServerAddress,
+  address: { readonly args: object | false },
   backendExtensions: ReadonlyMap<string, string>,
   kind: 'mail' | 'rcpt',
 ): string {

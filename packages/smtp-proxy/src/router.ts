@@ -11,7 +11,6 @@ import {
   type UnavailableReason,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
-import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { SmtpBackend } from './backend.js';
 import { deliverShare } from './backend-delivery.js';
 import type { BackendPool } from './backend-pool.js';
@@ -20,10 +19,12 @@ import { fingerprintOf } from './journal/fingerprint.js';
 import type { DeliveryJournal } from './journal/journal.js';
 import { journalDown, lookUp, settle } from './journal/journal-step.js';
 import { logMessage } from './message-log.js';
-import { MessageRelay, type Outlet } from './message-relay.js';
+import { type ClientMessage, MessageRelay, type Outlet } from './message-relay.js';
 import { type BackendAnswer, lostConnection, perRecipientReplies, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
 import { isPositive } from './reply.js';
+import type { SmtpAddress } from './server-side/address.js';
+import type { EnvelopeHandler, SessionFacts } from './server-side/session.js';
 import {
   messageOutcome,
   recipientOutcome,
@@ -102,9 +103,9 @@ const unavailable: Record<UnavailableReason, SmtpError> = {
   'password check': smtpError(smtpReplies.directoryUnavailable),
 };
 
-export class Router {
-  #from: SMTPServerAddress | undefined;
-  #session: SMTPServerSession | undefined;
+export class Router implements EnvelopeHandler {
+  #from: SmtpAddress | undefined;
+  #session: SessionFacts | undefined;
   #deliveries = new Map<string, Delivery>();
   #accepted: Accepted[] = [];
   /** Open connections by backend name, reused by the session's next transaction. */
@@ -125,13 +126,13 @@ export class Router {
   }
 
   /** MAIL FROM: a new transaction. Backends hear of it with the first recipient they hold. */
-  async mail(from: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+  async mail(from: SmtpAddress, session: SessionFacts): Promise<void> {
     this.#session = session;
     await this.#endTransaction('RSET');
     this.#from = from;
   }
 
-  async rcpt(to: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+  async rcpt(to: SmtpAddress, session: SessionFacts): Promise<void> {
     this.#session = session;
     const protocol = this.#options.lmtp ? 'lmtp' : 'smtp';
     try {
@@ -154,7 +155,7 @@ export class Router {
     }
   }
 
-  async #rcpt(to: SMTPServerAddress): Promise<void> {
+  async #rcpt(to: SmtpAddress): Promise<void> {
     const { directory, health, limits, isOwnAddress } = this.#options;
     // The one way every protocol finds a home: health, service, loop check, stale routes.
     const home = await findHome({
@@ -246,10 +247,7 @@ export class Router {
    * Streams the message to every backend of the transaction at once. SMTP clients get one
    * reply: 250 only when every backend said 250. LMTP clients get one reply per recipient.
    */
-  async data(
-    stream: SMTPServerDataStream,
-    session: SMTPServerSession,
-  ): Promise<string | (string | Error)[]> {
+  async data(stream: ClientMessage, session: SessionFacts): Promise<string | (string | Error)[]> {
     this.#session = session;
     const protocol = this.#options.lmtp ? 'lmtp' : 'smtp';
     try {
@@ -263,7 +261,7 @@ export class Router {
     }
   }
 
-  async #data(stream: SMTPServerDataStream): Promise<string | (string | Error)[]> {
+  async #data(stream: ClientMessage): Promise<string | (string | Error)[]> {
     // A backend that took the sender but none of the recipients gets no DATA.
     const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
     const from = this.#from?.address ?? '';
@@ -322,7 +320,7 @@ export class Router {
     }
     if (stream.sizeExceeded) {
       this.#log.info({ from, size: stream.byteLength }, 'message refused: too big');
-      return 'ignored'; // smtp-server answers 552 itself
+      return 'ignored'; // the session answers 552 itself
     }
 
     // One outcome per accepted recipient, in the client's order.

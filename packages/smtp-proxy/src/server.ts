@@ -1,5 +1,4 @@
 import type { Server } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Directory } from '@homing/directory';
 import {
   type AbuseGuard,
@@ -13,14 +12,14 @@ import {
   type SessionRegistry,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
 import type { DeliveryJournal } from './journal/journal.js';
-import { lineDeadline } from './line-deadline.js';
 import { type MixedPolicy, Router } from './router.js';
-import { closingTexts, replyLine, smtpReplies } from './smtp-replies.js';
-import { inTransaction, type SmtpConnection, startSession } from './smtp-server-adapter.js';
-import { type SmarthostOptions, Submission, type SubmissionMode } from './submission.js';
+import { hostLines } from './server-side/replies.js';
+import { type SessionSetup, SmtpSession } from './server-side/session.js';
+import { replyLine, smtpReplies } from './smtp-replies.js';
+import type { SmarthostOptions, SubmissionMode } from './submission.js';
+import { startSubmissionListener } from './submission-server.js';
 
 export type SmtpKind = 'mx' | 'lmtp' | 'submission';
 
@@ -67,104 +66,22 @@ export interface SmtpListenerOptions {
   readonly log: Logger;
 }
 
-/** What handles one client session: recipient routing (MX, LMTP) or authenticated submission. */
-type SessionHandler = Router | Submission;
-
 /**
- * Starts an MX (SMTP) or LMTP listener. smtp-server speaks to the client; each session gets a
- * Router that talks to the backends. Connections come from proxy-core's listener, so PROXY
- * headers and implicit TLS work as for IMAP and POP3.
+ * Starts an MX (SMTP), LMTP or submission listener. MX and LMTP sessions are homing's own
+ * (server-side/session.ts), each with a Router that talks to the backends; submission runs on
+ * smtp-server (its AUTH). Connections come from proxy-core's listener, so PROXY headers and
+ * implicit TLS work as for IMAP and POP3.
  */
 export async function startSmtpListener(options: SmtpListenerOptions): Promise<Server> {
+  if (options.kind === 'submission') return startSubmissionListener(options);
   const log = options.log.child({ listener: options.spec.name, proto: options.kind });
-  const routers = new Map<string, SessionHandler>();
-  const submission = options.kind === 'submission' ? options.submission : undefined;
-  if (options.kind === 'submission' && !submission)
-    throw new Error('a submission listener needs its mode');
-  const implicit = options.spec.tls === 'implicit';
+  const lmtp = options.kind === 'lmtp';
   // Pool keys start with the backend's health key (`name/lmtp`).
   const pool = new BackendPool({
     ...(options.backendPool ?? defaultBackendPool),
     isDown: (key) => options.health.isDown(key.split(' ')[0] ?? key),
   });
-  const smtp = new SMTPServer({
-    name: options.hostname,
-    lmtp: options.kind === 'lmtp',
-    secure: implicit,
-    secured: implicit,
-    size: options.maxMessageBytes,
-    rejectOversized: true,
-    maxRecipients: options.maxRecipients,
-    maxCommandLength: options.limits.lineBytes,
-    socketTimeout: options.limits.idleTimeoutMs,
-    ...(submission
-      ? {
-          authOptional: false,
-          authMethods: [
-            'PLAIN',
-            'LOGIN',
-            ...(submission.oauth && submission.mode === 'home' ? ['XOAUTH2'] : []),
-          ],
-          allowInsecureAuth: submission.allowPlaintext,
-          disabledCommands: [],
-        }
-      : { authOptional: true, disabledCommands: ['AUTH'] }),
-    hideSTARTTLS: options.spec.tls !== 'starttls' || !options.tls,
-    hideSMTPUTF8: !options.smtputf8,
-    hideDSN: !options.dsn,
-    hide8BITMIME: false,
-    hidePIPELINING: false,
-    hideENHANCEDSTATUSCODES: false,
-    disableReverseLookup: true,
-    logger: false,
-    ...tlsOptions(options.tls),
-    onConnect: (_session, done) => done(),
-    // After STARTTLS smtp-server reads from a new TLS socket: its FIN must end the session too.
-    onSecure: (socket, _session, done) => {
-      endWithClient(socket);
-      done();
-    },
-    onAuth: (auth, session, done) => {
-      const handler = routers.get(session.id);
-      if (!(handler instanceof Submission))
-        return done(new Error('authentication is not offered here'));
-      handler.auth(auth, session).then(
-        (user) => done(null, { user }),
-        (error: Error) => done(error),
-      );
-    },
-    onMailFrom: (address, session, done) => {
-      routers
-        .get(session.id)
-        ?.mail(address, session)
-        .then(() => done(), done);
-    },
-    onRcptTo: (address, session, done) => {
-      const router = routers.get(session.id);
-      if (!router) return done(new Error('session not ready'));
-      router.rcpt(address, session).then(
-        () => done(),
-        (error: Error) => done(error),
-      );
-    },
-    onData: (stream, session, done) => {
-      const router = routers.get(session.id);
-      if (!router) {
-        stream.resume();
-        return done(new Error('session not ready'));
-      }
-      router.data(stream, session).then(
-        (reply) => done(null, reply as string),
-        (error: Error) => done(error),
-      );
-    },
-    onClose: (session) => {
-      routers.get(session.id)?.close();
-      routers.delete(session.id);
-    },
-  } satisfies SMTPServerOptions);
-  smtp.on('error', (error) => log.debug({ err: error }, 'smtp session error'));
-
+  const setup = sessionSetup(options);
   const server = await listen({
     spec: options.spec,
     tls: options.tls,
@@ -178,87 +95,26 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     busy: replyLine(smtpReplies.busy),
     log,
     onConnection: (connection) => {
-      const info = {
-        id: connection.id,
-        protocol: options.kind === 'mx' ? ('smtp' as const) : options.kind,
-        client: connection.client.address,
-        since: new Date(),
-      } as const;
-      let smtpConnection: SmtpConnection | undefined;
-      // Drain: wait for the transaction in progress, then 421 (RFC 5321 §3.8).
-      const drain = () => {
-        const timer = setInterval(() => {
-          const c = smtpConnection;
-          if (inTransaction(c)) return;
-          clearInterval(timer);
-          if (c) {
-            c.send(421, closingTexts.shutdown(options.hostname));
-            c.close();
-          } else connection.socket.destroy();
-        }, 50);
-        connection.socket.once('close', () => clearInterval(timer));
-      };
-      const unregister = options.registry.add(info, () => connection.socket.destroy(), drain);
-      connection.socket.once('close', unregister);
-      // smtp-server creates the session; the router is keyed by the id we give it.
-      const peer = { address: connection.client, local: connection.local };
-      const router: SessionHandler = submission
-        ? new Submission(
-            {
-              mode: submission.mode,
-              directory: options.directory,
-              health: options.health,
-              limits: options.limits,
-              hostname: options.hostname,
-              smarthost: submission.smarthost,
-              isOwnAddress: options.isOwnAddress,
-            },
-            connection,
-          )
-        : new Router(
-            {
-              directory: options.directory,
-              health: options.health,
-              limits: options.limits,
-              hostname: options.hostname,
-              policy: options.policy,
-              journal: options.journal,
-              fingerprintBytes: options.fingerprintBytes,
-              pool,
-              maxReceived: options.maxReceived,
-              lmtp: options.kind === 'lmtp',
-              isOwnAddress: options.isOwnAddress,
-              frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
-              metrics: connection.metrics,
-              log: connection.log,
-            },
-            peer,
-          );
-      routers.set(connection.id, router);
-      smtpConnection = startSession(
-        smtp,
-        connection.socket,
+      const router = new Router(
         {
-          id: connection.id,
-          remoteAddress: connection.client.address,
-          remotePort: connection.client.port,
-          localAddress: connection.local.address,
-          localPort: connection.local.port,
+          directory: options.directory,
+          health: options.health,
+          limits: options.limits,
+          hostname: options.hostname,
+          policy: options.policy,
+          journal: options.journal,
+          fingerprintBytes: options.fingerprintBytes,
+          pool,
+          maxReceived: options.maxReceived,
+          lmtp,
+          isOwnAddress: options.isOwnAddress,
+          frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
+          metrics: connection.metrics,
+          log: connection.log,
         },
-        options.greetingDelayMs ?? 0,
+        { address: connection.client, local: connection.local },
       );
-      endWithClient(connection.socket);
-      const session = smtpConnection;
-      lineDeadline(
-        connection.socket,
-        options.limits.lineTimeoutMs,
-        () => inTransaction(session),
-        () => {
-          if (!session) return connection.socket.destroy();
-          session.send(421, closingTexts.lineTimeout(options.hostname));
-          session.close();
-        },
-      );
+      new SmtpSession(connection, setup, router, lmtp ? 'lmtp' : 'smtp').start();
     },
   });
   // Stopped (drain, reload) and its sessions gone: the backend connections they left go too.
@@ -266,31 +122,40 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   return server;
 }
 
-/**
- * The listener keeps half-open connections (an IMAP splice needs them). smtp-server writes no
- * reply once the client's side is closed, so the client's FIN ends the session: a message it
- * never finished is given up at once instead of holding its backend connection until the idle
- * timeout.
- */
-const endsWithClient = new WeakSet<Duplex>();
-function endWithClient(socket: Duplex): void {
-  if (endsWithClient.has(socket)) return;
-  endsWithClient.add(socket);
-  // 'end' comes once: on() spares the wrapper once() would keep.
-  socket.on('end', endOwnSide);
-}
-
-function endOwnSide(this: Duplex): void {
-  // Most clients say QUIT first, and smtp-server has ended its side then: a second end()
-  // would only build an error (with its stack) for nobody.
-  if (!this.writableEnded) this.end();
-}
-
-function tlsOptions(tls: ServerTls | undefined): Partial<SMTPServerOptions> {
-  if (!tls) return {};
+/** What every session of an MX or LMTP listener shares, made once. */
+function sessionSetup(options: SmtpListenerOptions): SessionSetup {
+  const lmtp = options.kind === 'lmtp';
+  const startTls = options.spec.tls === 'starttls' ? options.tls : undefined;
+  const capabilities = [
+    'PIPELINING',
+    '8BITMIME',
+    ...(options.smtputf8 ? ['SMTPUTF8'] : []),
+    'ENHANCEDSTATUSCODES',
+    ...(options.dsn ? ['DSN'] : []),
+    'CHUNKING',
+  ];
+  const size = `SIZE ${options.maxMessageBytes}`;
+  const lines = (list: string[]) =>
+    list.map((l, i) => `250${i === list.length - 1 ? ' ' : '-'}${l}\r\n`).join('');
+  const greeting = `${options.hostname} Nice to meet you, `;
   return {
-    secureContext: tls.defaultContext,
-    SNICallback: (name, done) => done(null, tls.contextFor(name)),
-    minVersion: tls.minVersion,
+    lmtp,
+    protocol: lmtp ? 'lmtp' : 'smtp',
+    command: {
+      lmtp,
+      smtputf8: options.smtputf8,
+      dsn: options.dsn,
+      maxMessageBytes: options.maxMessageBytes,
+    },
+    lines: hostLines(options.hostname, lmtp),
+    ehloFirst: `250-${greeting}`,
+    ehloPlain: lines([...capabilities, ...(startTls ? ['STARTTLS'] : []), size]),
+    ehloSecure: lines([...capabilities, size]),
+    heloFirst: `250 ${greeting}`,
+    limits: options.limits,
+    maxRecipients: options.maxRecipients,
+    greetingDelayMs: options.greetingDelayMs ?? 0,
+    startTls,
+    registry: options.registry,
   };
 }

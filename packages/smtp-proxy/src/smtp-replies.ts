@@ -85,7 +85,7 @@ export const smtpReplies = {
     text: '4.4.2 Connection to the mail server lost, try again later',
     outcome: 'deferred',
   },
-  // Said before smtp-server's session starts, so written out whole (RFC 5321 §3.1: 421).
+  // Said before the session starts, so written out whole (RFC 5321 §3.1: 421).
   blocked: {
     code: 421,
     text: '4.7.0 Too many connections or failed logins from your address, try again later',
@@ -95,7 +95,7 @@ export const smtpReplies = {
 } satisfies Record<string, OwnReply>;
 
 /**
- * What the proxy says with 421 before it closes a session (RFC 5321 §3.8); smtp-server puts its
+ * What submission's smtp-server says with 421 before it closes a session (RFC 5321 §3.8); it puts its
  * own enhanced status code before these.
  */
 export const closingTexts = {
@@ -112,7 +112,7 @@ export function tooManyHops(maxReceived: number): OwnReply {
   };
 }
 
-/** An error whose code and text smtp-server sends to the client as they are. */
+/** An error whose code and text the session (or submission's smtp-server) sends as they are. */
 export class SmtpError extends Error {
   readonly responseCode: number;
   readonly outcome: RefusalOutcome;
@@ -124,12 +124,12 @@ export class SmtpError extends Error {
   }
 }
 
-/** The reply as one line on the wire, for what is said before smtp-server takes over. */
+/** The reply as one line on the wire, for what is said before a session takes over. */
 export function replyLine(reply: OwnReply): string {
   return `${reply.code} ${reply.text}`;
 }
 
-/** The error smtp-server answers with the reply as it is. */
+/** The error a session answers with the reply as it is. */
 export function smtpError(reply: OwnReply): SmtpError {
   return new SmtpError(reply);
 }

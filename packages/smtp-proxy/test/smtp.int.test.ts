@@ -267,6 +267,92 @@ describe('MX: DATA streamed to the backend', () => {
   });
 });
 
+describe('MX: BDAT from clients (RFC 3030)', () => {
+  it('CHUNKING is offered; pipelined chunks reach backends with and without BDAT, byte for byte', async () => {
+    const id = marker();
+    const socket = connect(cluster.ports.fanout, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    const waitFor = async (pattern: RegExp) => {
+      await expect.poll(() => pattern.test(received), { timeout: 5000 }).toBe(true);
+    };
+    await waitFor(/^220 /m);
+    socket.write('EHLO client.example.net\r\n');
+    await waitFor(/^250 SIZE/m);
+    expect(received).toMatch(/^250-CHUNKING\r$/m);
+    // A line that starts with a dot and one that is a lone dot: BDAT carries them as they are.
+    const first = `Subject: ${id}\r\n\r\n.leading dot\r\n`;
+    const second = '.\r\nlast line\r\n';
+    socket.write(
+      'MAIL FROM:<s@example.net>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\n' +
+        `BDAT ${first.length}\r\n${first}BDAT ${second.length} LAST\r\n${second}QUIT\r\n`,
+    );
+    await waitFor(/^221 /m);
+    const replies = received.split('\r\n').filter((l) => /^\d{3} /.test(l));
+    expect(replies.slice(-6)).toEqual([
+      expect.stringMatching(/^250 2\.1\.0 /),
+      expect.stringMatching(/^250 2\.1\.5 /),
+      expect.stringMatching(/^250 2\.1\.5 /),
+      `250 2.0.0 ${first.length} octets received`,
+      expect.stringMatching(/^250 2\.0\.0 /),
+      expect.stringMatching(/^221 /),
+    ]);
+    socket.destroy();
+    for (const user of ['alice@example.com', 'bob@example.com']) {
+      await expect.poll(() => cluster.delivered(user, id).length).toBe(1);
+      expect(cluster.delivered(user, id)[0]).toContain('\n.leading dot\n.\nlast line\n');
+    }
+  });
+
+  it('a chunk past the size limit gets 552 and nothing lands; the session goes on', async () => {
+    const id = marker();
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    await reply(client, 'RCPT TO:<carol@example.com>');
+    const body = `Subject: ${id}\r\n\r\n${'x'.repeat(maxMessageBytes)}\r\n`;
+    client.write(`BDAT ${body.length} LAST\r\n${body}`);
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^552 5\.3\.4 /);
+    // No transaction now: a chunk is read and refused.
+    client.write('BDAT 3 LAST\r\nabc');
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^503 /);
+    expect(await reply(client, 'NOOP')).toMatch(/^250 /);
+    client.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cluster.delivered('carol@example.com', id)).toHaveLength(0);
+  });
+
+  it('DATA after BDAT in one transaction is refused', async () => {
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    await reply(client, 'RCPT TO:<carol@example.com>');
+    client.write('BDAT 5\r\nhello');
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 2\.0\.0 5 octets/);
+    expect(await reply(client, 'DATA')).toMatch(/^503 /);
+    client.close();
+  });
+});
+
+describe('MX: STARTTLS', () => {
+  it('commands pipelined after STARTTLS are dropped, and the session starts over under TLS', async () => {
+    const { client } = await session();
+    expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+    client.write('STARTTLS\r\nNOOP\r\n');
+    await client.until(/^220 /);
+    await client.startTls(cluster.certs.caCertPem);
+    // Nothing answered the NOOP sent in the clear, and the client must say EHLO again.
+    expect(client.rest()).toBe('');
+    expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^503 /);
+    client.send('EHLO client.example.net');
+    const ehlo = await client.until(/^250 /);
+    expect(ehlo.join('\n')).not.toMatch(/STARTTLS/);
+    expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+    expect(await reply(client, 'STARTTLS')).toMatch(/^503 /);
+    client.close();
+  });
+});
+
 describe('MX: mixed backends', () => {
   it('single policy: recipients on a second backend get 452 and arrive in a second transaction', async () => {
     const id = marker();
@@ -338,6 +424,19 @@ describe('MX: slow clients', () => {
     next.client.close();
   });
 
+  it('times each line from its own first byte, not from an earlier line of the same read', async () => {
+    const { client } = await session();
+    const step = (limits.lineTimeoutMs * 2) / 3;
+    // Every line is whole within two thirds of the deadline; together they take longer.
+    client.write('NOOP\r\nNO');
+    await new Promise((resolve) => setTimeout(resolve, step));
+    client.write('OP\r\nNO');
+    await new Promise((resolve) => setTimeout(resolve, step));
+    expect(client.closed).toBe(false);
+    expect(await reply(client, 'OP')).toMatch(/^250 /);
+    client.close();
+  });
+
   it('leaves a transaction alone once MAIL was accepted', async () => {
     const { client } = await session();
     expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
@@ -372,7 +471,6 @@ describe('MX: refusals and failures', () => {
   it('SIZE is advertised and a larger message gets 552', async () => {
     const { client, ehlo } = await session();
     expect(ehlo.join('\n')).toContain(`SIZE ${maxMessageBytes}`);
-    expect(ehlo.join('\n')).not.toMatch(/CHUNKING/);
     await reply(client, 'MAIL FROM:<s@example.net>');
     await reply(client, 'RCPT TO:<carol@example.com>');
     await reply(client, 'DATA');
