@@ -9,7 +9,7 @@ import { expectSessions, planSessions, portsPerAddress } from './idle-plan.js';
 import { fillMailbox, type MailboxContents } from './mailbox.js';
 import { mebibytes } from './report.js';
 import { type Transport, transportNames } from './sides.js';
-import { compareTransfers, transferRuns } from './transfers.js';
+import { compareTransfers, transferRuns, turnSeconds } from './transfers.js';
 import { sleep } from './turns.js';
 
 const idleBatch = 50;
@@ -142,6 +142,6 @@ export async function fetchRows(
     `  FETCH 1:* BODY.PEEK[] of ${mailbox.messages} messages, ` +
       `${(mailbox.bytes / 1e6).toFixed(1)} MB (MB = 10^6 bytes), ${transportNames[transport]}, ` +
       `timed from the command to its tagged OK; one unmeasured run each side, then ` +
-      `${transferRuns} rounds`,
+      `${transferRuns} rounds (each turn the FETCH again until ${turnSeconds} s)`,
   );
 }

@@ -3,7 +3,7 @@ import type { BenchUser, Cluster } from './cluster.js';
 import type { MailboxContents } from './mailbox.js';
 import { retrieveAll } from './retr.js';
 import { type Transport, transportNames } from './sides.js';
-import { compareTransfers, transferRuns } from './transfers.js';
+import { compareTransfers, transferRuns, turnSeconds } from './transfers.js';
 
 /** `RETR n` of every message of the mailbox the FETCH runs use (see retr.ts). */
 export async function retrRows(
@@ -19,6 +19,7 @@ export async function retrRows(
   console.log(
     `  RETR 1 to RETR ${mailbox.messages}, one after the other, of the same ` +
       `${(mailbox.bytes / 1e6).toFixed(1)} MB, ${transportNames[transport]}; bytes received up ` +
-      `to each terminating "."; one unmeasured run each side, then ${transferRuns} rounds`,
+      `to each terminating "."; one unmeasured run each side, then ${transferRuns} rounds ` +
+      `(each turn all of them again until ${turnSeconds} s)`,
   );
 }

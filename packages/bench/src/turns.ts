@@ -18,7 +18,7 @@ export function sliceTurns(sides: readonly Side[]): Side[] {
 }
 
 /** `rounds` rounds of every side once, in the order sliceTurns uses. */
-export function roundTurns(rounds: number, sides: readonly Side[]): Side[] {
+export function roundTurns<S>(rounds: number, sides: readonly S[]): S[] {
   return Array.from({ length: rounds }, (_, round) => {
     const shift = Math.floor(round / 2) % sides.length;
     const order = [...sides.slice(shift), ...sides.slice(0, shift)];
