@@ -1,5 +1,4 @@
 import { connect, type Server, type Socket } from 'node:net';
-import { Catalog, Directory, defaultAddressRules, LdapSource } from '@homing/directory';
 import {
   AddressSet,
   BackendHealth,
@@ -11,33 +10,10 @@ import { freePort } from '@homing/testkit';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmtpKind, startSmtpListener } from '../../src/index.js';
+import { unreachableDirectory } from '../unreachable-directory.js';
 
 // The session on its own: nothing here reaches a backend or the directory.
-const directory = new Directory({
-  source: new LdapSource({
-    urls: ['ldap://127.0.0.1:1'],
-    bindDn: 'cn=nobody',
-    bindPassword: 'x',
-    startTls: false,
-    tls: { verify: true },
-    timeoutMs: 100,
-    connectTimeoutMs: 100,
-    baseDn: 'dc=example,dc=com',
-    scope: 'sub',
-    filter: '(mail={address})',
-    loginAttributes: ['mail'],
-    homeAttribute: 'mailHost',
-    extraAttributes: [],
-  }),
-  catalog: new Catalog({
-    backends: {},
-    literalDefaults: {},
-    literalTls: { verify: true },
-    allowLiteral: false,
-  }),
-  rules: defaultAddressRules,
-  cache: { maxEntries: 10, ttlMs: 1000, negativeTtlMs: 0, staleIfErrorMs: 0 },
-});
+const directory = unreachableDirectory();
 const servers: Server[] = [];
 const ports = new Map<SmtpKind, number>();
 const registry = new SessionRegistry();
