@@ -76,13 +76,15 @@ export class ImapBackend {
   ): Promise<TaggedResponse> {
     this.#tag += 1;
     const tag = `H${this.#tag}`;
-    const literalPlus = this.capabilities.has('LITERAL+');
     let head = `${tag} ${name}`;
     const literals: { head: string; bytes: Buffer }[] = [];
+    // The capability list is parsed only for a command that has literals to send.
+    let literalPlus: boolean | undefined;
     for (const arg of args) {
       if (typeof arg === 'string') head += ` ${arg}`;
       else if ('quoted' in arg) head += ` ${arg.quoted}`;
       else {
+        literalPlus ??= this.capabilities.has('LITERAL+');
         literals.push({
           head: `${head} {${arg.literal.length}${literalPlus ? '+' : ''}}\r\n`,
           bytes: arg.literal,

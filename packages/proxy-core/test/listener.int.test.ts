@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Server, type Socket } from 'node:net';
 import { freePort, makeCertificates, tempDir } from '@homing/testkit';
@@ -108,6 +109,39 @@ describe.runIf(process.platform === 'linux')('listener keepalive', () => {
     const ticks = Number.parseInt(timer?.slice(3) ?? '0', 16);
     expect(ticks * 10).toBeGreaterThan(limits.tcpKeepaliveMs - 5000);
     expect(ticks * 10).toBeLessThanOrEqual(limits.tcpKeepaliveMs);
+    socket.destroy();
+  });
+});
+
+/** TCP_NODELAY of a socket, read by perl through a copy of its descriptor. */
+function noDelayOf(socket: Socket): Promise<number> {
+  const script =
+    'open(my $s, "+<&=", 3) or die "fd: $!"; ' +
+    'my $v = getsockopt($s, IPPROTO_TCP, TCP_NODELAY) or die "getsockopt: $!"; ' +
+    'print unpack("i", $v)';
+  const perl = spawn('perl', ['-MSocket=IPPROTO_TCP,TCP_NODELAY', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit', socket],
+  });
+  let out = '';
+  perl.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    perl.on('error', reject);
+    perl.on('close', (code) =>
+      code === 0 ? resolve(Number(out)) : reject(new Error(`perl exited with ${code}`)),
+    );
+  });
+}
+
+describe.runIf(process.platform === 'linux')('listener TCP_NODELAY', () => {
+  it("accepted sockets have TCP_NODELAY: short replies do not wait for the client's ACK", async () => {
+    const connections: ClientConnection[] = [];
+    const port = await start({}, connections);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await expect.poll(() => connections.length).toBe(1);
+    expect(await noDelayOf(connections[0]?.socket as Socket)).toBe(1);
     socket.destroy();
   });
 });
