@@ -73,16 +73,6 @@ export class ServerTls {
     this.#ticketKeys = other.#ticketKeys;
   }
 
-  /** The default certificate's context (for servers that do their own TLS, like smtp-server). */
-  get defaultContext(): SecureContext {
-    return this.#default;
-  }
-
-  /** The context for an SNI name; the default when no certificate has that name. */
-  contextFor(name: string): SecureContext {
-    return this.#context(name);
-  }
-
   /** Wraps an accepted socket (implicit TLS, or after STARTTLS) and waits for the handshake. */
   accept(socket: Socket | TLSSocket, signal?: AbortSignal): Promise<TLSSocket> {
     const secure = new TLSSocket(socket, {

@@ -143,9 +143,8 @@ const NOTHING = Buffer.alloc(0);
 
 /**
  * Pieces of a message gather up to this many bytes before they go to the backends. The client's
- * session hands the message over as it reads it (smtp-server, for submission, in a piece per
- * line that the sender dot-stuffed), and each piece sent
- * on its own is a write to every backend and, with BDAT, a chunk the backend answers: most
+ * session hands the message over as it reads it (in a piece per line that the sender
+ * dot-stuffed, for one), and each piece sent on its own is a write to every backend and, with BDAT, a chunk the backend answers: most
  * messages are smaller than this and go in one write.
  */
 const gatherBytes = 64 * 1024;

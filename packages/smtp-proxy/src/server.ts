@@ -15,8 +15,8 @@ import type { Logger } from 'pino';
 import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
 import type { DeliveryJournal } from './journal/journal.js';
 import { type MixedPolicy, Router } from './router.js';
-import { hostLines } from './server-side/replies.js';
-import { type SessionSetup, SmtpSession } from './server-side/session.js';
+import { SmtpSession } from './server-side/session.js';
+import { sessionSetup } from './session-setup.js';
 import { replyLine, smtpReplies } from './smtp-replies.js';
 import type { SmarthostOptions, SubmissionMode } from './submission.js';
 import { startSubmissionListener } from './submission-server.js';
@@ -68,8 +68,8 @@ export interface SmtpListenerOptions {
 
 /**
  * Starts an MX (SMTP), LMTP or submission listener. MX and LMTP sessions are homing's own
- * (server-side/session.ts), each with a Router that talks to the backends; submission runs on
- * smtp-server (its AUTH). Connections come from proxy-core's listener, so PROXY headers and
+ * (server-side/session.ts), each with a Router that talks to the backends; submission's sessions
+ * too, with AUTH, each with a Submission. Connections come from proxy-core's listener, so PROXY headers and
  * implicit TLS work as for IMAP and POP3.
  */
 export async function startSmtpListener(options: SmtpListenerOptions): Promise<Server> {
@@ -120,42 +120,4 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   // Stopped (drain, reload) and its sessions gone: the backend connections they left go too.
   server.once('close', () => pool.close());
   return server;
-}
-
-/** What every session of an MX or LMTP listener shares, made once. */
-function sessionSetup(options: SmtpListenerOptions): SessionSetup {
-  const lmtp = options.kind === 'lmtp';
-  const startTls = options.spec.tls === 'starttls' ? options.tls : undefined;
-  const capabilities = [
-    'PIPELINING',
-    '8BITMIME',
-    ...(options.smtputf8 ? ['SMTPUTF8'] : []),
-    'ENHANCEDSTATUSCODES',
-    ...(options.dsn ? ['DSN'] : []),
-    'CHUNKING',
-  ];
-  const size = `SIZE ${options.maxMessageBytes}`;
-  const lines = (list: string[]) =>
-    list.map((l, i) => `250${i === list.length - 1 ? ' ' : '-'}${l}\r\n`).join('');
-  const greeting = `${options.hostname} Nice to meet you, `;
-  return {
-    lmtp,
-    protocol: lmtp ? 'lmtp' : 'smtp',
-    command: {
-      lmtp,
-      smtputf8: options.smtputf8,
-      dsn: options.dsn,
-      maxMessageBytes: options.maxMessageBytes,
-    },
-    lines: hostLines(options.hostname, lmtp),
-    ehloFirst: `250-${greeting}`,
-    ehloPlain: lines([...capabilities, ...(startTls ? ['STARTTLS'] : []), size]),
-    ehloSecure: lines([...capabilities, size]),
-    heloFirst: `250 ${greeting}`,
-    limits: options.limits,
-    maxRecipients: options.maxRecipients,
-    greetingDelayMs: options.greetingDelayMs ?? 0,
-    startTls,
-    registry: options.registry,
-  };
 }

@@ -94,15 +94,6 @@ export const smtpReplies = {
   busy: { code: 421, text: `4.3.2 ${replyTexts.busy}`, outcome: 'deferred' },
 } satisfies Record<string, OwnReply>;
 
-/**
- * What submission's smtp-server says with 421 before it closes a session (RFC 5321 §3.8); it puts its
- * own enhanced status code before these.
- */
-export const closingTexts = {
-  shutdown: (hostname: string) => `${hostname} Service shutting down, try again later`,
-  lineTimeout: (hostname: string) => `${hostname} Timeout: a command took too long`,
-};
-
 /** A message with more Received headers than allowed is looping (RFC 5321 §6.3). */
 export function tooManyHops(maxReceived: number): OwnReply {
   return {
@@ -112,7 +103,7 @@ export function tooManyHops(maxReceived: number): OwnReply {
   };
 }
 
-/** An error whose code and text the session (or submission's smtp-server) sends as they are. */
+/** An error whose code and text the session sends as they are. */
 export class SmtpError extends Error {
   readonly responseCode: number;
   readonly outcome: RefusalOutcome;

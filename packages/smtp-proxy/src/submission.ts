@@ -10,17 +10,14 @@ import {
   type Limits,
   type LoginClient,
   login,
+  passwordOf,
 } from '@homing/proxy-core';
-import type {
-  SMTPServerAddress,
-  SMTPServerAuthentication,
-  SMTPServerDataStream,
-  SMTPServerSession,
-} from 'smtp-server';
 import { SmtpBackend } from './backend.js';
-import { MessageRelay, type Outlet } from './message-relay.js';
+import { type ClientMessage, MessageRelay, type Outlet } from './message-relay.js';
 import { forwardParams } from './params.js';
 import { isPositive, replyText } from './reply.js';
+import type { SmtpAddress } from './server-side/address.js';
+import type { EnvelopeHandler, SessionFacts } from './server-side/session.js';
 import { messageOutcome, replyError, smtpError, smtpReplies } from './smtp-replies.js';
 import { submissionDialect, xclient } from './submission-login.js';
 
@@ -51,7 +48,7 @@ export interface SubmissionOptions {
  * submission service and the session's mail goes there. `relay`: the password is checked by
  * LDAP bind and mail goes to the smarthost, which is told the user with XCLIENT LOGIN=.
  */
-export class Submission {
+export class Submission implements EnvelopeHandler {
   #upstream: SmtpBackend | undefined;
   #user: string | undefined;
   readonly #dialect: ReturnType<typeof submissionDialect>;
@@ -65,38 +62,31 @@ export class Submission {
     this.#dialect = submissionDialect(options.hostname);
   }
 
-  async auth(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
+  /** AUTH: the user's login name once the credentials are good; an SmtpError if not. */
+  async auth(credentials: Credentials, session: SessionFacts): Promise<string> {
+    const helo = session.hostNameAppearsAs;
     const user =
       this.#options.mode === 'home'
-        ? await this.#authAtHome(auth, session)
-        : await this.#authForRelay(auth, session);
+        ? await this.#authAtHome(credentials, helo)
+        : await this.#authForRelay(credentials, helo);
     this.#user = user;
     this.#client.log.info({ user, mode: this.#options.mode }, 'authenticated');
     return user;
   }
 
   /** `home`: the one login path, on the home's submission service. */
-  async #authAtHome(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
-    const user = auth.username ?? '';
-    const credentials: Credentials =
-      auth.method === 'XOAUTH2'
-        ? {
-            mechanism: 'XOAUTH2',
-            user,
-            response: Buffer.from(`user=${user}\u0001auth=Bearer ${auth.accessToken}\u0001\u0001`),
-          }
-        : { mechanism: 'PLAIN', authzid: '', user, password: auth.password ?? '' };
+  async #authAtHome(credentials: Credentials, helo: string): Promise<string> {
     const result = await login(
       this.#options,
       this.#dialect,
       this.#client,
       credentials,
-      { helo: session.hostNameAppearsAs },
+      { helo },
       () => false,
     );
     switch (result.kind) {
       case 'ok':
-        this.#upstream = result.session;
+        this.#replaceUpstream(result.session);
         return result.route.login;
       case 'refused':
         throw replyError(result.reply);
@@ -113,11 +103,11 @@ export class Submission {
    * `relay`: the password is checked by LDAP bind and mail goes to the smarthost, told the user
    * with XCLIENT LOGIN=. Not a login at the home, so not the login path.
    */
-  async #authForRelay(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
+  async #authForRelay(credentials: Credentials, helo: string): Promise<string> {
     const { guard, log, metrics } = this.#client;
     const { directory, limits } = this.#options;
     const address = this.#client.client.address;
-    const username = auth.username ?? '';
+    const username = credentials.user;
     const blocked = await gateLogin(guard, address, username);
     const started = performance.now();
     const fail = async (): Promise<never> => {
@@ -145,8 +135,10 @@ export class Submission {
       log.info({ user: username }, 'login failed: no such user');
       return fail();
     }
-    if (auth.method === 'XOAUTH2' || !auth.password) return fail(); // relay mode checks passwords only
-    const ok = await directory.verifyPassword(route, auth.password).catch((error: unknown) => {
+    // Relay mode checks passwords only.
+    const password = passwordOf(credentials);
+    if (!password) return fail();
+    const ok = await directory.verifyPassword(route, password).catch((error: unknown) => {
       log.warn({ err: String(error) }, 'password check unavailable');
       throw smtpError(smtpReplies.authUnavailable);
     });
@@ -154,13 +146,13 @@ export class Submission {
       log.info({ user: username }, 'login failed: wrong password (directory bind)');
       return fail();
     }
-    this.#upstream = await this.#connectSmarthost(route.login, session);
+    this.#replaceUpstream(await this.#connectSmarthost(route.login, helo));
     void guard?.loginSucceeded(address, route.login);
     metrics.login('submission', 'ok');
     return route.login;
   }
 
-  async mail(from: SMTPServerAddress, _session?: SMTPServerSession): Promise<void> {
+  async mail(from: SmtpAddress): Promise<void> {
     const upstream = this.#need();
     const reply = await upstream
       .command(
@@ -171,7 +163,7 @@ export class Submission {
     if (!isPositive(reply)) throw replyError(reply);
   }
 
-  async rcpt(to: SMTPServerAddress, _session?: SMTPServerSession): Promise<void> {
+  async rcpt(to: SmtpAddress): Promise<void> {
     const upstream = this.#need();
     const reply = await upstream
       .command(
@@ -182,7 +174,7 @@ export class Submission {
     if (!isPositive(reply)) throw replyError(reply);
   }
 
-  async data(stream: SMTPServerDataStream, _session?: SMTPServerSession): Promise<string> {
+  async data(stream: ClientMessage & { readonly sizeExceeded?: boolean }): Promise<string> {
     const upstream = this.#need();
     const protocol = 'submission';
     // Authenticated mail is not checked for loops here: the home or the smarthost does that.
@@ -207,6 +199,12 @@ export class Submission {
     this.#upstream = undefined;
   }
 
+  /** A new login (again after STARTTLS) leaves the previous connection. */
+  #replaceUpstream(upstream: SmtpBackend): void {
+    this.#upstream?.close();
+    this.#upstream = upstream;
+  }
+
   #need(): SmtpBackend {
     if (!this.#upstream || this.#upstream.closed || !this.#user) return this.#lost();
     return this.#upstream;
@@ -222,7 +220,7 @@ export class Submission {
     return this.#options.limits.backendCommandTimeoutMs;
   }
 
-  async #connectSmarthost(login: string, session: SMTPServerSession): Promise<SmtpBackend> {
+  async #connectSmarthost(login: string, helo: string): Promise<SmtpBackend> {
     const smarthost = this.#options.smarthost;
     if (!smarthost) throw smtpError(smtpReplies.submissionNotConfigured);
     const upstream = await this.#open(
@@ -232,7 +230,6 @@ export class Submission {
       { verify: smarthost.verify, caFile: smarthost.caFile },
       healthKey('smarthost', 'smtp'),
     );
-    const helo = session.hostNameAppearsAs;
     if (!(await xclient(upstream, this.#client.client, helo, login, this.#wait()))) {
       upstream.close();
       this.#client.log.error('the smarthost does not accept XCLIENT LOGIN from homing');

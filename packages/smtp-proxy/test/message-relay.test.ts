@@ -31,7 +31,7 @@ class FakeTarget implements DataTarget {
   }
 }
 
-/** smtp-server's DATA stream: the message with the client's dot-stuffing already removed. */
+/** The session's DATA stream: the message with the client's dot-stuffing already removed. */
 function messageStream(): PassThrough & { sizeExceeded: boolean } {
   return Object.assign(new PassThrough(), { sizeExceeded: false });
 }
@@ -123,7 +123,7 @@ describe('MessageRelay', () => {
     const target = new FakeTarget(true);
     const relay = new MessageRelay(stream, [{ target }], 30);
     relay.outlets[0]?.open();
-    // smtp-server gives a piece per line the sender dot-stuffed.
+    // The session's DotReader gives a piece per line the sender dot-stuffed.
     for (const piece of ['Subject: s\r\n\r\n', '.one\r\n', '.two\r\n', 'three\r\n']) {
       stream.write(piece);
       await tick();

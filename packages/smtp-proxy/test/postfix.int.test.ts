@@ -317,6 +317,31 @@ describe('submission, relay mode: password checked by LDAP bind, mail to the sma
     await expect.poll(() => delivered('alice@example.com', id).length, { timeout: 10_000 }).toBe(1);
     expect(delivered('alice@example.com', id)[0]).toContain('[192.0.2.62]');
   });
+  it('takes a message in BDAT chunks (CHUNKING) and hands it on', async () => {
+    const id = marker();
+    const client = await RawClient.connect({ port: ports.relay });
+    await client.until(/^220 /);
+    client.send('EHLO laptop.example.net');
+    expect((await client.until(/^250 /)).join('\n')).toMatch(/CHUNKING/);
+    const plain = Buffer.from('\u0000bob@example.com\u0000bob-ldap-pw').toString('base64');
+    for (const [line, reply] of [
+      [`AUTH PLAIN ${plain}`, /^235 /],
+      ['MAIL FROM:<bob@example.com>', /^250 /],
+      ['RCPT TO:<alice@example.com>', /^250 /],
+    ] as const) {
+      client.send(line);
+      expect((await client.until(/^\d{3} /)).at(-1)).toMatch(reply);
+    }
+    const first = `Subject: ${id}\r\n\r\n`;
+    const last = '.a line with a dot\r\n';
+    client.write(`BDAT ${first.length}\r\n${first}`);
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    client.write(`BDAT ${last.length} LAST\r\n${last}`);
+    expect((await client.until(/^\d{3} /)).at(-1)).toMatch(/^250 /);
+    client.close();
+    await expect.poll(() => delivered('alice@example.com', id).length, { timeout: 10_000 }).toBe(1);
+    expect(delivered('alice@example.com', id)[0]).toContain('\n.a line with a dot');
+  });
 });
 
 describe("submission, home mode: AUTH replayed on the user's home submission service", () => {

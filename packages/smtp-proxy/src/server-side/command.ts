@@ -9,6 +9,12 @@ export type SmtpCommand =
   | { readonly verb: 'EHLO' | 'HELO' | 'LHLO'; readonly domain: string }
   | { readonly verb: 'MAIL' | 'RCPT'; readonly path: SmtpAddress }
   | { readonly verb: 'BDAT'; readonly size: number; readonly last: boolean }
+  /** RFC 4954 §4: a mechanism the listener offers, and the initial response as written. */
+  | {
+      readonly verb: 'AUTH';
+      readonly mechanism: AuthMechanism;
+      readonly initial: string | undefined;
+    }
   | {
       readonly verb: 'DATA' | 'RSET' | 'NOOP' | 'QUIT' | 'HELP' | 'VRFY' | 'STARTTLS';
     }
@@ -19,8 +25,13 @@ export type SmtpCommand =
   /** A known command in a malformed form: its reply. */
   | { readonly verb: 'invalid'; readonly refusal: Refusal };
 
+/** The SASL mechanisms a submission listener may offer. */
+export type AuthMechanism = 'PLAIN' | 'LOGIN' | 'XOAUTH2' | 'OAUTHBEARER';
+
 export interface CommandOptions extends ParamOptions {
   readonly lmtp: boolean;
+  /** The mechanisms AUTH offers (submission); without it AUTH is no command here (MX, LMTP). */
+  readonly auth?: readonly AuthMechanism[] | undefined;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -34,6 +45,15 @@ const badRcpt: Refusal = { code: 501, text: '5.5.4 Error: syntax: RCPT TO:<addre
 // The chunk's bytes cannot be told from the next command: the session ends (RFC 3030 §2).
 const badBdat: Refusal = { code: 501, text: '5.5.4 Error: syntax: BDAT size [LAST]', close: true };
 const badVrfy: Refusal = { code: 501, text: '5.5.4 Error: syntax: VRFY address' };
+const badAuth: Refusal = {
+  code: 501,
+  text: '5.5.4 Error: syntax: AUTH mechanism [initial-response]',
+};
+const badInitial: Refusal = { code: 501, text: '5.5.2 Error: invalid base64 data' };
+const unknownMechanism: Refusal = {
+  code: 504,
+  text: '5.5.4 Error: Unrecognized authentication type',
+};
 
 // The commands without their own fields are the same object every time.
 const plain = {
@@ -53,6 +73,8 @@ const MAX_BDAT_DIGITS = 15;
 // A domain or address literal (RFC 5321 §4.1.1.1), bounded like a domain (§4.5.3.1.2).
 const HELLO_DOMAIN =
   /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9_.])?|\[[!-Z^-~]{1,253}\])$/;
+// An initial response: base64 (RFC 4648 §4), or `=` for an empty one (RFC 4954 §4).
+const INITIAL_RESPONSE = /^(?:[A-Za-z0-9+/]+={0,2}|=)$/;
 const HTTP_VERBS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 /**
@@ -93,6 +115,8 @@ export function parseCommand(
       return envelope('RCPT', argument, 'TO:', badRcpt, nonAscii, utf8Transaction, options);
     case 'BDAT':
       return bdat(argument);
+    case 'AUTH':
+      return options.auth ? auth(argument, options.auth) : unknown;
     case 'DATA':
     case 'RSET':
     case 'QUIT':
@@ -146,4 +170,15 @@ function bdat(argument: string): SmtpCommand {
   if (last !== undefined && last.toUpperCase() !== 'LAST')
     return { verb: 'invalid', refusal: badBdat };
   return { verb: 'BDAT', size: Number(size), last: last !== undefined };
+}
+
+function auth(argument: string, offered: readonly AuthMechanism[]): SmtpCommand {
+  const words = argument.split(' ');
+  const [name = '', initial] = words;
+  if (words.length > 2 || name === '') return { verb: 'invalid', refusal: badAuth };
+  const mechanism = offered.find((m) => m === name.toUpperCase());
+  if (mechanism === undefined) return { verb: 'invalid', refusal: unknownMechanism };
+  if (initial !== undefined && !INITIAL_RESPONSE.test(initial))
+    return { verb: 'invalid', refusal: badInitial };
+  return { verb: 'AUTH', mechanism, initial };
 }

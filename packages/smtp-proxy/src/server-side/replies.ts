@@ -32,6 +32,24 @@ export const sessionLines = {
   internal: '451 4.3.0 Error: internal server error\r\n',
 } as const;
 
+/** What submission's AUTH says (RFC 4954 §4, §6; RFC 3207 §4 for TLS first). */
+export const authLines = {
+  challenge: '334 \r\n',
+  // LOGIN's prompts: "Username:" and "Password:" in base64.
+  loginUser: '334 VXNlcm5hbWU6\r\n',
+  loginPassword: '334 UGFzc3dvcmQ6\r\n',
+  // RFC 7628 §3.2.2: the error as a JSON challenge; the client answers it and hears the 535.
+  oauthError: `334 ${Buffer.from('{"status":"401","schemes":"bearer"}').toString('base64')}\r\n`,
+  ok: '235 2.7.0 Authentication successful\r\n',
+  needed: '530 5.7.0 Error: authentication Required\r\n',
+  needTls: '538 5.7.11 Error: Must issue a STARTTLS command first\r\n',
+  already: '503 5.5.1 Error: No identity changes permitted\r\n',
+  inTransaction: '503 5.5.1 Error: AUTH not permitted during a mail transaction\r\n',
+  cancelled: '501 5.7.0 Error: authentication aborted\r\n',
+  badBase64: '501 5.5.2 Error: invalid base64 data\r\n',
+  malformed: '501 5.5.2 Error: invalid userdata\r\n',
+} as const;
+
 /** The lines that name the host, made once per listener. */
 export interface HostLines {
   readonly greeting: string;

@@ -1,20 +1,35 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type {
-  ClientConnection,
-  Limits,
-  ServerTls,
-  SessionEntry,
-  SessionInfo,
-  SessionRegistry,
+import {
+  type ClientConnection,
+  type Credentials,
+  decodeBase64,
+  failedLogin,
+  type Limits,
+  readSaslResponse,
+  type ServerTls,
+  type SessionEntry,
+  type SessionInfo,
+  type SessionRegistry,
 } from '@homing/proxy-core';
 import type { ClientMessage } from '../message-relay.js';
-import { SmtpError } from '../smtp-replies.js';
+import { SmtpError, smtpError, smtpReplies } from '../smtp-replies.js';
 import { type SmtpAddress, tooBig } from './address.js';
-import { type CommandOptions, parseCommand, type SmtpCommand } from './command.js';
+import {
+  type AuthMechanism,
+  type CommandOptions,
+  parseCommand,
+  type SmtpCommand,
+} from './command.js';
 import { DotReader } from './dot-reader.js';
 import { IncomingMessage } from './incoming-message.js';
-import { type HostLines, refusalLine, replyLine, sessionLines as say } from './replies.js';
+import {
+  authLines,
+  type HostLines,
+  refusalLine,
+  replyLine,
+  sessionLines as say,
+} from './replies.js';
 
 /** What the router knows of the session: the client's name, TLS, the id in trace headers. */
 export interface SessionFacts {
@@ -24,8 +39,16 @@ export interface SessionFacts {
   readonly secure: boolean;
 }
 
-/** What takes the session's transactions: the MX's and LMTP's router. */
+/**
+ * What takes the session's transactions: the MX's and LMTP's router, submission's Submission
+ * (which alone has `auth`).
+ */
 export interface EnvelopeHandler {
+  /**
+   * AUTH (RFC 4954): the user's login name once the credentials are good, after the failed-login
+   * delay an SmtpError if not.
+   */
+  auth?(credentials: Credentials, session: SessionFacts): Promise<string>;
   mail(from: SmtpAddress, session: SessionFacts): Promise<void>;
   rcpt(to: SmtpAddress, session: SessionFacts): Promise<void>;
   /** SMTP: the one reply's text; LMTP: one per recipient (an Error for a refusal). */
@@ -36,14 +59,22 @@ export interface EnvelopeHandler {
 /** Everything a listener's sessions share, made once when it starts. */
 export interface SessionSetup {
   readonly lmtp: boolean;
-  readonly protocol: 'smtp' | 'lmtp';
+  readonly protocol: 'smtp' | 'lmtp' | 'submission';
   readonly command: CommandOptions;
+  /**
+   * Submission: AUTH is offered (command.auth) and needed before MAIL; `plaintext` lets it
+   * come before TLS.
+   */
+  readonly auth: { readonly plaintext: boolean } | undefined;
   readonly lines: HostLines;
   /** EHLO's first line without the client's address: `250-name Nice to meet you, `. */
   readonly ehloFirst: string;
   /** The capability lines after the first, before and after TLS. */
   readonly ehloPlain: string;
   readonly ehloSecure: string;
+  /** The same once AUTH succeeded: no AUTH line any more (RFC 4954 §4). */
+  readonly ehloPlainUser: string;
+  readonly ehloSecureUser: string;
   readonly heloFirst: string;
   readonly limits: Limits;
   readonly maxRecipients: number;
@@ -71,6 +102,27 @@ const maxHeldInput = 64 * 1024;
 const maxBadCommands = 10;
 /** How long a session this side closed keeps its socket for the client to read the last reply. */
 const closeLingerMs = 2000;
+
+/** A SASL exchange under way: what the next line from the client answers. */
+type SaslState =
+  | { readonly step: 'response'; readonly mechanism: Exclude<AuthMechanism, 'LOGIN'> }
+  | { readonly step: 'login-user' }
+  | { readonly step: 'login-password'; readonly user: string }
+  /** An OAuth failure's error challenge was sent (RFC 7628 §3.2.2): any line gets the reply. */
+  | { readonly step: 'oauth-error'; readonly reply: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** LOGIN's base64 user name or password, as UTF-8; undefined when it is not that or empty. */
+function loginText(line: string): string | undefined {
+  const bytes = decodeBase64(line);
+  if (!bytes || bytes.length === 0) return undefined;
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /** How a transaction's message ended, for its reply. */
 type Outcome =
@@ -106,6 +158,9 @@ export class SmtpSession implements SessionEntry {
   #inputPaused = false;
   #messagePaused = false;
   #badCommands = 0;
+  /** Who AUTH made the client (submission); undefined before. */
+  #user: string | undefined;
+  #sasl: SaslState | undefined;
   // The transaction.
   #mail = false;
   #utf8 = false;
@@ -132,7 +187,7 @@ export class SmtpSession implements SessionEntry {
     connection: ClientConnection,
     setup: SessionSetup,
     handler: EnvelopeHandler,
-    kind: 'smtp' | 'lmtp',
+    kind: 'smtp' | 'lmtp' | 'submission',
   ) {
     this.#conn = connection;
     this.#setup = setup;
@@ -333,7 +388,11 @@ export class SmtpSession implements SessionEntry {
     // A line came whole: the next one's deadline starts with its own first byte.
     this.#lineSince = undefined;
     const end = lf > start && input[lf - 1] === CR ? lf - 1 : lf;
-    if (end - start > lineBytes) return this.#bad(say.lineTooLong);
+    if (end - start > lineBytes) {
+      this.#sasl = undefined;
+      return this.#bad(say.lineTooLong);
+    }
+    if (this.#sasl) return this.#saslLine(input.toString('latin1', start, end));
     return this.#command(parseCommand(input.subarray(start, end), this.#setup.command, this.#utf8));
   }
 
@@ -353,9 +412,7 @@ export class SmtpSession implements SessionEntry {
       case 'EHLO':
       case 'LHLO':
         this.#hello(command.domain);
-        this.#reply(
-          `${this.#setup.ehloFirst}[${this.#conn.client.address}]\r\n${this.#facts.secure ? this.#setup.ehloSecure : this.#setup.ehloPlain}`,
-        );
+        this.#reply(`${this.#setup.ehloFirst}[${this.#conn.client.address}]\r\n${this.#ehlo()}`);
         return true;
       case 'HELO':
         this.#hello(command.domain);
@@ -387,7 +444,108 @@ export class SmtpSession implements SessionEntry {
         return false;
       case 'STARTTLS':
         return this.#startTls();
+      case 'AUTH':
+        return this.#auth(command.mechanism, command.initial);
     }
+  }
+
+  #ehlo(): string {
+    const { ehloSecure, ehloPlain, ehloSecureUser, ehloPlainUser } = this.#setup;
+    if (this.#user !== undefined) return this.#facts.secure ? ehloSecureUser : ehloPlainUser;
+    return this.#facts.secure ? ehloSecure : ehloPlain;
+  }
+
+  /** AUTH (RFC 4954 §4): after EHLO, outside a transaction, once, over TLS unless allowed. */
+  #auth(mechanism: AuthMechanism, initial: string | undefined): boolean | Promise<void> {
+    const auth = this.#setup.auth;
+    if (!auth || !this.#handler.auth) {
+      this.#reply(say.unknown);
+      return true;
+    }
+    if (this.#facts.hostNameAppearsAs === '') this.#reply(say.helloFirst);
+    else if (!this.#facts.secure && !auth.plaintext) this.#reply(authLines.needTls);
+    else if (this.#mail) this.#reply(authLines.inTransaction);
+    else if (this.#user !== undefined) this.#reply(authLines.already);
+    else if (mechanism === 'LOGIN') {
+      if (initial === undefined) {
+        this.#sasl = { step: 'login-user' };
+        this.#reply(authLines.loginUser);
+      } else return this.#saslLine(initial, { step: 'login-user' });
+    } else if (initial === undefined) {
+      this.#sasl = { step: 'response', mechanism };
+      this.#reply(authLines.challenge);
+    } else return this.#saslLine(initial, { step: 'response', mechanism });
+    return true;
+  }
+
+  /** One line of a SASL exchange: a response to the server's challenge, or `*` to cancel. */
+  #saslLine(line: string, state = this.#sasl): boolean | Promise<void> {
+    this.#sasl = undefined;
+    if (!state) return true;
+    if (state.step === 'oauth-error') {
+      this.#reply(state.reply);
+      return true;
+    }
+    if (line === '*') {
+      this.#reply(authLines.cancelled);
+      return true;
+    }
+    if (state.step === 'response') {
+      const step = readSaslResponse(state.mechanism, line);
+      switch (step.kind) {
+        case 'cancelled':
+          this.#reply(authLines.cancelled);
+          return true;
+        case 'bad-base64':
+          this.#reply(authLines.badBase64);
+          return true;
+        case 'malformed':
+          this.#reply(authLines.malformed);
+          return true;
+        case 'no-user':
+          return failedLogin(this.#conn, 'submission', this.#setup.limits, performance.now()).then(
+            () => this.#authFailed(state.mechanism, smtpError(smtpReplies.authFailed)),
+          );
+        case 'credentials':
+          return this.#login(step.credentials);
+      }
+    }
+    const text = loginText(line);
+    if (text === undefined) {
+      this.#reply(authLines.badBase64);
+      return true;
+    }
+    if (state.step === 'login-user') {
+      this.#sasl = { step: 'login-password', user: text };
+      this.#reply(authLines.loginPassword);
+      return true;
+    }
+    // LOGIN is PLAIN without an authorization identity, and is replayed as PLAIN.
+    return this.#login({ mechanism: 'PLAIN', authzid: '', user: state.user, password: text });
+  }
+
+  #login(credentials: Credentials): Promise<void> {
+    const handler = this.#handler as Required<EnvelopeHandler>;
+    return handler.auth(credentials, this.#facts).then(
+      (user) => {
+        this.#user = user;
+        this.#reply(authLines.ok);
+      },
+      (error: unknown) => this.#authFailed(credentials.mechanism, error),
+    );
+  }
+
+  /**
+   * A failed AUTH's reply; for OAuth, an error challenge first (RFC 7628 §3.2.2), the reply
+   * after the client's answer to it.
+   */
+  #authFailed(mechanism: Credentials['mechanism'], error: unknown): void {
+    const reply = this.#errorLine(error);
+    const oauth = mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER';
+    if (oauth && error instanceof SmtpError && error.responseCode === 535) {
+      this.#sasl = { step: 'oauth-error', reply };
+      this.#reply(authLines.oauthError);
+    } else this.#reply(reply);
   }
 
   #hello(domain: string): void {
@@ -406,6 +564,10 @@ export class SmtpSession implements SessionEntry {
     if (this.#helloFirst()) return true;
     if (this.#mail) {
       this.#reply(say.nestedMail);
+      return true;
+    }
+    if (this.#setup.auth && this.#user === undefined) {
+      this.#reply(authLines.needed);
       return true;
     }
     this.#pendingUtf8 = path.args !== false && path.args.SMTPUTF8 === true;
@@ -578,8 +740,10 @@ export class SmtpSession implements SessionEntry {
       this.#conn.socket = secure;
       this.#conn.secure = true;
       this.#facts.secure = true;
-      // RFC 3207 §4.2: the client's name and any transaction are forgotten.
+      // RFC 3207 §4.2: the client's name, any AUTH and any transaction are forgotten.
       this.#facts.hostNameAppearsAs = '';
+      this.#user = undefined;
+      this.#sasl = undefined;
       this.#resetTransaction();
       this.#attach(secure);
     } catch (error) {

@@ -195,3 +195,64 @@ describe('parseCommand: hostile lines', () => {
     expect(parse(line)).toMatchObject({ verb: 'invalid', refusal: { code: 501, close: true } });
   });
 });
+
+describe('parseCommand: AUTH (submission)', () => {
+  const submission: CommandOptions = { ...mx, auth: ['PLAIN', 'LOGIN'] };
+  const oauth: CommandOptions = { ...mx, auth: ['PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER'] };
+
+  it.each([
+    ['AUTH PLAIN', { verb: 'AUTH', mechanism: 'PLAIN', initial: undefined }],
+    [
+      'auth plain AGFsaWNlAHNlY3JldA==',
+      { verb: 'AUTH', mechanism: 'PLAIN', initial: 'AGFsaWNlAHNlY3JldA==' },
+    ],
+    ['AUTH PLAIN =', { verb: 'AUTH', mechanism: 'PLAIN', initial: '=' }],
+    ['AUTH LOGIN', { verb: 'AUTH', mechanism: 'LOGIN', initial: undefined }],
+    ['AUTH LOGIN YWxpY2U=', { verb: 'AUTH', mechanism: 'LOGIN', initial: 'YWxpY2U=' }],
+  ])('%j', (line, command) => {
+    expect(parse(line, submission)).toEqual(command);
+  });
+
+  it('XOAUTH2 and OAUTHBEARER only where offered', () => {
+    expect(parse('AUTH XOAUTH2 dXNlcj1h', oauth)).toEqual({
+      verb: 'AUTH',
+      mechanism: 'XOAUTH2',
+      initial: 'dXNlcj1h',
+    });
+    expect(parse('AUTH OAUTHBEARER', oauth)).toMatchObject({ verb: 'AUTH' });
+    expect(parse('AUTH XOAUTH2 dXNlcj1h', submission)).toMatchObject({
+      verb: 'invalid',
+      refusal: { code: 504 },
+    });
+  });
+
+  it.each([mx, lmtp])('is no command on an MX or LMTP listener', (options) => {
+    expect(parse('AUTH PLAIN AGFsaWNlAHNlY3JldA==', options)).toEqual({ verb: 'unknown' });
+    expect(parse('AUTH LOGIN', options)).toEqual({ verb: 'unknown' });
+  });
+
+  it.each([
+    ['an unknown mechanism', 'AUTH CRAM-MD5', 504],
+    ['a mechanism that is a prefix of one', 'AUTH PLAI', 504],
+    ['a mechanism that only starts like one', 'AUTH PLAINX AGFiAGM=', 504],
+    ['GSSAPI', 'AUTH GSSAPI', 504],
+    ['no mechanism', 'AUTH', 501],
+    ['a mechanism after two spaces', 'AUTH  PLAIN', 501],
+    ['two initial responses', 'AUTH PLAIN AGFiAGM= AGFiAGM=', 501],
+    ['bad base64 in the initial response', 'AUTH PLAIN AGFi!GM=', 501],
+    ['a cancel as the initial response', 'AUTH PLAIN *', 501],
+    ['padding in the middle', 'AUTH PLAIN AG==FiAGM', 501],
+    ['too much padding', 'AUTH PLAIN AGFiAGM===', 501],
+    ['a trailing space', 'AUTH PLAIN AGFiAGM= ', 501],
+    ['an overlong initial response of junk', `AUTH PLAIN ${'-'.repeat(5000)}`, 501],
+  ])('refuses %s', (_name, line, code) => {
+    expect(parse(line, oauth)).toMatchObject({ verb: 'invalid', refusal: { code } });
+  });
+
+  it('refuses control characters and bad UTF-8 in an AUTH line', () => {
+    expect(parse('AUTH PLAIN AGFi\u0000AGM=', oauth)).toMatchObject({ refusal: { code: 501 } });
+    expect(parse(Buffer.from('AUTH PLAIN \xff\xfe', 'latin1'), oauth)).toMatchObject({
+      refusal: { code: 501 },
+    });
+  });
+});
