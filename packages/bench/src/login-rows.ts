@@ -1,5 +1,6 @@
 import type { BenchUser, Cluster } from './cluster.js';
 import { measured, totalCpuMs } from './cpu.js';
+import type { Endpoint } from './endpoint.js';
 import { imapLoginCycle } from './imap-client.js';
 import { compareLogins, type LoginCycle, loginSample, warmUp } from './logins.js';
 import { pop3LoginCycle } from './pop3-client.js';
@@ -22,8 +23,9 @@ const describe = {
 
 /** Logins per second of every side at each concurrency, over one transport. */
 export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
+  // The cycles connect through these endpoints' TLS clients, which count the resumed handshakes.
   const endpoints = endpointsOf(cluster, r.protocol, r.transport);
-  const cycles = cyclesOf(cluster, r.protocol, r.transport);
+  const cycles = cyclesOf(endpoints, r.protocol);
   const name = r.protocol.toUpperCase();
   const resumed = r.transport === 'tls-resumed';
   if (resumed) {
@@ -54,17 +56,15 @@ export async function warmUpAll(
   users: readonly BenchUser[],
   concurrency: number,
 ): Promise<void> {
-  const cycles = cyclesOf(cluster, protocol, 'plain');
+  const cycles = cyclesOf(endpointsOf(cluster, protocol, 'plain'), protocol);
   for (const side of allSides) await warmUp(cycles[side], users, concurrency);
 }
 
-/** Each side's login cycle of a protocol over a transport. */
+/** Each side's login cycle of a protocol through its endpoint. */
 function cyclesOf(
-  cluster: Cluster,
+  endpoints: Record<Side, Endpoint>,
   protocol: 'imap' | 'pop3',
-  transport: Transport,
 ): Record<Side, LoginCycle> {
-  const endpoints = endpointsOf(cluster, protocol, transport);
   const once = protocol === 'imap' ? imapLoginCycle : pop3LoginCycle;
   const cycle =
     (side: Side): LoginCycle =>
@@ -99,7 +99,7 @@ export async function warmUpUnderLoad(
   users: readonly BenchUser[],
   load: WarmUpLoad,
 ): Promise<string> {
-  const cycles = cyclesOf(cluster, protocol, 'plain');
+  const cycles = cyclesOf(endpointsOf(cluster, protocol, 'plain'), protocol);
   const next = { user: 0 };
   const turns: Record<Side, { logins: number; cpuMs: number }[]> = {
     direct: [],
