@@ -1,15 +1,14 @@
 import type { Server } from 'node:net';
 import type { Directory } from '@homing/directory';
-import {
-  type AbuseGuard,
-  type Admission,
-  type BackendHealth,
-  type Limits,
-  type ListenerSpec,
-  listen,
-  type ProxyMetrics,
-  type ServerTls,
-  type SessionRegistry,
+import type {
+  AbuseGuard,
+  Admission,
+  BackendHealth,
+  Limits,
+  ListenerSpec,
+  ProxyMetrics,
+  ServerTls,
+  SessionRegistry,
 } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
@@ -17,7 +16,7 @@ import type { DeliveryJournal } from './journal/journal.js';
 import { type MixedPolicy, Router } from './router.js';
 import { SmtpSession } from './server-side/session.js';
 import { sessionSetup } from './session-setup.js';
-import { replyLine, smtpReplies } from './smtp-replies.js';
+import { listenSmtp } from './smtp-listen.js';
 import type { SmarthostOptions, SubmissionMode } from './submission.js';
 import { startSubmissionListener } from './submission-server.js';
 
@@ -82,40 +81,27 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     isDown: (key) => options.health.isDown(key.split(' ')[0] ?? key),
   });
   const setup = sessionSetup(options);
-  const server = await listen({
-    spec: options.spec,
-    tls: options.tls,
-    limits: options.limits,
-    metrics: options.metrics,
-    get guard() {
-      return options.guard;
-    },
-    refusal: replyLine(smtpReplies.blocked),
-    admission: options.admission,
-    busy: replyLine(smtpReplies.busy),
-    log,
-    onConnection: (connection) => {
-      const router = new Router(
-        {
-          directory: options.directory,
-          health: options.health,
-          limits: options.limits,
-          hostname: options.hostname,
-          policy: options.policy,
-          journal: options.journal,
-          fingerprintBytes: options.fingerprintBytes,
-          pool,
-          maxReceived: options.maxReceived,
-          lmtp,
-          isOwnAddress: options.isOwnAddress,
-          frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
-          metrics: connection.metrics,
-          log: connection.log,
-        },
-        { address: connection.client, local: connection.local },
-      );
-      new SmtpSession(connection, setup, router, lmtp ? 'lmtp' : 'smtp').start();
-    },
+  const server = await listenSmtp(options, log, (connection) => {
+    const router = new Router(
+      {
+        directory: options.directory,
+        health: options.health,
+        limits: options.limits,
+        hostname: options.hostname,
+        policy: options.policy,
+        journal: options.journal,
+        fingerprintBytes: options.fingerprintBytes,
+        pool,
+        maxReceived: options.maxReceived,
+        lmtp,
+        isOwnAddress: options.isOwnAddress,
+        frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
+        metrics: connection.metrics,
+        log: connection.log,
+      },
+      { address: connection.client, local: connection.local },
+    );
+    new SmtpSession(connection, setup, router, lmtp ? 'lmtp' : 'smtp').start();
   });
   // Stopped (drain, reload) and its sessions gone: the backend connections they left go too.
   server.once('close', () => pool.close());

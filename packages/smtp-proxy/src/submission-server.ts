@@ -1,10 +1,9 @@
 import type { Server } from 'node:net';
-import { listen } from '@homing/proxy-core';
 import type { SmtpListenerOptions } from './server.js';
 import type { AuthMechanism } from './server-side/command.js';
 import { SmtpSession } from './server-side/session.js';
 import { sessionSetup } from './session-setup.js';
-import { replyLine, smtpReplies } from './smtp-replies.js';
+import { listenSmtp } from './smtp-listen.js';
 import { Submission } from './submission.js';
 
 /**
@@ -26,32 +25,19 @@ export async function startSubmissionListener(options: SmtpListenerOptions): Pro
     mechanisms,
     plaintext: submission.allowPlaintext,
   });
-  return listen({
-    spec: options.spec,
-    tls: options.tls,
-    limits: options.limits,
-    metrics: options.metrics,
-    get guard() {
-      return options.guard;
-    },
-    refusal: replyLine(smtpReplies.blocked),
-    admission: options.admission,
-    busy: replyLine(smtpReplies.busy),
-    log,
-    onConnection: (connection) => {
-      const handler = new Submission(
-        {
-          mode: submission.mode,
-          directory: options.directory,
-          health: options.health,
-          limits: options.limits,
-          hostname: options.hostname,
-          smarthost: submission.smarthost,
-          isOwnAddress: options.isOwnAddress,
-        },
-        connection,
-      );
-      new SmtpSession(connection, setup, handler, 'submission').start();
-    },
+  return listenSmtp(options, log, (connection) => {
+    const handler = new Submission(
+      {
+        mode: submission.mode,
+        directory: options.directory,
+        health: options.health,
+        limits: options.limits,
+        hostname: options.hostname,
+        smarthost: submission.smarthost,
+        isOwnAddress: options.isOwnAddress,
+      },
+      connection,
+    );
+    new SmtpSession(connection, setup, handler, 'submission').start();
   });
 }

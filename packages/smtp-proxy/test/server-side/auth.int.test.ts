@@ -1,4 +1,4 @@
-import { connect, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
 import type { Directory } from '@homing/directory';
 import {
   AddressSet,
@@ -18,6 +18,7 @@ import type { SmtpListenerOptions } from '../../src/server.js';
 import { type EnvelopeHandler, SmtpSession } from '../../src/server-side/session.js';
 import { sessionSetup } from '../../src/session-setup.js';
 import { smtpError, smtpReplies } from '../../src/smtp-replies.js';
+import { openReplyClient } from './reply-client.js';
 
 // The session's AUTH on its own, with a handler that knows one password and one token:
 // submission's own logins (home, relay) are in postfix.int.test.ts.
@@ -105,38 +106,7 @@ const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const plain = (user: string, password: string) => b64(`\u0000${user}\u0000${password}`);
 
 async function open(port = ports.open) {
-  const socket: Socket = connect({ host: '127.0.0.1', port });
-  let buffer = '';
-  let closed = false;
-  socket.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('latin1');
-  });
-  socket.on('close', () => {
-    closed = true;
-  });
-  const replies = async (count = 1): Promise<string[]> => {
-    const done = () => (buffer.match(/^\d{3} [^\r\n]*\r\n/gm) ?? []).length >= count;
-    await expect.poll(() => done() || closed, { timeout: 3000 }).toBe(true);
-    const lines: string[] = [];
-    let seenReplies = 0;
-    while (seenReplies < count) {
-      const end = buffer.indexOf('\r\n');
-      if (end < 0) break;
-      const line = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      lines.push(line);
-      if (/^\d{3} /.test(line)) seenReplies += 1;
-    }
-    return lines;
-  };
-  await replies();
-  return {
-    send: async (text: string, count = 1) => {
-      socket.write(text);
-      return replies(count);
-    },
-    close: () => socket.destroy(),
-  };
+  return openReplyClient(port);
 }
 
 describe('AUTH on a submission session', () => {

@@ -1,4 +1,4 @@
-import { connect, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
 import {
   AddressSet,
   BackendHealth,
@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmtpKind, startSmtpListener } from '../../src/index.js';
 import { unreachableDirectory } from '../unreachable-directory.js';
+import { openReplyClient } from './reply-client.js';
 
 // The session on its own: nothing here reaches a backend or the directory.
 const directory = unreachableDirectory();
@@ -59,42 +60,8 @@ afterAll(async () => {
   await directory.close();
 });
 
-/** A client that reads whole replies: `send` writes and returns the reply lines that follow. */
 async function open(kind: SmtpKind = 'mx') {
-  const socket: Socket = connect({ host: '127.0.0.1', port: ports.get(kind) as number });
-  let buffer = '';
-  let closed = false;
-  socket.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('latin1');
-  });
-  socket.on('close', () => {
-    closed = true;
-  });
-  const replies = async (count = 1): Promise<string[]> => {
-    const done = () => (buffer.match(/^\d{3} [^\r\n]*\r\n/gm) ?? []).length >= count;
-    await expect.poll(() => done() || closed, { timeout: 3000 }).toBe(true);
-    const lines: string[] = [];
-    let seen = 0;
-    while (seen < count) {
-      const end = buffer.indexOf('\r\n');
-      if (end < 0) break;
-      const line = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      lines.push(line);
-      if (/^\d{3} /.test(line)) seen += 1;
-    }
-    return lines;
-  };
-  await replies();
-  return {
-    socket,
-    replies,
-    closed: () => closed,
-    async send(text: string, count = 1): Promise<string[]> {
-      socket.write(text);
-      return replies(count);
-    },
-  };
+  return openReplyClient(ports.get(kind) as number);
 }
 
 describe('an MX session on its own', () => {
