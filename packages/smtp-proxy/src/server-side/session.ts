@@ -100,6 +100,8 @@ const ignoreErrors = (): void => {};
 const maxHeldInput = 64 * 1024;
 /** Unknown and malformed commands before the session is closed (reset by each message). */
 const maxBadCommands = 10;
+/** RFC 4954 §4: the AUTH command and SASL responses may be this long, CRLF not counted. */
+const saslLineBytes = 12288;
 /** How long a session this side closed keeps its socket for the client to read the last reply. */
 const closeLingerMs = 2000;
 
@@ -379,7 +381,8 @@ export class SmtpSession implements SessionEntry {
     const lf = input.indexOf(LF, start);
     if (lf < 0) {
       // Room for the longest line and its CR (RFC 5321 §4.5.3.1.4 is 512 with CRLF).
-      if (input.length - start <= lineBytes + 1) return false;
+      const held = input.length - start;
+      if (held <= lineBytes + 1 || held <= this.#longLineLimit(input, start) + 1) return false;
       this.#at = input.length;
       this.#mode = Mode.Skip;
       return this.#bad(say.lineTooLong);
@@ -388,12 +391,24 @@ export class SmtpSession implements SessionEntry {
     // A line came whole: the next one's deadline starts with its own first byte.
     this.#lineSince = undefined;
     const end = lf > start && input[lf - 1] === CR ? lf - 1 : lf;
-    if (end - start > lineBytes) {
+    if (end - start > lineBytes && end - start > this.#longLineLimit(input, start)) {
       this.#sasl = undefined;
       return this.#bad(say.lineTooLong);
     }
     if (this.#sasl) return this.#saslLine(input.toString('latin1', start, end));
     return this.#command(parseCommand(input.subarray(start, end), this.#setup.command, this.#utf8));
+  }
+
+  /**
+   * The longest line taken once a line is past `limits.lineBytes`: an AUTH command and a SASL
+   * response may be 12,288 octets (RFC 4954 §4; OAuth tokens are long), other lines no more.
+   */
+  #longLineLimit(input: Buffer, start: number): number {
+    const { lineBytes } = this.#setup.limits;
+    if (!this.#setup.auth) return lineBytes;
+    if (this.#sasl) return Math.max(lineBytes, saslLineBytes);
+    const verb = input.toString('latin1', start, start + 5).toUpperCase();
+    return verb === 'AUTH ' ? Math.max(lineBytes, saslLineBytes) : lineBytes;
   }
 
   #command(command: SmtpCommand): boolean | Promise<void> {

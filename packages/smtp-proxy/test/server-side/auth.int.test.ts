@@ -210,16 +210,31 @@ describe('AUTH on a submission session', () => {
     c.close();
   });
 
+  it('takes AUTH lines and SASL responses up to 12,288 octets, other lines up to the limit', async () => {
+    const c = await open();
+    await c.send('EHLO client.example\r\n');
+    // Past the listener's line limit, under RFC 4954's: read as AUTH (the wrong password, so 535).
+    const long = b64(`\u0000alice\u0000${'x'.repeat(9000)}`);
+    expect(long.length).toBeGreaterThan(lineBytes);
+    expect(await c.send(`AUTH PLAIN ${long}\r\n`)).toEqual([
+      '535 5.7.8 Authentication credentials invalid',
+    ]);
+    expect(await c.send('AUTH PLAIN\r\n')).toEqual(['334 ']);
+    expect(await c.send(`${long}\r\n`)).toEqual(['535 5.7.8 Authentication credentials invalid']);
+    expect(await c.send(`NOOP ${'x'.repeat(lineBytes * 2)}\r\n`)).toEqual([
+      '500 5.5.2 Error: line too long',
+    ]);
+    c.close();
+  });
+
   it('an overlong line ends the exchange', async () => {
     const c = await open();
     await c.send('EHLO client.example\r\n');
-    expect(await c.send(`AUTH PLAIN ${'A'.repeat(lineBytes * 2)}\r\n`)).toEqual([
+    expect(await c.send(`AUTH PLAIN ${'A'.repeat(12289)}\r\n`)).toEqual([
       '500 5.5.2 Error: line too long',
     ]);
     expect(await c.send('AUTH PLAIN\r\n')).toEqual(['334 ']);
-    expect(await c.send(`${'A'.repeat(lineBytes * 2)}\r\n`)).toEqual([
-      '500 5.5.2 Error: line too long',
-    ]);
+    expect(await c.send(`${'A'.repeat(12289)}\r\n`)).toEqual(['500 5.5.2 Error: line too long']);
     // The next line is a command again, not a SASL response.
     expect(await c.send('NOOP\r\n')).toEqual(['250 2.0.0 OK']);
     c.close();
