@@ -9,7 +9,9 @@ export const limits = z
       .int()
       .min(512)
       .default(d.lineBytes)
-      .describe('longest command line before login'),
+      .describe(
+        'longest command line before login (and of an SMTP command); submission takes an AUTH command or SASL response up to 12288 octets (RFC 4954) when this is lower',
+      ),
     id_line_bytes: z
       .number()
       .int()
