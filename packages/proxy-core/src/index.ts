@@ -65,8 +65,10 @@ export {
 } from './prelogin-session.js';
 export { BackendProbes, type ProbeOptions, type ProbeState, probeDefaults } from './probes.js';
 export {
+  listenWithRefusals,
   type ProtocolListenerOptions,
   type Refusals,
+  type RefusingListenerOptions,
   startProtocolListener,
 } from './protocol-listener.js';
 export {

@@ -41,14 +41,22 @@ export interface Refusals {
   readonly busy: string;
 }
 
-/** Starts a listener whose connections `session` takes over; `refusals` turn away the excess. */
-export function startProtocolListener(
-  options: ProtocolListenerOptions,
-  protocol: SessionProtocol,
+/** What `listenWithRefusals` needs of a listener's options. */
+export type RefusingListenerOptions = Pick<
+  ProtocolListenerOptions,
+  'spec' | 'tls' | 'limits' | 'metrics' | 'guard' | 'admission'
+>;
+
+/**
+ * Listens with a listener's limits, abuse guard and admission, turning the excess away with
+ * `refusals`; each accepted connection goes to `onConnection`. Every protocol listens so.
+ */
+export function listenWithRefusals(
+  options: RefusingListenerOptions,
   { refusal, busy }: Refusals,
-  session: (connection: ClientConnection, log: Logger) => void,
+  log: Logger,
+  onConnection: (connection: ClientConnection) => void,
 ): Promise<Server> {
-  const log = options.log.child({ listener: options.spec.name, proto: protocol });
   return listen({
     spec: options.spec,
     tls: options.tls,
@@ -62,6 +70,17 @@ export function startProtocolListener(
     admission: options.admission,
     busy,
     log,
-    onConnection: (connection) => session(connection, log),
+    onConnection,
   });
+}
+
+/** Starts a listener whose connections `session` takes over; `refusals` turn away the excess. */
+export function startProtocolListener(
+  options: ProtocolListenerOptions,
+  protocol: SessionProtocol,
+  refusals: Refusals,
+  session: (connection: ClientConnection, log: Logger) => void,
+): Promise<Server> {
+  const log = options.log.child({ listener: options.spec.name, proto: protocol });
+  return listenWithRefusals(options, refusals, log, (connection) => session(connection, log));
 }

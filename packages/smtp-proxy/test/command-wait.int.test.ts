@@ -3,17 +3,11 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Catalog, Directory, defaultAddressRules, FileSource } from '@homing/directory';
-import {
-  AddressSet,
-  BackendHealth,
-  defaultLimits,
-  noMetrics,
-  SessionRegistry,
-} from '@homing/proxy-core';
+import { defaultLimits } from '@homing/proxy-core';
 import { freePort } from '@homing/testkit';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpListener } from '../src/index.js';
+import { smtpListenerOptions } from './listener-options.js';
 
 // A mailbox server that greets and answers EHLO and MAIL, then never answers RCPT.
 function silentOnRcpt(): Server {
@@ -60,34 +54,13 @@ beforeAll(async () => {
     cache: { maxEntries: 10, ttlMs: 1000, negativeTtlMs: 0, staleIfErrorMs: 0 },
   });
   port = await freePort();
-  listener = await startSmtpListener({
-    spec: {
-      name: 'mx',
-      host: '127.0.0.1',
-      port,
-      tls: 'none',
-      proxyProtocol: false,
-      trustedProxies: new AddressSet([]),
-    },
-    kind: 'mx',
-    directory,
-    health: new BackendHealth({ backoffMinMs: 100, backoffMaxMs: 200 }),
-    // The login's wait is long: only the command wait can end this one in time.
-    limits: { ...defaultLimits, backendLoginTimeoutMs: 20_000, backendCommandTimeoutMs: 400 },
-    registry: new SessionRegistry(),
-    tls: undefined,
-    hostname: 'homing.test',
-    maxMessageBytes: 100_000,
-    maxRecipients: 10,
-    maxReceived: 30,
-    policy: 'single',
-    smtputf8: false,
-    dsn: false,
-    isOwnAddress: () => false,
-    metrics: noMetrics,
-    submission: { mode: 'home', allowPlaintext: true, oauth: false },
-    log: pino({ level: 'silent' }),
-  });
+  listener = await startSmtpListener(
+    smtpListenerOptions('mx', port, 'mx', directory, {
+      // The login's wait is long: only the command wait can end this one in time.
+      limits: { ...defaultLimits, backendLoginTimeoutMs: 20_000, backendCommandTimeoutMs: 400 },
+      submission: { mode: 'home', allowPlaintext: true, oauth: false },
+    }),
+  );
 });
 
 afterAll(async () => {

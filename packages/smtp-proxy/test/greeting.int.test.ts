@@ -1,15 +1,8 @@
 import { connect, type Server, type Socket } from 'node:net';
-import {
-  AddressSet,
-  BackendHealth,
-  defaultLimits,
-  noMetrics,
-  SessionRegistry,
-} from '@homing/proxy-core';
 import { freePort } from '@homing/testkit';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SmtpKind, type SmtpListenerOptions, startSmtpListener } from '../src/index.js';
+import { type SmtpKind, startSmtpListener } from '../src/index.js';
+import { smtpListenerOptions } from './listener-options.js';
 import { unreachableDirectory } from './unreachable-directory.js';
 
 // Nothing here reaches a backend or the directory: only the greeting is looked at.
@@ -21,34 +14,10 @@ const pauseMs = 300;
 async function listener(name: string, kind: SmtpKind, greetingDelayMs?: number): Promise<void> {
   const port = await freePort();
   ports.set(name, port);
-  const options: SmtpListenerOptions = {
-    spec: {
-      name,
-      host: '127.0.0.1',
-      port,
-      tls: 'none',
-      proxyProtocol: false,
-      trustedProxies: new AddressSet([]),
-    },
-    kind,
-    directory,
-    health: new BackendHealth({ backoffMinMs: 100, backoffMaxMs: 200 }),
-    limits: defaultLimits,
-    registry: new SessionRegistry(),
-    tls: undefined,
-    hostname: 'homing.test',
-    maxMessageBytes: 100_000,
-    maxRecipients: 10,
-    maxReceived: 30,
-    policy: 'single',
-    smtputf8: false,
-    dsn: false,
-    isOwnAddress: () => false,
+  const options = smtpListenerOptions(name, port, kind, directory, {
     greetingDelayMs,
-    metrics: noMetrics,
     submission: { mode: 'home', allowPlaintext: true, oauth: false },
-    log: pino({ level: 'silent' }),
-  };
+  });
   servers.push(await startSmtpListener(options));
 }
 

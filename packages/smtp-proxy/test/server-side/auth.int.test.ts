@@ -1,23 +1,13 @@
 import type { Server } from 'node:net';
 import type { Directory } from '@homing/directory';
-import {
-  AddressSet,
-  BackendHealth,
-  type Credentials,
-  defaultLimits,
-  listen,
-  noMetrics,
-  passwordOf,
-  SessionRegistry,
-} from '@homing/proxy-core';
+import { type Credentials, defaultLimits, listen, noMetrics, passwordOf } from '@homing/proxy-core';
 import { freePort } from '@homing/testkit';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientMessage } from '../../src/message-relay.js';
-import type { SmtpListenerOptions } from '../../src/server.js';
 import { type EnvelopeHandler, SmtpSession } from '../../src/server-side/session.js';
 import { sessionSetup } from '../../src/session-setup.js';
 import { smtpError, smtpReplies } from '../../src/smtp-replies.js';
+import { smtpListenerOptions } from '../listener-options.js';
 import { openReplyClient } from './reply-client.js';
 
 // The session's AUTH on its own, with a handler that knows one password and one token:
@@ -51,32 +41,15 @@ const lineBytes = 512;
 beforeAll(async () => {
   for (const name of ['open', 'strict'] as const) {
     ports[name] = await freePort();
-    const options: SmtpListenerOptions = {
-      spec: {
-        name,
-        host: '127.0.0.1',
-        port: ports[name],
-        tls: 'none',
-        proxyProtocol: false,
-        trustedProxies: new AddressSet([]),
+    const options = smtpListenerOptions(
+      name,
+      ports[name],
+      'submission',
+      undefined as unknown as Directory,
+      {
+        limits: { ...defaultLimits, lineBytes, failedLoginDelayMs: 50 },
       },
-      kind: 'submission',
-      directory: undefined as unknown as Directory,
-      health: new BackendHealth({ backoffMinMs: 100, backoffMaxMs: 200 }),
-      limits: { ...defaultLimits, lineBytes, failedLoginDelayMs: 50 },
-      registry: new SessionRegistry(),
-      tls: undefined,
-      hostname: 'homing.test',
-      maxMessageBytes: 100_000,
-      maxRecipients: 10,
-      maxReceived: 30,
-      policy: 'single',
-      smtputf8: false,
-      dsn: false,
-      isOwnAddress: () => false,
-      metrics: noMetrics,
-      log: pino({ level: 'silent' }),
-    };
+    );
     const setup = sessionSetup(options, {
       mechanisms: ['PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER'],
       plaintext: name === 'open',

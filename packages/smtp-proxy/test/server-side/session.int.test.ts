@@ -1,15 +1,9 @@
 import type { Server } from 'node:net';
-import {
-  AddressSet,
-  BackendHealth,
-  defaultLimits,
-  noMetrics,
-  SessionRegistry,
-} from '@homing/proxy-core';
+import { defaultLimits, SessionRegistry } from '@homing/proxy-core';
 import { freePort } from '@homing/testkit';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmtpKind, startSmtpListener } from '../../src/index.js';
+import { smtpListenerOptions } from '../listener-options.js';
 import { unreachableDirectory } from '../unreachable-directory.js';
 import { openReplyClient } from './reply-client.js';
 
@@ -25,32 +19,12 @@ beforeAll(async () => {
     const port = await freePort();
     ports.set(kind, port);
     servers.push(
-      await startSmtpListener({
-        spec: {
-          name: kind,
-          host: '127.0.0.1',
-          port,
-          tls: 'none',
-          proxyProtocol: false,
-          trustedProxies: new AddressSet([]),
-        },
-        kind,
-        directory,
-        health: new BackendHealth({ backoffMinMs: 100, backoffMaxMs: 200 }),
-        limits: { ...defaultLimits, lineBytes },
-        registry,
-        tls: undefined,
-        hostname: 'homing.test',
-        maxMessageBytes: 100_000,
-        maxRecipients: 10,
-        maxReceived: 30,
-        policy: 'single',
-        smtputf8: false,
-        dsn: false,
-        isOwnAddress: () => false,
-        metrics: noMetrics,
-        log: pino({ level: 'silent' }),
-      }),
+      await startSmtpListener(
+        smtpListenerOptions(kind, port, kind, directory, {
+          limits: { ...defaultLimits, lineBytes },
+          registry,
+        }),
+      ),
     );
   }
 });
