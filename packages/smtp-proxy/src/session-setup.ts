@@ -33,7 +33,7 @@ export function sessionSetup(
       maxMessageBytes: options.maxMessageBytes,
       auth: auth?.mechanisms,
     },
-    auth: auth ? { plaintext: auth.plaintext } : undefined,
+    auth: auth ? { plaintext: auth.plaintext, limits: options.limits } : undefined,
     lines: hostLines(options.hostname, lmtp),
     ehloFirst: `250-${greeting}`,
     ehloPlain: lines([...capabilities, ...authLine, ...(startTls ? ['STARTTLS'] : []), size]),

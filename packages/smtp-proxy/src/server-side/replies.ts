@@ -1,3 +1,5 @@
+import type { ClientConnection } from '@homing/proxy-core';
+import { SmtpError } from '../smtp-replies.js';
 import type { Refusal } from './address.js';
 
 /**
@@ -99,4 +101,11 @@ export function replyLine(code: number, text: string): string {
 
 export function refusalLine(refusal: Refusal): string {
   return `${refusal.code} ${refusal.text}\r\n`;
+}
+
+/** A failure's reply: an SmtpError's own; anything else is logged and the internal error's. */
+export function errorLine(error: unknown, connection: Pick<ClientConnection, 'log'>): string {
+  if (error instanceof SmtpError) return replyLine(error.responseCode, error.message);
+  connection.log.warn({ err: String(error) }, 'smtp command failed');
+  return sessionLines.internal;
 }

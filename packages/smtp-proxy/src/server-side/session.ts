@@ -1,30 +1,22 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import {
-  type ClientConnection,
-  type Credentials,
-  decodeBase64,
-  failedLogin,
-  type Limits,
-  readSaslResponse,
-  type ServerTls,
-  type SessionEntry,
-  type SessionInfo,
-  type SessionRegistry,
+import type {
+  ClientConnection,
+  Limits,
+  ServerTls,
+  SessionEntry,
+  SessionInfo,
+  SessionRegistry,
 } from '@homing/proxy-core';
 import type { ClientMessage } from '../message-relay.js';
-import { SmtpError, smtpError, smtpReplies } from '../smtp-replies.js';
 import { type SmtpAddress, tooBig } from './address.js';
-import {
-  type AuthMechanism,
-  type CommandOptions,
-  parseCommand,
-  type SmtpCommand,
-} from './command.js';
+import { AuthExchange, type Authenticator, type AuthSetup } from './auth.js';
+import { type CommandOptions, parseCommand, type SmtpCommand } from './command.js';
 import { DotReader } from './dot-reader.js';
 import { IncomingMessage } from './incoming-message.js';
 import {
   authLines,
+  errorLine,
   type HostLines,
   refusalLine,
   replyLine,
@@ -43,12 +35,7 @@ export interface SessionFacts {
  * What takes the session's transactions: the MX's and LMTP's router, submission's Submission
  * (which alone has `auth`).
  */
-export interface EnvelopeHandler {
-  /**
-   * AUTH (RFC 4954): the user's login name once the credentials are good, after the failed-login
-   * delay an SmtpError if not.
-   */
-  auth?(credentials: Credentials, session: SessionFacts): Promise<string>;
+export interface EnvelopeHandler extends Partial<Authenticator> {
   mail(from: SmtpAddress, session: SessionFacts): Promise<void>;
   rcpt(to: SmtpAddress, session: SessionFacts): Promise<void>;
   /** SMTP: the one reply's text; LMTP: one per recipient (an Error for a refusal). */
@@ -61,11 +48,8 @@ export interface SessionSetup {
   readonly lmtp: boolean;
   readonly protocol: 'smtp' | 'lmtp' | 'submission';
   readonly command: CommandOptions;
-  /**
-   * Submission: AUTH is offered (command.auth) and needed before MAIL; `plaintext` lets it
-   * come before TLS.
-   */
-  readonly auth: { readonly plaintext: boolean } | undefined;
+  /** Submission: AUTH is offered (command.auth) and needed before MAIL. */
+  readonly auth: AuthSetup | undefined;
   readonly lines: HostLines;
   /** EHLO's first line without the client's address: `250-name Nice to meet you, `. */
   readonly ehloFirst: string;
@@ -100,31 +84,8 @@ const ignoreErrors = (): void => {};
 const maxHeldInput = 64 * 1024;
 /** Unknown and malformed commands before the session is closed (reset by each message). */
 const maxBadCommands = 10;
-/** RFC 4954 §4: the AUTH command and SASL responses may be this long, CRLF not counted. */
-const saslLineBytes = 12288;
 /** How long a session this side closed keeps its socket for the client to read the last reply. */
 const closeLingerMs = 2000;
-
-/** A SASL exchange under way: what the next line from the client answers. */
-type SaslState =
-  | { readonly step: 'response'; readonly mechanism: Exclude<AuthMechanism, 'LOGIN'> }
-  | { readonly step: 'login-user' }
-  | { readonly step: 'login-password'; readonly user: string }
-  /** An OAuth failure's error challenge was sent (RFC 7628 §3.2.2): any line gets the reply. */
-  | { readonly step: 'oauth-error'; readonly reply: string };
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** LOGIN's base64 user name or password, as UTF-8; undefined when it is not that or empty. */
-function loginText(line: string): string | undefined {
-  const bytes = decodeBase64(line);
-  if (!bytes || bytes.length === 0) return undefined;
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
 
 /** How a transaction's message ended, for its reply. */
 type Outcome =
@@ -135,11 +96,11 @@ const settled = (value: string | (string | Error)[]): Outcome => ({ ok: true, va
 const failed = (error: unknown): Outcome => ({ ok: false, error });
 
 /**
- * One client of an MX or LMTP listener, from the greeting to the close: a state machine over
- * the socket (RFC 5321, LMTP RFC 2033), its commands parsed by parseCommand and its
- * transactions handed to the router. Replies to the commands of one read leave in one write
- * (PIPELINING, RFC 2920 §3.1): they are gathered until the input runs out. One timer serves the
- * idle timeout and the line deadline.
+ * One client of an MX, LMTP or submission listener, from the greeting to the close: a state
+ * machine over the socket (RFC 5321, LMTP RFC 2033), its commands parsed by parseCommand, its
+ * transactions handed to the EnvelopeHandler and submission's AUTH to its AuthExchange.
+ * Replies to the commands of one read leave in one write (PIPELINING, RFC 2920 §3.1): they are
+ * gathered until the input runs out. One timer serves the idle timeout and the line deadline.
  */
 export class SmtpSession implements SessionEntry {
   readonly info: SessionInfo;
@@ -160,9 +121,8 @@ export class SmtpSession implements SessionEntry {
   #inputPaused = false;
   #messagePaused = false;
   #badCommands = 0;
-  /** Who AUTH made the client (submission); undefined before. */
-  #user: string | undefined;
-  #sasl: SaslState | undefined;
+  /** Submission's AUTH; undefined for MX and LMTP. */
+  readonly #auth: AuthExchange | undefined;
   // The transaction.
   #mail = false;
   #utf8 = false;
@@ -197,6 +157,10 @@ export class SmtpSession implements SessionEntry {
     this.#socket = connection.socket;
     this.#facts = { id: connection.id, hostNameAppearsAs: '', secure: connection.secure };
     this.#lineDeadlineOver = setup.limits.lineTimeoutMs <= 0;
+    this.#auth =
+      setup.auth && handler.auth
+        ? new AuthExchange(connection, setup.auth, handler as Authenticator, this.#facts)
+        : undefined;
     this.info = {
       id: connection.id,
       protocol: kind,
@@ -392,23 +356,18 @@ export class SmtpSession implements SessionEntry {
     this.#lineSince = undefined;
     const end = lf > start && input[lf - 1] === CR ? lf - 1 : lf;
     if (end - start > lineBytes && end - start > this.#longLineLimit(input, start)) {
-      this.#sasl = undefined;
+      this.#auth?.abandon();
       return this.#bad(say.lineTooLong);
     }
-    if (this.#sasl) return this.#saslLine(input.toString('latin1', start, end));
+    const auth = this.#auth;
+    if (auth?.awaitsResponse)
+      return this.#said(auth.response(input.toString('latin1', start, end)));
     return this.#command(parseCommand(input.subarray(start, end), this.#setup.command, this.#utf8));
   }
 
-  /**
-   * The longest line taken once a line is past `limits.lineBytes`: an AUTH command and a SASL
-   * response may be 12,288 octets (RFC 4954 §4; OAuth tokens are long), other lines no more.
-   */
+  /** The longest line taken once a line is past `limits.lineBytes`: AUTH's may be longer. */
   #longLineLimit(input: Buffer, start: number): number {
-    const { lineBytes } = this.#setup.limits;
-    if (!this.#setup.auth) return lineBytes;
-    if (this.#sasl) return Math.max(lineBytes, saslLineBytes);
-    const verb = input.toString('latin1', start, start + 5).toUpperCase();
-    return verb === 'AUTH ' ? Math.max(lineBytes, saslLineBytes) : lineBytes;
+    return this.#auth ? this.#auth.lineLimit(input, start) : this.#setup.limits.lineBytes;
   }
 
   #command(command: SmtpCommand): boolean | Promise<void> {
@@ -460,107 +419,24 @@ export class SmtpSession implements SessionEntry {
       case 'STARTTLS':
         return this.#startTls();
       case 'AUTH':
-        return this.#auth(command.mechanism, command.initial);
+        if (!this.#auth) return this.#said(say.unknown);
+        return this.#said(this.#auth.command(command.mechanism, command.initial, this.#mail));
     }
+  }
+
+  /** What AUTH says, now or once its answer came. */
+  #said(lines: string | Promise<string>): true | Promise<void> {
+    if (typeof lines === 'string') {
+      this.#reply(lines);
+      return true;
+    }
+    return lines.then((later) => this.#reply(later));
   }
 
   #ehlo(): string {
     const { ehloSecure, ehloPlain, ehloSecureUser, ehloPlainUser } = this.#setup;
-    if (this.#user !== undefined) return this.#facts.secure ? ehloSecureUser : ehloPlainUser;
+    if (this.#auth?.user !== undefined) return this.#facts.secure ? ehloSecureUser : ehloPlainUser;
     return this.#facts.secure ? ehloSecure : ehloPlain;
-  }
-
-  /** AUTH (RFC 4954 §4): after EHLO, outside a transaction, once, over TLS unless allowed. */
-  #auth(mechanism: AuthMechanism, initial: string | undefined): boolean | Promise<void> {
-    const auth = this.#setup.auth;
-    if (!auth || !this.#handler.auth) {
-      this.#reply(say.unknown);
-      return true;
-    }
-    if (this.#facts.hostNameAppearsAs === '') this.#reply(say.helloFirst);
-    else if (!this.#facts.secure && !auth.plaintext) this.#reply(authLines.needTls);
-    else if (this.#mail) this.#reply(authLines.inTransaction);
-    else if (this.#user !== undefined) this.#reply(authLines.already);
-    else if (mechanism === 'LOGIN') {
-      if (initial === undefined) {
-        this.#sasl = { step: 'login-user' };
-        this.#reply(authLines.loginUser);
-      } else return this.#saslLine(initial, { step: 'login-user' });
-    } else if (initial === undefined) {
-      this.#sasl = { step: 'response', mechanism };
-      this.#reply(authLines.challenge);
-    } else return this.#saslLine(initial, { step: 'response', mechanism });
-    return true;
-  }
-
-  /** One line of a SASL exchange: a response to the server's challenge, or `*` to cancel. */
-  #saslLine(line: string, state = this.#sasl): boolean | Promise<void> {
-    this.#sasl = undefined;
-    if (!state) return true;
-    if (state.step === 'oauth-error') {
-      this.#reply(state.reply);
-      return true;
-    }
-    if (line === '*') {
-      this.#reply(authLines.cancelled);
-      return true;
-    }
-    if (state.step === 'response') {
-      const step = readSaslResponse(state.mechanism, line);
-      switch (step.kind) {
-        case 'cancelled':
-          this.#reply(authLines.cancelled);
-          return true;
-        case 'bad-base64':
-          this.#reply(authLines.badBase64);
-          return true;
-        case 'malformed':
-          this.#reply(authLines.malformed);
-          return true;
-        case 'no-user':
-          return failedLogin(this.#conn, 'submission', this.#setup.limits, performance.now()).then(
-            () => this.#authFailed(state.mechanism, smtpError(smtpReplies.authFailed)),
-          );
-        case 'credentials':
-          return this.#login(step.credentials);
-      }
-    }
-    const text = loginText(line);
-    if (text === undefined) {
-      this.#reply(authLines.badBase64);
-      return true;
-    }
-    if (state.step === 'login-user') {
-      this.#sasl = { step: 'login-password', user: text };
-      this.#reply(authLines.loginPassword);
-      return true;
-    }
-    // LOGIN is PLAIN without an authorization identity, and is replayed as PLAIN.
-    return this.#login({ mechanism: 'PLAIN', authzid: '', user: state.user, password: text });
-  }
-
-  #login(credentials: Credentials): Promise<void> {
-    const handler = this.#handler as Required<EnvelopeHandler>;
-    return handler.auth(credentials, this.#facts).then(
-      (user) => {
-        this.#user = user;
-        this.#reply(authLines.ok);
-      },
-      (error: unknown) => this.#authFailed(credentials.mechanism, error),
-    );
-  }
-
-  /**
-   * A failed AUTH's reply; for OAuth, an error challenge first (RFC 7628 §3.2.2), the reply
-   * after the client's answer to it.
-   */
-  #authFailed(mechanism: Credentials['mechanism'], error: unknown): void {
-    const reply = this.#errorLine(error);
-    const oauth = mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER';
-    if (oauth && error instanceof SmtpError && error.responseCode === 535) {
-      this.#sasl = { step: 'oauth-error', reply };
-      this.#reply(authLines.oauthError);
-    } else this.#reply(reply);
   }
 
   #hello(domain: string): void {
@@ -581,7 +457,7 @@ export class SmtpSession implements SessionEntry {
       this.#reply(say.nestedMail);
       return true;
     }
-    if (this.#setup.auth && this.#user === undefined) {
+    if (this.#setup.auth && this.#auth?.user === undefined) {
       this.#reply(authLines.needed);
       return true;
     }
@@ -616,7 +492,7 @@ export class SmtpSession implements SessionEntry {
   };
 
   readonly #refused = (error: unknown): void => {
-    this.#reply(this.#errorLine(error));
+    this.#reply(errorLine(error, this.#conn));
   };
 
   /** Whether a message may start now; if not, the reply that says why is given. */
@@ -702,20 +578,14 @@ export class SmtpSession implements SessionEntry {
     if (message.sizeExceeded) {
       lines = refusalLine(tooBig(this.#setup.command.maxMessageBytes)).repeat(count);
     } else if (!result.ok) {
-      lines = this.#errorLine(result.error).repeat(count);
+      lines = errorLine(result.error, this.#conn).repeat(count);
     } else if (Array.isArray(result.value)) {
       for (const r of result.value)
-        lines += typeof r === 'string' ? replyLine(250, r) : this.#errorLine(r);
+        lines += typeof r === 'string' ? replyLine(250, r) : errorLine(r, this.#conn);
     } else lines = replyLine(250, result.value).repeat(count);
     this.#reply(lines);
     this.#badCommands = 0;
     this.#resetTransaction();
-  }
-
-  #errorLine(error: unknown): string {
-    if (error instanceof SmtpError) return replyLine(error.responseCode, error.message);
-    this.#conn.log.warn({ err: String(error) }, 'smtp command failed');
-    return say.internal;
   }
 
   #resetTransaction(): void {
@@ -757,8 +627,7 @@ export class SmtpSession implements SessionEntry {
       this.#facts.secure = true;
       // RFC 3207 §4.2: the client's name, any AUTH and any transaction are forgotten.
       this.#facts.hostNameAppearsAs = '';
-      this.#user = undefined;
-      this.#sasl = undefined;
+      this.#auth?.forget();
       this.#resetTransaction();
       this.#attach(secure);
     } catch (error) {
