@@ -1,7 +1,14 @@
 import type { Server } from 'node:net';
 import type { Directory } from '@homing/directory';
-import { type Credentials, defaultLimits, listen, noMetrics, passwordOf } from '@homing/proxy-core';
-import { freePort } from '@homing/testkit';
+import {
+  type Credentials,
+  defaultLimits,
+  listen,
+  noMetrics,
+  passwordOf,
+  ServerTls,
+} from '@homing/proxy-core';
+import { freePort, makeCertificates, RawClient, tempDir } from '@homing/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientMessage } from '../../src/message-relay.js';
 import { type EnvelopeHandler, SmtpSession } from '../../src/server-side/session.js';
@@ -35,13 +42,16 @@ class Handler implements EnvelopeHandler {
 }
 
 const servers: Server[] = [];
-const ports = { open: 0, strict: 0 };
+// open: AUTH in the clear; strict: AUTH after TLS only; tls: AUTH in the clear, and STARTTLS.
+const ports = { open: 0, strict: 0, tls: 0 };
 const lineBytes = 512;
+const dir = tempDir('smtp-auth');
+const certs = makeCertificates(dir.path);
 
 beforeAll(async () => {
-  for (const name of ['open', 'strict'] as const) {
+  for (const name of ['open', 'strict', 'tls'] as const) {
     ports[name] = await freePort();
-    const options = smtpListenerOptions(
+    const base = smtpListenerOptions(
       name,
       ports[name],
       'submission',
@@ -50,14 +60,22 @@ beforeAll(async () => {
         limits: { ...defaultLimits, lineBytes, failedLoginDelayMs: 50 },
       },
     );
+    const options =
+      name === 'tls'
+        ? {
+            ...base,
+            spec: { ...base.spec, tls: 'starttls' as const },
+            tls: new ServerTls([{ cert: certs.cert, key: certs.key }]),
+          }
+        : base;
     const setup = sessionSetup(options, {
       mechanisms: ['PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER'],
-      plaintext: name === 'open',
+      plaintext: name !== 'strict',
     });
     servers.push(
       await listen({
         spec: options.spec,
-        tls: undefined,
+        tls: options.tls,
         limits: options.limits,
         metrics: noMetrics,
         guard: undefined,
@@ -73,6 +91,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const s of servers) s.close();
+  dir.remove();
 });
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -241,6 +260,27 @@ describe('AUTH on a submission session', () => {
     expect(await c.send('AUTH LOGIN\r\n')).toEqual([
       '538 5.7.11 Error: Must issue a STARTTLS command first',
     ]);
+    c.close();
+  });
+
+  it('is forgotten at STARTTLS (RFC 3207 §4.2): offered and needed again under TLS', async () => {
+    const c = await RawClient.connect({ port: ports.tls });
+    await c.until(/^220 /);
+    c.send('EHLO client.example');
+    await c.until(/^250 /);
+    c.send(`AUTH PLAIN ${plain('alice', 'secret')}`);
+    expect(await c.until(/^\d{3} /)).toEqual(['235 2.7.0 Authentication successful']);
+    c.send('STARTTLS');
+    await c.until(/^220 /);
+    await c.startTls(certs.caCertPem);
+    c.send('EHLO client.example');
+    expect(await c.until(/^250 /)).toContain('250-AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER');
+    c.send('MAIL FROM:<alice@example.com>');
+    expect(await c.until(/^\d{3} /)).toEqual(['530 5.7.0 Error: authentication Required']);
+    c.send(`AUTH PLAIN ${plain('alice', 'secret')}`);
+    expect(await c.until(/^\d{3} /)).toEqual(['235 2.7.0 Authentication successful']);
+    c.send('MAIL FROM:<alice@example.com>');
+    expect(await c.until(/^\d{3} /)).toEqual(['250 2.1.0 Accepted']);
     c.close();
   });
 });
