@@ -23,9 +23,10 @@ const bodyBytes = 4096;
  * Unmeasured traffic before each row, at that row's level, the sides taking turns: every
  * user's maildir exists, and the code each side runs for that kind of traffic has run hot. On
  * the development machine both sides' rates climb over their first seconds (Dovecot's as much
- * as homing's), and homing's CPU per message at one message per connection fell from 1.4 ms in
- * its first 3 s of that traffic to 0.6 after 9 s and 0.44-0.48 after 20-25 s (V8 still
- * compiling its code, and smtp-server's), so both get 25 s of it.
+ * as homing's, whose code V8 compiles as it runs hot): homing's CPU per message at one message
+ * per connection fell from 1.4 ms in its first 3 s of that traffic to 0.6 after 9 s and
+ * 0.44-0.48 after 20-25 s (measured before its SMTP server side was its own), so both get 25 s
+ * of it.
  */
 const warmUpTurns: readonly Side[] = Array.from({ length: 5 }, (): Side[] => [
   'direct',

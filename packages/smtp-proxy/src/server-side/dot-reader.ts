@@ -33,7 +33,7 @@ const NOTHING = Buffer.alloc(0);
  * The message of DATA as it arrives (RFC 5321 §4.5.2): a line that starts with ".." loses its
  * first dot, and the message ends at CRLF "." CRLF, the final CRLF being the message's own last
  * line end. A line with one leading dot and more (which a sender that stuffs never writes) keeps
- * its dot, as smtp-server did: a sender that forgot to stuff loses nothing.
+ * its dot: a sender that forgot to stuff loses nothing.
  * Works across chunk boundaries: the terminator or a stuffing dot may be cut anywhere. Only
  * CRLF ends a line here: a bare LF followed by "." is message text, so `\n.\n` or `\n.\r\n`
  * never ends the message (what SMTP smuggling relies on), and the relay to the backends stuffs
