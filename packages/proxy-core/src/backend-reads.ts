@@ -45,6 +45,8 @@ const readers = new WeakMap<Socket, BackendReads>();
  */
 class BackendReads {
   socket: Socket | undefined;
+  /** Before the splice: the pre-login dialogue's line reader, given each read without events. */
+  lines: ((bytes: Buffer) => void) | undefined;
   #target: ReadTarget | undefined;
   #buffer: Buffer = shared;
   #full = false;
@@ -62,7 +64,11 @@ class BackendReads {
   #read(length: number, buffer: Buffer): boolean {
     this.#full = length === buffer.length;
     const bytes = buffer.subarray(0, length);
-    if (this.#target === undefined) return this.socket?.push(Buffer.from(bytes)) ?? false;
+    if (this.#target === undefined) {
+      if (this.lines === undefined) return this.socket?.push(Buffer.from(bytes)) ?? false;
+      this.lines(Buffer.from(bytes));
+      return true;
+    }
     // Buffers go back to the spares once written: never dropped while a slower client (TLS,
     // a slow reader) still has them queued, and never made anew for each read, which made up
     // to a megabyte of garbage a read (V8 collects memory outside its heap with full
@@ -99,4 +105,24 @@ export function relayReads(socket: Socket, target: ReadTarget): boolean {
   if (reads === undefined) return false;
   reads.relayTo(target);
   return true;
+}
+
+/**
+ * Gives the socket's reads to `take` as they come, with no 'data' events in between (a copy of
+ * each: the read buffer is shared); false if it is not such a socket. Until `stopLines`, which
+ * leaves what comes after in the socket for the splice.
+ */
+export function readLines(socket: Socket, take: (bytes: Buffer) => void): boolean {
+  const reads = readers.get(socket);
+  if (reads === undefined) return false;
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read()) {
+    take(chunk);
+  }
+  reads.lines = take;
+  return true;
+}
+
+export function stopLines(socket: Socket): void {
+  const reads = readers.get(socket);
+  if (reads !== undefined) reads.lines = undefined;
 }

@@ -2,13 +2,41 @@ import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
- * TCP keepalive on a spliced session's sockets: a client gone behind a NAT, or a backend
- * that vanished, sends nothing and reads nothing, so without probes its session, its other
- * connection and its memory stay until a write fails, possibly hours later.
+ * How often the backend sockets spliced lately are given their keepalive: one that is still
+ * open at the second sweep after its splice (one to two of these) gets it.
  */
-export function keepAlive(idleMs: number, ...streams: Duplex[]): void {
+export const keepAliveSweepMs = 1000;
+
+/** Backend sockets spliced since the last sweep, and those of the sweep before, each with its idle time. */
+let spliced: (Duplex | number)[] = [];
+let waited: (Duplex | number)[] = [];
+let sweeping = false;
+
+/**
+ * TCP keepalive on a spliced session's backend socket: a backend that vanished sends nothing
+ * and reads nothing, so without probes the session, its client connection and its memory stay
+ * until a write fails, possibly hours later. Set a second or two after the splice, on the
+ * sockets still open then: most sessions (a client that fetches its new mail and leaves) are
+ * over by then, and each that is saves four setsockopt() calls. The first probe is due
+ * `idleMs` (minutes) after the splice, so a second's delay changes nothing for one that lasts.
+ */
+export function keepAliveSoon(idleMs: number, stream: Duplex): void {
   if (!(idleMs > 0)) return;
-  for (const stream of streams) setKeepAlive(stream, idleMs);
+  spliced.push(stream, idleMs);
+  if (sweeping) return;
+  sweeping = true;
+  setTimeout(sweep, keepAliveSweepMs).unref();
+}
+
+function sweep(): void {
+  for (let i = 0; i < waited.length; i += 2) {
+    const stream = waited[i] as Duplex;
+    if (!stream.destroyed) setKeepAlive(stream, waited[i + 1] as number);
+  }
+  waited = spliced;
+  spliced = [];
+  sweeping = waited.length > 0;
+  if (sweeping) setTimeout(sweep, keepAliveSweepMs).unref();
 }
 
 /**

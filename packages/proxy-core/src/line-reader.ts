@@ -1,4 +1,6 @@
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { readLines, stopLines } from './backend-reads.js';
 
 export class LineTooLongError extends Error {
   override readonly name = 'LineTooLongError';
@@ -23,6 +25,8 @@ export class LineReader {
   };
   readonly #socket: Duplex;
   readonly #maxLineBytes: number;
+  /** A backend socket whose reads come straight here (backend-reads.ts), not as 'data'. */
+  readonly #direct: boolean;
   readonly #onData = (chunk: Buffer) => {
     this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
     this.#notify();
@@ -39,7 +43,8 @@ export class LineReader {
   constructor(socket: Duplex, maxLineBytes: number) {
     this.#socket = socket;
     this.#maxLineBytes = maxLineBytes;
-    socket.on('data', this.#onData);
+    this.#direct = socket instanceof Socket && readLines(socket, this.#onData);
+    if (!this.#direct) socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onEnd);
     socket.on('error', this.#onError);
@@ -75,7 +80,8 @@ export class LineReader {
   detach(): Buffer {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#signal = undefined;
-    this.#socket.off('data', this.#onData);
+    if (this.#direct) stopLines(this.#socket as Socket);
+    else this.#socket.off('data', this.#onData);
     this.#socket.off('end', this.#onEnd);
     this.#socket.off('close', this.#onEnd);
     this.#socket.off('error', this.#onError);

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { clientKeepAlive, keepAlive } from './keepalive.js';
+import { clientKeepAlive, keepAliveSoon } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { type ClientConnection, ignoreErrors } from './listener.js';
 import type { BackendConversation, LoginResult } from './login-path.js';
@@ -236,7 +236,7 @@ export abstract class PreloginSession<Event> {
 
     this.#spliced = true;
     this.closed = true;
-    keepAlive(this.limits.tcpKeepaliveMs, login.backend);
+    keepAliveSoon(this.limits.tcpKeepaliveMs, login.backend);
     clientKeepAlive(client, this.conn.keepAliveMs, this.limits.tcpKeepaliveMs);
     // The fields the session's logger would add, written here: no logger is made for it.
     this.conn.listenerLog.info(

@@ -13,8 +13,9 @@ import type {
   SessionRegistry,
 } from '@homing/proxy-core';
 import { parseHealthKey } from '@homing/proxy-core';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { CapacityMetrics } from './capacity-metrics.js';
+import { HotCounter, HotHistogram } from './hot-counts.js';
 import { addOperatorMetrics, type OperatorSources } from './operator-metrics.js';
 
 /** Functions, so that the metrics can be made before what they read from. */
@@ -27,9 +28,15 @@ export interface MetricSources extends Omit<OperatorSources, 'directoryLatency'>
 /** Prometheus metrics of one node (or one worker: the primary adds them up). */
 export class Metrics implements ProxyMetrics {
   readonly registry = new Registry();
-  readonly #logins: Counter<'protocol' | 'outcome'>;
-  readonly #connects: Histogram<'backend' | 'protocol' | 'result'>;
-  readonly #bytes: Counter<'protocol' | 'direction'>;
+  // Counted on every login: plain numbers, given to prom-client at a scrape (hot-counts.ts).
+  readonly #logins = new HotCounter(['protocol', 'outcome']);
+  readonly #connects = new HotHistogram(
+    'homing_backend_connect_seconds',
+    'Time to connect to a backend: TCP, TLS and greeting',
+    ['backend', 'protocol', 'result'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  readonly #bytes = new HotCounter(['protocol', 'direction']);
   readonly #recipients: Counter<'protocol' | 'outcome'>;
   readonly #messages: Counter<'protocol' | 'outcome'>;
   readonly #journal: Counter<'event'>;
@@ -46,24 +53,24 @@ export class Metrics implements ProxyMetrics {
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     const self = this;
-    this.#logins = new Counter({
+    new Counter({
       name: 'homing_logins_total',
       help: 'Logins by protocol and outcome (ok, failed, unavailable)',
       labelNames: ['protocol', 'outcome'],
       registers,
+      collect() {
+        self.#logins.collectInto(this);
+      },
     });
-    this.#connects = new Histogram({
-      name: 'homing_backend_connect_seconds',
-      help: 'Time to connect to a backend: TCP, TLS and greeting',
-      labelNames: ['backend', 'protocol', 'result'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    });
-    this.#bytes = new Counter({
+    this.registry.registerMetric(this.#connects as never);
+    new Counter({
       name: 'homing_spliced_bytes_total',
       help: 'Bytes spliced between clients and backends, counted when a session ends',
       labelNames: ['protocol', 'direction'],
       registers,
+      collect() {
+        self.#bytes.collectInto(this);
+      },
     });
     this.#recipients = new Counter({
       name: 'homing_smtp_recipients_total',
@@ -189,16 +196,16 @@ export class Metrics implements ProxyMetrics {
   }
 
   login(protocol: SessionProtocol, outcome: LoginOutcome): void {
-    this.#logins.inc({ protocol, outcome });
+    this.#logins.inc(protocol, outcome);
   }
 
   backendConnect(backend: string, protocol: SessionProtocol, seconds: number, ok: boolean): void {
-    this.#connects.observe({ backend, protocol, result: ok ? 'ok' : 'failed' }, seconds);
+    this.#connects.observe(backend, protocol, ok ? 'ok' : 'failed', seconds);
   }
 
   spliced(protocol: SessionProtocol, up: number, down: number): void {
-    this.#bytes.inc({ protocol, direction: 'up' }, up);
-    this.#bytes.inc({ protocol, direction: 'down' }, down);
+    this.#bytes.inc(protocol, 'up', up);
+    this.#bytes.inc(protocol, 'down', down);
   }
 
   smtpRecipient(protocol: SessionProtocol, outcome: RecipientOutcome): void {

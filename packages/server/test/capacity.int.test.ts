@@ -178,12 +178,14 @@ describe('a node under a low descriptor limit', () => {
     // Keepalive armed on both sockets of a spliced session (2m idle, as configured).
     const ss = await run('ss', ['-tnoH', 'state', 'established', `( sport = :${ports.imap} )`]);
     expect(ss.stdout).toMatch(/timer:\(keepalive,(1min5\d|2min)/);
-    const toBackend = await run('ss', [
-      '-tnoH',
-      'state',
-      'established',
-      `( dport = :${dovecot.imapPort} )`,
-    ]);
+    // The backend's side gets it a second or two after the splice (keepAliveSoon).
+    const backendSockets = () =>
+      run('ss', ['-tnoH', 'state', 'established', `( dport = :${dovecot.imapPort} )`]);
+    let toBackend = await backendSockets();
+    for (let tries = 0; !/timer:\(keepalive/.test(toBackend.stdout) && tries < 40; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      toBackend = await backendSockets();
+    }
     expect(toBackend.stdout).toMatch(/timer:\(keepalive/);
     // Backend connections leave from the configured sources, in turn.
     expect(toBackend.stdout).toMatch(/127\.0\.0\.2:\d+\s/);

@@ -80,7 +80,7 @@ export const limits = z
         'descriptors kept out of the session capacity for listeners, LDAP, Redis, probes, logs and admin requests',
       ),
     tcp_keepalive: duration(
-      'idle time after which TCP keepalive probes check a client socket (set on the listening socket, so from accept) and the backend socket of a spliced session, so that a vanished peer frees its session; 0: off',
+      'idle time after which TCP keepalive probes check a client socket (set on the listening socket, so from accept) and the backend socket of a spliced session (from one to two seconds after the splice: most logins are over by then), so that a vanished peer frees its session; 0: off',
       ms(d.tcpKeepaliveMs),
     ),
   })
