@@ -5,28 +5,35 @@
 export class ReceivedCounter {
   count = 0;
   #inHeaders = true;
+  /** The first bytes of the line under way (enough to tell `Received:`), as latin1. */
   #line = '';
 
   /** Feeds bytes; returns false once the header section is over. */
   push(chunk: Buffer): boolean {
     if (!this.#inHeaders) return false;
-    for (let i = 0; i < chunk.length; i += 1) {
-      const byte = chunk[i] as number;
-      if (byte === 0x0a) {
-        const line = this.#line.replace(/\r$/, '');
-        if (line === '') {
-          this.#inHeaders = false;
-          return false;
-        }
-        if (/^received:/i.test(line)) this.count += 1;
-        this.#line = '';
-      } else if (this.#line.length < 16) {
-        this.#line += String.fromCharCode(byte);
+    let start = 0;
+    for (;;) {
+      const lf = chunk.indexOf(0x0a, start);
+      const end = lf < 0 ? chunk.length : lf;
+      const room = lineHead - this.#line.length;
+      if (room > 0 && end > start)
+        this.#line += chunk.toString('latin1', start, Math.min(end, start + room));
+      if (lf < 0) return true;
+      const line = this.#line;
+      if (line === '' || line === '\r') {
+        this.#inHeaders = false;
+        return false;
       }
+      if (receivedName.test(line)) this.count += 1;
+      this.#line = '';
+      start = lf + 1;
     }
-    return true;
   }
 }
+
+/** Bytes of a line kept to tell a `Received:` header, and the test. */
+const lineHead = 16;
+const receivedName = /^received:/i;
 
 export interface TraceInfo {
   /** The name the client gave in HELO/EHLO. */

@@ -9,11 +9,22 @@ export interface LoggedRecipient {
 }
 
 /**
+ * Where message lines go: the listener's logger without redaction (none of the line's fields
+ * can hold a secret, and redaction cost more than the line), with the fields the session's
+ * logger would add.
+ */
+export interface MessageLog {
+  readonly log: Logger;
+  readonly sid: string;
+  readonly client: string;
+}
+
+/**
  * One line per message, as a mail operator looks for it: the sender, its size, and each
  * recipient with its mailbox server and that server's reply (with its queue id).
  */
 export function logMessage(
-  log: Logger,
+  { log, sid, client }: MessageLog,
   from: string,
   size: number,
   recipients: readonly LoggedRecipient[],
@@ -37,5 +48,5 @@ export function logMessage(
     };
   });
   const level = result === 'delivered' || result === 'refused' ? 'info' : 'warn';
-  log[level]({ from, size, rcpts }, `message ${result}`);
+  log[level]({ sid, client, from, size, rcpts }, `message ${result}`);
 }

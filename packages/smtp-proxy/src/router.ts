@@ -18,7 +18,7 @@ import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
 import { fingerprintOf } from './journal/fingerprint.js';
 import type { DeliveryJournal } from './journal/journal.js';
 import { journalDown, lookUp, settle } from './journal/journal-step.js';
-import { logMessage } from './message-log.js';
+import { logMessage, type MessageLog } from './message-log.js';
 import { type ClientMessage, MessageRelay, type Outlet } from './message-relay.js';
 import { type BackendAnswer, lostConnection, perRecipientReplies, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
@@ -70,6 +70,8 @@ export interface RouterOptions {
   readonly pool?: BackendPool | undefined;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
+  /** Where the one line per message goes. */
+  readonly messageLog: MessageLog;
 }
 
 /** One backend's share of a transaction. */
@@ -331,7 +333,8 @@ export class Router implements EnvelopeHandler {
     // Written once the reply is on its way: the sender does not wait for our log.
     const size = stream.byteLength;
     const logged = accepted.map((r) => ({ address: r.address, backend: r.delivery.backend.name }));
-    setImmediate(() => logMessage(this.#log, from, size, logged, outcomes));
+    const { messageLog } = this.#options;
+    setImmediate(() => logMessage(messageLog, from, size, logged, outcomes));
     if (this.#options.lmtp) return perRecipientReplies(outcomes);
     const reply = singleReply(outcomes);
     if (journal && known) {

@@ -98,6 +98,11 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
         metrics: connection.metrics,
         log: connection.log,
+        messageLog: {
+          log: connection.listenerLog,
+          sid: connection.id,
+          client: connection.client.address,
+        },
       },
       { address: connection.client, local: connection.local },
     );
