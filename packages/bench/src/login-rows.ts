@@ -5,7 +5,7 @@ import { imapLoginCycle } from './imap-client.js';
 import { compareLogins, type LoginCycle, loginSample, warmUp } from './logins.js';
 import { pop3LoginCycle } from './pop3-client.js';
 import { endpointsOf, resumedNote, type Transport, transportNames } from './sides.js';
-import { allSides, roundTurns, type Side, sleep, slicesPerSide } from './turns.js';
+import { bySide, roundTurns, type Side, sleep, slicesPerSide } from './turns.js';
 
 export interface LoginRows {
   readonly protocol: 'imap' | 'pop3';
@@ -28,10 +28,13 @@ export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
   const cycles = cyclesOf(endpoints, r.protocol);
   const name = r.protocol.toUpperCase();
   const resumed = r.transport === 'tls-resumed';
+  // homing with one process beside the measured one in the plaintext rows only: the TLS rows
+  // are about the handshake, the same work in every process.
+  const sides = r.transport === 'plain' ? cluster.loginSides : cluster.sides;
   if (resumed) {
     // Each side's first session, so that the measured handshakes have one to resume.
-    for (const side of allSides) await warmUp(cycles[side], r.users.slice(0, 1), 1);
-    resumedNote(endpoints);
+    for (const side of sides) await warmUp(cycles[side], r.users.slice(0, 1), 1);
+    resumedNote(endpoints, sides);
   }
   console.log(
     `${name} logins, ${transportNames[r.transport]}: one login = ${describe[r.protocol]}; ` +
@@ -39,13 +42,13 @@ export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
   );
   await compareLogins(cluster.processes, {
     label: r.transport === 'plain' ? name : `${name} ${r.transport}`,
-    sides: allSides,
+    sides,
     cycles,
     users: r.users,
     concurrencyLevels: r.concurrencyLevels,
     seconds: r.seconds,
     pauseMs: r.pauseMs,
-    notes: () => (resumed ? [resumedNote(endpoints)] : []),
+    notes: () => (resumed ? [resumedNote(endpoints, sides)] : []),
   });
 }
 
@@ -57,7 +60,7 @@ export async function warmUpAll(
   concurrency: number,
 ): Promise<void> {
   const cycles = cyclesOf(endpointsOf(cluster, protocol, 'plain'), protocol);
-  for (const side of allSides) await warmUp(cycles[side], users, concurrency);
+  for (const side of cluster.loginSides) await warmUp(cycles[side], users, concurrency);
 }
 
 /** Each side's login cycle of a protocol through its endpoint. */
@@ -66,16 +69,11 @@ function cyclesOf(
   protocol: 'imap' | 'pop3',
 ): Record<Side, LoginCycle> {
   const once = protocol === 'imap' ? imapLoginCycle : pop3LoginCycle;
-  const cycle =
-    (side: Side): LoginCycle =>
-    (user) =>
-      once(endpoints[side], user);
-  return {
-    direct: cycle('direct'),
-    nginx: cycle('nginx'),
-    homing: cycle('homing'),
-    pipe: cycle('pipe'),
-  };
+  return bySide(
+    (side): LoginCycle =>
+      (user) =>
+        once(endpoints[side], user),
+  );
 }
 
 /** Unmeasured load before a protocol's rows: how long each side gets, in how many turns. */
@@ -101,13 +99,9 @@ export async function warmUpUnderLoad(
 ): Promise<string> {
   const cycles = cyclesOf(endpointsOf(cluster, protocol, 'plain'), protocol);
   const next = { user: 0 };
-  const turns: Record<Side, { logins: number; cpuMs: number }[]> = {
-    direct: [],
-    nginx: [],
-    homing: [],
-    pipe: [],
-  };
-  for (const side of roundTurns(load.turns, allSides)) {
+  const sides = cluster.loginSides;
+  const turns = bySide((): { logins: number; cpuMs: number }[] => []);
+  for (const side of roundTurns(load.turns, sides)) {
     await sleep(load.pauseMs);
     const run = await measured(cluster.processes[side], () =>
       loginSample(cycles[side], users, load.concurrency, load.seconds / load.turns, next),
@@ -116,11 +110,11 @@ export async function warmUpUnderLoad(
   }
   const perLogin = (turn: { logins: number; cpuMs: number } | undefined) =>
     turn && turn.logins > 0 ? (turn.cpuMs / turn.logins).toFixed(2) : '?';
-  const proxies = allSides.filter((side) => side !== 'direct');
+  const proxies = sides.filter((side) => side !== 'direct');
   const changes = proxies.map(
     (side) => `${side} ${perLogin(turns[side][0])} → ${perLogin(turns[side].at(-1))} ms`,
   );
-  const logins = allSides.reduce(
+  const logins = sides.reduce(
     (sum, side) => sum + turns[side].reduce((n, turn) => n + turn.logins, 0),
     0,
   );

@@ -69,6 +69,7 @@ try {
   const cluster = await startCluster([...users, bigbox], 'shared', cleanup);
   // Only its config and ports are wanted: each worker count gets a homing of its own.
   await cluster.homing.stop();
+  await cluster.homingAlone.stop();
   console.log(
     `Dovecot ${dovecotVersion()} (tuned: login and session processes reused), ` +
       `${users.length} users, ${concurrency} clients at a time, ${seconds} s per login figure`,
@@ -89,7 +90,7 @@ try {
   for (const count of workerCounts) {
     // Ports of its own for every listener, so that the pools can all run at once.
     const free = await freePorts(5);
-    let own = config.replace(/^workers: 1$/m, `workers: ${count}`);
+    let own = config.replace(/^workers: .*$/m, `workers: ${count}`);
     const moved = [
       ports.imap.homing,
       ports.pop3.homing,
