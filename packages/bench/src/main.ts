@@ -8,7 +8,7 @@
  * SMTP messages per second through homing's MX against Dovecot's LMTP, with a check that
  * every accepted message arrived once. `npm run bench` at the repository root builds first.
  * BENCH_SECONDS (default 5) is how long each side is measured per login concurrency and for
- * SMTP; BENCH_WARM_UP_SECONDS (default 15) how long each side serves logins before IMAP's and
+ * SMTP; BENCH_WARM_UP_SECONDS (default 20) how long each side serves logins before IMAP's and
  * POP3's rows; BENCH_SESSIONS (default: as many as the limits allow) the idle sessions wanted,
  * BENCH_LOGINS (default 20000) the logins served before them and BENCH_IDLE_WORKERS (default
  * auto) the workers of the homing that holds them; BENCH_ONLY picks parts (parts.ts);
@@ -49,9 +49,11 @@ const loginConcurrency = [1, 50];
 /** The TLS rows at the concurrency the comparison is about. */
 const tlsConcurrency = [50];
 const warmUpConcurrency = 8;
+const warmUpSeconds = positiveNumber('BENCH_WARM_UP_SECONDS', 20);
+/** Turns of about 5 s each (three at least), so that each turn's CPU per login shows the trend. */
 const warmUpLoad: WarmUpLoad = {
-  seconds: positiveNumber('BENCH_WARM_UP_SECONDS', 15),
-  turns: 3,
+  seconds: warmUpSeconds,
+  turns: Math.max(3, Math.round(warmUpSeconds / 5)),
   concurrency: 50,
   pauseMs: 250,
 };
