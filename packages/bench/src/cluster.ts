@@ -58,7 +58,7 @@ export interface Cluster {
   readonly proxyWorkers: number;
   /** The sides of most rows: direct, nginx, homing, pipe. */
   readonly sides: readonly Side[];
-  /** The sides of the plaintext login rows: those and `homing/1` when homing has workers. */
+  /** The sides of the login rows: those and `homing/1` when homing has workers. */
   readonly loginSides: readonly Side[];
   /** The test CA the clients check every side's certificate against. */
   readonly caPem: string;

@@ -28,9 +28,7 @@ export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
   const cycles = cyclesOf(endpoints, r.protocol);
   const name = r.protocol.toUpperCase();
   const resumed = r.transport === 'tls-resumed';
-  // homing with one process beside the measured one in the plaintext rows only: the TLS rows
-  // are about the handshake, the same work in every process.
-  const sides = r.transport === 'plain' ? cluster.loginSides : cluster.sides;
+  const sides = cluster.loginSides;
   if (resumed) {
     // Each side's first session, so that the measured handshakes have one to resume.
     for (const side of sides) await warmUp(cycles[side], r.users.slice(0, 1), 1);

@@ -1,7 +1,7 @@
 /**
  * IMAP and POP3 straight to Dovecot (tuned as large sites run it) against the same through
  * nginx's mail proxy, through homing (with as many worker processes as nginx; beside it in the
- * plaintext login rows, homing with one process) and through a bare Node pipe, in one run on
+ * login rows, homing with one process) and through a bare Node pipe, in one run on
  * loopback: logins per second (plaintext, and implicit TLS with full and with resumed
  * handshakes), FETCH and RETR throughput of a large mailbox, each proxy's CPU per operation
  * (homing's: its primary's and its workers'); homing's memory per idle spliced IMAP session;
@@ -190,7 +190,7 @@ function describeSides(cluster: Cluster): void {
   if (cluster.loginSides.includes('homing/1')) {
     console.log(
       'homing/1: the same node with workers: 1, one process, on ports of its own; in the ' +
-        'plaintext login rows only',
+        'login rows only',
     );
   }
   console.log(

@@ -3,7 +3,7 @@ import { addUsage, measured, noUsage, type ProcessGroup, type Usage } from './cp
 /**
  * Straight to Dovecot, or through one of the proxies in front of it. `homing` is the homing node
  * measured, with as many processes serving as nginx has workers; `homing/1` the same node with
- * one process, in the plaintext login rows only (when the two differ).
+ * one process, in the login rows only (when the two differ).
  */
 export type Side = 'direct' | 'nginx' | 'homing' | 'homing/1' | 'pipe';
 
@@ -14,7 +14,7 @@ export const allSides: readonly Side[] = ['direct', 'nginx', 'homing', 'homing/1
 export const comparedSides: readonly Side[] = ['direct', 'nginx', 'homing', 'pipe'];
 
 /**
- * The sides of the plaintext login rows: the compared ones and, when the measured homing serves
+ * The sides of the login rows: the compared ones and, when the measured homing serves
  * with more than one process, homing with one beside it.
  */
 export function loginSides(homingWorkers: number): readonly Side[] {
