@@ -64,8 +64,11 @@ export interface Cluster {
   readonly caPem: string;
   /** Each listener's port on each side: Dovecot's own (direct), or the proxy's. */
   readonly ports: Record<Listener, Record<Side, number>>;
-  /** Dovecot's LMTP (direct) and homing's MX listener (homing), for the SMTP part. */
-  readonly smtp: { readonly direct: number; readonly homing: number };
+  /**
+   * Dovecot's LMTP (direct) and the MX listener of each homing: the SMTP part runs through the
+   * one-process node (`homing/1`).
+   */
+  readonly smtp: { readonly direct: number; readonly homing: number; readonly 'homing/1': number };
   /** The processes whose CPU each side's rows count: none for direct. */
   readonly processes: Record<Side, readonly ProcessGroup[]>;
   /**
@@ -280,7 +283,7 @@ export async function startCluster(
       pop3: byListener('pop3'),
       pop3s: byListener('pop3s'),
     },
-    smtp: { direct: direct.lmtpPort, homing: smtpPort },
+    smtp: { direct: direct.lmtpPort, homing: smtpPort, 'homing/1': aloneSmtpPort },
     processes: {
       direct: [],
       nginx: [nginx, authHttp],
