@@ -89,15 +89,19 @@ export interface WarmUpLoad {
  * logins at 50 at a time on the development machine; the pipe's, a few dozen lines, settles at
  * once). A homing with two workers gives each half the logins, and its CPU per login settles
  * later: 0.44, 0.32, 0.41, 0.28, 0.28, 0.34 ms in six turns of 5 s, one process beside it 0.37,
- * 0.29, 0.30, 0.24, 0.26, 0.27. Returns one line: each proxy's CPU per login in each turn.
+ * 0.29, 0.30, 0.24, 0.26, 0.27. Before the TLS rows the same with TLS handshakes: without, the
+ * first TLS row found two workers still compiling their TLS code (1.20-1.31 ms per IMAP login
+ * against one process's 0.87-0.91 there, 0.88-0.94 against 0.74-0.82 in the rows after). Returns
+ * one line: each proxy's CPU per login in each turn.
  */
 export async function warmUpUnderLoad(
   cluster: Cluster,
   protocol: 'imap' | 'pop3',
   users: readonly BenchUser[],
   load: WarmUpLoad,
+  transport: Transport = 'plain',
 ): Promise<string> {
-  const cycles = cyclesOf(endpointsOf(cluster, protocol, 'plain'), protocol);
+  const cycles = cyclesOf(endpointsOf(cluster, protocol, transport), protocol);
   const next = { user: 0 };
   const sides = cluster.loginSides;
   const turns = bySide((): { logins: number; cpuMs: number }[] => []);
@@ -117,8 +121,9 @@ export async function warmUpUnderLoad(
     0,
   );
   return (
-    `warm-up: ${load.seconds} s of ${protocol.toUpperCase()} logins ${load.concurrency} at a ` +
-    `time on every side in ${load.turns} turns (${logins} logins, unmeasured); CPU per login in ` +
-    `each turn: ${changes.join(', ')}`
+    `warm-up: ${load.seconds} s of ${protocol.toUpperCase()} logins ` +
+    `(${transportNames[transport]}) ${load.concurrency} at a time on every side in ` +
+    `${load.turns} turns (${logins} logins, unmeasured); CPU per login in each turn: ` +
+    changes.join(', ')
   );
 }

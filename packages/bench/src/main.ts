@@ -9,13 +9,13 @@
  * every accepted message arrived once. `npm run bench` at the repository root builds first.
  * BENCH_SECONDS (default 5) is how long each side is measured per login concurrency and for
  * SMTP; BENCH_WARM_UP_SECONDS (default 20) how long each side serves logins before IMAP's and
- * POP3's rows; BENCH_SESSIONS (default: as many as the limits allow) the idle sessions wanted,
- * BENCH_LOGINS (default 20000) the logins served before them and BENCH_IDLE_WORKERS (default
- * auto) the workers of the homing that holds them; BENCH_ONLY picks parts (parts.ts);
- * BENCH_CPUS=split puts each proxy on a CPU of its own, with one worker each (placement.ts);
- * HOMING_NODE_ARGS are node arguments for the homing processes (`--cpu-prof`). The Node
- * processes run on the Node.js that runs this script: scripts/run.sh picks it (BENCH_NODE,
- * default 24).
+ * POP3's rows (half that with TLS before the TLS rows); BENCH_SESSIONS (default: as many as the
+ * limits allow) the idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before
+ * them and BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them;
+ * BENCH_ONLY picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own, with
+ * one worker each (placement.ts); HOMING_NODE_ARGS are node arguments for the homing processes
+ * (`--cpu-prof`). The Node processes run on the Node.js that runs this script: scripts/run.sh
+ * picks it (BENCH_NODE, default 24).
  */
 import { kernelRelayAvailable } from '@homing/proxy-core';
 import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './cluster.js';
@@ -56,6 +56,12 @@ const warmUpLoad: WarmUpLoad = {
   turns: Math.max(3, Math.round(warmUpSeconds / 5)),
   concurrency: 50,
   pauseMs: 250,
+};
+/** Before the TLS rows: IMAP logins with full handshakes, half as long (the code is TLS's). */
+const tlsWarmUpLoad: WarmUpLoad = {
+  ...warmUpLoad,
+  seconds: warmUpSeconds / 2,
+  turns: Math.max(2, Math.round(warmUpSeconds / 10)),
 };
 const pauseMs = 250;
 
@@ -127,6 +133,7 @@ try {
   }
   if (only.has('retr')) await retrRows(cluster, bigbox, await theMailbox(), 'plain');
   if (only.has('tls')) {
+    console.log(await warmUpUnderLoad(cluster, 'imap', users, tlsWarmUpLoad, 'tls'));
     for (const protocol of ['imap', 'pop3'] as const) {
       for (const transport of ['tls', 'tls-resumed'] satisfies Transport[]) {
         await loginRows(cluster, {
