@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ import { startNginx } from './nginx.js';
 import type { PipeSpec } from './pipe.js';
 import { type Placement, pinnedPrefix, pinProcessTree, proxyWorkers } from './placement.js';
 import { ServiceProcess } from './service-process.js';
-import type { Side } from './turns.js';
+import { comparedSides, loginSides, type Side } from './turns.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 /** Lets the bench start a full garbage collection in homing (SIGUSR2) before it reads RSS. */
@@ -49,15 +50,25 @@ export type Listener = 'imap' | 'imaps' | 'pop3' | 'pop3s';
 export interface Cluster {
   readonly slapd: Slapd;
   readonly dovecot: Dovecot;
+  /** The homing measured: `workers` as many as nginx's worker processes. */
   readonly homing: HomingProcess;
-  /** nginx's worker processes. */
-  readonly nginxWorkers: number;
+  /** The same homing with `workers: 1`, on ports of its own (side `homing/1`). */
+  readonly homingAlone: HomingProcess;
+  /** nginx's worker processes, and the measured homing's workers. */
+  readonly proxyWorkers: number;
+  /** The sides of most rows: direct, nginx, homing, pipe. */
+  readonly sides: readonly Side[];
+  /** The sides of the login rows: those and `homing/1` when homing has workers. */
+  readonly loginSides: readonly Side[];
   /** The test CA the clients check every side's certificate against. */
   readonly caPem: string;
   /** Each listener's port on each side: Dovecot's own (direct), or the proxy's. */
   readonly ports: Record<Listener, Record<Side, number>>;
-  /** Dovecot's LMTP (direct) and homing's MX listener (homing), for the SMTP part. */
-  readonly smtp: { readonly direct: number; readonly homing: number };
+  /**
+   * Dovecot's LMTP (direct) and the MX listener of each homing: the SMTP part runs through the
+   * one-process node (`homing/1`).
+   */
+  readonly smtp: { readonly direct: number; readonly homing: number; readonly 'homing/1': number };
   /** The processes whose CPU each side's rows count: none for direct. */
   readonly processes: Record<Side, readonly ProcessGroup[]>;
   /**
@@ -127,7 +138,7 @@ export async function startCluster(
   if (dovecot.status === 'rejected') throw dovecot.reason;
   const direct = dovecot.value;
 
-  const free = await freePorts(14);
+  const free = await freePorts(19);
   const take = (): number => free.shift() as number;
   const four = (): Record<Listener, number> => ({
     imap: take(),
@@ -136,10 +147,16 @@ export async function startCluster(
     pop3s: take(),
   });
   const homingPorts = four();
+  const alonePorts = four();
   const nginxPorts = four();
   const pipePorts = four();
   const smtpPort = take();
+  const aloneSmtpPort = take();
   const authPort = take();
+  // One session-ticket key for all of a homing's processes, as nginx shares its own among its
+  // workers: a ticket one worker issued resumes on the other.
+  const ticketKeys = join(dir.path, 'ticket-keys');
+  writeFileSync(ticketKeys, randomBytes(48));
 
   const nodeArgs = [
     '--expose-gc',
@@ -157,7 +174,16 @@ export async function startCluster(
     const config = join(dir.path, `${name}.yaml`);
     writeFileSync(
       config,
-      homingConfig(slapd.value.url, ports, smtp, direct, certs, workers, sources),
+      homingConfig({
+        ldapUrl: slapd.value.url,
+        ports,
+        smtpPort: smtp,
+        dovecot: direct,
+        certs,
+        ticketKeys,
+        workers,
+        sources,
+      }),
     );
     const started = await HomingProcess.start(
       config,
@@ -169,7 +195,9 @@ export async function startCluster(
     pinProcessTree(placement, started.pid);
     return { homing: started, config };
   };
-  const { homing, config } = await homingNode('homing', homingPorts, smtpPort, 1, []);
+  const workers = proxyWorkers(placement);
+  const { homing, config } = await homingNode('homing', homingPorts, smtpPort, workers, []);
+  const { homing: homingAlone } = await homingNode('homing-1', alonePorts, aloneSmtpPort, 1, []);
   const startHoming = async (name: string, workers: Workers, sources: readonly string[]) => {
     const [imap, imaps, pop3, pop3s, smtp] = (await freePorts(5)) as [
       number,
@@ -216,14 +244,13 @@ export async function startCluster(
 
   const nginxDir = join(dir.path, 'nginx');
   mkdirSync(nginxDir);
-  const nginxWorkers = proxyWorkers(placement);
   const nginx = await startNginx({
     dir: nginxDir,
     ports: nginxPorts,
     authPort,
     cert: certs.cert,
     key: certs.key,
-    workers: nginxWorkers,
+    workers,
     prefix,
   });
   cleanup.add(() => nginx.stop());
@@ -238,13 +265,17 @@ export async function startCluster(
     direct: directPorts[listener],
     nginx: nginxPorts[listener],
     homing: homingPorts[listener],
+    'homing/1': alonePorts[listener],
     pipe: pipePorts[listener],
   });
   return {
     slapd: slapd.value,
     dovecot: direct,
     homing,
-    nginxWorkers,
+    homingAlone,
+    proxyWorkers: workers,
+    sides: comparedSides,
+    loginSides: loginSides(workers),
     caPem: certs.caCertPem,
     ports: {
       imap: byListener('imap'),
@@ -252,40 +283,54 @@ export async function startCluster(
       pop3: byListener('pop3'),
       pop3s: byListener('pop3s'),
     },
-    smtp: { direct: direct.lmtpPort, homing: smtpPort },
-    processes: { direct: [], nginx: [nginx, authHttp], homing: [homing], pipe: [pipe] },
+    smtp: { direct: direct.lmtpPort, homing: smtpPort, 'homing/1': aloneSmtpPort },
+    processes: {
+      direct: [],
+      nginx: [nginx, authHttp],
+      homing: [homing],
+      'homing/1': [homingAlone],
+      pipe: [pipe],
+    },
     startHoming,
   };
 }
 
+/** What the bench writes a homing node's config from. */
+export interface HomingConfig {
+  readonly ldapUrl: string;
+  readonly ports: Record<Listener, number>;
+  readonly smtpPort: number;
+  readonly dovecot: Pick<Dovecot, 'imapPort' | 'pop3Port' | 'lmtpPort'>;
+  readonly certs: { readonly cert: string; readonly key: string };
+  /** A file of 48 random bytes: the session-ticket key every process of the node shares. */
+  readonly ticketKeys: string;
+  readonly workers: Workers;
+  readonly sources: readonly string[];
+}
+
 /**
- * The bench's homing has one process (workers: 1), so that its RSS and CPU time are all of
- * homing's; the idle part starts one with workers of its own. Logging at info,
- * homing's default: that is what a node in service does, and the "homing ready"
- * line the bench waits for is an info line. Each session writes two lines. The client address
- * reaches Dovecot as it would in service: IMAP ID, POP3 XCLIENT; the MX adds a Received header.
+ * A bench homing node's config. The measured node has as many workers as nginx has worker
+ * processes (one per CPU in the default placement, as `workers: auto`; 1 with BENCH_CPUS=split),
+ * the `homing/1` side one process; the idle part starts one with workers of its own. Logging at
+ * info, homing's default: that is what a node in service does, and the "homing ready" line the
+ * bench waits for is an info line. Each session writes two lines. The client address reaches
+ * Dovecot as it would in service: IMAP ID, POP3 XCLIENT; the MX adds a Received header.
  */
-function homingConfig(
-  ldapUrl: string,
-  ports: Record<Listener, number>,
-  smtpPort: number,
-  dovecot: Dovecot,
-  certs: { cert: string; key: string },
-  workers: Workers,
-  sources: readonly string[],
-): string {
+export function homingConfig(c: HomingConfig): string {
+  const { ports, dovecot, certs } = c;
   return `log: { level: info, format: json }
-workers: ${workers}
+workers: ${c.workers}
 directory:
   source: ldap
   ldap:
-    urls: [${ldapUrl}]
+    urls: [${c.ldapUrl}]
     bind_dn: ${slapdServiceDn}
     bind_password: ${slapdServicePassword}
     base_dn: ou=people,${slapdSuffix}
 tls:
   certificates:
     - { cert: ${certs.cert}, key: ${certs.key} }
+  session_ticket_keys: ${c.ticketKeys}
 listeners:
   - protocol: imap
     listen: 127.0.0.1:${ports.imap}
@@ -302,7 +347,7 @@ listeners:
     listen: 127.0.0.1:${ports.pop3s}
     tls: implicit
   - protocol: smtp
-    listen: 127.0.0.1:${smtpPort}
+    listen: 127.0.0.1:${c.smtpPort}
     tls: none
 limits:
   failed_login_delay: 2s
@@ -311,7 +356,7 @@ abuse:
   max_connections_per_address: 0
   max_sessions_per_user: 0
 backend_defaults:
-  source_addresses: [${sources.join(', ')}]
+  source_addresses: [${c.sources.join(', ')}]
 backends:
   mbox-a:
     host: 127.0.0.1

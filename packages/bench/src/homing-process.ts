@@ -1,7 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type ProcessGroup, processCpuMs } from './cpu.js';
+import type { ProcessGroup } from './cpu.js';
+import { processTreeCpuMs } from './tree-cpu.js';
 
 const bin = fileURLToPath(new URL('../../server/bin/homing.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -112,9 +113,13 @@ export class HomingProcess implements ProcessGroup {
     return this.pids().map((pid) => readdirSync(`/proc/${pid}/fd`).length);
   }
 
-  /** CPU time used so far (user + system), in ms. */
+  /**
+   * CPU time used so far (user + system), in ms, of all of homing's processes: the primary and
+   * its workers.
+   */
   cpuMs(): number {
-    return processCpuMs(this.pid);
+    const { self, children } = processTreeCpuMs(this.pid);
+    return self + children;
   }
 
   /**

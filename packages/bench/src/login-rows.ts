@@ -5,7 +5,7 @@ import { imapLoginCycle } from './imap-client.js';
 import { compareLogins, type LoginCycle, loginSample, warmUp } from './logins.js';
 import { pop3LoginCycle } from './pop3-client.js';
 import { endpointsOf, resumedNote, type Transport, transportNames } from './sides.js';
-import { allSides, roundTurns, type Side, sleep, slicesPerSide } from './turns.js';
+import { bySide, roundTurns, type Side, sleep, slicesPerSide } from './turns.js';
 
 export interface LoginRows {
   readonly protocol: 'imap' | 'pop3';
@@ -28,10 +28,11 @@ export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
   const cycles = cyclesOf(endpoints, r.protocol);
   const name = r.protocol.toUpperCase();
   const resumed = r.transport === 'tls-resumed';
+  const sides = cluster.loginSides;
   if (resumed) {
     // Each side's first session, so that the measured handshakes have one to resume.
-    for (const side of allSides) await warmUp(cycles[side], r.users.slice(0, 1), 1);
-    resumedNote(endpoints);
+    for (const side of sides) await warmUp(cycles[side], r.users.slice(0, 1), 1);
+    resumedNote(endpoints, sides);
   }
   console.log(
     `${name} logins, ${transportNames[r.transport]}: one login = ${describe[r.protocol]}; ` +
@@ -39,13 +40,13 @@ export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
   );
   await compareLogins(cluster.processes, {
     label: r.transport === 'plain' ? name : `${name} ${r.transport}`,
-    sides: allSides,
+    sides,
     cycles,
     users: r.users,
     concurrencyLevels: r.concurrencyLevels,
     seconds: r.seconds,
     pauseMs: r.pauseMs,
-    notes: () => (resumed ? [resumedNote(endpoints)] : []),
+    notes: () => (resumed ? [resumedNote(endpoints, sides)] : []),
   });
 }
 
@@ -57,7 +58,7 @@ export async function warmUpAll(
   concurrency: number,
 ): Promise<void> {
   const cycles = cyclesOf(endpointsOf(cluster, protocol, 'plain'), protocol);
-  for (const side of allSides) await warmUp(cycles[side], users, concurrency);
+  for (const side of cluster.loginSides) await warmUp(cycles[side], users, concurrency);
 }
 
 /** Each side's login cycle of a protocol through its endpoint. */
@@ -66,16 +67,11 @@ function cyclesOf(
   protocol: 'imap' | 'pop3',
 ): Record<Side, LoginCycle> {
   const once = protocol === 'imap' ? imapLoginCycle : pop3LoginCycle;
-  const cycle =
-    (side: Side): LoginCycle =>
-    (user) =>
-      once(endpoints[side], user);
-  return {
-    direct: cycle('direct'),
-    nginx: cycle('nginx'),
-    homing: cycle('homing'),
-    pipe: cycle('pipe'),
-  };
+  return bySide(
+    (side): LoginCycle =>
+      (user) =>
+        once(endpoints[side], user),
+  );
 }
 
 /** Unmeasured load before a protocol's rows: how long each side gets, in how many turns. */
@@ -91,42 +87,43 @@ export interface WarmUpLoad {
  * node in production has served millions of logins, and V8 compiles a Node process's code over
  * its first thousands (homing's CPU per login falls by about a third over its first 15 s of
  * logins at 50 at a time on the development machine; the pipe's, a few dozen lines, settles at
- * once). Returns one line: each proxy's CPU per login in the first turn and in the last.
+ * once). A homing with two workers gives each half the logins, and its CPU per login settles
+ * later: 0.44, 0.32, 0.41, 0.28, 0.28, 0.34 ms in six turns of 5 s, one process beside it 0.37,
+ * 0.29, 0.30, 0.24, 0.26, 0.27. Before the TLS rows the same with TLS handshakes: without, the
+ * first TLS row found two workers still compiling their TLS code (1.20-1.31 ms per IMAP login
+ * against one process's 0.87-0.91 there, 0.88-0.94 against 0.74-0.82 in the rows after). Returns
+ * one line: each proxy's CPU per login in each turn.
  */
 export async function warmUpUnderLoad(
   cluster: Cluster,
   protocol: 'imap' | 'pop3',
   users: readonly BenchUser[],
   load: WarmUpLoad,
+  transport: Transport = 'plain',
 ): Promise<string> {
-  const cycles = cyclesOf(endpointsOf(cluster, protocol, 'plain'), protocol);
+  const cycles = cyclesOf(endpointsOf(cluster, protocol, transport), protocol);
   const next = { user: 0 };
-  const turns: Record<Side, { logins: number; cpuMs: number }[]> = {
-    direct: [],
-    nginx: [],
-    homing: [],
-    pipe: [],
-  };
-  for (const side of roundTurns(load.turns, allSides)) {
+  const sides = cluster.loginSides;
+  const turns = bySide((): { logins: number; cpuMs: number }[] => []);
+  for (const side of roundTurns(load.turns, sides)) {
     await sleep(load.pauseMs);
     const run = await measured(cluster.processes[side], () =>
       loginSample(cycles[side], users, load.concurrency, load.seconds / load.turns, next),
     );
     turns[side].push({ logins: run.result.latencies.length, cpuMs: totalCpuMs(run.usage) });
   }
-  const perLogin = (turn: { logins: number; cpuMs: number } | undefined) =>
-    turn && turn.logins > 0 ? (turn.cpuMs / turn.logins).toFixed(2) : '?';
-  const proxies = allSides.filter((side) => side !== 'direct');
-  const changes = proxies.map(
-    (side) => `${side} ${perLogin(turns[side][0])} → ${perLogin(turns[side].at(-1))} ms`,
-  );
-  const logins = allSides.reduce(
+  const perLogin = (turn: { logins: number; cpuMs: number }) =>
+    turn.logins > 0 ? (turn.cpuMs / turn.logins).toFixed(2) : '?';
+  const proxies = sides.filter((side) => side !== 'direct');
+  const changes = proxies.map((side) => `${side} ${turns[side].map(perLogin).join(' → ')} ms`);
+  const logins = sides.reduce(
     (sum, side) => sum + turns[side].reduce((n, turn) => n + turn.logins, 0),
     0,
   );
   return (
-    `warm-up: ${load.seconds} s of ${protocol.toUpperCase()} logins ${load.concurrency} at a ` +
-    `time on every side in ${load.turns} turns (${logins} logins, unmeasured); CPU per login in ` +
-    `the first turn and the last: ${changes.join(', ')}`
+    `warm-up: ${load.seconds} s of ${protocol.toUpperCase()} logins ` +
+    `(${transportNames[transport]}) ${load.concurrency} at a time on every side in ` +
+    `${load.turns} turns (${logins} logins, unmeasured); CPU per login in each turn: ` +
+    changes.join(', ')
   );
 }

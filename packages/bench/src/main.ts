@@ -1,18 +1,21 @@
 /**
  * IMAP and POP3 straight to Dovecot (tuned as large sites run it) against the same through
- * nginx's mail proxy, through homing and through a bare Node pipe, in one run on loopback:
- * logins per second (plaintext, and implicit TLS with full and with resumed handshakes), FETCH
- * and RETR throughput of a large mailbox, each proxy's CPU per operation; homing's memory per
- * idle spliced IMAP session; SMTP messages per second through homing's MX against Dovecot's
- * LMTP, with a check that every accepted message arrived once. `npm run bench` at the
- * repository root builds first. BENCH_SECONDS (default 5) is how long each side is measured per
- * login concurrency and for SMTP; BENCH_WARM_UP_SECONDS (default 15) how long each side serves
- * logins before IMAP's and POP3's rows; BENCH_SESSIONS (default: as many as the limits allow) the
- * idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before them and
- * BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them; BENCH_ONLY
- * picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own (placement.ts);
- * HOMING_NODE_ARGS are node arguments for the homing processes (`--cpu-prof`). The Node processes
- * run on the Node.js that runs this script: scripts/run.sh picks it (BENCH_NODE, default 24).
+ * nginx's mail proxy, through homing (with as many worker processes as nginx; beside it in the
+ * login rows, homing with one process) and through a bare Node pipe, in one run on
+ * loopback: logins per second (plaintext, and implicit TLS with full and with resumed
+ * handshakes), FETCH and RETR throughput of a large mailbox, each proxy's CPU per operation
+ * (homing's: its primary's and its workers'); homing's memory per idle spliced IMAP session;
+ * SMTP messages per second through homing's MX against Dovecot's LMTP, with a check that
+ * every accepted message arrived once. `npm run bench` at the repository root builds first.
+ * BENCH_SECONDS (default 5) is how long each side is measured per login concurrency and for
+ * SMTP; BENCH_WARM_UP_SECONDS (default 20) how long each side serves logins before IMAP's and
+ * POP3's rows (half that with TLS before the TLS rows); BENCH_SESSIONS (default: as many as the
+ * limits allow) the idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before
+ * them and BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them;
+ * BENCH_ONLY picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own, with
+ * one worker each (placement.ts); HOMING_NODE_ARGS are node arguments for the homing processes
+ * (`--cpu-prof`). The Node processes run on the Node.js that runs this script: scripts/run.sh
+ * picks it (BENCH_NODE, default 24).
  */
 import { kernelRelayAvailable } from '@homing/proxy-core';
 import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './cluster.js';
@@ -24,7 +27,13 @@ import type { MailboxContents } from './mailbox.js';
 import { partsFrom } from './parts.js';
 import { pinBench, placementFrom, placementLine } from './placement.js';
 import { retrRows } from './pop3.js';
-import { dovecotVersion, nginxVersion, systemLine } from './report.js';
+import {
+  dovecotVersion,
+  homingProcesses,
+  nginxVersion,
+  processCount,
+  systemLine,
+} from './report.js';
 import type { Transport } from './sides.js';
 import { smtpMessages } from './smtp.js';
 import { tuningRow } from './tuning.js';
@@ -40,11 +49,19 @@ const loginConcurrency = [1, 50];
 /** The TLS rows at the concurrency the comparison is about. */
 const tlsConcurrency = [50];
 const warmUpConcurrency = 8;
+const warmUpSeconds = positiveNumber('BENCH_WARM_UP_SECONDS', 20);
+/** Turns of about 5 s each (three at least), so that each turn's CPU per login shows the trend. */
 const warmUpLoad: WarmUpLoad = {
-  seconds: positiveNumber('BENCH_WARM_UP_SECONDS', 15),
-  turns: 3,
+  seconds: warmUpSeconds,
+  turns: Math.max(3, Math.round(warmUpSeconds / 5)),
   concurrency: 50,
   pauseMs: 250,
+};
+/** Before the TLS rows: IMAP logins with full handshakes, half as long (the code is TLS's). */
+const tlsWarmUpLoad: WarmUpLoad = {
+  ...warmUpLoad,
+  seconds: warmUpSeconds / 2,
+  turns: Math.max(2, Math.round(warmUpSeconds / 10)),
 };
 const pauseMs = 250;
 
@@ -116,6 +133,7 @@ try {
   }
   if (only.has('retr')) await retrRows(cluster, bigbox, await theMailbox(), 'plain');
   if (only.has('tls')) {
+    console.log(await warmUpUnderLoad(cluster, 'imap', users, tlsWarmUpLoad, 'tls'));
     for (const protocol of ['imap', 'pop3'] as const) {
       for (const transport of ['tls', 'tls-resumed'] satisfies Transport[]) {
         await loginRows(cluster, {
@@ -156,24 +174,34 @@ try {
 }
 
 function describeSides(cluster: Cluster): void {
+  const workers = cluster.proxyWorkers;
   console.log(
     `direct: Dovecot ${dovecotVersion()}, tuned (login and mail processes that live on, ` +
       'service_count = 0; mail_fsync = never); OpenLDAP on loopback; ' +
       `${userCount} users`,
   );
   console.log(
-    `nginx: ${nginxVersion()} mail proxy, worker_processes ${cluster.nginxWorkers} (one per CPU ` +
-      'it may use), auth_http: a Node process that looks the user up in the same LDAP through ' +
-      "@homing/directory (cached, as homing's); Dovecot sees nginx's address (nginx has no " +
-      'IMAP ID or POP3 XCLIENT)',
+    `nginx: ${nginxVersion()} mail proxy, ${processCount(workers + 1)}: a master and ` +
+      `worker_processes ${workers} (one per CPU it may use); and auth_http, one Node process ` +
+      "that looks the user up in the same LDAP through @homing/directory (cached, as homing's); " +
+      "Dovecot sees nginx's address (nginx has no IMAP ID or POP3 XCLIENT)",
   );
+  const relay = kernelRelayAvailable().available
+    ? 'in the kernel (relay: kernel, splice(2))'
+    : 'in Node (the kernel relay is not built)';
   console.log(
-    'homing: one process (workers: 1), logging at info (its default); logged-in plaintext ' +
-      `sessions relayed ${kernelRelayAvailable().available ? 'in the kernel (relay: kernel, splice(2))' : 'in Node (the kernel relay is not built)'}; ` +
-      'client address to Dovecot by IMAP ID and POP3 XCLIENT',
+    `homing: ${homingProcesses(workers, process.versions.node)}; one session-ticket key for ` +
+      'all (tls.session_ticket_keys); logging at info (its default); logged-in plaintext ' +
+      `sessions relayed ${relay}; client address to Dovecot by IMAP ID and POP3 XCLIENT`,
   );
+  if (cluster.loginSides.includes('homing/1')) {
+    console.log(
+      'homing/1: the same node with workers: 1, one process, on ports of its own; in the ' +
+        'login rows only',
+    );
+  }
   console.log(
-    'pipe: a bare Node process that replays the login to Dovecot and pipes the sockets ' +
+    'pipe: one bare Node process that replays the login to Dovecot and pipes the sockets ' +
       '(no directory, logs or limits): the floor of a Node proxy on this machine',
   );
 }

@@ -35,7 +35,10 @@ export function pinnedPrefix(placement: Placement): string[] {
   return placement === 'shared' ? [] : ['taskset', '--cpu-list', String(cpus().length - 1)];
 }
 
-/** nginx's worker processes: one per CPU it may use. */
+/**
+ * The worker processes of each proxy that has them, nginx's and the measured homing's: one per
+ * CPU it may use, as an operator gives them (`worker_processes auto`, `workers: auto`).
+ */
 export function proxyWorkers(placement: Placement): number {
   return placement === 'shared' ? cpus().length : 1;
 }

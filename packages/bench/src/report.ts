@@ -24,6 +24,29 @@ export function nginxVersion(): string {
   return /nginx\/\S+/.exec(`${result.stdout}${result.stderr}`)?.[0] ?? 'nginx';
 }
 
+/** `1 process`, `3 processes`. */
+export function processCount(count: number): string {
+  return `${count} process${count === 1 ? '' : 'es'}`;
+}
+
+/**
+ * How a homing node with `workers` runs on Node.js `version`: one process, or a primary and its
+ * workers, and how those accept connections (homing's server: SO_REUSEPORT from Node 22.12 and
+ * 23.1, the primary's shared socket before).
+ */
+export function homingProcesses(workers: number, version: string): string {
+  if (workers === 1) return '1 process (workers: 1, the one CPU it may use)';
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const reusePort = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  const accept = reusePort
+    ? 'each accepting on a socket of its own (SO_REUSEPORT)'
+    : "each accepting on the primary's socket (Node before 22.12 has no reusePort)";
+  return (
+    `${processCount(workers + 1)}: a primary that forks and watches, and workers: ${workers} ` +
+    `(one per CPU it may use, as workers: auto), ${accept}`
+  );
+}
+
 /** A rate with about three significant digits, no scientific notation. */
 export function rate(value: number): string {
   if (value >= 100) return String(Math.round(value));

@@ -1,6 +1,6 @@
 import type { Cluster, Listener } from './cluster.js';
 import { type Endpoint, TlsClient } from './endpoint.js';
-import { allSides, type Side } from './turns.js';
+import { bySide, type Side } from './turns.js';
 
 /** How a row's clients connect: plaintext, or implicit TLS with full or resumed handshakes. */
 export type Transport = 'plain' | 'tls' | 'tls-resumed';
@@ -24,15 +24,12 @@ export function endpointsOf(
     tls:
       transport === 'plain' ? undefined : new TlsClient(cluster.caPem, transport === 'tls-resumed'),
   });
-  return Object.fromEntries(allSides.map((side) => [side, endpoint(side)])) as Record<
-    Side,
-    Endpoint
-  >;
+  return bySide(endpoint);
 }
 
 /** For the resumed rows: which share of each side's handshakes were resumed (since last asked). */
-export function resumedNote(endpoints: Record<Side, Endpoint>): string {
-  const shares = allSides.map((side) => {
+export function resumedNote(endpoints: Record<Side, Endpoint>, sides: readonly Side[]): string {
+  const shares = sides.map((side) => {
     const tls = endpoints[side].tls;
     return `${side} ${tls ? Math.round(tls.takeResumedShare() * 100) : 0}%`;
   });

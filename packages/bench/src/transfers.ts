@@ -3,7 +3,7 @@ import type { Endpoint } from './endpoint.js';
 import type { TransferRun } from './mailbox.js';
 import { medianMBps, megabytes, type SideFigures, sideLines } from './report.js';
 import { endpointsOf, type Transport } from './sides.js';
-import { allSides, roundTurns, type Side, takeTurns } from './turns.js';
+import { roundTurns, type Side, takeTurns } from './turns.js';
 
 /** Rounds of every side in turn; each side's median turn counts. */
 export const transferRuns = 9;
@@ -44,18 +44,19 @@ export async function compareTransfers(
   transfer: (endpoint: Endpoint) => Promise<TransferRun>,
 ): Promise<void> {
   const endpoints = endpointsOf(cluster, protocol, transport);
-  for (const side of allSides) await transfer(endpoints[side]);
+  const { sides } = cluster;
+  for (const side of sides) await transfer(endpoints[side]);
   const { results, usage } = await takeTurns(
     cluster.processes,
-    roundTurns(transferRuns, allSides),
+    roundTurns(transferRuns, sides),
     (side) => transferTurn(transfer, endpoints[side]),
   );
   const figures: Partial<Record<Side, SideFigures>> = {};
-  for (const side of allSides) {
+  for (const side of sides) {
     const runs = results[side];
     figures[side] = { rate: medianMBps(runs), usage: usage[side], operations: megabytes(runs) };
   }
-  for (const line of sideLines(label, 'MB', allSides, figures, [
+  for (const line of sideLines(label, 'MB', sides, figures, [
     `median of ${transferRuns} turns of at least ${turnSeconds} s`,
   ])) {
     console.log(line);

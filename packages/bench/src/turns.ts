@@ -1,9 +1,25 @@
 import { addUsage, measured, noUsage, type ProcessGroup, type Usage } from './cpu.js';
 
-/** Straight to Dovecot, or through one of the proxies in front of it. */
-export type Side = 'direct' | 'nginx' | 'homing' | 'pipe';
+/**
+ * Straight to Dovecot, or through one of the proxies in front of it. `homing` is the homing node
+ * measured, with as many processes serving as nginx has workers; `homing/1` the same node with
+ * one process, in the login rows only (when the two differ).
+ */
+export type Side = 'direct' | 'nginx' | 'homing' | 'homing/1' | 'pipe';
 
-export const allSides: readonly Side[] = ['direct', 'nginx', 'homing', 'pipe'];
+/** Every side, in the order of a row. */
+export const allSides: readonly Side[] = ['direct', 'nginx', 'homing', 'homing/1', 'pipe'];
+
+/** The sides of most rows: direct and one of each proxy. */
+export const comparedSides: readonly Side[] = ['direct', 'nginx', 'homing', 'pipe'];
+
+/**
+ * The sides of the login rows: the compared ones and, when the measured homing serves
+ * with more than one process, homing with one beside it.
+ */
+export function loginSides(homingWorkers: number): readonly Side[] {
+  return homingWorkers > 1 ? allSides : comparedSides;
+}
 
 /** Each side's time at one measurement is split in this many slices, taken in turns. */
 export const slicesPerSide = 4;
@@ -44,13 +60,8 @@ export async function takeTurns<T>(
   work: (side: Side) => Promise<T>,
   pauseMs = 0,
 ): Promise<TurnResults<T>> {
-  const results: Record<Side, T[]> = { direct: [], nginx: [], homing: [], pipe: [] };
-  const usage: Record<Side, Usage> = {
-    direct: noUsage,
-    nginx: noUsage,
-    homing: noUsage,
-    pipe: noUsage,
-  };
+  const results = bySide((): T[] => []);
+  const usage = bySide((): Usage => noUsage);
   for (const side of turns) {
     if (pauseMs > 0) await sleep(pauseMs);
     const run = await measured(processes[side], () => work(side));
@@ -59,6 +70,11 @@ export async function takeTurns<T>(
     usage[side] = addUsage(usage[side], run.usage);
   }
   return { results, usage };
+}
+
+/** A record of every side, each value made by `make`. */
+export function bySide<T>(make: (side: Side) => T): Record<Side, T> {
+  return Object.fromEntries(allSides.map((side) => [side, make(side)])) as Record<Side, T>;
 }
 
 export function sleep(ms: number): Promise<void> {

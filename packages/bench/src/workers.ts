@@ -8,7 +8,7 @@
  * and reversing as in the main bench): measured one pool after the other, two workers read
  * 0.91x of one for IMAP logins, and 1.21x and 1.15x in turns in the next two runs.
  * BENCH_SECONDS (default 5) is each side's time at a login figure, in four slices, after
- * BENCH_WARM_UP_SECONDS (default 15) of logins unmeasured. Build first (npm run build).
+ * BENCH_WARM_UP_SECONDS (default 20) of logins unmeasured. Build first (npm run build).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,7 +25,7 @@ import { processTreeCpuMs } from './tree-cpu.js';
 import { roundTurns, slicesPerSide } from './turns.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const warmUpSeconds = Number(process.env.BENCH_WARM_UP_SECONDS ?? 15);
+const warmUpSeconds = Number(process.env.BENCH_WARM_UP_SECONDS ?? 20);
 const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
 const concurrency = 50;
 const fetchRounds = 5;
@@ -69,6 +69,7 @@ try {
   const cluster = await startCluster([...users, bigbox], 'shared', cleanup);
   // Only its config and ports are wanted: each worker count gets a homing of its own.
   await cluster.homing.stop();
+  await cluster.homingAlone.stop();
   console.log(
     `Dovecot ${dovecotVersion()} (tuned: login and session processes reused), ` +
       `${users.length} users, ${concurrency} clients at a time, ${seconds} s per login figure`,
@@ -89,7 +90,7 @@ try {
   for (const count of workerCounts) {
     // Ports of its own for every listener, so that the pools can all run at once.
     const free = await freePorts(5);
-    let own = config.replace(/^workers: 1$/m, `workers: ${count}`);
+    let own = config.replace(/^workers: .*$/m, `workers: ${count}`);
     const moved = [
       ports.imap.homing,
       ports.pop3.homing,
