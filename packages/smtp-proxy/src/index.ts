@@ -2,7 +2,7 @@ export { SmtpBackend, type SmtpBackendOptions } from './backend.js';
 export { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
 export { DotStuffer } from './dot-stuff.js';
 export { ReceivedCounter, receivedHeader } from './headers.js';
-export { Fingerprint, fingerprintOf } from './journal/fingerprint.js';
+export { Fingerprint, FingerprintReader } from './journal/fingerprint.js';
 export type { DeliveryJournal } from './journal/journal.js';
 export { MemoryJournal, type MemoryJournalOptions } from './journal/memory-journal.js';
 export { RedisJournal, type RedisJournalOptions } from './journal/redis-journal.js';

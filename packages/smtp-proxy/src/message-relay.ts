@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import { DotStuffer } from './dot-stuff.js';
 import { ReceivedCounter } from './headers.js';
 
@@ -15,11 +14,28 @@ export interface DataTarget {
   drained(): Promise<void>;
 }
 
-/** The message as the client's session hands it over: dots already removed. */
-export type MessageStream = Readable & { readonly sizeExceeded?: boolean };
+/** What follows a message as it arrives: MessageRelay, and what MessageRelay passes it on to. */
+export interface MessageReader {
+  /** A piece of the message as received (dots already removed). */
+  data(bytes: Buffer): void;
+  /** The message is complete, or given up for its size (`sizeExceeded`). */
+  end(): void;
+  /** The client went away before the end: the message is given up. */
+  abort(): void;
+}
 
 /** The message as a listener's session hands it to the router, with its size so far. */
-export type ClientMessage = MessageStream & { readonly byteLength: number };
+export interface ClientMessage {
+  /** Bytes received so far. */
+  readonly byteLength: number;
+  /** Past the listener's limit: the rest is dropped, the session answers 552 itself. */
+  readonly sizeExceeded: boolean;
+  /** Hands the message to its one reader: what came so far at once, the rest as it comes. */
+  read(reader: MessageReader): void;
+  /** The reader is behind: the client waits until `resume`. */
+  pause(): void;
+  resume(): void;
+}
 
 /** Held for a backend that has not said 354 yet; past this the client is paused. */
 const maxHeldBytes = 256 * 1024;
@@ -155,11 +171,14 @@ const gatherBytes = 64 * 1024;
  * Pieces gather up to `gatherBytes`, and the newest is held until the next one or the end, so
  * the terminator (or BDAT LAST) leaves with the message's last bytes: a small message is one
  * write to each backend. A message that turns out to be a mail loop or too big, or whose client
- * went away, is given up: no backend gets the terminator, so none keeps it.
+ * went away, is given up: no backend gets the terminator, so none keeps it. The relay is the
+ * message's reader; a `tap` (the journal's fingerprint) sees every piece before it.
  */
-export class MessageRelay {
+export class MessageRelay implements MessageReader {
   readonly outlets: readonly Outlet[];
-  readonly #stream: MessageStream;
+  readonly #stream: ClientMessage;
+  readonly #tap: MessageReader | undefined;
+  readonly #maxReceived: number;
   /** Only for the kinds of backend this message goes to. */
   readonly #data: DotStuffer | undefined;
   readonly #bdat: DotStuffer | undefined;
@@ -170,47 +189,26 @@ export class MessageRelay {
   #heldBytes = 0;
   #givenUp = false;
   #tooManyHops = false;
+  /** The message was read to its end or given up by the client; and who waits for that. */
+  #over = false;
+  #onOver: (() => void) | undefined;
 
   /** `maxReceived`: more `Received:` headers than this is a mail loop (RFC 5321 §6.3). */
   constructor(
-    stream: MessageStream,
+    stream: ClientMessage,
     targets: readonly { readonly target: DataTarget; readonly prefix?: Buffer | undefined }[],
     maxReceived: number,
+    tap?: MessageReader,
   ) {
     this.#stream = stream;
+    this.#tap = tap;
+    this.#maxReceived = maxReceived;
     this.outlets = targets.map((t) => new Outlet(t.target, t.prefix));
     const chunking = this.outlets.map((o) => o.chunking);
     this.#data = chunking.includes(false) ? new DotStuffer() : undefined;
     this.#bdat = chunking.includes(true) ? new DotStuffer({ dots: false }) : undefined;
-    stream.on('data', (chunk: Buffer) => {
-      if (this.#givenUp) return;
-      // The counter looks at the header section only; past it, push returns at once.
-      this.#loop.push(chunk);
-      if (this.#loop.count > maxReceived) {
-        this.#tooManyHops = true;
-        this.#giveUp(new Error('mail loop'));
-        return;
-      }
-      if (this.#heldBytes >= gatherBytes) this.#send(this.#take(), false);
-      if (this.#data) this.#heldData.push(this.#data.stuff(chunk));
-      if (this.#bdat) this.#heldBdat.push(this.#bdat.stuff(chunk));
-      this.#heldBytes += chunk.length;
-    });
-    stream.once('end', () => {
-      if (this.#givenUp) return;
-      if (stream.sizeExceeded) {
-        this.#giveUp(new Error('message too big'));
-        return;
-      }
-      const tails = [this.#data?.end(), this.#bdat?.end()];
-      if (tails[0]?.length) this.#heldData.push(tails[0]);
-      if (tails[1]?.length) this.#heldBdat.push(tails[1]);
-      this.#send(this.#take(), true);
-    });
-    stream.once('close', () => {
-      if (!stream.readableEnded) this.#giveUp(new Error('the client went away during DATA'));
-    });
-    stream.on('error', (error: Error) => this.#giveUp(error));
+    // Last: what the client sent so far comes at once.
+    stream.read(this);
   }
 
   /** The message carried more Received headers than allowed: it was given up. */
@@ -218,14 +216,62 @@ export class MessageRelay {
     return this.#tooManyHops;
   }
 
-  /** Resolves once the client's message has been read to its end (or the stream closed). */
+  /** Resolves once the client's message has been read to its end (or given up by the client). */
   ended(): Promise<void> {
-    const stream = this.#stream;
-    if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+    if (this.#over) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      stream.once('end', () => resolve());
-      stream.once('close', () => resolve());
+      const before = this.#onOver;
+      this.#onOver = () => {
+        before?.();
+        resolve();
+      };
     });
+  }
+
+  /** MessageReader: a piece of the client's message. */
+  data(chunk: Buffer): void {
+    this.#tap?.data(chunk);
+    if (this.#givenUp) return;
+    // The counter looks at the header section only; past it, push returns at once.
+    this.#loop.push(chunk);
+    if (this.#loop.count > this.#maxReceived) {
+      this.#tooManyHops = true;
+      this.#giveUp(new Error('mail loop'));
+      return;
+    }
+    if (this.#heldBytes >= gatherBytes) this.#send(this.#take(), false);
+    if (this.#data) this.#heldData.push(this.#data.stuff(chunk));
+    if (this.#bdat) this.#heldBdat.push(this.#bdat.stuff(chunk));
+    this.#heldBytes += chunk.length;
+  }
+
+  /** MessageReader: the end of the client's message. */
+  end(): void {
+    this.#tap?.end();
+    if (!this.#givenUp) {
+      if (this.#stream.sizeExceeded) this.#giveUp(new Error('message too big'));
+      else {
+        const tails = [this.#data?.end(), this.#bdat?.end()];
+        if (tails[0]?.length) this.#heldData.push(tails[0]);
+        if (tails[1]?.length) this.#heldBdat.push(tails[1]);
+        this.#send(this.#take(), true);
+      }
+    }
+    this.#settle();
+  }
+
+  /** MessageReader: the client went away before the end. */
+  abort(): void {
+    this.#tap?.abort();
+    this.#giveUp(new Error('the client went away during DATA'));
+    this.#settle();
+  }
+
+  #settle(): void {
+    this.#over = true;
+    const onOver = this.#onOver;
+    this.#onOver = undefined;
+    onOver?.();
   }
 
   #send(piece: Piece, last: boolean): void {

@@ -15,7 +15,7 @@ import { SmtpBackend } from './backend.js';
 import { deliverShare } from './backend-delivery.js';
 import type { BackendPool } from './backend-pool.js';
 import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
-import { fingerprintOf } from './journal/fingerprint.js';
+import { FingerprintReader } from './journal/fingerprint.js';
 import type { DeliveryJournal } from './journal/journal.js';
 import { journalDown, lookUp, settle } from './journal/journal-step.js';
 import { logMessage, type MessageLog } from './message-log.js';
@@ -268,10 +268,10 @@ export class Router implements EnvelopeHandler {
     const deliveries = [...this.#deliveries.values()].filter((d) => d.recipients.length > 0);
     const from = this.#from?.address ?? '';
     const journal = this.#journal();
-    // Before the relay: both follow the stream from its first byte.
+    // The relay hands it every piece of the message first.
     const fingerprint =
       journal &&
-      fingerprintOf(stream, from, this.#options.fingerprintBytes ?? defaultFingerprintBytes);
+      new FingerprintReader(from, this.#options.fingerprintBytes ?? defaultFingerprintBytes);
     const relay = new MessageRelay(
       stream,
       deliveries.map((d) => ({
@@ -279,9 +279,12 @@ export class Router implements EnvelopeHandler {
         prefix: d.xclient ? undefined : Buffer.from(this.#received(d)),
       })),
       this.#options.maxReceived,
+      fingerprint,
     );
     const known =
-      journal && fingerprint && lookUp(journal, fingerprint, this.#options.metrics, this.#log);
+      journal &&
+      fingerprint &&
+      lookUp(journal, fingerprint.value, this.#options.metrics, this.#log);
     const timeoutMs = this.#options.limits.backendDataTimeoutMs;
     const accepted = this.#accepted;
     const results = await Promise.all(

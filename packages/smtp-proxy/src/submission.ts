@@ -174,7 +174,7 @@ export class Submission implements EnvelopeHandler {
     if (!isPositive(reply)) throw replyError(reply);
   }
 
-  async data(stream: ClientMessage & { readonly sizeExceeded?: boolean }): Promise<string> {
+  async data(stream: ClientMessage): Promise<string> {
     const upstream = this.#need();
     const protocol = 'submission';
     // Authenticated mail is not checked for loops here: the home or the smarthost does that.

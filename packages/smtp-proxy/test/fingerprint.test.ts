@@ -1,6 +1,5 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Fingerprint, fingerprintOf, headerEnd } from '../src/journal/fingerprint.js';
+import { Fingerprint, FingerprintReader, headerEnd } from '../src/journal/fingerprint.js';
 
 const whole = (sender: string, message: string, max = 65_536) => {
   const print = new Fingerprint(sender, max);
@@ -88,21 +87,27 @@ describe('Fingerprint', () => {
   });
 });
 
-describe('fingerprintOf', () => {
+describe('FingerprintReader', () => {
   it('resolves once the header block has arrived, before the message ends', async () => {
-    const stream = new PassThrough();
-    const result = fingerprintOf(stream, 's@example.net', 65_536);
-    stream.write(Buffer.from(message.slice(0, 30), 'latin1'));
-    stream.write(Buffer.from(message.slice(30), 'latin1'));
-    expect(await result).toBe(whole('s@example.net', message));
-    expect(stream.listenerCount('data')).toBe(0);
+    const reader = new FingerprintReader('s@example.net', 65_536);
+    let value: string | undefined;
+    void reader.value.then((v) => {
+      value = v;
+    });
+    reader.data(Buffer.from(message.slice(0, 30), 'latin1'));
+    await Promise.resolve();
+    expect(value).toBeUndefined();
+    reader.data(Buffer.from(message.slice(30), 'latin1'));
+    expect(await reader.value).toBe(whole('s@example.net', message));
+    reader.data(Buffer.from('more body\r\n'));
+    reader.end();
+    expect(await reader.value).toBe(whole('s@example.net', message));
   });
 
   it('resolves with nothing when the client goes away first', async () => {
-    const stream = new PassThrough();
-    const result = fingerprintOf(stream, 's', 65_536);
-    stream.write('A: b\r\n');
-    stream.destroy();
-    expect(await result).toBeUndefined();
+    const reader = new FingerprintReader('s', 65_536);
+    reader.data(Buffer.from('A: b\r\n'));
+    reader.abort();
+    expect(await reader.value).toBeUndefined();
   });
 });

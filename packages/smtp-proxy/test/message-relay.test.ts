@@ -1,6 +1,6 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type DataTarget, MessageRelay } from '../src/message-relay.js';
+import { IncomingMessage } from '../src/server-side/incoming-message.js';
 
 /** A backend connection that records what it was sent; `full` makes it ask for a pause. */
 class FakeTarget implements DataTarget {
@@ -31,9 +31,17 @@ class FakeTarget implements DataTarget {
   }
 }
 
-/** The session's DATA stream: the message with the client's dot-stuffing already removed. */
-function messageStream(): PassThrough & { sizeExceeded: boolean } {
-  return Object.assign(new PassThrough(), { sizeExceeded: false });
+/** The session's message, with the client's dot-stuffing already removed, fed as a client would. */
+function messageStream() {
+  const message = new IncomingMessage(Number.POSITIVE_INFINITY, () => {});
+  return Object.assign(message, {
+    write: (text: string) => message.add(Buffer.from(text, 'latin1')),
+    end: (text = '') => {
+      message.add(Buffer.from(text, 'latin1'));
+      message.finish();
+    },
+    destroy: () => message.abort(),
+  });
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -109,7 +117,7 @@ describe('MessageRelay', () => {
     target.full = true;
     stream.write('third\r\n');
     await tick();
-    expect(stream.isPaused()).toBe(true);
+    expect(stream.paused).toBe(true);
     stream.end('fourth\r\n');
     await tick();
     expect(target.text).toBe(`Subject: s\r\n\r\n${first}${second}`);
@@ -148,7 +156,7 @@ describe('MessageRelay', () => {
     stream.write('Subject: s\r\n\r\n');
     for (let i = 0; i < 300; i += 1) stream.write(line);
     await tick();
-    expect(stream.isPaused()).toBe(true);
+    expect(stream.paused).toBe(true);
     expect(target.writes).toEqual([]);
     relay.outlets[0]?.open();
     stream.end();
@@ -187,7 +195,7 @@ describe('MessageRelay', () => {
       'a client that went away',
       (s: ReturnType<typeof messageStream>) => {
         s.write('Subject: s\r\n\r\nbody\r\n');
-        s.destroy(new Error('connection closed'));
+        s.destroy();
       },
     ],
   ])('%s: no backend gets the terminator', async (_name, happen) => {
@@ -259,5 +267,31 @@ describe('MessageRelay', () => {
     await relay.ended();
     expect(relay.tooManyHops).toBe(true);
     expect(target.writes).toEqual([]);
+  });
+
+  it('its tap sees every piece and the end first, of a message given up too', async () => {
+    const seen: string[] = [];
+    const tap = {
+      data: (bytes: Buffer) => seen.push(bytes.toString('latin1')),
+      end: () => seen.push('<end>'),
+      abort: () => seen.push('<abort>'),
+    };
+    const stream = messageStream();
+    const target = new FakeTarget();
+    const relay = new MessageRelay(stream, [{ target }], 1, tap);
+    relay.outlets[0]?.open();
+    stream.write('Received: 1\r\nReceived: 2\r\n\r\n');
+    stream.end('body\r\n');
+    await relay.ended();
+    expect(relay.tooManyHops).toBe(true);
+    expect(seen).toEqual(['Received: 1\r\nReceived: 2\r\n\r\n', 'body\r\n', '<end>']);
+
+    const gone = messageStream();
+    seen.length = 0;
+    const other = new MessageRelay(gone, [{ target: new FakeTarget() }], 30, tap);
+    gone.write('A: b\r\n');
+    gone.destroy();
+    await other.ended();
+    expect(seen).toEqual(['A: b\r\n', '<abort>']);
   });
 });

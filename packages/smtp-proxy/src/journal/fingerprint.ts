@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { MessageReader } from '../message-relay.js';
 
 /**
  * The fingerprint of a message as the sender sent it: its envelope sender and its header block
@@ -80,31 +80,33 @@ export function headerEnd(before: Buffer, chunk: Buffer): number | undefined {
 const blankLines = [Buffer.from('\r\n\r\n'), Buffer.from('\n\n')];
 
 /**
- * Follows `stream` until the fingerprint is complete. Resolves with it, or with undefined when
- * the message was given up before (the client went away, an error): the transaction fails then
- * anyway. The listener leaves the stream once it is done, so the body costs nothing.
+ * A message's fingerprint as MessageRelay reads the message (its `tap`): `value` resolves once
+ * it is complete, or with undefined when the message was given up before (the client went
+ * away): the transaction fails then anyway. Once it is complete the body costs a call per piece.
  */
-export function fingerprintOf(
-  stream: Readable,
-  sender: string,
-  maxBytes: number,
-): Promise<string | undefined> {
-  const print = new Fingerprint(sender, maxBytes);
-  return new Promise((resolve) => {
-    const done = (value: string | undefined) => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('close', onClose);
-      resolve(value);
-    };
-    const onData = (chunk: Buffer) => {
-      const value = print.push(chunk);
-      if (value !== undefined) done(value);
-    };
-    const onEnd = () => done(print.end());
-    const onClose = () => done(undefined);
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('close', onClose);
-  });
+export class FingerprintReader implements MessageReader {
+  readonly value: Promise<string | undefined>;
+  readonly #print: Fingerprint;
+  #resolve!: (value: string | undefined) => void;
+
+  constructor(sender: string, maxBytes: number) {
+    this.#print = new Fingerprint(sender, maxBytes);
+    this.value = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#print.value !== undefined) return;
+    const value = this.#print.push(chunk);
+    if (value !== undefined) this.#resolve(value);
+  }
+
+  end(): void {
+    this.#resolve(this.#print.end());
+  }
+
+  abort(): void {
+    this.#resolve(undefined);
+  }
 }

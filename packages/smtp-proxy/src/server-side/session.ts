@@ -236,8 +236,8 @@ export class SmtpSession implements SessionEntry {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#setup.registry.remove(this.#conn.id);
-    // A message that did not end is given up: its stream closes without an end.
-    if (this.#message && !this.#message.readableEnded) this.#message.destroy();
+    // A message whose reader did not have its end yet is given up.
+    this.#message?.abort();
     this.#handler.close();
   };
 

@@ -33,9 +33,10 @@ class Handler implements EnvelopeHandler {
   }
   async mail(): Promise<void> {}
   async rcpt(): Promise<void> {}
-  async data(stream: ClientMessage): Promise<string> {
-    stream.resume();
-    await new Promise((resolve) => stream.once('end', resolve));
+  async data(message: ClientMessage): Promise<string> {
+    await new Promise<void>((resolve) =>
+      message.read({ data: () => {}, end: resolve, abort: resolve }),
+    );
     return '2.0.0 Ok: queued';
   }
   close(): void {}
