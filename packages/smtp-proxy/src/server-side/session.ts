@@ -386,12 +386,12 @@ export class SmtpSession implements SessionEntry {
       case 'EHLO':
       case 'LHLO':
         this.#hello(command.domain);
-        this.#reply(`${this.#setup.ehloFirst}[${this.#conn.client.address}]\r\n${this.#ehlo()}`);
-        return true;
+        return this.#reply(
+          `${this.#setup.ehloFirst}[${this.#conn.client.address}]\r\n${this.#ehlo()}`,
+        );
       case 'HELO':
         this.#hello(command.domain);
-        this.#reply(`${this.#setup.heloFirst}[${this.#conn.client.address}]\r\n`);
-        return true;
+        return this.#reply(`${this.#setup.heloFirst}[${this.#conn.client.address}]\r\n`);
       case 'MAIL':
         return this.#mailFrom(command.path);
       case 'RCPT':
@@ -402,17 +402,13 @@ export class SmtpSession implements SessionEntry {
         return this.#bdat(command.size, command.last);
       case 'RSET':
         this.#resetTransaction();
-        this.#reply(say.rset);
-        return true;
+        return this.#reply(say.rset);
       case 'NOOP':
-        this.#reply(say.noop);
-        return true;
+        return this.#reply(say.noop);
       case 'HELP':
-        this.#reply(say.help);
-        return true;
+        return this.#reply(say.help);
       case 'VRFY':
-        this.#reply(say.vrfy);
-        return true;
+        return this.#reply(say.vrfy);
       case 'QUIT':
         this.#close(say.quit);
         return false;
@@ -426,11 +422,10 @@ export class SmtpSession implements SessionEntry {
 
   /** What AUTH says, now or once its answer came. */
   #said(lines: string | Promise<string>): true | Promise<void> {
-    if (typeof lines === 'string') {
-      this.#reply(lines);
-      return true;
-    }
-    return lines.then((later) => this.#reply(later));
+    if (typeof lines === 'string') return this.#reply(lines);
+    return lines.then((later) => {
+      this.#reply(later);
+    });
   }
 
   #ehlo(): string {
@@ -447,19 +442,16 @@ export class SmtpSession implements SessionEntry {
 
   #helloFirst(): boolean {
     if (this.#facts.hostNameAppearsAs !== '') return false;
-    this.#reply(this.#setup.lmtp ? say.lhloFirst : say.helloFirst);
-    return true;
+    return this.#reply(this.#setup.lmtp ? say.lhloFirst : say.helloFirst);
   }
 
   #mailFrom(path: SmtpAddress): boolean | Promise<void> {
     if (this.#helloFirst()) return true;
     if (this.#mail) {
-      this.#reply(say.nestedMail);
-      return true;
+      return this.#reply(say.nestedMail);
     }
     if (this.#setup.auth && this.#auth?.user === undefined) {
-      this.#reply(authLines.needed);
-      return true;
+      return this.#reply(authLines.needed);
     }
     this.#pendingUtf8 = path.args !== false && path.args.SMTPUTF8 === true;
     return this.#handler.mail(path, this.#facts).then(this.#mailAccepted, this.#refused);
@@ -476,12 +468,10 @@ export class SmtpSession implements SessionEntry {
   #rcptTo(path: SmtpAddress): boolean | Promise<void> {
     if (this.#helloFirst()) return true;
     if (!this.#mail) {
-      this.#reply(say.needMail);
-      return true;
+      return this.#reply(say.needMail);
     }
     if (this.#recipients >= this.#setup.maxRecipients) {
-      this.#reply(say.tooManyRecipients);
-      return true;
+      return this.#reply(say.tooManyRecipients);
     }
     return this.#handler.rcpt(path, this.#facts).then(this.#rcptAccepted, this.#refused);
   }
@@ -507,15 +497,13 @@ export class SmtpSession implements SessionEntry {
   #data(): boolean {
     const refusal = this.#messageRefusal() ?? (this.#usedBdat ? say.dataAfterBdat : undefined);
     if (refusal) {
-      this.#reply(refusal);
-      return true;
+      return this.#reply(refusal);
     }
     this.#startMessage();
     this.#dot ??= new DotReader();
     this.#dot.reset();
     this.#mode = Mode.Data;
-    this.#reply(say.startData);
-    return true;
+    return this.#reply(say.startData);
   }
 
   /** BDAT (RFC 3030): the chunk's bytes follow the command at once, whatever the reply. */
@@ -542,8 +530,7 @@ export class SmtpSession implements SessionEntry {
     }
     // RFC 3030 §2: a chunk past the limit ends the transaction with 552.
     if (this.#bdatLast || message.sizeExceeded) return this.#endMessage();
-    this.#reply(`250 2.0.0 ${this.#bdatChunk} octets received\r\n`);
-    return true;
+    return this.#reply(`250 2.0.0 ${this.#bdatChunk} octets received\r\n`);
   }
 
   #startMessage(): void {
@@ -601,12 +588,10 @@ export class SmtpSession implements SessionEntry {
   #startTls(): boolean | Promise<void> {
     const tls = this.#setup.startTls;
     if (!tls) {
-      this.#reply(say.noTls);
-      return true;
+      return this.#reply(say.noTls);
     }
     if (this.#facts.secure) {
-      this.#reply(say.tlsActive);
-      return true;
+      return this.#reply(say.tlsActive);
     }
     this.#reply(say.startTls);
     this.#flush();
@@ -644,12 +629,13 @@ export class SmtpSession implements SessionEntry {
       this.#close(say.tooManyUnknown);
       return false;
     }
-    this.#reply(line);
-    return true;
+    return this.#reply(line);
   }
 
-  #reply(lines: string): void {
+  /** Adds lines to the replies leaving after this read; true, for a command handled. */
+  #reply(lines: string): true {
     this.#out += lines;
+    return true;
   }
 
   #flush(): void {
