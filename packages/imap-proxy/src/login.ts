@@ -1,4 +1,5 @@
 import {
+  type Cancellation,
   Deadline,
   type Limits,
   type LoginDialect,
@@ -42,7 +43,7 @@ export const imapDialect: LoginDialect<ImapBackend, TaggedResponse, ClientId> = 
 function replay(
   session: ImapBackend,
   login: Replay<ClientId>,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<TaggedResponse> {
   const { credentials, route } = login;
   const plain = plainReplay(login);

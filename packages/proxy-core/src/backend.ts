@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { connectWithOwnReads } from './backend-reads.js';
+import type { Cancellation } from './deadline.js';
 import { encodeProxyV2, type Peer } from './proxy-protocol.js';
 import { connectTls } from './tls.js';
 
@@ -24,7 +25,7 @@ const OUT_OF_PORTS = new Set(['EADDRINUSE', 'EADDRNOTAVAIL']);
 /** Opens a connection to a backend; `signal` carries the one deadline for connect + TLS + greeting. */
 export async function connectBackend(
   target: BackendTarget,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<Socket | TLSSocket> {
   const sources = target.sources?.length ? target.sources : [undefined];
   let socket: Socket | undefined;
@@ -46,7 +47,7 @@ export async function connectBackend(
 function connectFrom(
   target: BackendTarget,
   localAddress: string | undefined,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     const s = target.ownReads

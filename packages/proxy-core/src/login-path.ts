@@ -4,7 +4,7 @@ import type { Directory, Endpoint, Protocol, Route } from '@homing/directory';
 import type { Logger } from 'pino';
 import { gateLogin } from './abuse/login.js';
 import { type Credentials, passwordOf } from './credentials.js';
-import { Deadline } from './deadline.js';
+import { type Cancellation, Deadline } from './deadline.js';
 import { atLeast } from './delay.js';
 import { type FindHomeOptions, findHome } from './find-home.js';
 import type { BackendHealth } from './health.js';
@@ -69,10 +69,10 @@ export interface LoginDialect<S extends BackendConversation, R, X> {
     tls: ConnectionOptions,
     endpoint: Endpoint,
     limits: Limits,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<S>;
   /** Forwards the client address and replays the login within `signal`. */
-  replay(session: S, replay: Replay<X>, signal: AbortSignal): Promise<ReplayVerdict<R>>;
+  replay(session: S, replay: Replay<X>, signal: Cancellation): Promise<ReplayVerdict<R>>;
 }
 
 export type LoginResult<S, R> =
