@@ -27,21 +27,31 @@ export async function connectBackend(
   target: BackendTarget,
   signal: Cancellation,
 ): Promise<Socket | TLSSocket> {
-  const sources = target.sources?.length ? target.sources : [undefined];
-  let socket: Socket | undefined;
+  const sources = target.sources;
+  const socket =
+    sources === undefined || sources.length < 2
+      ? await connectFrom(target, sources?.[0], signal)
+      : await connectFromAny(target, sources, signal);
+  if (target.proxy) socket.write(encodeProxyV2(target.proxy.source, target.proxy.destination));
+  if (!target.implicitTls) return socket;
+  return connectTls(socket, target.tlsOptions, signal);
+}
+
+/** The first source address that has a port left. */
+async function connectFromAny(
+  target: BackendTarget,
+  sources: readonly string[],
+  signal: Cancellation,
+): Promise<Socket> {
   for (const [i, source] of sources.entries()) {
     try {
-      socket = await connectFrom(target, source, signal);
-      break;
+      return await connectFrom(target, source, signal);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (i === sources.length - 1 || code === undefined || !OUT_OF_PORTS.has(code)) throw error;
     }
   }
-  if (!socket) throw new Error(`connect to ${target.host}:${target.port}: no source address`);
-  if (target.proxy) socket.write(encodeProxyV2(target.proxy.source, target.proxy.destination));
-  if (!target.implicitTls) return socket;
-  return connectTls(socket, target.tlsOptions, signal);
+  throw new Error(`connect to ${target.host}:${target.port}: no source address`);
 }
 
 function connectFrom(
@@ -59,15 +69,18 @@ function connectFrom(
     };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    s.once('connect', () => {
+    // on() and off(), not once(): no wrapper made for each listener.
+    const onConnect = () => {
       signal.removeEventListener('abort', onAbort);
       s.off('error', onError);
       resolve(s);
-    });
+    };
     const onError = (error: Error) => {
       signal.removeEventListener('abort', onAbort);
+      s.off('connect', onConnect);
       reject(error);
     };
-    s.once('error', onError);
+    s.on('connect', onConnect);
+    s.on('error', onError);
   });
 }
