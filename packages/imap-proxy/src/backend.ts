@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { BackendLines } from '@homing/proxy-core';
+import { BackendLines, type Cancellation } from '@homing/proxy-core';
 import type { Astring } from './quote.js';
 
 export interface TaggedResponse {
@@ -39,14 +39,14 @@ export class ImapBackend {
   }
 
   /** Reads the greeting; false when the backend is not ready (BYE, PREAUTH, garbage). */
-  async greeting(signal: AbortSignal): Promise<boolean> {
+  async greeting(signal: Cancellation): Promise<boolean> {
     const line = (await this.#lines.reader.readLine(signal)).toString('utf8');
     if (!/^\* OK\b/i.test(line)) return false;
     this.#noteCapabilities(line);
     return true;
   }
 
-  async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
+  async startTls(options: ConnectionOptions, signal: Cancellation): Promise<boolean> {
     const response = await this.command('STARTTLS', [], signal);
     if (response.status !== 'OK') return false;
     if (!(await this.#lines.startTls(options, signal))) return false;
@@ -71,7 +71,7 @@ export class ImapBackend {
   async command(
     name: string,
     args: (string | Astring)[],
-    signal: AbortSignal,
+    signal: Cancellation,
     onContinue?: (line: string) => Buffer | undefined,
   ): Promise<TaggedResponse> {
     this.#tag += 1;
@@ -129,7 +129,7 @@ export class ImapBackend {
 
   async #until(
     tag: string,
-    signal: AbortSignal,
+    signal: Cancellation,
     onContinue?: (line: string) => Buffer | undefined,
   ): Promise<TaggedResponse> {
     let untagged: Buffer[] = [];
@@ -155,7 +155,7 @@ export class ImapBackend {
     }
   }
 
-  #tagged(tag: string, line: string, untagged: Buffer[], _signal: AbortSignal): TaggedResponse {
+  #tagged(tag: string, line: string, untagged: Buffer[], _signal: Cancellation): TaggedResponse {
     const match = TAGGED.exec(line);
     if (!match || match[1] !== tag) {
       return {
@@ -172,7 +172,7 @@ export class ImapBackend {
   }
 
   /** Reads a line, folding in any literal it announces (`{n}` at its end). */
-  async #readLine(signal: AbortSignal): Promise<string> {
+  async #readLine(signal: Cancellation): Promise<string> {
     let line = (await this.#lines.reader.readLine(signal)).toString('utf8');
     for (let spec = /\{(\d+)\}$/.exec(line); spec; spec = /\{(\d+)\}$/.exec(line)) {
       const size = Number(spec[1]);

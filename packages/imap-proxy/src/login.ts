@@ -1,4 +1,5 @@
 import {
+  type Cancellation,
   Deadline,
   type Limits,
   type LoginDialect,
@@ -7,7 +8,7 @@ import {
   type ReplayVerdict,
 } from '@homing/proxy-core';
 import { ImapBackend, type TaggedResponse } from './backend.js';
-import { astringFor } from './quote.js';
+import { astringFor, quoted } from './quote.js';
 
 /** The client's own ID fields (already sanitized), forwarded with ours. */
 export type ClientId = readonly (readonly [string, string])[];
@@ -42,7 +43,7 @@ export const imapDialect: LoginDialect<ImapBackend, TaggedResponse, ClientId> = 
 function replay(
   session: ImapBackend,
   login: Replay<ClientId>,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<TaggedResponse> {
   const { credentials, route } = login;
   const plain = plainReplay(login);
@@ -64,41 +65,56 @@ function replay(
   );
 }
 
-/** The IMAP ID list (RFC 2971) with the client address for a backend that trusts us. */
-function idList({ connection, extra }: Replay<ClientId>): string {
-  const fields: (readonly [string, string])[] = [
-    ...extra,
-    ['x-originating-ip', connection.client.address],
-    ['x-originating-port', String(connection.client.port)],
-    ['x-connected-ip', connection.local.address],
-    ['x-connected-port', String(connection.local.port)],
-    ['x-session-id', connection.id],
-  ];
-  const quote = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
-  return `(${fields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})`;
+/**
+ * The IMAP ID list (RFC 2971) with the client address for a backend that trusts us, written
+ * out in one string: the keys are ours and need no quoting, and addresses, ports and session
+ * ids seldom need escaping.
+ */
+export function idList({
+  connection,
+  extra,
+}: Pick<Replay<ClientId>, 'connection' | 'extra'>): string {
+  const { client, local } = connection;
+  let list = '(';
+  for (const [key, value] of extra) list += `${quoted(key)} ${quoted(value)} `;
+  return `${list}"x-originating-ip" ${quoted(client.address)} "x-originating-port" "${client.port}" "x-connected-ip" ${quoted(local.address)} "x-connected-port" "${local.port}" "x-session-id" ${quoted(connection.id)})`;
 }
 
 /**
  * What the client gets before the splice: the backend's untagged lines, the tagged OK with the
- * post-login capabilities, then whatever the backend sent past it.
+ * post-login capabilities, then whatever the backend sent past it. At once when the backend's
+ * OK carried its capabilities (Dovecot's does), after a CAPABILITY command otherwise.
  */
-export async function loginReply(
+export function loginReply(
   tag: string,
   backend: ImapBackend,
   response: TaggedResponse,
   limits: Limits,
-): Promise<Buffer[]> {
-  let code = response.code;
-  if (!code || !/^CAPABILITY /i.test(code)) {
-    // RFC 9051 §6.2.3: clients want the post-login capabilities; ask for them.
-    const caps = await Deadline.run(limits.backendLoginTimeoutMs, (signal) =>
-      backend.command('CAPABILITY', [], signal),
-    ).catch(() => undefined);
-    const line = caps?.untagged
-      .map((b) => b.toString('utf8'))
-      .find((l) => /^\* CAPABILITY /i.test(l));
-    if (line) code = line.trim().slice(2);
-  }
+): Buffer[] | Promise<Buffer[]> {
+  const code = response.code;
+  if (code && /^CAPABILITY /i.test(code)) return welcome(tag, backend, response, code);
+  return askCapabilities(backend, limits).then((asked) =>
+    welcome(tag, backend, response, asked ?? code),
+  );
+}
+
+/** RFC 9051 §6.2.3: clients want the post-login capabilities; the backend is asked for them. */
+async function askCapabilities(backend: ImapBackend, limits: Limits): Promise<string | undefined> {
+  const caps = await Deadline.run(limits.backendLoginTimeoutMs, (signal) =>
+    backend.command('CAPABILITY', [], signal),
+  ).catch(() => undefined);
+  const line = caps?.untagged
+    .map((b) => b.toString('utf8'))
+    .find((l) => /^\* CAPABILITY /i.test(l));
+  return line?.trim().slice(2);
+}
+
+function welcome(
+  tag: string,
+  backend: ImapBackend,
+  response: TaggedResponse,
+  code: string | undefined,
+): Buffer[] {
   const reply = `${tag} OK${code ? ` [${code}]` : ''} ${response.text || 'Logged in'}\r\n`;
   return [...response.untagged, Buffer.from(reply), backend.detach()];
 }

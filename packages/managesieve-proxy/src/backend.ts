@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { BackendLines } from '@homing/proxy-core';
+import { BackendLines, type Cancellation } from '@homing/proxy-core';
 import { parseSieveLine, type SieveLine } from './response.js';
 
 type Response = Extract<SieveLine, { kind: 'response' }>;
@@ -35,12 +35,12 @@ export class SieveBackend {
   }
 
   /** The greeting is a capability list and OK (RFC 5804 §1.7); false when not OK. */
-  async greeting(signal: AbortSignal): Promise<boolean> {
+  async greeting(signal: Cancellation): Promise<boolean> {
     return (await this.#readCapabilities(signal)).status === 'OK';
   }
 
   /** RFC 5804 §2.2: STARTTLS, the handshake, then the server sends its capabilities again. */
-  async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
+  async startTls(options: ConnectionOptions, signal: Cancellation): Promise<boolean> {
     const reply = await this.command('STARTTLS', signal);
     if (reply.status !== 'OK') return false;
     if (!(await this.#lines.startTls(options, signal))) return false;
@@ -48,7 +48,7 @@ export class SieveBackend {
   }
 
   /** Sends one command line and reads its response (capability lines are not expected). */
-  async command(line: string, signal: AbortSignal): Promise<Response> {
+  async command(line: string, signal: Cancellation): Promise<Response> {
     this.socket.write(`${line}\r\n`);
     return this.#response(await this.#read(signal));
   }
@@ -57,7 +57,7 @@ export class SieveBackend {
    * Dovecot's XCLIENT (offered to its login_trusted_networks): ADDR, PORT and SESSION as
    * `NAME=value` atoms, answered by OK.
    */
-  xclient(fields: Readonly<Record<string, string | number>>, signal: AbortSignal) {
+  xclient(fields: Readonly<Record<string, string | number>>, signal: Cancellation) {
     const args = Object.entries(fields).map(([name, value]) => `${name}=${value}`);
     if (args.some((arg) => /[\s"\\]/.test(arg))) throw new Error('unexpected XCLIENT field');
     return this.command(`XCLIENT ${args.join(' ')}`, signal);
@@ -70,7 +70,7 @@ export class SieveBackend {
   async authenticate(
     mechanism: string,
     initial: Buffer,
-    signal: AbortSignal,
+    signal: Cancellation,
     answer?: () => string,
   ): Promise<Response> {
     const command = `AUTHENTICATE ${plainString(mechanism)} ${plainString(initial.toString('base64'))}`;
@@ -88,7 +88,7 @@ export class SieveBackend {
     return this.#lines.reader.detach();
   }
 
-  async #readCapabilities(signal: AbortSignal): Promise<Response> {
+  async #readCapabilities(signal: Cancellation): Promise<Response> {
     const capabilities = new Map<string, string | undefined>();
     for (let n = 0; n <= MAX_CAPABILITY_LINES; n += 1) {
       const line = await this.#read(signal);
@@ -106,7 +106,7 @@ export class SieveBackend {
     return line;
   }
 
-  async #read(signal: AbortSignal): Promise<SieveLine> {
+  async #read(signal: Cancellation): Promise<SieveLine> {
     const raw = await this.#lines.reader.readLine(signal);
     const line = parseSieveLine(raw);
     if (!line) throw new Error(`unexpected backend line: ${raw.toString('utf8').slice(0, 200)}`);

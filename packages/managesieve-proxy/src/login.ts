@@ -1,4 +1,5 @@
 import {
+  type Cancellation,
   forwardClient,
   type LoginDialect,
   plainReplay,
@@ -50,7 +51,7 @@ export function sieveDialect(
 function replay(
   session: SieveBackend,
   login: Replay<undefined>,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<SieveResponse> {
   const { credentials } = login;
   const plain = plainReplay(login);

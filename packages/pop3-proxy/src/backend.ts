@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { BackendLines } from '@homing/proxy-core';
+import { BackendLines, type Cancellation } from '@homing/proxy-core';
 import { type Pop3Reply, parseReply } from './reply.js';
 
 /** At most this many SASL challenges are answered before the proxy gives up on a backend. */
@@ -25,7 +25,7 @@ export class Pop3Backend {
   }
 
   /** Reads the greeting (RFC 1939 §4); false when the backend is not ready to serve. */
-  async greeting(signal: AbortSignal): Promise<boolean> {
+  async greeting(signal: Cancellation): Promise<boolean> {
     const reply = await this.#read(signal);
     if (reply.status !== 'ok') return false;
     this.xclient = reply.code?.toUpperCase() === 'XCLIENT';
@@ -33,7 +33,7 @@ export class Pop3Backend {
   }
 
   /** STLS (RFC 2595 §4), then the TLS handshake within the same deadline. */
-  async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
+  async startTls(options: ConnectionOptions, signal: Cancellation): Promise<boolean> {
     const reply = await this.command('STLS', signal);
     if (reply.status !== 'ok') return false;
     if (!(await this.#lines.startTls(options, signal))) return false;
@@ -41,7 +41,7 @@ export class Pop3Backend {
   }
 
   /** Sends one command line and reads its status line. */
-  command(line: string, signal: AbortSignal): Promise<Pop3Reply> {
+  command(line: string, signal: Cancellation): Promise<Pop3Reply> {
     this.socket.write(`${line}\r\n`);
     return this.#read(signal);
   }
@@ -53,7 +53,7 @@ export class Pop3Backend {
   async authenticate(
     mechanism: string,
     initial: Buffer,
-    signal: AbortSignal,
+    signal: Cancellation,
     answer?: (challenge: Pop3Reply) => string | undefined,
   ): Promise<Pop3Reply> {
     const response = initial.length === 0 ? '=' : initial.toString('base64');
@@ -70,7 +70,7 @@ export class Pop3Backend {
     return this.#lines.reader.detach();
   }
 
-  async #read(signal: AbortSignal): Promise<Pop3Reply> {
+  async #read(signal: Cancellation): Promise<Pop3Reply> {
     const line = await this.#lines.reader.readLine(signal);
     const reply = parseReply(line);
     if (!reply) throw new Error(`unexpected backend reply: ${line.toString('utf8').slice(0, 200)}`);

@@ -1,4 +1,5 @@
 import {
+  type Cancellation,
   encodePlain,
   forwardClient,
   type LoginDialect,
@@ -44,7 +45,7 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
 function replay(
   session: Pop3Backend,
   login: Replay<undefined>,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<Pop3Reply> {
   const { credentials, route } = login;
   const plain = plainReplay(login);
@@ -71,7 +72,7 @@ async function userPass(
   session: Pop3Backend,
   login: string,
   password: string,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<Pop3Reply> {
   if (hasControlCharacters(login)) {
     throw new Error('the login from the directory has control characters');

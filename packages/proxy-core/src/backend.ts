@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { connectWithOwnReads } from './backend-reads.js';
+import type { Cancellation } from './deadline.js';
 import { encodeProxyV2, type Peer } from './proxy-protocol.js';
 import { connectTls } from './tls.js';
 
@@ -24,29 +25,39 @@ const OUT_OF_PORTS = new Set(['EADDRINUSE', 'EADDRNOTAVAIL']);
 /** Opens a connection to a backend; `signal` carries the one deadline for connect + TLS + greeting. */
 export async function connectBackend(
   target: BackendTarget,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<Socket | TLSSocket> {
-  const sources = target.sources?.length ? target.sources : [undefined];
-  let socket: Socket | undefined;
-  for (const [i, source] of sources.entries()) {
-    try {
-      socket = await connectFrom(target, source, signal);
-      break;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (i === sources.length - 1 || code === undefined || !OUT_OF_PORTS.has(code)) throw error;
-    }
-  }
-  if (!socket) throw new Error(`connect to ${target.host}:${target.port}: no source address`);
+  const sources = target.sources;
+  const socket =
+    sources === undefined || sources.length < 2
+      ? await connectFrom(target, sources?.[0], signal)
+      : await connectFromAny(target, sources, signal);
   if (target.proxy) socket.write(encodeProxyV2(target.proxy.source, target.proxy.destination));
   if (!target.implicitTls) return socket;
   return connectTls(socket, target.tlsOptions, signal);
 }
 
+/** The first source address that has a port left. */
+async function connectFromAny(
+  target: BackendTarget,
+  sources: readonly string[],
+  signal: Cancellation,
+): Promise<Socket> {
+  for (const [i, source] of sources.entries()) {
+    try {
+      return await connectFrom(target, source, signal);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (i === sources.length - 1 || code === undefined || !OUT_OF_PORTS.has(code)) throw error;
+    }
+  }
+  throw new Error(`connect to ${target.host}:${target.port}: no source address`);
+}
+
 function connectFrom(
   target: BackendTarget,
   localAddress: string | undefined,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     const s = target.ownReads
@@ -58,15 +69,18 @@ function connectFrom(
     };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    s.once('connect', () => {
+    // on() and off(), not once(): no wrapper made for each listener.
+    const onConnect = () => {
       signal.removeEventListener('abort', onAbort);
       s.off('error', onError);
       resolve(s);
-    });
+    };
     const onError = (error: Error) => {
       signal.removeEventListener('abort', onAbort);
+      s.off('connect', onConnect);
       reject(error);
     };
-    s.once('error', onError);
+    s.on('connect', onConnect);
+    s.on('error', onError);
   });
 }

@@ -55,13 +55,17 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
   // `options.log` is read only where a line is written (it may be made on demand).
   const { directory, health, limits, protocol, fallback, user } = options;
   const kind = options.kind ?? 'login';
-  const services = fallback ? [protocol, fallback] : [protocol];
   let route: Route | undefined;
   try {
     const result = await directory.lookup(user, {
       timeoutMs: limits.directoryTimeoutMs,
       kind,
-      isHealthy: (name) => services.some((p) => !health.isDown(healthKey(name, p))),
+      isHealthy:
+        fallback === undefined
+          ? (name) => !health.isDown(healthKey(name, protocol))
+          : (name) =>
+              !health.isDown(healthKey(name, protocol)) ||
+              !health.isDown(healthKey(name, fallback)),
     });
     route = result.route;
     if (result.stale) options.log.warn({ user }, 'directory failing: using a stale route');
@@ -85,7 +89,7 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
   if (!endpoint) {
     options.log.error(
       { user, backend },
-      `the home backend has no ${services.join(' or ')} service configured`,
+      `the home backend has no ${fallback ? `${protocol} or ${fallback}` : protocol} service configured`,
     );
     return { kind: 'unavailable', reason: 'no service' };
   }

@@ -2,7 +2,7 @@ export * from './abuse/index.js';
 export { Admission } from './admission.js';
 export { type BackendTarget, connectBackend } from './backend.js';
 export { type Credentials, passwordOf } from './credentials.js';
-export { Deadline } from './deadline.js';
+export { type Cancellation, Deadline } from './deadline.js';
 export { atLeast } from './delay.js';
 export {
   type FindHomeOptions,

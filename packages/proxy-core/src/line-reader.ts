@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readLines, stopLines } from './backend-reads.js';
+import type { Cancellation } from './deadline.js';
 
 export class LineTooLongError extends Error {
   override readonly name = 'LineTooLongError';
@@ -19,7 +20,7 @@ export class LineReader {
   #buffer: Buffer = Buffer.alloc(0);
   #closed: Error | undefined;
   #wake: ((aborted?: unknown) => void) | undefined;
-  #signal: AbortSignal | undefined;
+  #signal: Cancellation | undefined;
   readonly #onAbort = () => {
     this.#wake?.(this.#signal?.reason ?? new Error('aborted'));
   };
@@ -51,7 +52,7 @@ export class LineReader {
   }
 
   /** The next line without its line ending. */
-  async readLine(signal?: AbortSignal): Promise<Buffer> {
+  async readLine(signal?: Cancellation): Promise<Buffer> {
     for (;;) {
       const end = this.#buffer.indexOf(0x0a);
       if (end !== -1) {
@@ -69,7 +70,7 @@ export class LineReader {
   }
 
   /** Exactly `count` bytes (an IMAP literal). */
-  async readBytes(count: number, signal?: AbortSignal): Promise<Buffer> {
+  async readBytes(count: number, signal?: Cancellation): Promise<Buffer> {
     while (this.#buffer.length < count) await this.#more(signal);
     const bytes = this.#buffer.subarray(0, count);
     this.#buffer = this.#buffer.subarray(count);
@@ -90,7 +91,7 @@ export class LineReader {
     return rest;
   }
 
-  #more(signal?: AbortSignal): Promise<void> {
+  #more(signal?: Cancellation): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closed);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (signal !== this.#signal) this.#listen(signal);
@@ -105,7 +106,7 @@ export class LineReader {
   }
 
   /** One listener per signal, not one per wait: a login reads several lines under one deadline. */
-  #listen(signal: AbortSignal | undefined): void {
+  #listen(signal: Cancellation | undefined): void {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#signal = signal;
     signal?.addEventListener('abort', this.#onAbort, { once: true });

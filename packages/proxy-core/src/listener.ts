@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AbuseGuard, ConnectDecision } from './abuse/guard.js';
 import type { Admission } from './admission.js';
-import { Deadline } from './deadline.js';
+import { type Cancellation, Deadline } from './deadline.js';
 import { listenerKeepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { noMetrics, type ProxyMetrics } from './metrics.js';
@@ -301,7 +301,7 @@ function refuse(stream: Socket | TLSSocket, line: string | undefined): void {
 }
 
 /** Reads exactly the PROXY header, putting back whatever follows it. */
-function readProxyHeader(socket: Socket, signal: AbortSignal) {
+function readProxyHeader(socket: Socket, signal: Cancellation) {
   return new Promise<
     Exclude<ReturnType<typeof parseProxyHeader>, { kind: 'incomplete' | 'invalid' }>
   >((resolve, reject) => {

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import type { Directory, Endpoint, Route } from '@homing/directory';
+import type { Directory, Endpoint, Protocol, Route } from '@homing/directory';
+import type { Logger } from 'pino';
 import { gateLogin } from './abuse/login.js';
 import { type Credentials, passwordOf } from './credentials.js';
-import { Deadline } from './deadline.js';
+import { type Cancellation, Deadline } from './deadline.js';
 import { atLeast } from './delay.js';
-import { findHome } from './find-home.js';
+import { type FindHomeOptions, findHome } from './find-home.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
@@ -68,10 +69,10 @@ export interface LoginDialect<S extends BackendConversation, R, X> {
     tls: ConnectionOptions,
     endpoint: Endpoint,
     limits: Limits,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<S>;
   /** Forwards the client address and replays the login within `signal`. */
-  replay(session: S, replay: Replay<X>, signal: AbortSignal): Promise<ReplayVerdict<R>>;
+  replay(session: S, replay: Replay<X>, signal: Cancellation): Promise<ReplayVerdict<R>>;
 }
 
 export type LoginResult<S, R> =
@@ -94,6 +95,37 @@ export type LoginResult<S, R> =
   | { readonly kind: 'abandoned' };
 
 const noRelease = () => {};
+
+/**
+ * What a login asks findHome. A class: an object literal with a getter is made by a slow path
+ * in V8, and this one is made at every login.
+ */
+class HomeQuery implements FindHomeOptions {
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly #connection: LoginClient;
+
+  constructor(
+    path: LoginPath,
+    readonly protocol: Protocol,
+    readonly user: string,
+    readonly password: string | undefined,
+    connection: LoginClient,
+  ) {
+    this.directory = path.directory;
+    this.health = path.health;
+    this.limits = path.limits;
+    this.isOwnAddress = path.isOwnAddress;
+    this.#connection = connection;
+  }
+
+  /** Read only when a line is written: a login that goes well makes no logger. */
+  get log(): Logger {
+    return this.#connection.log;
+  }
+}
 
 /**
  * The one login of every protocol: abuse gate → the user's home → a backend connection →
@@ -132,19 +164,9 @@ export async function login<S extends BackendConversation, R, X>(
     return { kind: 'unavailable' };
   };
 
-  const home = await findHome({
-    directory: path.directory,
-    health: path.health,
-    limits: path.limits,
-    isOwnAddress: path.isOwnAddress,
-    protocol,
-    user,
-    password: passwordOf(credentials),
-    // Read only when a line is written: a login that goes well makes no logger.
-    get log() {
-      return connection.log;
-    },
-  });
+  const home = await findHome(
+    new HomeQuery(path, protocol, user, passwordOf(credentials), connection),
+  );
   if (home.kind === 'failed') return failed();
   if (home.kind === 'unavailable') return unavailable();
   const { route, endpoint } = home;

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { Backend, Endpoint } from '@homing/directory';
 import { connectBackend } from './backend.js';
-import { Deadline } from './deadline.js';
+import { type Cancellation, Deadline } from './deadline.js';
 import { type BackendHealth, healthKey } from './health.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
@@ -24,7 +24,7 @@ export interface OpenBackendOptions<S> {
   readonly greet: (
     socket: Socket | TLSSocket,
     tls: ConnectionOptions,
-    signal: AbortSignal,
+    signal: Cancellation,
   ) => Promise<S>;
 }
 
@@ -98,7 +98,7 @@ export async function loginOnBackend<R>(
   session: { readonly socket: { destroy(): void } },
   backendName: string,
   limits: Limits,
-  work: (signal: AbortSignal) => Promise<R>,
+  work: (signal: Cancellation) => Promise<R>,
   /** The one openBackend used, restarted here; cleared by its owner. */
   shared?: Deadline,
 ): Promise<R | { readonly kind: 'unavailable'; readonly reason: string }> {

@@ -206,11 +206,13 @@ export abstract class PreloginSession<Event> {
         return;
       case 'ok': {
         const { route, session, reply } = result;
+        // Most welcomes are ready at once: no await for them.
+        const welcome = answers.welcome(session, reply);
         this.spliceTo({
           user: route.login,
           backendName: route.backend.name,
           backend: session.socket,
-          toClient: await answers.welcome(session, reply),
+          toClient: welcome instanceof Promise ? await welcome : welcome,
           release: result.release,
         });
       }
@@ -230,7 +232,7 @@ export abstract class PreloginSession<Event> {
     client.off('end', this.#onEnd);
     client.off('error', ignoreErrors);
     client.pause();
-    client.write(Buffer.concat([...login.toClient]));
+    client.write(Buffer.concat(login.toClient));
     const fromClient = this.takeRest();
     if (fromClient.length > 0) login.backend.write(fromClient);
 

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Backend, Catalog, Endpoint, MasterCredentials, Protocol } from '@homing/directory';
 import { connectBackend } from './backend.js';
+import type { Cancellation } from './deadline.js';
 import { healthKey } from './health.js';
 import { type Dialect, dialects } from './probe-dialects.js';
 import { Dialogue, ignore, ProbeError } from './probe-dialogue.js';
@@ -57,7 +58,7 @@ export interface ProbePass {
 export async function probe(
   target: ProbeTarget,
   timeoutMs: number,
-  halt: AbortSignal,
+  halt: Cancellation,
 ): Promise<ProbePass> {
   const started = performance.now();
   const controller = new AbortController();

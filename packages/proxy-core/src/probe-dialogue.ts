@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import type { Cancellation } from './deadline.js';
 import { LineReader } from './line-reader.js';
 import { connectTls } from './tls.js';
 
@@ -19,7 +20,7 @@ export class Dialogue {
 
   constructor(
     private socket: Socket | TLSSocket,
-    private readonly signal: AbortSignal,
+    private readonly signal: Cancellation,
     private readonly tlsOptions: ConnectionOptions,
     private readonly sockets: Socket[],
   ) {

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import type { Cancellation } from './deadline.js';
 import { LineReader } from './line-reader.js';
 import { connectTls } from './tls.js';
 
@@ -25,7 +26,7 @@ export class BackendLines {
    * the handshake: they were not sent under TLS, so they are refused, and the caller gives up
    * the backend.
    */
-  async startTls(options: ConnectionOptions, signal: AbortSignal): Promise<boolean> {
+  async startTls(options: ConnectionOptions, signal: Cancellation): Promise<boolean> {
     if (this.reader.detach().length > 0) return false;
     const secure = await connectTls(this.socket as Socket, options, signal);
     this.socket = secure;

@@ -9,6 +9,7 @@ import {
   connect as tlsConnect,
 } from 'node:tls';
 import type { BackendTls } from '@homing/directory';
+import type { Cancellation } from './deadline.js';
 
 export interface CertificateSpec {
   /** PEM certificate chain file. */
@@ -74,7 +75,7 @@ export class ServerTls {
   }
 
   /** Wraps an accepted socket (implicit TLS, or after STARTTLS) and waits for the handshake. */
-  accept(socket: Socket | TLSSocket, signal?: AbortSignal): Promise<TLSSocket> {
+  accept(socket: Socket | TLSSocket, signal?: Cancellation): Promise<TLSSocket> {
     const secure = new TLSSocket(socket, {
       isServer: true,
       secureContext: this.#default,
@@ -175,7 +176,7 @@ function makeBackendTlsOptions(host: string, tls: BackendTls): ConnectionOptions
 export function connectTls(
   socket: Socket,
   options: ConnectionOptions,
-  signal?: AbortSignal,
+  signal?: Cancellation,
 ): Promise<TLSSocket> {
   const secure = tlsConnect({ ...options, socket });
   return handshake(secure, 'secureConnect', signal);
@@ -184,7 +185,7 @@ export function connectTls(
 function handshake(
   socket: TLSSocket,
   event: 'secure' | 'secureConnect',
-  signal?: AbortSignal,
+  signal?: Cancellation,
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const fail = (error: unknown) => {

@@ -1,6 +1,12 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import { connectBackend, connectTls, LineReader, type Peer } from '@homing/proxy-core';
+import {
+  type Cancellation,
+  connectBackend,
+  connectTls,
+  LineReader,
+  type Peer,
+} from '@homing/proxy-core';
 import type { DataTarget, Outlet } from './message-relay.js';
 import { extensions, ReplyCollector, type SmtpReply } from './reply.js';
 
@@ -12,7 +18,7 @@ import { extensions, ReplyCollector, type SmtpReply } from './reply.js';
 const quitLingerMs = 1000;
 
 /** How long to wait for a reply: an abort signal, or milliseconds. */
-export type Wait = AbortSignal | number;
+export type Wait = Cancellation | number;
 
 export interface SmtpBackendOptions {
   readonly host: string;
@@ -59,7 +65,7 @@ export class SmtpBackend implements DataTarget {
   }
 
   /** Connect, greeting, EHLO/LHLO and STARTTLS, all within `signal`'s deadline. */
-  static async open(options: SmtpBackendOptions, signal: AbortSignal): Promise<SmtpBackend> {
+  static async open(options: SmtpBackendOptions, signal: Cancellation): Promise<SmtpBackend> {
     const socket = await connectBackend(
       {
         host: options.host,
@@ -78,7 +84,7 @@ export class SmtpBackend implements DataTarget {
   static async over(
     socket: Socket | TLSSocket,
     options: SmtpBackendOptions,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<SmtpBackend> {
     const client = new SmtpBackend(socket, options);
     try {
@@ -239,7 +245,7 @@ export class SmtpBackend implements DataTarget {
     }
   }
 
-  async #collect(signal?: AbortSignal): Promise<SmtpReply> {
+  async #collect(signal?: Cancellation): Promise<SmtpReply> {
     const collector = new ReplyCollector();
     for (;;) {
       const line = (await this.#reader.readLine(signal)).toString('utf8');
