@@ -65,6 +65,60 @@ export function processCpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** What a process has cost so far, all its live threads together (proc(5)). */
+export interface SchedulerCounts {
+  /** CPU time in user and in kernel mode, ms (10 ms ticks). */
+  readonly userMs: number;
+  readonly systemMs: number;
+  /** Times a thread gave up its CPU to wait (voluntary_ctxt_switches): each is a wake-up later. */
+  readonly sleeps: number;
+  /** Times a thread that could still run had to leave its CPU (nonvoluntary_ctxt_switches). */
+  readonly preemptions: number;
+}
+
+export const noCounts: SchedulerCounts = { userMs: 0, systemMs: 0, sleeps: 0, preemptions: 0 };
+
+/**
+ * A process's CPU time by mode and its threads' context switches, from /proc/PID/stat and each
+ * /proc/PID/task/TID/status; zeros for a process that is gone. A thread that exits takes its
+ * switches with it: compare stretches without such exits.
+ */
+export function schedulerCounts(pid: number): SchedulerCounts {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const after = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+    let sleeps = 0;
+    let preemptions = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+        sleeps += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+        preemptions += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return {
+      userMs: Number(after[11]) * 10,
+      systemMs: Number(after[12]) * 10,
+      sleeps,
+      preemptions,
+    };
+  } catch {
+    return noCounts;
+  }
+}
+
+/** `a` + `sign` × `b`, field by field. */
+export function addCounts(a: SchedulerCounts, b: SchedulerCounts, sign = 1): SchedulerCounts {
+  return {
+    userMs: a.userMs + sign * b.userMs,
+    systemMs: a.systemMs + sign * b.systemMs,
+    sleeps: a.sleeps + sign * b.sleeps,
+    preemptions: a.preemptions + sign * b.preemptions,
+  };
+}
+
 /** The process and all its descendants, through each process's parent in /proc. */
 export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();

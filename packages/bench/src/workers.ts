@@ -14,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { freePorts } from '@homing/testkit';
 import { benchUser, Cleanup, startCluster } from './cluster.js';
+import { addCounts, noCounts, type SchedulerCounts, schedulerCounts } from './cpu.js';
 import { fetchAll } from './fetch.js';
 import { HomingProcess } from './homing-process.js';
 import { imapLoginCycle } from './imap-client.js';
@@ -55,13 +56,17 @@ interface Side {
   readonly homing?: HomingProcess;
 }
 
-/** What a side did over its turns: operations, their time, and homing's CPU over them. */
+/**
+ * What a side did over its turns: operations, their time, homing's CPU over them (primary and
+ * workers), and all its processes' CPU by mode and context switches.
+ */
 interface Tally {
   count: number;
   seconds: number;
   rates: number[];
   self: number;
   children: number;
+  counts: SchedulerCounts;
 }
 
 try {
@@ -154,12 +159,14 @@ async function logins(sides: readonly Side[], cycleOf: (side: Side) => LoginCycl
   const tallies = new Map<Side, Tally>();
   for (const side of roundTurns(slicesPerSide, sides)) {
     const before = side.homing && processTreeCpuMs(side.homing.pid);
+    const countsBefore = poolCounts(side);
     const sample = await loginSample(cycleOf(side), users, concurrency, seconds / slicesPerSide, {
       user: 0,
     });
     const after = side.homing && processTreeCpuMs(side.homing.pid);
+    const counts = addCounts(poolCounts(side), countsBefore, -1);
     const count = sample.latencies.length;
-    add(tallies, side, count, sample.elapsedMs / 1000, before, after);
+    add(tallies, side, count, sample.elapsedMs / 1000, before, after, counts);
   }
   return tallies;
 }
@@ -180,18 +187,27 @@ async function fetchRates(sides: readonly Side[], mailbox: MailboxContents, para
   const tallies = new Map<Side, Tally>();
   for (const side of roundTurns(fetchRounds, sides)) {
     const before = side.homing && processTreeCpuMs(side.homing.pid);
+    const countsBefore = poolCounts(side);
     const started = performance.now();
     let megabytes = 0;
     do megabytes += await fetchAt(side);
     while (performance.now() - started < fetchTurnSeconds * 1000);
     const wall = (performance.now() - started) / 1000;
     const after = side.homing && processTreeCpuMs(side.homing.pid);
-    add(tallies, side, megabytes, wall, before, after);
+    const counts = addCounts(poolCounts(side), countsBefore, -1);
+    add(tallies, side, megabytes, wall, before, after, counts);
   }
   return tallies;
 }
 
 type Cpu = { self: number; children: number } | undefined;
+
+/** CPU by mode and context switches so far of a pool's primary and workers together. */
+function poolCounts(side: Side): SchedulerCounts {
+  return (side.homing?.pids() ?? [])
+    .map(schedulerCounts)
+    .reduce((a, b) => addCounts(a, b), noCounts);
+}
 
 function add(
   tallies: Map<Side, Tally>,
@@ -200,8 +216,17 @@ function add(
   seconds: number,
   before: Cpu,
   after: Cpu,
+  counts: SchedulerCounts,
 ): void {
-  const tally = tallies.get(side) ?? { count: 0, seconds: 0, rates: [], self: 0, children: 0 };
+  const tally = tallies.get(side) ?? {
+    count: 0,
+    seconds: 0,
+    rates: [],
+    self: 0,
+    children: 0,
+    counts: noCounts,
+  };
+  tally.counts = addCounts(tally.counts, counts);
   tally.count += count;
   tally.seconds += seconds;
   tally.rates.push(count / seconds);
@@ -212,12 +237,19 @@ function add(
   tallies.set(side, tally);
 }
 
-/** Logins per second: all logins over all the side's time. */
+/**
+ * Logins per second: all logins over all the side's time. Beside the CPU per login, its user and
+ * system parts and how often per login a thread of the pool went to sleep (and so was woken
+ * again) or was preempted: where a second worker's extra CPU goes (see the README).
+ */
 function loginCpu(tally: Tally): { perSecond: number; cpu: string } {
-  const per = (ms: number) => (ms / tally.count).toFixed(3);
+  const per = (n: number, digits = 3) => (n / tally.count).toFixed(digits);
+  const { userMs, systemMs, sleeps, preemptions } = tally.counts;
   return {
     perSecond: tally.count / tally.seconds,
-    cpu: `${per(tally.self)} + ${per(tally.children)} ms`,
+    cpu:
+      `${per(tally.self)} + ${per(tally.children)} ms (user ${per(userMs)}, system ` +
+      `${per(systemMs)}; ${per(sleeps, 2)} sleeps, ${per(preemptions, 2)} preemptions)`,
   };
 }
 
