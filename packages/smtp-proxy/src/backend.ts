@@ -37,6 +37,8 @@ export interface SmtpBackendOptions {
  */
 export class SmtpBackend implements DataTarget {
   extensions = new Map<string, string>();
+  /** Where the connection goes back to when a session is done with it; undefined: it is closed. */
+  poolKey: string | undefined;
   #socket: Socket | TLSSocket;
   #reader: LineReader;
   #closed = false;

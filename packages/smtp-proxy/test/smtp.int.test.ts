@@ -133,6 +133,27 @@ describe('MX: each recipient reaches its own mailbox server, exactly once', () =
   });
 });
 
+describe('MX: a session logger only when a line needs it', () => {
+  it('none for sessions that deliver; one for a session whose recipient is refused', async () => {
+    const before = cluster.loggersMade;
+    for (const rcpt of ['alice@example.com', 'bob@example.com']) {
+      const { client } = await session();
+      expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+      expect(await reply(client, `RCPT TO:<${rcpt}>`)).toMatch(/^250 /);
+      expect(await reply(client, 'DATA')).toMatch(/^354 /);
+      expect(await reply(client, `Subject: ${marker()}\r\n\r\nquiet\r\n.`)).toMatch(/^250 /);
+      expect(await reply(client, 'QUIT')).toMatch(/^221 /);
+      client.close();
+    }
+    expect(cluster.loggersMade).toBe(before);
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    expect(await reply(client, 'RCPT TO:<nobody@example.com>')).toMatch(/^550 /);
+    expect(cluster.loggersMade).toBe(before + 1);
+    client.close();
+  });
+});
+
 describe('MX: backend connections', () => {
   it('one connection serves session after session (the pool)', async () => {
     const connects = () => cluster.counted.backendConnects.get('mbox-a lmtp') ?? 0;
