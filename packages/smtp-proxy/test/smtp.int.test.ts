@@ -427,6 +427,29 @@ describe('MX: mixed backends', () => {
   });
 });
 
+describe('MX: after QUIT', () => {
+  it('a client that keeps its side open is cut off once the linger is over', async () => {
+    const before = new Set(cluster.registry.list().map((s) => s.id));
+    const socket = connect({ port: cluster.ports.mx, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    await expect.poll(() => text).toMatch(/^220 /);
+    const [mine] = cluster.registry.list().filter((s) => !before.has(s.id));
+    expect(mine).toBeDefined();
+    socket.write('QUIT\r\n');
+    await ended;
+    expect(text).toMatch(/\r\n221 /);
+    // Our side is shut; the client's is not, and it never closes it.
+    const gone = () => !cluster.registry.list().some((s) => s.id === mine?.id);
+    expect(gone()).toBe(false);
+    await expect.poll(gone, { timeout: 3500, interval: 100 }).toBe(true);
+    socket.destroy();
+  });
+});
+
 describe('MX: slow clients', () => {
   it('closes a client that trickles a command, byte by byte, at the line deadline', async () => {
     const { client } = await session();
