@@ -297,12 +297,14 @@ export class ListenerSet {
       this.#connections.set(name, entry);
     }
     const counts = entry;
+    // One function for every socket; 'close' comes once, so on() spares once()'s wrapper.
+    const closed = () => {
+      counts.open -= 1;
+    };
     server.on('connection', (socket: import('node:net').Socket) => {
       counts.accepted += 1;
       counts.open += 1;
-      socket.once('close', () => {
-        counts.open -= 1;
-      });
+      socket.on('close', closed);
     });
   }
 

@@ -37,8 +37,9 @@ export class Metrics implements ProxyMetrics {
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
   readonly #bytes = new HotCounter(['protocol', 'direction']);
-  readonly #recipients: Counter<'protocol' | 'outcome'>;
-  readonly #messages: Counter<'protocol' | 'outcome'>;
+  // Counted on every recipient and message, alike.
+  readonly #recipients = new HotCounter(['protocol', 'outcome']);
+  readonly #messages = new HotCounter(['protocol', 'outcome']);
   readonly #journal: Counter<'event'>;
 
   #guard: AbuseGuard | undefined;
@@ -72,17 +73,23 @@ export class Metrics implements ProxyMetrics {
         self.#bytes.collectInto(this);
       },
     });
-    this.#recipients = new Counter({
+    new Counter({
       name: 'homing_smtp_recipients_total',
       help: 'SMTP and LMTP recipients by outcome (accepted, unknown, refused, deferred)',
       labelNames: ['protocol', 'outcome'],
       registers,
+      collect() {
+        self.#recipients.collectInto(this);
+      },
     });
-    this.#messages = new Counter({
+    new Counter({
       name: 'homing_smtp_messages_total',
       help: 'SMTP, LMTP and submission messages by outcome (accepted, refused, deferred)',
       labelNames: ['protocol', 'outcome'],
       registers,
+      collect() {
+        self.#messages.collectInto(this);
+      },
     });
     this.#journal = new Counter({
       name: 'homing_smtp_journal_total',
@@ -209,11 +216,11 @@ export class Metrics implements ProxyMetrics {
   }
 
   smtpRecipient(protocol: SessionProtocol, outcome: RecipientOutcome): void {
-    this.#recipients.inc({ protocol, outcome });
+    this.#recipients.inc(protocol, outcome);
   }
 
   smtpMessage(protocol: SessionProtocol, outcome: MessageOutcome): void {
-    this.#messages.inc({ protocol, outcome });
+    this.#messages.inc(protocol, outcome);
   }
 
   readonly capacity = new CapacityMetrics(this.registry);

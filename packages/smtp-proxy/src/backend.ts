@@ -43,6 +43,8 @@ export interface SmtpBackendOptions {
  */
 export class SmtpBackend implements DataTarget {
   extensions = new Map<string, string>();
+  /** Where the connection goes back to when a session is done with it; undefined: it is closed. */
+  poolKey: string | undefined;
   #socket: Socket | TLSSocket;
   #reader: LineReader;
   #closed = false;
@@ -196,11 +198,18 @@ export class SmtpBackend implements DataTarget {
     return Array.from({ length: this.options.lmtp ? recipients : 1 }, () => reply);
   }
 
-  /** Message bytes in wire form; false: wait for `drained()` before more. */
-  write(bytes: Buffer): boolean {
+  /** Message bytes in wire form, in one write; false: wait for `drained()` before more. */
+  write(parts: readonly Buffer[]): boolean {
     // A lost connection takes no more: the delivery fails when it reads the reply.
     if (this.#closed) return true;
-    return this.#socket.write(bytes);
+    const socket = this.#socket;
+    if (parts.length === 1) return socket.write(parts[0] as Buffer);
+    // Corked, the parts (BDAT command, trace header, message) leave in one writev.
+    socket.cork();
+    let flowing = true;
+    for (const part of parts) flowing = socket.write(part);
+    socket.uncork();
+    return flowing;
   }
 
   drained(): Promise<void> {

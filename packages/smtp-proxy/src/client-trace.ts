@@ -8,11 +8,11 @@ import { xtext } from './xtext.js';
 /** Who the backend should see as the sender of a message it gets through this proxy. */
 export interface ClientTrace {
   readonly session: SessionFacts | undefined;
-  readonly client: Peer;
+  /** The client's connection: its address, and its logger (read only when a line is written). */
+  readonly connection: { readonly client: Peer; readonly log: Logger };
   /** Our host name, the `by` of Received headers. */
   readonly hostname: string;
   readonly lmtp: boolean;
-  readonly log: Logger;
 }
 
 /**
@@ -29,8 +29,8 @@ export async function sendXclient(
   const names = new Set(offered.toUpperCase().split(/\s+/));
   const { session } = trace;
   const attributes: [string, string][] = [
-    ['ADDR', trace.client.address],
-    ['PORT', String(trace.client.port)],
+    ['ADDR', trace.connection.client.address],
+    ['PORT', String(trace.connection.client.port)],
     ['HELO', session?.hostNameAppearsAs || ''],
     ['NAME', '[UNAVAILABLE]'],
     ['PROTO', trace.lmtp ? 'LMTP' : 'ESMTP'],
@@ -42,7 +42,7 @@ export async function sendXclient(
     wait,
   );
   if (reply.code !== 220 && reply.code !== 250) {
-    trace.log.warn(
+    trace.connection.log.warn(
       { code: reply.code },
       'backend refused XCLIENT; adding a Received header instead',
     );
@@ -62,7 +62,7 @@ export function receivedFor(trace: ClientTrace, recipient: string | undefined): 
   const s = trace.session;
   return receivedHeader({
     helo: s?.hostNameAppearsAs || '',
-    clientAddress: trace.client.address,
+    clientAddress: trace.connection.client.address,
     by: trace.hostname,
     protocol: trace.lmtp ? 'LMTP' : s?.secure ? 'ESMTPS' : 'ESMTP',
     id: s?.id ?? '',

@@ -55,5 +55,18 @@ export function receivedHeader(t: TraceInfo): string {
     '([',
   );
   const recipient = t.recipient ? `\r\n\tfor <${t.recipient}>` : '';
-  return `Received: from ${from}\r\n\tby ${t.by} (homing) with ${t.protocol} id ${t.id}${recipient};\r\n\t${t.date.toUTCString().replace('GMT', '+0000')}\r\n`;
+  return `Received: from ${from}\r\n\tby ${t.by} (homing) with ${t.protocol} id ${t.id}${recipient};\r\n\t${traceDate(t.date)}\r\n`;
+}
+
+/** The last second's date in RFC 5322 form: messages of the same second share it. */
+let dateSecond = Number.NaN;
+let dateText = '';
+
+function traceDate(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = date.toUTCString().replace('GMT', '+0000');
+  }
+  return dateText;
 }

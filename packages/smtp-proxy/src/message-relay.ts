@@ -8,8 +8,11 @@ export interface DataTarget {
    * are not dot-stuffed and there is no terminator; no 354 is awaited.
    */
   readonly chunking: boolean;
-  /** Bytes in wire form; false when they were queued past the high-water mark. */
-  write(bytes: Buffer): boolean;
+  /**
+   * Bytes in wire form, in one write however many parts (not copied into one buffer first);
+   * false when they were queued past the high-water mark.
+   */
+  write(parts: readonly Buffer[]): boolean;
   /** Resolves once the queued bytes left, or the connection closed. */
   drained(): Promise<void>;
 }
@@ -124,10 +127,9 @@ export class Outlet {
       held.unshift(Buffer.from(`BDAT ${size}${this.#finished ? ' LAST' : ''}\r\n`));
       this.chunks += 1;
     }
-    const bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held);
     this.#held = [];
     this.#heldBytes = 0;
-    const flowing = this.#target.write(bytes);
+    const flowing = this.#target.write(held);
     if (this.#finished) {
       this.#state = 'closed';
       this.#resolve();

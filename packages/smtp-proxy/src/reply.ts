@@ -35,9 +35,13 @@ export class ReplyCollector {
 }
 
 function build(code: number, raw: string[]): SmtpReply {
-  const enhanced = ENHANCED.exec(raw[0] ?? '')?.[1];
-  const lines = enhanced ? raw.map((l) => l.replace(ENHANCED, '')) : raw;
-  return { code, enhanced, lines };
+  const first = raw[0] ?? '';
+  const found = ENHANCED.exec(first);
+  if (!found) return { code, enhanced: undefined, lines: raw };
+  // Most replies are one line: its status is the one just found.
+  const lines =
+    raw.length === 1 ? [first.slice(found[0].length)] : raw.map((l) => l.replace(ENHANCED, ''));
+  return { code, enhanced: found[1], lines };
 }
 
 export function isPositive(reply: SmtpReply): boolean {

@@ -1,6 +1,7 @@
 import type { Backend, Directory, Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
+  type FindHomeOptions,
   findHome,
   healthKey,
   type Limits,
@@ -18,7 +19,7 @@ import { type ClientTrace, receivedFor, sendXclient } from './client-trace.js';
 import { FingerprintReader } from './journal/fingerprint.js';
 import type { DeliveryJournal } from './journal/journal.js';
 import { journalDown, lookUp, settle } from './journal/journal-step.js';
-import { logMessage, type MessageLog } from './message-log.js';
+import { logMessage } from './message-log.js';
 import { type ClientMessage, MessageRelay, type Outlet } from './message-relay.js';
 import { type BackendAnswer, lostConnection, perRecipientReplies, singleReply } from './outcome.js';
 import { forwardParams } from './params.js';
@@ -65,13 +66,22 @@ export interface RouterOptions {
   readonly lmtp: boolean;
   readonly isOwnAddress: (host: string, port: number) => boolean;
   /** A move of this user (the directory's login) is under way: defer their mail. */
-  readonly frozen?: ((login: string) => Promise<boolean>) | undefined;
+  readonly frozen?: ((login: string) => boolean | Promise<boolean>) | undefined;
   /** Backend connections shared with the listener's other sessions. */
   readonly pool?: BackendPool | undefined;
   readonly metrics: ProxyMetrics;
+}
+
+/**
+ * The client connection a router serves (a ClientConnection): its logger is made only when a
+ * line is written, and the one line per message goes to the listener's (see MessageLog).
+ */
+export interface RouterConnection {
+  readonly id: string;
+  readonly client: Peer;
+  readonly local: Peer;
   readonly log: Logger;
-  /** Where the one line per message goes. */
-  readonly messageLog: MessageLog;
+  readonly listenerLog: Logger;
 }
 
 /** One backend's share of a transaction. */
@@ -105,6 +115,38 @@ const unavailable: Record<UnavailableReason, SmtpError> = {
   'password check': smtpError(smtpReplies.directoryUnavailable),
 };
 
+/**
+ * findHome's question for one recipient. A class, not an object literal with a `log` getter
+ * (which V8 makes some 25 times slower): the session's logger is read only when a line is written.
+ */
+class RecipientHome implements FindHomeOptions {
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly protocol = 'lmtp';
+  readonly fallback = 'smtp';
+  readonly kind = 'recipient';
+  readonly password = undefined;
+  readonly #conn: RouterConnection;
+
+  constructor(
+    options: RouterOptions,
+    readonly user: string,
+    conn: RouterConnection,
+  ) {
+    this.directory = options.directory;
+    this.health = options.health;
+    this.limits = options.limits;
+    this.isOwnAddress = options.isOwnAddress;
+    this.#conn = conn;
+  }
+
+  get log(): Logger {
+    return this.#conn.log;
+  }
+}
+
 export class Router implements EnvelopeHandler {
   #from: SmtpAddress | undefined;
   #session: SessionFacts | undefined;
@@ -112,19 +154,20 @@ export class Router implements EnvelopeHandler {
   #accepted: Accepted[] = [];
   /** Open connections by backend name, reused by the session's next transaction. */
   readonly #idle = new Map<string, SmtpBackend>();
-  /** Connections told the client by XCLIENT (true), or that refused it (false). */
-  readonly #xclient = new WeakMap<SmtpBackend, boolean>();
-  /** Where each connection goes back to when the session ends; absent: it is closed. */
-  readonly #poolKeys = new WeakMap<SmtpBackend, string>();
+  /** Connections told the client by XCLIENT (true), or that refused it (false); made when first needed. */
+  #xclient: WeakMap<SmtpBackend, boolean> | undefined;
   readonly #options: RouterOptions;
-  readonly #log: Logger;
+  readonly #conn: RouterConnection;
 
-  constructor(
-    options: RouterOptions,
-    readonly client: { readonly address: Peer; readonly local: Peer },
-  ) {
+  /** `options` are the listener's, made once for all its sessions. */
+  constructor(options: RouterOptions, connection: RouterConnection) {
     this.#options = options;
-    this.#log = options.log;
+    this.#conn = connection;
+  }
+
+  /** The session's logger, made when first asked for. */
+  get #log(): Logger {
+    return this.#conn.log;
   }
 
   /** MAIL FROM: a new transaction. Backends hear of it with the first recipient they hold. */
@@ -158,24 +201,14 @@ export class Router implements EnvelopeHandler {
   }
 
   async #rcpt(to: SmtpAddress): Promise<void> {
-    const { directory, health, limits, isOwnAddress } = this.#options;
     // The one way every protocol finds a home: health, service, loop check, stale routes.
-    const home = await findHome({
-      directory,
-      health,
-      limits,
-      isOwnAddress,
-      protocol: 'lmtp',
-      fallback: 'smtp',
-      kind: 'recipient',
-      user: to.address,
-      password: undefined,
-      log: this.#log,
-    });
+    const home = await findHome(new RecipientHome(this.#options, to.address, this.#conn));
     if (home.kind === 'failed') throw smtpError(smtpReplies.noSuchUser);
     if (home.kind === 'unavailable') throw unavailable[home.reason];
     const { route, endpoint } = home;
-    if (await this.#options.frozen?.(route.login)) throw smtpError(smtpReplies.userMoving);
+    const frozen = this.#options.frozen?.(route.login) ?? false;
+    if (frozen === true || (frozen !== false && (await frozen)))
+      throw smtpError(smtpReplies.userMoving);
     const backend = route.backend;
     let delivery = this.#deliveries.get(backend.name);
     if (!delivery && this.#deliveries.size > 0 && !this.#options.lmtp && !this.#mayFanOut()) {
@@ -184,7 +217,7 @@ export class Router implements EnvelopeHandler {
     delivery ??= await this.#open(backend, endpoint);
     let open = delivery;
     const rcpt = `RCPT TO:<${route.login}>${forwardParams(to, open.client.extensions, 'rcpt')}`;
-    const wait = limits.backendCommandTimeoutMs;
+    const wait = this.#options.limits.backendCommandTimeoutMs;
     if (open.mailPending) {
       const from = this.#from;
       const mailFor = (client: SmtpBackend) =>
@@ -284,7 +317,7 @@ export class Router implements EnvelopeHandler {
     const known =
       journal &&
       fingerprint &&
-      lookUp(journal, fingerprint.value, this.#options.metrics, this.#log);
+      lookUp(journal, fingerprint.value, this.#options.metrics, this.#conn);
     const timeoutMs = this.#options.limits.backendDataTimeoutMs;
     const accepted = this.#accepted;
     const results = await Promise.all(
@@ -336,8 +369,11 @@ export class Router implements EnvelopeHandler {
     // Written once the reply is on its way: the sender does not wait for our log.
     const size = stream.byteLength;
     const logged = accepted.map((r) => ({ address: r.address, backend: r.delivery.backend.name }));
-    const { messageLog } = this.#options;
-    setImmediate(() => logMessage(messageLog, from, size, logged, outcomes));
+    const conn = this.#conn;
+    setImmediate(() => {
+      const messageLog = { log: conn.listenerLog, sid: conn.id, client: conn.client.address };
+      logMessage(messageLog, from, size, logged, outcomes);
+    });
     if (this.#options.lmtp) return perRecipientReplies(outcomes);
     const reply = singleReply(outcomes);
     if (journal && known) {
@@ -350,7 +386,7 @@ export class Router implements EnvelopeHandler {
         addresses,
         outcomes,
         metrics,
-        this.#log,
+        this.#conn,
       );
     }
     if (reply.kind === 'delivered') return reply.text;
@@ -366,7 +402,7 @@ export class Router implements EnvelopeHandler {
     this.#deliveries.clear();
     const { pool } = this.#options;
     for (const c of this.#idle.values()) {
-      const key = this.#poolKeys.get(c);
+      const key = c.poolKey;
       if (pool && key !== undefined) pool.give(key, c);
       else c.close();
     }
@@ -397,7 +433,7 @@ export class Router implements EnvelopeHandler {
     }
     client ??= await this.#connect(backend, endpoint, lmtp);
     // A pooled connection goes back too, or the pool would serve each connection only twice.
-    if (poolKey !== undefined) this.#poolKeys.set(client, poolKey);
+    client.poolKey = poolKey;
     let xclient = false;
     try {
       if (this.#from?.args && 'SMTPUTF8' in this.#from.args && !client.extensions.has('SMTPUTF8')) {
@@ -406,6 +442,7 @@ export class Router implements EnvelopeHandler {
       }
       if (endpoint.forward === 'xclient') {
         // Told once per connection: the backend keeps it for the connection's transactions.
+        this.#xclient ??= new WeakMap();
         let told = this.#xclient.get(client);
         if (told === undefined) {
           told = await sendXclient(client, this.#trace(), limits.backendCommandTimeoutMs);
@@ -449,7 +486,7 @@ export class Router implements EnvelopeHandler {
       backend,
       endpoint,
       protocol: lmtp ? 'lmtp' : 'smtp',
-      connection: { client: this.client.address, local: this.client.local, metrics },
+      connection: { client: this.#conn.client, local: this.#conn.local, metrics },
       limits,
       health,
       greet: (socket, tlsOptions, signal) =>
@@ -482,8 +519,8 @@ export class Router implements EnvelopeHandler {
   }
 
   #trace(): ClientTrace {
-    const { hostname, lmtp, log } = this.#options;
-    return { session: this.#session, client: this.client.address, hostname, lmtp, log };
+    const { hostname, lmtp } = this.#options;
+    return { session: this.#session, connection: this.#conn, hostname, lmtp };
   }
 
   #lost(delivery: Delivery, error: unknown): never {

@@ -10,10 +10,11 @@ import type {
   ServerTls,
   SessionRegistry,
 } from '@homing/proxy-core';
+import { noMetrics } from '@homing/proxy-core';
 import type { Logger } from 'pino';
 import { BackendPool, type BackendPoolOptions, defaultBackendPool } from './backend-pool.js';
 import type { DeliveryJournal } from './journal/journal.js';
-import { type MixedPolicy, Router } from './router.js';
+import { type MixedPolicy, Router, type RouterOptions } from './router.js';
 import { SmtpSession } from './server-side/session.js';
 import { sessionSetup } from './session-setup.js';
 import { listenSmtp } from './smtp-listen.js';
@@ -81,32 +82,25 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     isDown: (key) => options.health.isDown(key.split(' ')[0] ?? key),
   });
   const setup = sessionSetup(options);
+  const kind = lmtp ? 'lmtp' : 'smtp';
+  const routing: RouterOptions = {
+    directory: options.directory,
+    health: options.health,
+    limits: options.limits,
+    hostname: options.hostname,
+    policy: options.policy,
+    journal: options.journal,
+    fingerprintBytes: options.fingerprintBytes,
+    pool,
+    maxReceived: options.maxReceived,
+    lmtp,
+    isOwnAddress: options.isOwnAddress,
+    // Read at each recipient: a reload may replace the guard.
+    frozen: (login) => options.guard?.frozen(login) ?? false,
+    metrics: options.metrics ?? noMetrics,
+  };
   const server = await listenSmtp(options, log, (connection) => {
-    const router = new Router(
-      {
-        directory: options.directory,
-        health: options.health,
-        limits: options.limits,
-        hostname: options.hostname,
-        policy: options.policy,
-        journal: options.journal,
-        fingerprintBytes: options.fingerprintBytes,
-        pool,
-        maxReceived: options.maxReceived,
-        lmtp,
-        isOwnAddress: options.isOwnAddress,
-        frozen: async (login) => (await options.guard?.frozen(login)) ?? false,
-        metrics: connection.metrics,
-        log: connection.log,
-        messageLog: {
-          log: connection.listenerLog,
-          sid: connection.id,
-          client: connection.client.address,
-        },
-      },
-      { address: connection.client, local: connection.local },
-    );
-    new SmtpSession(connection, setup, router, lmtp ? 'lmtp' : 'smtp').start();
+    new SmtpSession(connection, setup, new Router(routing, connection), kind).start();
   });
   // Stopped (drain, reload) and its sessions gone: the backend connections they left go too.
   server.once('close', () => pool.close());

@@ -18,7 +18,7 @@ import {
   Slapd,
   tempDir,
 } from '@homing/testkit';
-import { pino } from 'pino';
+import { type Bindings, type ChildLoggerOptions, type Logger, pino } from 'pino';
 import { MemoryJournal, type SmtpListenerOptions, startSmtpListener } from '../src/index.js';
 
 export const limits: Limits = {
@@ -121,7 +121,9 @@ export class SmtpCluster {
   }
 
   async #listen(): Promise<void> {
-    const log = pino({ level: 'debug' }, { write: (line: string) => this.log.push(line) });
+    const log = this.#countChildren(
+      pino({ level: 'debug' }, { write: (line: string) => this.log.push(line) }),
+    );
     const serverTls = new ServerTls([{ cert: this.certs.cert, key: this.certs.key }]);
     for (const kind of Object.keys(this.ports) as Kind[]) this.ports[kind] = await freePort();
     const spec = (kind: Kind): ListenerSpec => ({
@@ -170,6 +172,18 @@ export class SmtpCluster {
     ]);
   }
 
+  /** Loggers made from the listeners' (their own, and each session's that was asked for). */
+  loggersMade = 0;
+
+  #countChildren(log: Logger, make = log.child as unknown as MakeChild): Logger {
+    const counted = (bindings: Bindings, options?: ChildLoggerOptions): Logger => {
+      this.loggersMade += 1;
+      return this.#countChildren(make.call(log, bindings, options), make);
+    };
+    log.child = counted as unknown as Logger['child'];
+    return log;
+  }
+
   /** Messages in a user's maildir whose text contains `marker`. */
   delivered(user: string, marker: string): string[] {
     const server = user.startsWith('bob') ? this.b : this.a;
@@ -184,6 +198,9 @@ export class SmtpCluster {
     this.dir.remove();
   }
 }
+
+/** pino's own `child`, called on the logger it makes a child of. */
+type MakeChild = (this: Logger, bindings: Bindings, options?: ChildLoggerOptions) => Logger;
 
 function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReceivedCounter } from '../src/headers.js';
+import { ReceivedCounter, receivedHeader } from '../src/headers.js';
 
 /** Feeds `text` cut at `cuts`; the count and whether the header section was still going. */
 function count(text: string, cuts: readonly number[]): { count: number; inHeaders: boolean } {
@@ -35,5 +35,42 @@ describe('ReceivedCounter', () => {
       count: expected,
       inHeaders,
     });
+  });
+});
+
+describe('receivedHeader', () => {
+  const at = (date: Date) =>
+    receivedHeader({
+      helo: 'client.example.net',
+      clientAddress: '192.0.2.7',
+      by: 'homing.test',
+      protocol: 'ESMTP',
+      id: 'abc',
+      recipient: 'bob@example.com',
+      date,
+    });
+
+  it('names the client, homing, the session, the recipient and the date (RFC 5321 §4.4)', () => {
+    expect(at(new Date('2026-03-04T05:06:07.250Z'))).toBe(
+      'Received: from client.example.net ([192.0.2.7])\r\n\tby homing.test (homing) with ESMTP id abc\r\n\tfor <bob@example.com>;\r\n\tWed, 04 Mar 2026 05:06:07 +0000\r\n',
+    );
+  });
+
+  it('has the date of its own second, within one second and across seconds', () => {
+    const dates = [
+      '2026-03-04T05:06:07.000Z',
+      '2026-03-04T05:06:07.999Z',
+      '2026-03-04T05:06:08.000Z',
+      '2026-03-04T05:06:07.500Z',
+      '2027-01-01T00:00:00.000Z',
+    ];
+    const times = dates.map((d) => at(new Date(d)).split('\r\n\t').at(-1));
+    expect(times).toEqual([
+      'Wed, 04 Mar 2026 05:06:07 +0000\r\n',
+      'Wed, 04 Mar 2026 05:06:07 +0000\r\n',
+      'Wed, 04 Mar 2026 05:06:08 +0000\r\n',
+      'Wed, 04 Mar 2026 05:06:07 +0000\r\n',
+      'Fri, 01 Jan 2027 00:00:00 +0000\r\n',
+    ]);
   });
 });

@@ -10,8 +10,8 @@ class FakeTarget implements DataTarget {
   constructor(readonly chunking = false) {}
   #drain: (() => void) | undefined;
 
-  write(bytes: Buffer): boolean {
-    this.writes.push(bytes.toString('latin1'));
+  write(parts: readonly Buffer[]): boolean {
+    this.writes.push(Buffer.concat(parts).toString('latin1'));
     return !this.full;
   }
 

@@ -133,6 +133,27 @@ describe('MX: each recipient reaches its own mailbox server, exactly once', () =
   });
 });
 
+describe('MX: a session logger only when a line needs it', () => {
+  it('none for sessions that deliver; one for a session whose recipient is refused', async () => {
+    const before = cluster.loggersMade;
+    for (const rcpt of ['alice@example.com', 'bob@example.com']) {
+      const { client } = await session();
+      expect(await reply(client, 'MAIL FROM:<s@example.net>')).toMatch(/^250 /);
+      expect(await reply(client, `RCPT TO:<${rcpt}>`)).toMatch(/^250 /);
+      expect(await reply(client, 'DATA')).toMatch(/^354 /);
+      expect(await reply(client, `Subject: ${marker()}\r\n\r\nquiet\r\n.`)).toMatch(/^250 /);
+      expect(await reply(client, 'QUIT')).toMatch(/^221 /);
+      client.close();
+    }
+    expect(cluster.loggersMade).toBe(before);
+    const { client } = await session();
+    await reply(client, 'MAIL FROM:<s@example.net>');
+    expect(await reply(client, 'RCPT TO:<nobody@example.com>')).toMatch(/^550 /);
+    expect(cluster.loggersMade).toBe(before + 1);
+    client.close();
+  });
+});
+
 describe('MX: backend connections', () => {
   it('one connection serves session after session (the pool)', async () => {
     const connects = () => cluster.counted.backendConnects.get('mbox-a lmtp') ?? 0;
@@ -403,6 +424,29 @@ describe('MX: mixed backends', () => {
     expect(info.accepted).toEqual(['alice@example.com', 'bob@example.com']);
     await expect.poll(() => cluster.delivered('bob@example.com', id).length).toBe(1);
     expect(cluster.delivered('alice@example.com', id)).toHaveLength(1);
+  });
+});
+
+describe('MX: after QUIT', () => {
+  it('a client that keeps its side open is cut off once the linger is over', async () => {
+    const before = new Set(cluster.registry.list().map((s) => s.id));
+    const socket = connect({ port: cluster.ports.mx, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    await expect.poll(() => text).toMatch(/^220 /);
+    const [mine] = cluster.registry.list().filter((s) => !before.has(s.id));
+    expect(mine).toBeDefined();
+    socket.write('QUIT\r\n');
+    await ended;
+    expect(text).toMatch(/\r\n221 /);
+    // Our side is shut; the client's is not, and it never closes it.
+    const gone = () => !cluster.registry.list().some((s) => s.id === mine?.id);
+    expect(gone()).toBe(false);
+    await expect.poll(gone, { timeout: 3500, interval: 100 }).toBe(true);
+    socket.destroy();
   });
 });
 

@@ -4,6 +4,11 @@ import type { BackendAnswer } from '../outcome.js';
 import { isPositive, replyText, type SmtpReply } from '../reply.js';
 import type { DeliveryJournal } from './journal.js';
 
+/** Where lines go: the session's logger, read only when one is written (it is made on demand). */
+export interface LogsTo {
+  readonly log: Logger;
+}
+
 /** What the journal knew of a message when its header block had arrived. */
 export type Known =
   | { readonly fingerprint: string; readonly delivered: ReadonlyMap<string, string> }
@@ -24,7 +29,7 @@ export async function lookUp(
   journal: DeliveryJournal,
   fingerprint: Promise<string | undefined>,
   metrics: ProxyMetrics,
-  log: Logger,
+  session: LogsTo,
 ): Promise<Known> {
   const value = await fingerprint;
   if (value === undefined) return undefined;
@@ -32,7 +37,7 @@ export async function lookUp(
     return { fingerprint: value, delivered: await journal.delivered(value) };
   } catch (error) {
     metrics.smtpJournal('error', 1);
-    log.warn({ err: String(error) }, 'delivery journal unavailable');
+    session.log.warn({ err: String(error) }, 'delivery journal unavailable');
     return 'failed';
   }
 }
@@ -49,7 +54,7 @@ export async function settle(
   addresses: readonly string[],
   outcomes: readonly BackendAnswer[],
   metrics: ProxyMetrics,
-  log: Logger,
+  session: LogsTo,
 ): Promise<void> {
   if (typeof found !== 'object') return;
   const skipped = addresses.filter((a) => found.delivered.has(a)).length;
@@ -68,7 +73,7 @@ export async function settle(
   } catch (error) {
     // A retry may now give these recipients a second copy; nothing else can be done here.
     metrics.smtpJournal('error', 1);
-    log.error(
+    session.log.error(
       { err: String(error), rcpts: [...now.keys()] },
       'delivery journal write failed: a retry may deliver these recipients twice',
     );

@@ -243,7 +243,11 @@ export class SmtpSession implements SessionEntry {
 
   readonly #onTimer = (): void => {
     this.#timer = undefined;
-    if (this.#closed) return;
+    // Closed by this side, and the client did not close in time: cut off.
+    if (this.#closed) {
+      this.#socket.destroy();
+      return;
+    }
     const now = performance.now();
     const { idleTimeoutMs } = this.#setup.limits;
     // Waiting for a backend is not the client's silence: the router has its own deadlines.
@@ -652,10 +656,9 @@ export class SmtpSession implements SessionEntry {
     this.#flush();
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const socket = this.#socket;
-    socket.end();
-    setTimeout(() => socket.destroy(), closeLingerMs).unref();
+    // The one timer now bounds the linger; the socket's close clears it.
+    this.#timer = setTimeout(this.#onTimer, closeLingerMs).unref();
+    this.#socket.end();
   }
 
   #attach(socket: Socket | TLSSocket): void {
