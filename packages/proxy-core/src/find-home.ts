@@ -30,6 +30,47 @@ export interface FindHomeOptions {
   readonly log: Logger;
 }
 
+/** What findHome needs of the node: the same for every question a listener asks. */
+export interface HomeSources {
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+}
+
+/**
+ * One question for findHome, made per login or recipient. A class, not an object literal with a
+ * `log` getter, which V8 makes some 25 times slower: the session's logger is read (and made, where
+ * it is made on demand) only when a line is written.
+ */
+export class HomeQuery implements FindHomeOptions {
+  readonly directory: Directory;
+  readonly health: BackendHealth;
+  readonly limits: Limits;
+  readonly isOwnAddress: (host: string, port: number) => boolean;
+  readonly #logs: { readonly log: Logger };
+
+  constructor(
+    sources: HomeSources,
+    readonly protocol: Protocol,
+    readonly user: string,
+    readonly password: string | undefined,
+    logs: { readonly log: Logger },
+    readonly kind: AddressKind = 'login',
+    readonly fallback: Protocol | undefined = undefined,
+  ) {
+    this.directory = sources.directory;
+    this.health = sources.health;
+    this.limits = sources.limits;
+    this.isOwnAddress = sources.isOwnAddress;
+    this.#logs = logs;
+  }
+
+  get log(): Logger {
+    return this.#logs.log;
+  }
+}
+
 export type HomeResult =
   | {
       readonly kind: 'ok';

@@ -7,7 +7,9 @@ export { atLeast } from './delay.js';
 export {
   type FindHomeOptions,
   findHome,
+  HomeQuery,
   type HomeResult,
+  type HomeSources,
   type UnavailableReason,
 } from './find-home.js';
 export { forwardClient, type XclientFields } from './forward-client.js';

@@ -1,12 +1,11 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import type { Directory, Endpoint, Protocol, Route } from '@homing/directory';
-import type { Logger } from 'pino';
+import type { Directory, Endpoint, Route } from '@homing/directory';
 import { gateLogin } from './abuse/login.js';
 import { type Credentials, passwordOf } from './credentials.js';
 import { type Cancellation, Deadline } from './deadline.js';
 import { atLeast } from './delay.js';
-import { type FindHomeOptions, findHome } from './find-home.js';
+import { findHome, HomeQuery } from './find-home.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
@@ -95,37 +94,6 @@ export type LoginResult<S, R> =
   | { readonly kind: 'abandoned' };
 
 const noRelease = () => {};
-
-/**
- * What a login asks findHome. A class: an object literal with a getter is made by a slow path
- * in V8, and this one is made at every login.
- */
-class HomeQuery implements FindHomeOptions {
-  readonly directory: Directory;
-  readonly health: BackendHealth;
-  readonly limits: Limits;
-  readonly isOwnAddress: (host: string, port: number) => boolean;
-  readonly #connection: LoginClient;
-
-  constructor(
-    path: LoginPath,
-    readonly protocol: Protocol,
-    readonly user: string,
-    readonly password: string | undefined,
-    connection: LoginClient,
-  ) {
-    this.directory = path.directory;
-    this.health = path.health;
-    this.limits = path.limits;
-    this.isOwnAddress = path.isOwnAddress;
-    this.#connection = connection;
-  }
-
-  /** Read only when a line is written: a login that goes well makes no logger. */
-  get log(): Logger {
-    return this.#connection.log;
-  }
-}
 
 /**
  * The one login of every protocol: abuse gate → the user's home → a backend connection →

@@ -1,8 +1,8 @@
 import type { Backend, Directory, Endpoint } from '@homing/directory';
 import {
   type BackendHealth,
-  type FindHomeOptions,
   findHome,
+  HomeQuery,
   healthKey,
   type Limits,
   localErrorCode,
@@ -115,38 +115,6 @@ const unavailable: Record<UnavailableReason, SmtpError> = {
   'password check': smtpError(smtpReplies.directoryUnavailable),
 };
 
-/**
- * findHome's question for one recipient. A class, not an object literal with a `log` getter
- * (which V8 makes some 25 times slower): the session's logger is read only when a line is written.
- */
-class RecipientHome implements FindHomeOptions {
-  readonly directory: Directory;
-  readonly health: BackendHealth;
-  readonly limits: Limits;
-  readonly isOwnAddress: (host: string, port: number) => boolean;
-  readonly protocol = 'lmtp';
-  readonly fallback = 'smtp';
-  readonly kind = 'recipient';
-  readonly password = undefined;
-  readonly #conn: RouterConnection;
-
-  constructor(
-    options: RouterOptions,
-    readonly user: string,
-    conn: RouterConnection,
-  ) {
-    this.directory = options.directory;
-    this.health = options.health;
-    this.limits = options.limits;
-    this.isOwnAddress = options.isOwnAddress;
-    this.#conn = conn;
-  }
-
-  get log(): Logger {
-    return this.#conn.log;
-  }
-}
-
 export class Router implements EnvelopeHandler {
   #from: SmtpAddress | undefined;
   #session: SessionFacts | undefined;
@@ -202,7 +170,9 @@ export class Router implements EnvelopeHandler {
 
   async #rcpt(to: SmtpAddress): Promise<void> {
     // The one way every protocol finds a home: health, service, loop check, stale routes.
-    const home = await findHome(new RecipientHome(this.#options, to.address, this.#conn));
+    const home = await findHome(
+      new HomeQuery(this.#options, 'lmtp', to.address, undefined, this.#conn, 'recipient', 'smtp'),
+    );
     if (home.kind === 'failed') throw smtpError(smtpReplies.noSuchUser);
     if (home.kind === 'unavailable') throw unavailable[home.reason];
     const { route, endpoint } = home;

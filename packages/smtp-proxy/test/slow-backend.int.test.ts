@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Catalog, Directory, defaultAddressRules, FileSource } from '@homing/directory';
+import type { Directory } from '@homing/directory';
 import { freePort } from '@homing/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpListener } from '../src/index.js';
 import { smtpListenerOptions } from './listener-options.js';
+import { oneBackendDirectory } from './one-backend.js';
 import { openReplyClient } from './server-side/reply-client.js';
 
 /** Milliseconds the mailbox server stops reading after its first 354. */
@@ -75,25 +76,7 @@ beforeAll(async () => {
   backend = stallingServer(received);
   await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
   const backendPort = (backend.address() as { port: number }).port;
-  const users = join(dir, 'users.yaml');
-  writeFileSync(users, 'users:\n  alice@example.com:\n    home: mbox\n');
-  directory = new Directory({
-    source: await FileSource.open({ path: users, watch: false, rules: defaultAddressRules }),
-    catalog: new Catalog({
-      backends: {
-        mbox: {
-          host: '127.0.0.1',
-          endpoints: { smtp: { port: backendPort, tls: 'none', forward: 'none' } },
-          tls: { verify: true },
-        },
-      },
-      literalDefaults: {},
-      literalTls: { verify: true },
-      allowLiteral: false,
-    }),
-    rules: defaultAddressRules,
-    cache: { maxEntries: 10, ttlMs: 60_000, negativeTtlMs: 0, staleIfErrorMs: 0 },
-  });
+  directory = await oneBackendDirectory(dir, backendPort);
   port = await freePort();
   listener = await startSmtpListener(
     smtpListenerOptions('mx', port, 'mx', directory, { maxMessageBytes: 64 * 1024 * 1024 }),
