@@ -56,13 +56,24 @@ export async function measured<T>(
   return { result, usage: { wallMs, cpuMs, machineBusy: total > 0 ? 1 - idle / total : 0 } };
 }
 
-/** user + system time of one process (all its threads), in ms, from /proc/PID/stat. */
-export function processCpuMs(pid: number): number {
+/**
+ * User and system time of one process (all its threads), in ms, from /proc/PID/stat: fields
+ * utime (14) and stime (15) after the command name (proc(5)); clock ticks are 10 ms on Linux
+ * (USER_HZ 100). Throws for a process that is gone.
+ */
+export function processCpuTimes(pid: number): {
+  readonly userMs: number;
+  readonly systemMs: number;
+} {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name: state is field 3, utime 14 and stime 15 (proc(5)); clock
-  // ticks are 10 ms on Linux (USER_HZ 100).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return { userMs: Number(fields[11]) * 10, systemMs: Number(fields[12]) * 10 };
+}
+
+/** user + system time of one process (all its threads), in ms. */
+export function processCpuMs(pid: number): number {
+  const { userMs, systemMs } = processCpuTimes(pid);
+  return userMs + systemMs;
 }
 
 /** What a process has cost so far, all its live threads together (proc(5)). */
@@ -85,8 +96,7 @@ export const noCounts: SchedulerCounts = { userMs: 0, systemMs: 0, sleeps: 0, pr
  */
 export function schedulerCounts(pid: number): SchedulerCounts {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const after = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+    const { userMs, systemMs } = processCpuTimes(pid);
     let sleeps = 0;
     let preemptions = 0;
     for (const task of readdirSync(`/proc/${pid}/task`)) {
@@ -98,12 +108,7 @@ export function schedulerCounts(pid: number): SchedulerCounts {
         // the thread ended meanwhile
       }
     }
-    return {
-      userMs: Number(after[11]) * 10,
-      systemMs: Number(after[12]) * 10,
-      sleeps,
-      preemptions,
-    };
+    return { userMs, systemMs, sleeps, preemptions };
   } catch {
     return noCounts;
   }

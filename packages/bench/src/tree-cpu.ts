@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { processCpuMs } from './cpu.js';
 
 /**
  * CPU time (user + system, ms) of a process and, apart, of its live children, from /proc. A
@@ -15,12 +16,10 @@ export function processTreeCpuMs(pid: number): { self: number; children: number 
   };
 }
 
+/** A process that is gone (or going) counts nothing. */
 function cpuMs(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name: utime is field 14 and stime 15 (proc(5)), 10 ms ticks.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return processCpuMs(pid);
   } catch {
     return 0;
   }
