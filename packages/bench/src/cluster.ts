@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeHasReusePort } from '@homing/server';
 import {
   Dovecot,
   freePorts,
@@ -58,7 +59,10 @@ export interface Cluster {
   readonly proxyWorkers: number;
   /** The sides of most rows: direct, nginx, homing, pipe. */
   readonly sides: readonly Side[];
-  /** The sides of the login rows: those and `homing/1` when homing has workers. */
+  /**
+   * The sides of the login rows: those and, when homing has workers, `homing/1` and `pipes` (the
+   * pipe in as many processes; with Node 22.12 and later, which give each its own socket).
+   */
   readonly loginSides: readonly Side[];
   /** The test CA the clients check every side's certificate against. */
   readonly caPem: string;
@@ -138,7 +142,7 @@ export async function startCluster(
   if (dovecot.status === 'rejected') throw dovecot.reason;
   const direct = dovecot.value;
 
-  const free = await freePorts(19);
+  const free = await freePorts(23);
   const take = (): number => free.shift() as number;
   const four = (): Record<Listener, number> => ({
     imap: take(),
@@ -150,6 +154,7 @@ export async function startCluster(
   const alonePorts = four();
   const nginxPorts = four();
   const pipePorts = four();
+  const pipesPorts = four();
   const smtpPort = take();
   const aloneSmtpPort = take();
   const authPort = take();
@@ -230,17 +235,30 @@ export async function startCluster(
     [config, String(authPort)],
     'auth_http ready',
   );
-  const pipeSpec: PipeSpec = {
+  const pipeSpec = (ports: Record<Listener, number>, pool?: PipeSpec['pool']): PipeSpec => ({
     listeners: (['imap', 'imaps', 'pop3', 'pop3s'] as const).map((listener) => ({
       protocol: listener.startsWith('imap') ? 'imap' : 'pop3',
-      port: pipePorts[listener],
+      port: ports[listener],
       tls: listener.endsWith('s'),
       backendPort: listener.startsWith('imap') ? direct.imapPort : direct.pop3Port,
     })),
     cert: certs.cert,
     key: certs.key,
-  };
-  const pipe = await nodeService('pipe', pipeScript, [JSON.stringify(pipeSpec)], 'pipe ready');
+    ...(pool ? { pool } : {}),
+  });
+  const pipe = await nodeService(
+    'pipe',
+    pipeScript,
+    [JSON.stringify(pipeSpec(pipePorts))],
+    'pipe ready',
+  );
+  // The pipe in as many processes as homing has workers, when each can have a socket of its own.
+  const pipesServe = workers > 1 && nodeHasReusePort();
+  const pipes: ServiceProcess[] = [];
+  for (let n = 1; pipesServe && n <= workers; n += 1) {
+    const spec = JSON.stringify(pipeSpec(pipesPorts, { ticketKeys }));
+    pipes.push(await nodeService(`pipes-${n}`, pipeScript, [spec], 'pipe ready'));
+  }
 
   const nginxDir = join(dir.path, 'nginx');
   mkdirSync(nginxDir);
@@ -267,6 +285,7 @@ export async function startCluster(
     homing: homingPorts[listener],
     'homing/1': alonePorts[listener],
     pipe: pipePorts[listener],
+    pipes: pipesPorts[listener],
   });
   return {
     slapd: slapd.value,
@@ -275,7 +294,7 @@ export async function startCluster(
     homingAlone,
     proxyWorkers: workers,
     sides: comparedSides,
-    loginSides: loginSides(workers),
+    loginSides: loginSides(workers, pipesServe),
     caPem: certs.caCertPem,
     ports: {
       imap: byListener('imap'),
@@ -290,6 +309,7 @@ export async function startCluster(
       homing: [homing],
       'homing/1': [homingAlone],
       pipe: [pipe],
+      pipes,
     },
     startHoming,
   };

@@ -204,6 +204,13 @@ function describeSides(cluster: Cluster): void {
     'pipe: one bare Node process that replays the login to Dovecot and pipes the sockets ' +
       '(no directory, logs or limits): the floor of a Node proxy on this machine',
   );
+  if (cluster.loginSides.includes('pipes')) {
+    console.log(
+      `pipes: the same pipe in ${processCount(workers)}, as many as homing's workers, each ` +
+        'accepting on a socket of its own (SO_REUSEPORT) and one session-ticket key for all; ' +
+        'in the login rows only: the floor of a pool of Node processes',
+    );
+  }
 }
 
 function workersFrom(text: string | undefined): Workers {

@@ -17,6 +17,12 @@ export interface PipeSpec {
   }[];
   readonly cert: string;
   readonly key: string;
+  /**
+   * One of several pipe processes on the same ports: each listens on a socket of its own
+   * (SO_REUSEPORT, Node 22.12 and later) and they share `ticketKeys` (a file of 48 bytes), so a
+   * TLS session one of them began resumes on another, as with homing's workers.
+   */
+  readonly pool?: { readonly ticketKeys: string };
 }
 
 /** Reads whole lines off `socket` until `count` are in, then hands them and any rest over. */
@@ -100,7 +106,11 @@ function nthLineEnd(buffer: Buffer, n: number): number {
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as PipeSpec;
-const credentials = { cert: readFileSync(spec.cert), key: readFileSync(spec.key) };
+const credentials = {
+  cert: readFileSync(spec.cert),
+  key: readFileSync(spec.key),
+  ...(spec.pool ? { ticketKeys: readFileSync(spec.pool.ticketKeys) } : {}),
+};
 let listening = 0;
 for (const l of spec.listeners) {
   const accept = (socket: Socket) => serve(socket, l.protocol, l.backendPort);
@@ -109,7 +119,7 @@ for (const l of spec.listeners) {
   const server = l.tls
     ? createTlsServer({ ...credentials, ...options }, accept)
     : createServer(options, accept);
-  server.listen(l.port, '127.0.0.1', () => {
+  server.listen({ port: l.port, host: '127.0.0.1', reusePort: spec.pool !== undefined }, () => {
     listening += 1;
     if (listening === spec.listeners.length) console.log('pipe ready');
   });

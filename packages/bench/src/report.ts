@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { nodeHasReusePort } from '@homing/server';
 import { totalCpuMs, type Usage } from './cpu.js';
 import type { TransferRun } from './mailbox.js';
 import type { Side } from './turns.js';
@@ -36,9 +37,7 @@ export function processCount(count: number): string {
  */
 export function homingProcesses(workers: number, version: string): string {
   if (workers === 1) return '1 process (workers: 1, the one CPU it may use)';
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  const reusePort = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-  const accept = reusePort
+  const accept = nodeHasReusePort(version)
     ? 'each accepting on a socket of its own (SO_REUSEPORT)'
     : "each accepting on the primary's socket (Node before 22.12 has no reusePort)";
   return (

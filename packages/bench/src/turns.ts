@@ -3,22 +3,26 @@ import { addUsage, measured, noUsage, type ProcessGroup, type Usage } from './cp
 /**
  * Straight to Dovecot, or through one of the proxies in front of it. `homing` is the homing node
  * measured, with as many processes serving as nginx has workers; `homing/1` the same node with
- * one process, in the login rows only (when the two differ).
+ * one process, in the login rows only (when the two differ). `pipe` is the bare Node pipe in one
+ * process; `pipes` the same pipe in as many processes as homing's workers, each accepting on a
+ * socket of its own, in the login rows only: the floor for a pool of processes.
  */
-export type Side = 'direct' | 'nginx' | 'homing' | 'homing/1' | 'pipe';
+export type Side = 'direct' | 'nginx' | 'homing' | 'homing/1' | 'pipe' | 'pipes';
 
 /** Every side, in the order of a row. */
-export const allSides: readonly Side[] = ['direct', 'nginx', 'homing', 'homing/1', 'pipe'];
+export const allSides: readonly Side[] = ['direct', 'nginx', 'homing', 'homing/1', 'pipe', 'pipes'];
 
 /** The sides of most rows: direct and one of each proxy. */
 export const comparedSides: readonly Side[] = ['direct', 'nginx', 'homing', 'pipe'];
 
 /**
- * The sides of the login rows: the compared ones and, when the measured homing serves
- * with more than one process, homing with one beside it.
+ * The sides of the login rows: the compared ones and, when the measured homing serves with more
+ * than one process, homing with one beside it, and the pipe in as many processes as homing's
+ * (when Node can give each its own listening socket: `pipesServe`).
  */
-export function loginSides(homingWorkers: number): readonly Side[] {
-  return homingWorkers > 1 ? allSides : comparedSides;
+export function loginSides(homingWorkers: number, pipesServe: boolean): readonly Side[] {
+  if (homingWorkers === 1) return comparedSides;
+  return pipesServe ? allSides : allSides.filter((side) => side !== 'pipes');
 }
 
 /** Each side's time at one measurement is split in this many slices, taken in turns. */

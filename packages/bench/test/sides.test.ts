@@ -2,20 +2,21 @@ import { cpus } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { proxyWorkers } from '../src/placement.js';
 import { homingProcesses } from '../src/report.js';
-import { allSides, comparedSides, loginSides, roundTurns } from '../src/turns.js';
+import { comparedSides, loginSides, roundTurns } from '../src/turns.js';
 
 describe('the sides of the rows', () => {
-  it('put homing with one process beside the measured homing when that one has workers', () => {
-    expect(loginSides(2)).toEqual(['direct', 'nginx', 'homing', 'homing/1', 'pipe']);
-    expect(loginSides(1)).toEqual(['direct', 'nginx', 'homing', 'pipe']);
+  it('put homing with one process and the pipe with as many beside a homing with workers', () => {
+    expect(loginSides(2, true)).toEqual(['direct', 'nginx', 'homing', 'homing/1', 'pipe', 'pipes']);
+    expect(loginSides(2, false)).toEqual(['direct', 'nginx', 'homing', 'homing/1', 'pipe']);
+    expect(loginSides(1, true)).toEqual(['direct', 'nginx', 'homing', 'pipe']);
     expect(comparedSides).not.toContain('homing/1');
-    expect(allSides).toContain('homing/1');
+    expect(comparedSides).not.toContain('pipes');
   });
 
   it('take turns, each side once a round, the order turning and reversing', () => {
     expect(roundTurns(4, ['a', 'b']).join('')).toBe('abbabaab');
-    const turns = roundTurns(4, loginSides(2));
-    for (const side of loginSides(2)) expect(turns.filter((s) => s === side)).toHaveLength(4);
+    const turns = roundTurns(4, loginSides(2, true));
+    for (const side of loginSides(2, true)) expect(turns.filter((s) => s === side)).toHaveLength(4);
   });
 });
 
