@@ -94,7 +94,7 @@ typedef struct Relay {
   int64_t lingerUntil; /* once one way has ended, when the other must have too (ms) */
   struct Relay *lingerNext, *lingerPrevious;
   napi_ref owner;
-  struct Relay *doneNext;
+  struct Relay *doneNext; /* also the next spare record once it has ended */
   struct Relay *incomingNext;
 } Relay;
 
@@ -106,6 +106,9 @@ typedef struct {
   size_t spareSlots[sparePipesMax];
   int spareCount;
   Relay *lingerHead, *lingerTail;
+  /* A relay that ends here is told to JavaScript at the end of the same batch, which closes
+   * its sockets there and then: the JavaScript thread's loop, not the side thread's. */
+  bool closedAtOnce;
 } Loop;
 
 /* How long one way may stay open once the other has ended (ms). */
@@ -134,6 +137,8 @@ typedef struct {
   pthread_mutex_t handed;
   Relay *incoming;
   bool stopping;
+  /* Records of relays that ended, for the next ones (the JavaScript thread's only). */
+  Relay *spareRelays;
 } Instance;
 
 static int64_t nowMs(void) {
@@ -195,6 +200,11 @@ static bool wayFinished(const Direction *d) {
   return d->eof && d->shutDown && d->inPipe == 0 && d->headDone == d->headLength;
 }
 
+/* A relay's socket in an epoll set: the relay, with the side in the lowest bit. */
+static uint64_t tagOf(Relay *r, int side) {
+  return (uint64_t)((uintptr_t)r | (uintptr_t)side);
+}
+
 /*
  * Moves what can move one way without blocking. A failure is recorded on the relay, which
  * then ends; returning leaves the rest to the next readiness event (edge-triggered).
@@ -233,8 +243,13 @@ static void pump(Loop *in, Relay *r, int way) {
       givePipe(in, d);
       if (!d->shutDown) {
         d->shutDown = true;
-        shutdown(d->out, SHUT_WR);
         if (r->firstEnded < 0) r->firstEnded = inSide;
+        /*
+         * The second way to end ends the relay. Where JavaScript closes the sockets right after
+         * (the JavaScript thread's loop), close(2) sends the same FIN: both sockets have been
+         * read to their end, so neither holds bytes that would make it a reset.
+         */
+        if (!(in->closedAtOnce && wayFinished(&r->way[1 - way]))) shutdown(d->out, SHUT_WR);
       }
       return;
     }
@@ -297,8 +312,20 @@ static void lingerAdd(Loop *in, Relay *r) {
 static void finish(Loop *in, Relay *r, Relay **doneList) {
   r->done = true;
   lingerRemove(in, r);
-  epoll_ctl(in->epoll, EPOLL_CTL_DEL, r->fds[0], NULL);
-  epoll_ctl(in->epoll, EPOLL_CTL_DEL, r->fds[1], NULL);
+  /*
+   * Closing a descriptor takes it out of every epoll set, and on the JavaScript thread's loop
+   * JavaScript closes both right after this batch: deleting them first was two system calls
+   * per session for nothing. Should a socket's file outlive its descriptor (a copy held
+   * elsewhere, as by a child between fork and exec), an event of it may still come: it names
+   * this record, which is never freed but kept for the next relay (spareRelays), so it finds
+   * an ended relay (skipped) or a live one (which only tries to move what it can). The side
+   * thread hands its records over to the JavaScript thread, which may reuse them at once:
+   * it deletes first, so that no later event of its own names one.
+   */
+  if (!in->closedAtOnce) {
+    epoll_ctl(in->epoll, EPOLL_CTL_DEL, r->fds[0], NULL);
+    epoll_ctl(in->epoll, EPOLL_CTL_DEL, r->fds[1], NULL);
+  }
   for (int way = 0; way < 2; way += 1) {
     givePipe(in, &r->way[way]);
     free(r->way[way].head);
@@ -328,7 +355,10 @@ static const char *errorName(int error) {
   }
 }
 
-/* Tells a session's owner how it ended, then frees the relay. */
+static Instance *instance(napi_env env);
+
+/* Tells a session's owner how it ended (its sockets are closed then), then keeps the record
+ * for the next relay. */
 static void callEnded(napi_env env, Relay *r) {
   napi_value owner, method, args[3];
   char reason[96];
@@ -351,7 +381,9 @@ static void callEnded(napi_env env, Relay *r) {
     }
   }
   napi_delete_reference(env, r->owner);
-  free(r);
+  Instance *in = instance(env);
+  r->doneNext = in->spareRelays;
+  in->spareRelays = r;
 }
 
 /* Relays that ended, told to their owners in one callback scope (microtasks run after). */
@@ -446,7 +478,7 @@ static bool adopt(Instance *in, Relay **doneList) {
     list = r->incomingNext;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
     for (int side = 0; side < 2 && r->errorSide < 0; side += 1) {
-      ev.data.u64 = (uintptr_t)r | (uintptr_t)side;
+      ev.data.u64 = tagOf(r, side);
       if (epoll_ctl(in->side.epoll, EPOLL_CTL_ADD, r->fds[side], &ev) != 0) fail(r, side, errno);
     }
     if (r->errorSide >= 0) finish(&in->side, r, doneList);
@@ -605,6 +637,7 @@ static bool start(napi_env env, Instance *in) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) return false;
   in->main.epoll = epoll_create1(EPOLL_CLOEXEC);
   if (in->main.epoll < 0) return false;
+  in->main.closedAtOnce = true;
   /* Never freed, as the instance: libuv may hold them until the loop's last turn. */
   in->poll = calloc(1, uv_handle_size(uvPollType));
   in->timer = calloc(1, uv_handle_size(uvTimerType));
@@ -649,6 +682,13 @@ static bool copyHead(napi_env env, napi_value value, char **head, size_t *length
   return true;
 }
 
+/* A record that did not start a relay goes back to the spares, ended (as events may name it). */
+static void unused(Instance *in, Relay *r) {
+  r->done = true;
+  r->doneNext = in->spareRelays;
+  in->spareRelays = r;
+}
+
 /* relay(owner, clientFd, backendFd, headUp, headDown): a handle for counts() and kick(). */
 static napi_value relay(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -661,8 +701,14 @@ static napi_value relay(napi_env env, napi_callback_info info) {
   if (napi_get_value_int32(env, args[1], &client) != napi_ok ||
       napi_get_value_int32(env, args[2], &backend) != napi_ok || client < 0 || backend < 0)
     return throwError(env, "relay: two open file descriptors");
-  Relay *r = calloc(1, sizeof *r);
-  if (r == NULL) return throwError(env, "out of memory");
+  Relay *r = in->spareRelays;
+  if (r != NULL) {
+    in->spareRelays = r->doneNext;
+    memset(r, 0, sizeof *r);
+  } else {
+    r = calloc(1, sizeof *r);
+    if (r == NULL) return throwError(env, "out of memory");
+  }
   r->fds[clientSide] = client;
   r->fds[backendSide] = backend;
   r->firstEnded = r->errorSide = -1;
@@ -673,31 +719,25 @@ static napi_value relay(napi_env env, napi_callback_info info) {
     d->pipeRead = d->pipeWrite = -1;
     if (!copyHead(env, args[3 + way], &d->head, &d->headLength)) {
       free(r->way[0].head);
-      free(r);
+      unused(in, r);
       return throwError(env, "out of memory");
     }
     r->bytes[way] = d->headLength;
   }
   napi_create_reference(env, args[0], 1, &r->owner);
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                           .data.u64 = (uintptr_t)r | clientSide};
-  if (epoll_ctl(in->main.epoll, EPOLL_CTL_ADD, client, &ev) != 0) {
-    int error = errno;
-    napi_delete_reference(env, r->owner);
-    free(r->way[0].head);
-    free(r->way[1].head);
-    free(r);
-    return throwError(env, strerror(error));
-  }
-  ev.data.u64 = (uintptr_t)r | backendSide;
-  if (epoll_ctl(in->main.epoll, EPOLL_CTL_ADD, backend, &ev) != 0) {
-    int error = errno;
-    epoll_ctl(in->main.epoll, EPOLL_CTL_DEL, client, NULL);
-    napi_delete_reference(env, r->owner);
-    free(r->way[0].head);
-    free(r->way[1].head);
-    free(r);
-    return throwError(env, strerror(error));
+  for (int side = 0; side < 2; side += 1) {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                             .data.u64 = tagOf(r, side)};
+    if (epoll_ctl(in->main.epoll, EPOLL_CTL_ADD, r->fds[side], &ev) != 0) {
+      int error = errno;
+      /* Still open, and Node's again: out of this set. */
+      if (side == backendSide) epoll_ctl(in->main.epoll, EPOLL_CTL_DEL, client, NULL);
+      napi_delete_reference(env, r->owner);
+      free(r->way[0].head);
+      free(r->way[1].head);
+      unused(in, r);
+      return throwError(env, strerror(error));
+    }
   }
   napi_value handle;
   napi_create_external(env, r, NULL, NULL, &handle);
