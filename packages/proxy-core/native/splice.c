@@ -80,6 +80,7 @@ typedef struct {
   bool eof;      /* `in` has ended */
   bool shutDown; /* and `out` was told so (its write side shut) */
   bool hangUp;   /* `in` was seen hung up (its end, or a failure): read it to the end */
+  bool endSeen;  /* `in` was seen ended and not failed: all it will ever send is queued */
 } Direction;
 
 typedef struct Relay {
@@ -281,11 +282,16 @@ static void pump(Loop *in, Relay *r, int way) {
      * Fewer bytes than the pipe has buffers, into an empty pipe: neither the pipe nor the
      * request cut the read short, so it took all there was (a TCP socket's splice stops only
      * at those, at its end or at urgent data, where reading again would not get further).
-     * Bytes that come later raise a new edge. An end that came before this read was seen as
-     * a hang-up, by this event or an earlier one, and is read to (a read returning 0); one
-     * not yet seen is still to come as an event, which reads.
+     * Bytes that come later raise a new edge. An end seen before this read (a FIN: TCP marks
+     * it only once every byte before it is queued) is where this read stopped, so the way
+     * ends without the read that would return 0: a login's LOGOUT or QUIT reply comes with
+     * the backend's FIN. A failure seen is read to (the read that reports it); an end not yet
+     * seen is still to come as an event, which reads.
      */
-    drained = (size_t)n < d->pipeSlots && !d->hangUp;
+    if ((size_t)n < d->pipeSlots) {
+      if (d->endSeen) d->eof = true;
+      else drained = !d->hangUp;
+    }
   }
 }
 
@@ -431,6 +437,7 @@ static void handle(Loop *loop, const struct epoll_event *event, Relay **doneList
   /* Readable: the way that reads this socket; writable: the way that writes to it. */
   int reading = side == clientSide ? 0 : 1, writing = 1 - reading;
   if (mask & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r->way[reading].hangUp = true;
+  if ((mask & (EPOLLRDHUP | EPOLLERR)) == EPOLLRDHUP) r->way[reading].endSeen = true;
   if (failed || (mask & (EPOLLIN | EPOLLRDHUP))) pump(loop, r, reading);
   /* Writable matters to a way with bytes waiting for it; any other way has read its socket
    * dry (or ended) and hears of more from that socket's own events. */
