@@ -15,7 +15,8 @@
  * JavaScript keeps owning both sockets (their file descriptors, their 'close' accounting): it
  * stops reading them, hands the descriptors here, and destroys the sockets once this says the
  * relay has ended. The relay never closes them, so a descriptor it uses is never reused under
- * it. A kick is a shutdown(2), which the relay sees as the end.
+ * it; a relay that ends on the event loop leaves taking them out of its epoll set to that
+ * close. A kick is a shutdown(2), which the relay sees as the end.
  *
  * Pipes come from a small pool (one for each thread): a direction holds one only while bytes
  * are in flight, so an idle session holds none.
