@@ -15,7 +15,8 @@
  * JavaScript keeps owning both sockets (their file descriptors, their 'close' accounting): it
  * stops reading them, hands the descriptors here, and destroys the sockets once this says the
  * relay has ended. The relay never closes them, so a descriptor it uses is never reused under
- * it. A kick is a shutdown(2), which the relay sees as the end.
+ * it; a relay that ends on the event loop leaves taking them out of its epoll set to that
+ * close. A kick is a shutdown(2), which the relay sees as the end.
  *
  * Pipes come from a small pool (one for each thread): a direction holds one only while bytes
  * are in flight, so an idle session holds none.
@@ -80,6 +81,7 @@ typedef struct {
   bool eof;      /* `in` has ended */
   bool shutDown; /* and `out` was told so (its write side shut) */
   bool hangUp;   /* `in` was seen hung up (its end, or a failure): read it to the end */
+  bool endSeen;  /* `in` was seen ended and not failed: all it will ever send is queued */
 } Direction;
 
 typedef struct Relay {
@@ -94,7 +96,7 @@ typedef struct Relay {
   int64_t lingerUntil; /* once one way has ended, when the other must have too (ms) */
   struct Relay *lingerNext, *lingerPrevious;
   napi_ref owner;
-  struct Relay *doneNext;
+  struct Relay *doneNext; /* also the next spare record once it has ended */
   struct Relay *incomingNext;
 } Relay;
 
@@ -106,6 +108,9 @@ typedef struct {
   size_t spareSlots[sparePipesMax];
   int spareCount;
   Relay *lingerHead, *lingerTail;
+  /* A relay that ends here is told to JavaScript at the end of the same batch, which closes
+   * its sockets there and then: the JavaScript thread's loop, not the side thread's. */
+  bool closedAtOnce;
 } Loop;
 
 /* How long one way may stay open once the other has ended (ms). */
@@ -134,6 +139,8 @@ typedef struct {
   pthread_mutex_t handed;
   Relay *incoming;
   bool stopping;
+  /* Records of relays that ended, for the next ones (the JavaScript thread's only). */
+  Relay *spareRelays;
 } Instance;
 
 static int64_t nowMs(void) {
@@ -195,6 +202,11 @@ static bool wayFinished(const Direction *d) {
   return d->eof && d->shutDown && d->inPipe == 0 && d->headDone == d->headLength;
 }
 
+/* A relay's socket in an epoll set: the relay, with the side in the lowest bit. */
+static uint64_t tagOf(Relay *r, int side) {
+  return (uint64_t)((uintptr_t)r | (uintptr_t)side);
+}
+
 /*
  * Moves what can move one way without blocking. A failure is recorded on the relay, which
  * then ends; returning leaves the rest to the next readiness event (edge-triggered).
@@ -233,8 +245,13 @@ static void pump(Loop *in, Relay *r, int way) {
       givePipe(in, d);
       if (!d->shutDown) {
         d->shutDown = true;
-        shutdown(d->out, SHUT_WR);
         if (r->firstEnded < 0) r->firstEnded = inSide;
+        /*
+         * The second way to end ends the relay. Where JavaScript closes the sockets right after
+         * (the JavaScript thread's loop), close(2) sends the same FIN: both sockets have been
+         * read to their end, so neither holds bytes that would make it a reset.
+         */
+        if (!(in->closedAtOnce && wayFinished(&r->way[1 - way]))) shutdown(d->out, SHUT_WR);
       }
       return;
     }
@@ -266,11 +283,16 @@ static void pump(Loop *in, Relay *r, int way) {
      * Fewer bytes than the pipe has buffers, into an empty pipe: neither the pipe nor the
      * request cut the read short, so it took all there was (a TCP socket's splice stops only
      * at those, at its end or at urgent data, where reading again would not get further).
-     * Bytes that come later raise a new edge. An end that came before this read was seen as
-     * a hang-up, by this event or an earlier one, and is read to (a read returning 0); one
-     * not yet seen is still to come as an event, which reads.
+     * Bytes that come later raise a new edge. An end seen before this read (a FIN: TCP marks
+     * it only once every byte before it is queued) is where this read stopped, so the way
+     * ends without the read that would return 0: a login's LOGOUT or QUIT reply comes with
+     * the backend's FIN. A failure seen is read to (the read that reports it); an end not yet
+     * seen is still to come as an event, which reads.
      */
-    drained = (size_t)n < d->pipeSlots && !d->hangUp;
+    if ((size_t)n < d->pipeSlots) {
+      if (d->endSeen) d->eof = true;
+      else drained = !d->hangUp;
+    }
   }
 }
 
@@ -297,8 +319,20 @@ static void lingerAdd(Loop *in, Relay *r) {
 static void finish(Loop *in, Relay *r, Relay **doneList) {
   r->done = true;
   lingerRemove(in, r);
-  epoll_ctl(in->epoll, EPOLL_CTL_DEL, r->fds[0], NULL);
-  epoll_ctl(in->epoll, EPOLL_CTL_DEL, r->fds[1], NULL);
+  /*
+   * Closing a descriptor takes it out of every epoll set, and on the JavaScript thread's loop
+   * JavaScript closes both right after this batch: deleting them first was two system calls
+   * per session for nothing. Should a socket's file outlive its descriptor (a copy held
+   * elsewhere, as by a child between fork and exec), an event of it may still come: it names
+   * this record, which is never freed but kept for the next relay (spareRelays), so it finds
+   * an ended relay (skipped) or a live one (which only tries to move what it can). The side
+   * thread hands its records over to the JavaScript thread, which may reuse them at once:
+   * it deletes first, so that no later event of its own names one.
+   */
+  if (!in->closedAtOnce) {
+    epoll_ctl(in->epoll, EPOLL_CTL_DEL, r->fds[0], NULL);
+    epoll_ctl(in->epoll, EPOLL_CTL_DEL, r->fds[1], NULL);
+  }
   for (int way = 0; way < 2; way += 1) {
     givePipe(in, &r->way[way]);
     free(r->way[way].head);
@@ -328,7 +362,10 @@ static const char *errorName(int error) {
   }
 }
 
-/* Tells a session's owner how it ended, then frees the relay. */
+static Instance *instance(napi_env env);
+
+/* Tells a session's owner how it ended (its sockets are closed then), then keeps the record
+ * for the next relay. */
 static void callEnded(napi_env env, Relay *r) {
   napi_value owner, method, args[3];
   char reason[96];
@@ -351,7 +388,9 @@ static void callEnded(napi_env env, Relay *r) {
     }
   }
   napi_delete_reference(env, r->owner);
-  free(r);
+  Instance *in = instance(env);
+  r->doneNext = in->spareRelays;
+  in->spareRelays = r;
 }
 
 /* Relays that ended, told to their owners in one callback scope (microtasks run after). */
@@ -399,6 +438,7 @@ static void handle(Loop *loop, const struct epoll_event *event, Relay **doneList
   /* Readable: the way that reads this socket; writable: the way that writes to it. */
   int reading = side == clientSide ? 0 : 1, writing = 1 - reading;
   if (mask & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r->way[reading].hangUp = true;
+  if ((mask & (EPOLLRDHUP | EPOLLERR)) == EPOLLRDHUP) r->way[reading].endSeen = true;
   if (failed || (mask & (EPOLLIN | EPOLLRDHUP))) pump(loop, r, reading);
   /* Writable matters to a way with bytes waiting for it; any other way has read its socket
    * dry (or ended) and hears of more from that socket's own events. */
@@ -446,7 +486,7 @@ static bool adopt(Instance *in, Relay **doneList) {
     list = r->incomingNext;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
     for (int side = 0; side < 2 && r->errorSide < 0; side += 1) {
-      ev.data.u64 = (uintptr_t)r | (uintptr_t)side;
+      ev.data.u64 = tagOf(r, side);
       if (epoll_ctl(in->side.epoll, EPOLL_CTL_ADD, r->fds[side], &ev) != 0) fail(r, side, errno);
     }
     if (r->errorSide >= 0) finish(&in->side, r, doneList);
@@ -605,6 +645,7 @@ static bool start(napi_env env, Instance *in) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) return false;
   in->main.epoll = epoll_create1(EPOLL_CLOEXEC);
   if (in->main.epoll < 0) return false;
+  in->main.closedAtOnce = true;
   /* Never freed, as the instance: libuv may hold them until the loop's last turn. */
   in->poll = calloc(1, uv_handle_size(uvPollType));
   in->timer = calloc(1, uv_handle_size(uvTimerType));
@@ -649,6 +690,13 @@ static bool copyHead(napi_env env, napi_value value, char **head, size_t *length
   return true;
 }
 
+/* A record that did not start a relay goes back to the spares, ended (as events may name it). */
+static void unused(Instance *in, Relay *r) {
+  r->done = true;
+  r->doneNext = in->spareRelays;
+  in->spareRelays = r;
+}
+
 /* relay(owner, clientFd, backendFd, headUp, headDown): a handle for counts() and kick(). */
 static napi_value relay(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -661,8 +709,14 @@ static napi_value relay(napi_env env, napi_callback_info info) {
   if (napi_get_value_int32(env, args[1], &client) != napi_ok ||
       napi_get_value_int32(env, args[2], &backend) != napi_ok || client < 0 || backend < 0)
     return throwError(env, "relay: two open file descriptors");
-  Relay *r = calloc(1, sizeof *r);
-  if (r == NULL) return throwError(env, "out of memory");
+  Relay *r = in->spareRelays;
+  if (r != NULL) {
+    in->spareRelays = r->doneNext;
+    memset(r, 0, sizeof *r);
+  } else {
+    r = calloc(1, sizeof *r);
+    if (r == NULL) return throwError(env, "out of memory");
+  }
   r->fds[clientSide] = client;
   r->fds[backendSide] = backend;
   r->firstEnded = r->errorSide = -1;
@@ -673,31 +727,25 @@ static napi_value relay(napi_env env, napi_callback_info info) {
     d->pipeRead = d->pipeWrite = -1;
     if (!copyHead(env, args[3 + way], &d->head, &d->headLength)) {
       free(r->way[0].head);
-      free(r);
+      unused(in, r);
       return throwError(env, "out of memory");
     }
     r->bytes[way] = d->headLength;
   }
   napi_create_reference(env, args[0], 1, &r->owner);
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                           .data.u64 = (uintptr_t)r | clientSide};
-  if (epoll_ctl(in->main.epoll, EPOLL_CTL_ADD, client, &ev) != 0) {
-    int error = errno;
-    napi_delete_reference(env, r->owner);
-    free(r->way[0].head);
-    free(r->way[1].head);
-    free(r);
-    return throwError(env, strerror(error));
-  }
-  ev.data.u64 = (uintptr_t)r | backendSide;
-  if (epoll_ctl(in->main.epoll, EPOLL_CTL_ADD, backend, &ev) != 0) {
-    int error = errno;
-    epoll_ctl(in->main.epoll, EPOLL_CTL_DEL, client, NULL);
-    napi_delete_reference(env, r->owner);
-    free(r->way[0].head);
-    free(r->way[1].head);
-    free(r);
-    return throwError(env, strerror(error));
+  for (int side = 0; side < 2; side += 1) {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                             .data.u64 = tagOf(r, side)};
+    if (epoll_ctl(in->main.epoll, EPOLL_CTL_ADD, r->fds[side], &ev) != 0) {
+      int error = errno;
+      /* Still open, and Node's again: out of this set. */
+      if (side == backendSide) epoll_ctl(in->main.epoll, EPOLL_CTL_DEL, client, NULL);
+      napi_delete_reference(env, r->owner);
+      free(r->way[0].head);
+      free(r->way[1].head);
+      unused(in, r);
+      return throwError(env, strerror(error));
+    }
   }
   napi_value handle;
   napi_create_external(env, r, NULL, NULL, &handle);

@@ -20,7 +20,11 @@ interface SpliceModule {
 /** A relay the kernel runs; valid until its owner hears that it ended. */
 export type KernelRelayHandle = { readonly __kernelRelay: never };
 
-/** Told once, on the JavaScript thread, when both ways have ended or a socket failed. */
+/**
+ * Told once, on the JavaScript thread, when both ways have ended or a socket failed. It
+ * destroys both sockets there and then: their close takes them out of the relay's epoll set
+ * and sends the FIN of the last way to end (the relay makes neither system call itself).
+ */
 export interface KernelRelayOwner {
   kernelRelayEnded(up: number, down: number, reason: string): void;
 }

@@ -149,8 +149,11 @@ describe.each([
     expect(piped.counts()).toEqual({ up: 0, down: 6 });
     server.end('* BYE\r\n');
     expect((await atUser).toString()).toBe('* OK\r\n* BYE\r\n');
+    const atServer = collect(server);
     user.end();
     expect(await piped.done).toEqual({ up: 0, down: 13, reason: 'backend' });
+    // The user's end, the last of the two, reaches the backend as an end (not a reset).
+    expect((await atServer).length).toBe(0);
   });
 
   it('pauses a fast backend while the user does not read, and loses nothing', async () => {
