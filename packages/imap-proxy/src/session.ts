@@ -135,17 +135,17 @@ export class ImapSession extends PreloginSession<ReadEvent> {
     await this.upgradeTls(tls);
   }
 
-  async login(command: ImapCommand): Promise<void> {
+  login(command: ImapCommand): Promise<void> | undefined {
     const [user, password] = command.args.map(astring);
     if (command.args.length !== 2 || !user || password === undefined) {
       this.reply(tagged(command.tag, r.loginArguments));
-      return;
+      return undefined;
     }
     if (!this.#plaintextAllowed()) {
       this.reply(tagged(command.tag, r.loginNeedsTls));
-      return;
+      return undefined;
     }
-    await this.#login(command.tag, { mechanism: 'LOGIN', user, password });
+    return this.#login(command.tag, { mechanism: 'LOGIN', user, password });
   }
 
   async authenticate(command: ImapCommand): Promise<void> {
@@ -199,7 +199,7 @@ export class ImapSession extends PreloginSession<ReadEvent> {
       this.#clientId,
       () => this.closed,
     );
-    await this.answerLogin(result, {
+    return this.answerLogin(result, {
       failed: tagged(tag, r.authFailed),
       unavailable: tagged(tag, r.unavailable),
       limit: tagged(tag, r.tooManySessions),
@@ -207,16 +207,17 @@ export class ImapSession extends PreloginSession<ReadEvent> {
     });
   }
 
-  protected async handle(event: ReadEvent): Promise<void> {
+  protected handle(event: ReadEvent): Promise<void> | undefined {
     switch (event.type) {
       case 'continue':
         this.reply('+ Ready for literal data');
-        return;
+        return undefined;
       case 'line': {
         const sasl = this.#awaitingSasl;
         this.#awaitingSasl = undefined;
-        if (sasl) await this.#saslResponse(sasl.tag, sasl.mechanism, event.line.toString('latin1'));
-        return;
+        if (sasl)
+          return this.#saslResponse(sasl.tag, sasl.mechanism, event.line.toString('latin1'));
+        return undefined;
       }
       case 'error': {
         const tag = event.tag ?? '*';
@@ -226,20 +227,21 @@ export class ImapSession extends PreloginSession<ReadEvent> {
         );
         if (event.fatal) this.close([reply, untagged(r.closing)], event.kind);
         else this.reply(reply);
-        return;
+        return undefined;
       }
       case 'command': {
         this.#commands += 1;
         if (this.#commands > this.limits.commands) {
           this.close([untagged(r.tooManyCommands)], 'too many commands');
-          return;
+          return undefined;
         }
         const handler = commands[event.name];
         if (!handler) {
           this.reply(tagged(event.tag, r.unknownCommand));
-          return;
+          return undefined;
         }
-        await handler(this, event);
+        const handled = handler(this, event);
+        return handled instanceof Promise ? handled : undefined;
       }
     }
   }
