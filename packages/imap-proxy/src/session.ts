@@ -48,7 +48,11 @@ const ID_MAX_PAIRS = 30;
 const ID_MAX_KEY_OCTETS = 30;
 const ID_MAX_VALUE_OCTETS = 1024;
 
-const capabilityLists = new WeakMap<ImapSessionOptions, string[]>();
+/** A listener's capability lists and greetings, by the connection's facts (see `capabilities`). */
+const capabilityLists = new WeakMap<
+  ImapSessionOptions,
+  { readonly lists: string[]; readonly greetings: Buffer[] }
+>();
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class ImapSession extends PreloginSession<ReadEvent> {
@@ -67,8 +71,11 @@ export class ImapSession extends PreloginSession<ReadEvent> {
 
   protected readonly texts = texts;
 
-  protected greeting(): string {
-    return greeting(this.capabilities());
+  protected greeting(): Buffer {
+    const made = this.#made();
+    const index = this.#factsIndex();
+    made.greetings[index] ??= Buffer.from(`${greeting(this.capabilities())}\r\n`);
+    return made.greetings[index];
   }
 
   protected push(chunk: Buffer): void {
@@ -85,21 +92,29 @@ export class ImapSession extends PreloginSession<ReadEvent> {
 
   /** The list depends on the listener and on two facts of the connection: made once each. */
   capabilities(): string {
-    let lists = capabilityLists.get(this.#options);
-    if (!lists) {
-      lists = [];
-      capabilityLists.set(this.#options, lists);
-    }
-    const secure = this.conn.secure;
-    const canStartTls = this.#canStartTls();
-    const index = (secure ? 1 : 0) + (canStartTls ? 2 : 0);
+    const { lists } = this.#made();
+    const index = this.#factsIndex();
     lists[index] ??= preauthCapabilities({
-      secure,
-      canStartTls,
+      secure: this.conn.secure,
+      canStartTls: this.#canStartTls(),
       allowPlaintext: this.#options.allowPlaintext,
       oauth: this.#options.oauth,
     });
     return lists[index];
+  }
+
+  #made(): { readonly lists: string[]; readonly greetings: Buffer[] } {
+    let made = capabilityLists.get(this.#options);
+    if (!made) {
+      made = { lists: [], greetings: [] };
+      capabilityLists.set(this.#options, made);
+    }
+    return made;
+  }
+
+  /** Which of a listener's lists this connection gets: TLS on, and STARTTLS on offer. */
+  #factsIndex(): number {
+    return (this.conn.secure ? 1 : 0) + (this.#canStartTls() ? 2 : 0);
   }
 
   id(command: ImapCommand): void {

@@ -24,6 +24,8 @@ export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 /** The login path's outcomes as this protocol says them; the backend's own words pass through. */
 const answers = relayedAnswers(r);
 const texts = preloginTexts(r);
+/** The same for every session: made once. */
+const greetingBytes = Buffer.from(`${r.greeting.line}\r\n`);
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswers<Pop3OwnReply> {
@@ -32,8 +34,8 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
   readonly refusals = saslErrors;
   readonly #options: Pop3SessionOptions;
 
-  protected greeting(): string {
-    return r.greeting.line;
+  protected greeting(): Buffer {
+    return greetingBytes;
   }
 
   readonly #reader: Pop3Reader;

@@ -100,8 +100,11 @@ export abstract class PreloginSession<Event> {
 
   protected abstract readonly protocol: SessionProtocol;
   protected abstract readonly texts: PreloginTexts;
-  /** The first line the client reads. */
-  protected abstract greeting(): string;
+  /**
+   * The first line the client reads; as bytes (with its CRLF) where many sessions share it,
+   * made once, so that no session builds and encodes it again.
+   */
+  protected abstract greeting(): string | Buffer;
   /** Bytes from the client, into the protocol's reader. */
   protected abstract push(chunk: Buffer): void;
   protected abstract next(): Event | undefined;
@@ -140,7 +143,9 @@ export abstract class PreloginSession<Event> {
     this.#lastHeard = now;
     this.#authDueAt = now + this.limits.authTimeoutMs;
     this.#arm(Math.min(this.limits.authTimeoutMs, this.limits.idleTimeoutMs));
-    this.reply(this.greeting());
+    const greeting = this.greeting();
+    if (typeof greeting === 'string') this.reply(greeting);
+    else this.write(greeting);
   }
 
   reply(...lines: string[]): void {
