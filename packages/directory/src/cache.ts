@@ -96,17 +96,10 @@ export class LookupCache<V extends object> {
    */
   async get(key: string, signal?: AbortSignal, timeoutMs?: number): Promise<CacheResult<V>> {
     if (signal?.aborted) throw abortError(signal);
+    const fresh = this.getFresh(key);
+    if (fresh !== undefined) return fresh;
     const now = this.#now();
     const cached = this.#lru.get(key);
-    if (cached && now - cached.storedAt < this.#ttl(cached)) {
-      if (cached.value === undefined) this.counters.negativeHits += 1;
-      else this.counters.hits += 1;
-      return {
-        value: cached.value,
-        outcome: cached.value ? 'hit' : 'negative-hit',
-        ageMs: now - cached.storedAt,
-      };
-    }
     if (cached && !this.#servableStale(cached, now)) this.#lru.delete(key);
     if (cached && now < this.#sourceDownUntil && this.#servableStale(cached, now)) {
       this.counters.staleServed += 1;
@@ -127,6 +120,24 @@ export class LookupCache<V extends object> {
       }
       throw error;
     }
+  }
+
+  /**
+   * The answer in this turn when the cache holds a fresh one (counted as `get` counts it),
+   * else undefined: the common case of a login needs no promise.
+   */
+  getFresh(key: string): CacheResult<V> | undefined {
+    const cached = this.#lru.get(key);
+    if (cached === undefined) return undefined;
+    const now = this.#now();
+    if (now - cached.storedAt >= this.#ttl(cached)) return undefined;
+    if (cached.value === undefined) this.counters.negativeHits += 1;
+    else this.counters.hits += 1;
+    return {
+      value: cached.value,
+      outcome: cached.value ? 'hit' : 'negative-hit',
+      ageMs: now - cached.storedAt,
+    };
   }
 
   #ttl(entry: Entry<V>): number {

@@ -1,5 +1,5 @@
 import { type AddressKind, type AddressRules, normalizeAddress } from './address.js';
-import { type CacheCounters, type CacheOptions, LookupCache } from './cache.js';
+import { type CacheCounters, type CacheOptions, type CacheResult, LookupCache } from './cache.js';
 import type { Backend, Catalog } from './catalog.js';
 import { DirectoryError } from './errors.js';
 import type { LatencyHistogram } from './latency.js';
@@ -110,11 +110,29 @@ export class Directory {
     if (!address)
       return { key: undefined, route: undefined, origin: 'cache', stale: false, ageMs: 0 };
     const result = await this.#cache.get(address.key, options.signal, options.timeoutMs);
+    return this.#result(address.key, result, options);
+  }
+
+  /**
+   * `lookup`'s answer in this turn when it needs no source (a fresh cache entry, or an address
+   * that cannot be a user's), else undefined: then `lookup` asks the source. Throws as `lookup`
+   * rejects (a route that names no home).
+   */
+  lookupNow(input: string, options: LookupOptions = {}): LookupResult | undefined {
+    if (options.signal?.aborted) return undefined;
+    const address = normalizeAddress(input, this.#rules, options.kind ?? 'login');
+    if (!address)
+      return { key: undefined, route: undefined, origin: 'cache', stale: false, ageMs: 0 };
+    const result = this.#cache.getFresh(address.key);
+    return result === undefined ? undefined : this.#result(address.key, result, options);
+  }
+
+  #result(key: string, result: CacheResult<SourceEntry>, options: LookupOptions): LookupResult {
     const origin: LookupOrigin = result.outcome === 'miss' ? this.source.kind : 'cache';
     const isHealthy = options.isHealthy ?? this.#options.isHealthy;
     const route = result.value ? this.#route(result.value, isHealthy) : undefined;
     return {
-      key: address.key,
+      key,
       route,
       origin,
       stale: result.outcome === 'stale',

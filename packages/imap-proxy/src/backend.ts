@@ -68,7 +68,7 @@ export class ImapBackend {
   }
 
   /** Sends `TAG NAME args` (strings already encoded as astrings) and reads up to the tagged reply. */
-  async command(
+  command(
     name: string,
     args: (string | Astring)[],
     signal: Cancellation,
@@ -76,6 +76,24 @@ export class ImapBackend {
   ): Promise<TaggedResponse> {
     this.#tag += 1;
     const tag = `H${this.#tag}`;
+    let head = `${tag} ${name}`;
+    for (const arg of args) {
+      if (typeof arg === 'string') head += ` ${arg}`;
+      else if ('quoted' in arg) head += ` ${arg.quoted}`;
+      else return this.#withLiterals(tag, name, args, signal, onContinue);
+    }
+    this.#write(`${head}\r\n`);
+    return this.#until(tag, signal, onContinue);
+  }
+
+  /** `command` with literals: each rides along (LITERAL+) or waits for the backend's "+". */
+  async #withLiterals(
+    tag: string,
+    name: string,
+    args: (string | Astring)[],
+    signal: Cancellation,
+    onContinue?: (line: string) => Buffer | undefined,
+  ): Promise<TaggedResponse> {
     let head = `${tag} ${name}`;
     const literals: { head: string; bytes: Buffer }[] = [];
     // The capability list is parsed only for a command that has literals to send.
@@ -134,7 +152,10 @@ export class ImapBackend {
   ): Promise<TaggedResponse> {
     let untagged: Buffer[] = [];
     for (;;) {
-      const line = await this.#readLine(signal);
+      // A line that came with the one before it is taken in this turn, without a promise.
+      const raw = this.#lines.reader.takeLine() ?? (await this.#lines.reader.readLine(signal));
+      let line = raw.toString('utf8');
+      if (line.endsWith('}')) line = await this.#foldLiterals(line, signal);
       const sentAhead = /^(\S+) /.exec(line)?.[1];
       if (sentAhead && this.#ahead.delete(sentAhead)) {
         untagged = []; // what came before belonged to the command sent ahead
@@ -173,7 +194,13 @@ export class ImapBackend {
 
   /** Reads a line, folding in any literal it announces (`{n}` at its end). */
   async #readLine(signal: Cancellation): Promise<string> {
-    let line = (await this.#lines.reader.readLine(signal)).toString('utf8');
+    const line = (await this.#lines.reader.readLine(signal)).toString('utf8');
+    return line.endsWith('}') ? this.#foldLiterals(line, signal) : line;
+  }
+
+  /** A line with the literals it announces (`{n}` at its end) folded in as quoted strings. */
+  async #foldLiterals(first: string, signal: Cancellation): Promise<string> {
+    let line = first;
     for (let spec = /\{(\d+)\}$/.exec(line); spec; spec = /\{(\d+)\}$/.exec(line)) {
       const size = Number(spec[1]);
       if (size > this.maxLineBytes) throw new Error('backend literal too large before login');

@@ -40,8 +40,19 @@ export interface ReaderLimits {
   readonly idLineBytes?: number;
 }
 
-/** `tag ID ` at the start of a line: enough to give the line the ID allowance. */
-const ID_START = /^[^ ]{1,64} ID /i;
+/**
+ * `tag ID ` at the start of a line (a tag of 1 to 64 bytes, `ID` in any case): enough to give
+ * the line the ID allowance. Read off the bytes, without making a string of them.
+ */
+function isIdStart(bytes: Buffer): boolean {
+  const space = bytes.indexOf(0x20);
+  if (space < 1 || space > 64) return false;
+  return (
+    (bytes[space + 1] === 0x49 || bytes[space + 1] === 0x69) &&
+    (bytes[space + 2] === 0x44 || bytes[space + 2] === 0x64) &&
+    bytes[space + 3] === 0x20
+  );
+}
 
 type Piece = { readonly text: Buffer } | { readonly literal: Buffer };
 
@@ -126,7 +137,9 @@ export class ImapReader {
         this.#expectLine = false;
         return { type: 'line', line };
       }
-      const spec = LITERAL_SPEC.exec(line.toString('latin1'));
+      // Only a line that ends in `}` can announce a literal: others are not made a string.
+      const spec =
+        line[line.length - 1] === 0x7d ? LITERAL_SPEC.exec(line.toString('latin1')) : null;
       if (!spec) {
         this.#pieces.push({ text: line });
         return this.#complete();
@@ -171,8 +184,7 @@ export class ImapReader {
   #lineLimit(): number {
     const { lineBytes, idLineBytes = 0 } = this.#limits;
     if (idLineBytes <= lineBytes || this.#pieces.length > 0 || this.#expectLine) return lineBytes;
-    const start = this.#buffer.subarray(0, 72).toString('latin1');
-    return ID_START.test(start) ? idLineBytes : lineBytes;
+    return isIdStart(this.#buffer) ? idLineBytes : lineBytes;
   }
 
   #complete(): ReadEvent {
@@ -210,8 +222,13 @@ function tagOf(pieces: Piece[]): string | undefined {
 }
 
 // ATOM-CHAR: any CHAR except atom-specials (RFC 9051 §9): ( ) { SP CTL % * " \ ]
+const atomChars = new Uint8Array(256);
+for (let byte = 0x21; byte < 0x7f; byte += 1) {
+  if (!'(){%*"\\]'.includes(String.fromCharCode(byte))) atomChars[byte] = 1;
+}
+
 function isAtomChar(byte: number): boolean {
-  return byte > 0x20 && byte < 0x7f && !'(){%*"\\]'.includes(String.fromCharCode(byte));
+  return atomChars[byte] === 1;
 }
 
 function isTag(tag: string): boolean {
@@ -263,7 +280,7 @@ export function parseCommand(pieces: readonly Piece[]): ImapCommand {
         )
           j += 1;
         const atom = text.subarray(i, j).toString('latin1');
-        top().push(atom.toUpperCase() === 'NIL' ? null : atom);
+        top().push(atom.length === 3 && atom.toUpperCase() === 'NIL' ? null : atom);
         i = j;
       } else {
         throw new Error(`unexpected byte 0x${c.toString(16).padStart(2, '0')}`);
@@ -279,6 +296,12 @@ export function parseCommand(pieces: readonly Piece[]): ImapCommand {
 
 /** Reads a quoted string starting after its opening quote; returns the value and the next index. */
 function readQuoted(text: Buffer, start: number): [Buffer, number] {
+  // Most quoted strings have no escapes: their bytes as they are.
+  const end = text.indexOf(0x22, start);
+  if (end !== -1) {
+    const plain = text.subarray(start, end);
+    if (!plain.includes(0x5c) && !plain.includes(0x00)) return [plain, end + 1];
+  }
   const out: number[] = [];
   for (let i = start; i < text.length; i += 1) {
     const c = text[i] as number;

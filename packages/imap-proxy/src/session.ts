@@ -48,7 +48,11 @@ const ID_MAX_PAIRS = 30;
 const ID_MAX_KEY_OCTETS = 30;
 const ID_MAX_VALUE_OCTETS = 1024;
 
-const capabilityLists = new WeakMap<ImapSessionOptions, string[]>();
+/** A listener's capability lists and greetings, by the connection's facts (see `capabilities`). */
+const capabilityLists = new WeakMap<
+  ImapSessionOptions,
+  { readonly lists: string[]; readonly greetings: Buffer[] }
+>();
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class ImapSession extends PreloginSession<ReadEvent> {
@@ -67,8 +71,11 @@ export class ImapSession extends PreloginSession<ReadEvent> {
 
   protected readonly texts = texts;
 
-  protected greeting(): string {
-    return greeting(this.capabilities());
+  protected greeting(): Buffer {
+    const made = this.#made();
+    const index = this.#factsIndex();
+    made.greetings[index] ??= Buffer.from(`${greeting(this.capabilities())}\r\n`);
+    return made.greetings[index];
   }
 
   protected push(chunk: Buffer): void {
@@ -85,21 +92,29 @@ export class ImapSession extends PreloginSession<ReadEvent> {
 
   /** The list depends on the listener and on two facts of the connection: made once each. */
   capabilities(): string {
-    let lists = capabilityLists.get(this.#options);
-    if (!lists) {
-      lists = [];
-      capabilityLists.set(this.#options, lists);
-    }
-    const secure = this.conn.secure;
-    const canStartTls = this.#canStartTls();
-    const index = (secure ? 1 : 0) + (canStartTls ? 2 : 0);
+    const { lists } = this.#made();
+    const index = this.#factsIndex();
     lists[index] ??= preauthCapabilities({
-      secure,
-      canStartTls,
+      secure: this.conn.secure,
+      canStartTls: this.#canStartTls(),
       allowPlaintext: this.#options.allowPlaintext,
       oauth: this.#options.oauth,
     });
     return lists[index];
+  }
+
+  #made(): { readonly lists: string[]; readonly greetings: Buffer[] } {
+    let made = capabilityLists.get(this.#options);
+    if (!made) {
+      made = { lists: [], greetings: [] };
+      capabilityLists.set(this.#options, made);
+    }
+    return made;
+  }
+
+  /** Which of a listener's lists this connection gets: TLS on, and STARTTLS on offer. */
+  #factsIndex(): number {
+    return (this.conn.secure ? 1 : 0) + (this.#canStartTls() ? 2 : 0);
   }
 
   id(command: ImapCommand): void {
@@ -135,17 +150,17 @@ export class ImapSession extends PreloginSession<ReadEvent> {
     await this.upgradeTls(tls);
   }
 
-  async login(command: ImapCommand): Promise<void> {
+  login(command: ImapCommand): Promise<void> | undefined {
     const [user, password] = command.args.map(astring);
     if (command.args.length !== 2 || !user || password === undefined) {
       this.reply(tagged(command.tag, r.loginArguments));
-      return;
+      return undefined;
     }
     if (!this.#plaintextAllowed()) {
       this.reply(tagged(command.tag, r.loginNeedsTls));
-      return;
+      return undefined;
     }
-    await this.#login(command.tag, { mechanism: 'LOGIN', user, password });
+    return this.#login(command.tag, { mechanism: 'LOGIN', user, password });
   }
 
   async authenticate(command: ImapCommand): Promise<void> {
@@ -199,7 +214,7 @@ export class ImapSession extends PreloginSession<ReadEvent> {
       this.#clientId,
       () => this.closed,
     );
-    await this.answerLogin(result, {
+    return this.answerLogin(result, {
       failed: tagged(tag, r.authFailed),
       unavailable: tagged(tag, r.unavailable),
       limit: tagged(tag, r.tooManySessions),
@@ -207,16 +222,17 @@ export class ImapSession extends PreloginSession<ReadEvent> {
     });
   }
 
-  protected async handle(event: ReadEvent): Promise<void> {
+  protected handle(event: ReadEvent): Promise<void> | undefined {
     switch (event.type) {
       case 'continue':
         this.reply('+ Ready for literal data');
-        return;
+        return undefined;
       case 'line': {
         const sasl = this.#awaitingSasl;
         this.#awaitingSasl = undefined;
-        if (sasl) await this.#saslResponse(sasl.tag, sasl.mechanism, event.line.toString('latin1'));
-        return;
+        if (sasl)
+          return this.#saslResponse(sasl.tag, sasl.mechanism, event.line.toString('latin1'));
+        return undefined;
       }
       case 'error': {
         const tag = event.tag ?? '*';
@@ -226,20 +242,21 @@ export class ImapSession extends PreloginSession<ReadEvent> {
         );
         if (event.fatal) this.close([reply, untagged(r.closing)], event.kind);
         else this.reply(reply);
-        return;
+        return undefined;
       }
       case 'command': {
         this.#commands += 1;
         if (this.#commands > this.limits.commands) {
           this.close([untagged(r.tooManyCommands)], 'too many commands');
-          return;
+          return undefined;
         }
         const handler = commands[event.name];
         if (!handler) {
           this.reply(tagged(event.tag, r.unknownCommand));
-          return;
+          return undefined;
         }
-        await handler(this, event);
+        const handled = handler(this, event);
+        return handled instanceof Promise ? handled : undefined;
       }
     }
   }

@@ -25,6 +25,7 @@ describe('ImapReader: commands', () => {
     ],
     ['a LOGIN "" x\r\n', 'a', 'LOGIN', [Buffer.alloc(0), 'x']],
     ['a ID NIL\r\n', 'a', 'ID', [null]],
+    ['a X nil Nil NILS NI\r\n', 'a', 'X', [null, null, 'NILS', 'NI']],
     [
       'a ID ("name" "mutt" "version" NIL)\r\n',
       'a',
@@ -173,6 +174,15 @@ describe('ImapReader: hostile input', () => {
       const events: unknown[] = [];
       for (let e = reader.next(); e !== undefined; e = reader.next()) events.push(e);
       expect(events.at(-1)).toMatchObject({ type: 'error', kind: 'too-long' });
+    });
+
+    it.each([
+      ['in lower case', `a id ("a" "${'v'.repeat(5000)}")\r\n`],
+      ['with a tag of 64 bytes', `${'t'.repeat(64)} Id ("a" "${'v'.repeat(5000)}")\r\n`],
+    ])('gives an ID the allowance %s', (_name, input) => {
+      const reader = new ImapReader(idLimits);
+      reader.push(Buffer.from(input));
+      expect(reader.next()).toMatchObject({ type: 'command', name: 'ID' });
     });
 
     it('is off when not larger than the line limit', () => {

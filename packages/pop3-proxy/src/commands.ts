@@ -54,18 +54,18 @@ function user(session: Pop3Session, argument: string | undefined): void {
   session.reply(r.userTaken.line);
 }
 
-async function pass(session: Pop3Session, argument: string | undefined): Promise<void> {
+function pass(session: Pop3Session, argument: string | undefined): Promise<void> | undefined {
   const name = session.pendingUser;
   session.pendingUser = undefined;
   if (name === undefined) {
     session.reply(r.passWithoutUser.line);
-    return;
+    return undefined;
   }
   if (!argument) {
     session.reply(r.passArgument.line);
-    return;
+    return undefined;
   }
-  await session.login({ mechanism: 'USER', user: name, password: argument });
+  return session.login({ mechanism: 'USER', user: name, password: argument });
 }
 
 async function auth(session: Pop3Session, argument: string | undefined): Promise<void> {

@@ -24,6 +24,8 @@ export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
 /** The login path's outcomes as this protocol says them; the backend's own words pass through. */
 const answers = relayedAnswers(r);
 const texts = preloginTexts(r);
+/** The same for every session: made once. */
+const greetingBytes = Buffer.from(`${r.greeting.line}\r\n`);
 
 /** One client connection, from greeting to splice. Nothing after the splice is parsed. */
 export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswers<Pop3OwnReply> {
@@ -32,8 +34,8 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
   readonly refusals = saslErrors;
   readonly #options: Pop3SessionOptions;
 
-  protected greeting(): string {
-    return r.greeting.line;
+  protected greeting(): Buffer {
+    return greetingBytes;
   }
 
   readonly #reader: Pop3Reader;
@@ -109,7 +111,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
       undefined,
       () => this.closed,
     );
-    await this.answerLogin(result, answers);
+    return this.answerLogin(result, answers);
   }
 
   #canStartTls(): boolean {
@@ -122,38 +124,39 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
     return this.conn.secure || this.#options.allowPlaintext;
   }
 
-  protected async handle(event: ReadEvent): Promise<void> {
+  protected handle(event: ReadEvent): Promise<void> | undefined {
     if (event.type === 'too-long') {
       this.close([r.lineTooLong.line], 'line too long');
-      return;
+      return undefined;
     }
     const sasl = this.#awaitingSasl;
     if (sasl) {
       this.#awaitingSasl = undefined;
-      await answerSaslResponse(sasl, event.line.toString('latin1'), this);
-      return;
+      return answerSaslResponse(sasl, event.line.toString('latin1'), this);
     }
     this.#commands += 1;
     if (this.#commands > this.limits.commands) {
       this.close([r.tooManyCommands.line], 'too many commands');
-      return;
+      return undefined;
     }
     const command = parseCommand(event.line);
     // RFC 1939 §7: PASS is valid only immediately after USER.
     if (command.kind === 'invalid' || command.verb !== 'PASS') this.pendingUser = undefined;
     if (command.kind === 'invalid') {
       this.reply(invalidCommand(command.reason).line);
-      return;
+      return undefined;
     }
     const spec = commandSpec(command.verb);
     if (!spec) {
       this.reply(r.unknownCommand.line);
-      return;
+      return undefined;
     }
     if (spec.credentials && !this.#loginAllowed()) {
       this.reply(r.plaintextDisallowed.line);
-      return;
+      return undefined;
     }
-    await spec.handle(this, command.argument);
+    // A command answered at once (USER, CAPA) needs no promise.
+    const handled = spec.handle(this, command.argument);
+    return handled instanceof Promise ? handled : undefined;
   }
 }

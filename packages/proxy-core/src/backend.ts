@@ -23,7 +23,19 @@ export interface BackendTarget {
 const OUT_OF_PORTS = new Set(['EADDRINUSE', 'EADDRNOTAVAIL']);
 
 /** Opens a connection to a backend; `signal` carries the one deadline for connect + TLS + greeting. */
-export async function connectBackend(
+export function connectBackend(
+  target: BackendTarget,
+  signal: Cancellation,
+): Promise<Socket | TLSSocket> {
+  // Plain TCP from at most one source address, nothing sent first: the connect's own promise.
+  if (!target.proxy && !target.implicitTls && (target.sources?.length ?? 0) < 2) {
+    return connectFrom(target, target.sources?.[0], signal);
+  }
+  return connectAndPrepare(target, signal);
+}
+
+/** connectBackend with a choice of source address, a PROXY header or implicit TLS. */
+async function connectAndPrepare(
   target: BackendTarget,
   signal: Cancellation,
 ): Promise<Socket | TLSSocket> {

@@ -3,6 +3,8 @@ import {
   type Directory,
   DirectoryError,
   type Endpoint,
+  type LookupOptions,
+  type LookupResult,
   type Protocol,
   type Route,
 } from '@homing/directory';
@@ -91,36 +93,58 @@ export type UnavailableReason = 'directory' | 'no service' | 'loop' | 'password 
  * Everything a login learns before it talks to a backend, the same for every protocol: the
  * user's home (a healthy pool member), its service for this protocol, no route back to this
  * node, and, where the backend takes master logins, the password checked by the directory.
+ * In the same turn when the directory has the user cached and no password is to be checked (a
+ * login's common case: no promise to wait for), else a promise.
  */
-export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
+export function findHome(options: FindHomeOptions): HomeResult | Promise<HomeResult> {
   // `options.log` is read only where a line is written (it may be made on demand).
   const { directory, health, limits, protocol, fallback, user } = options;
-  const kind = options.kind ?? 'login';
-  let route: Route | undefined;
+  const lookup: LookupOptions = {
+    timeoutMs: limits.directoryTimeoutMs,
+    kind: options.kind ?? 'login',
+    isHealthy:
+      fallback === undefined
+        ? (name) => !health.isDown(healthKey(name, protocol))
+        : (name) =>
+            !health.isDown(healthKey(name, protocol)) || !health.isDown(healthKey(name, fallback)),
+  };
+  let found: LookupResult | undefined;
   try {
-    const result = await directory.lookup(user, {
-      timeoutMs: limits.directoryTimeoutMs,
-      kind,
-      isHealthy:
-        fallback === undefined
-          ? (name) => !health.isDown(healthKey(name, protocol))
-          : (name) =>
-              !health.isDown(healthKey(name, protocol)) ||
-              !health.isDown(healthKey(name, fallback)),
-    });
-    route = result.route;
-    if (result.stale) options.log.warn({ user }, 'directory failing: using a stale route');
+    found = directory.lookupNow(user, lookup);
   } catch (error) {
-    options.log.warn(
-      { user, err: error instanceof DirectoryError ? error.message : error },
-      'directory unavailable',
-    );
-    return { kind: 'unavailable', reason: 'directory' };
+    return directoryUnavailable(options, error);
   }
+  return found === undefined ? findHomeLater(options, lookup) : homeOf(options, found);
+}
+
+/** findHome when the directory must ask its source. */
+async function findHomeLater(options: FindHomeOptions, lookup: LookupOptions): Promise<HomeResult> {
+  let found: LookupResult;
+  try {
+    found = await options.directory.lookup(options.user, lookup);
+  } catch (error) {
+    return directoryUnavailable(options, error);
+  }
+  return homeOf(options, found);
+}
+
+function directoryUnavailable(options: FindHomeOptions, error: unknown): HomeResult {
+  options.log.warn(
+    { user: options.user, err: error instanceof DirectoryError ? error.message : error },
+    'directory unavailable',
+  );
+  return { kind: 'unavailable', reason: 'directory' };
+}
+
+/** The home of what the directory found: a promise only where a password is to be checked. */
+function homeOf(options: FindHomeOptions, found: LookupResult): HomeResult | Promise<HomeResult> {
+  const { directory, protocol, fallback, user } = options;
+  const route = found.route;
+  if (found.stale) options.log.warn({ user }, 'directory failing: using a stale route');
   if (!route) {
     options.log.info(
       { user },
-      kind === 'login' ? 'login failed: no such user' : 'no such recipient',
+      (options.kind ?? 'login') === 'login' ? 'login failed: no such user' : 'no such recipient',
     );
     return { kind: 'failed' };
   }
@@ -141,8 +165,19 @@ export async function findHome(options: FindHomeOptions): Promise<HomeResult> {
   if (!route.backend.master || !directory.canVerifyPasswords || options.password === undefined) {
     return { kind: 'ok', route, endpoint, useMaster: false };
   }
+  return checkPassword(options, route, endpoint, options.password);
+}
+
+/** A master login's password, checked by the directory (an LDAP bind as the user). */
+async function checkPassword(
+  options: FindHomeOptions,
+  route: Route,
+  endpoint: Endpoint,
+  password: string,
+): Promise<HomeResult> {
+  const user = options.user;
   try {
-    if (!(await directory.verifyPassword(route, options.password))) {
+    if (!(await options.directory.verifyPassword(route, password))) {
       options.log.info({ user }, 'login failed: wrong password (directory bind)');
       return { kind: 'failed' };
     }

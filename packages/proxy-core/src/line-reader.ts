@@ -54,19 +54,30 @@ export class LineReader {
   /** The next line without its line ending. */
   async readLine(signal?: Cancellation): Promise<Buffer> {
     for (;;) {
-      const end = this.#buffer.indexOf(0x0a);
-      if (end !== -1) {
-        const line = this.#buffer.subarray(
-          0,
-          end > 0 && this.#buffer[end - 1] === 0x0d ? end - 1 : end,
-        );
-        this.#buffer = this.#buffer.subarray(end + 1);
-        if (line.length > this.#maxLineBytes) throw new LineTooLongError('line too long');
-        return line;
-      }
-      if (this.#buffer.length > this.#maxLineBytes) throw new LineTooLongError('line too long');
+      const line = this.takeLine();
+      if (line !== undefined) return line;
       await this.#more(signal);
     }
+  }
+
+  /**
+   * The next line, without its line ending, when the bytes hold a whole one; else undefined
+   * (wait with `readLine`). A reply that came in one read with the one before it is taken in
+   * the same turn, without a promise. Throws as `readLine` rejects when a line is too long.
+   */
+  takeLine(): Buffer | undefined {
+    const end = this.#buffer.indexOf(0x0a);
+    if (end === -1) {
+      if (this.#buffer.length > this.#maxLineBytes) throw new LineTooLongError('line too long');
+      return undefined;
+    }
+    const line = this.#buffer.subarray(
+      0,
+      end > 0 && this.#buffer[end - 1] === 0x0d ? end - 1 : end,
+    );
+    this.#buffer = this.#buffer.subarray(end + 1);
+    if (line.length > this.#maxLineBytes) throw new LineTooLongError('line too long');
+    return line;
   }
 
   /** Exactly `count` bytes (an IMAP literal). */

@@ -132,9 +132,9 @@ export async function login<S extends BackendConversation, R, X>(
     return { kind: 'unavailable' };
   };
 
-  const home = await findHome(
-    new HomeQuery(path, protocol, user, passwordOf(credentials), connection),
-  );
+  // A cached user is found in this turn: no await for the common case.
+  let home = findHome(new HomeQuery(path, protocol, user, passwordOf(credentials), connection));
+  if (home instanceof Promise) home = await home;
   if (home.kind === 'failed') return failed();
   if (home.kind === 'unavailable') return unavailable();
   const { route, endpoint } = home;

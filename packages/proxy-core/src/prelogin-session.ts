@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { Route } from '@homing/directory';
 import type { Logger } from 'pino';
 import { clientKeepAlive, keepAliveSoon } from './keepalive.js';
 import type { Limits } from './limits.js';
@@ -73,7 +74,7 @@ export abstract class PreloginSession<Event> {
     this.push(chunk);
     this.#lastHeard = performance.now();
     this.#lineStarted();
-    void this.#pump();
+    if (!this.#busy) this.#pump();
   };
   readonly #onTimer = () => {
     this.#timer = undefined;
@@ -99,12 +100,16 @@ export abstract class PreloginSession<Event> {
 
   protected abstract readonly protocol: SessionProtocol;
   protected abstract readonly texts: PreloginTexts;
-  /** The first line the client reads. */
-  protected abstract greeting(): string;
+  /**
+   * The first line the client reads; as bytes (with its CRLF) where many sessions share it,
+   * made once, so that no session builds and encodes it again.
+   */
+  protected abstract greeting(): string | Buffer;
   /** Bytes from the client, into the protocol's reader. */
   protected abstract push(chunk: Buffer): void;
   protected abstract next(): Event | undefined;
-  protected abstract handle(event: Event): Promise<void>;
+  /** Handles one command: a promise only while it waits (a login), undefined when done. */
+  protected abstract handle(event: Event): Promise<void> | undefined;
   /** Bytes read but not yet framed: dropped at STARTTLS, handed to the backend at the splice. */
   protected abstract takeRest(): Buffer;
 
@@ -138,7 +143,9 @@ export abstract class PreloginSession<Event> {
     this.#lastHeard = now;
     this.#authDueAt = now + this.limits.authTimeoutMs;
     this.#arm(Math.min(this.limits.authTimeoutMs, this.limits.idleTimeoutMs));
-    this.reply(this.greeting());
+    const greeting = this.greeting();
+    if (typeof greeting === 'string') this.reply(greeting);
+    else this.write(greeting);
   }
 
   reply(...lines: string[]): void {
@@ -183,11 +190,14 @@ export abstract class PreloginSession<Event> {
     }
   }
 
-  /** Answers what the login path decided: a reply, or the splice. */
-  protected async answerLogin<S extends BackendConversation, R>(
+  /**
+   * Answers what the login path decided: a reply, or the splice. A promise only when the
+   * welcome is not ready at once (an IMAP backend to be asked for its capabilities).
+   */
+  protected answerLogin<S extends BackendConversation, R>(
     result: LoginResult<S, R>,
     answers: LoginAnswers<S, R>,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     switch (result.kind) {
       case 'abandoned':
         return;
@@ -205,18 +215,28 @@ export abstract class PreloginSession<Event> {
         this.reply(answers.limit);
         return;
       case 'ok': {
-        const { route, session, reply } = result;
-        // Most welcomes are ready at once: no await for them.
-        const welcome = answers.welcome(session, reply);
-        this.spliceTo({
-          user: route.login,
-          backendName: route.backend.name,
-          backend: session.socket,
-          toClient: welcome instanceof Promise ? await welcome : welcome,
-          release: result.release,
-        });
+        // Most welcomes are ready at once: no promise for them.
+        const welcome = answers.welcome(result.session, result.reply);
+        if (welcome instanceof Promise) {
+          return welcome.then((toClient) => this.#spliceLogin(result, toClient));
+        }
+        this.#spliceLogin(result, welcome);
       }
     }
+    return undefined;
+  }
+
+  #spliceLogin<S extends BackendConversation>(
+    result: { readonly route: Route; readonly session: S; readonly release: () => void },
+    toClient: Buffer[],
+  ): void {
+    this.spliceTo({
+      user: result.route.login,
+      backendName: result.route.backend.name,
+      backend: result.session.socket,
+      toClient,
+      release: result.release,
+    });
   }
 
   /**
@@ -311,24 +331,43 @@ export abstract class PreloginSession<Event> {
     this.#arm(due - this.#lastHeard);
   }
 
-  async #pump(): Promise<void> {
-    if (this.#busy) return;
+  /**
+   * Handles the commands that have come, one at a time. While a command waits (a login may
+   * take seconds) the client is not read: its pipelined bytes wait in the kernel, not in our
+   * memory. A command answered at once (most before a login) pauses nothing.
+   */
+  #pump(): void {
     this.#busy = true;
-    // While a command is handled (a login may take seconds) the client is not read: its
-    // pipelined bytes wait in the kernel, not in our memory.
-    this.conn.socket.pause();
     try {
       for (let event = this.next(); event !== undefined && !this.closed; event = this.next()) {
         this.#lineSince = undefined;
-        await this.handle(event);
+        const handled = this.handle(event);
+        if (handled !== undefined) {
+          this.conn.socket.pause();
+          handled.then(this.#handled, this.#failedLater);
+          return;
+        }
       }
     } catch (error) {
-      this.log.error({ err: error }, 'session failed');
-      this.close([this.texts.internalError], 'internal error');
-    } finally {
-      this.#busy = false;
-      if (!this.closed) this.conn.socket.resume();
+      this.#failed(error);
     }
+    this.#busy = false;
+  }
+
+  /** A command that waited is done: on with the next, and the client is read again. */
+  readonly #handled = () => {
+    this.#pump();
+    if (!this.#busy && !this.closed) this.conn.socket.resume();
+  };
+
+  readonly #failedLater = (error: unknown) => {
+    this.#failed(error);
+    this.#busy = false;
+  };
+
+  #failed(error: unknown): void {
+    this.log.error({ err: error }, 'session failed');
+    this.close([this.texts.internalError], 'internal error');
   }
 }
 

@@ -115,3 +115,43 @@ describe('findHome for a recipient', () => {
     expect(lines.join('')).toContain('using a stale route');
   });
 });
+
+describe('findHome for a login', () => {
+  const login = (cached: Directory, user: string) =>
+    findHome({
+      directory: cached,
+      health,
+      limits: defaultLimits,
+      isOwnAddress: () => false,
+      protocol: 'lmtp',
+      user,
+      password: 'secret',
+      log: pino({ level: 'debug' }, { write: (line: string) => lines.push(line) }),
+    });
+
+  it('answers a user the directory has cached in the same turn, without a promise', async () => {
+    const cached = new Directory({
+      source,
+      catalog,
+      rules: {
+        defaultDomain: undefined,
+        localPartFolding: 'none',
+        detailSeparator: '+',
+        domainAliases: {},
+        maxLength: 320,
+      },
+      cache: { maxEntries: 100, ttlMs: 60_000, negativeTtlMs: 60_000, staleIfErrorMs: 0 },
+    });
+    const first = login(cached, 'lmtp@example.com');
+    expect(first).toBeInstanceOf(Promise);
+    expect((await first).kind).toBe('ok');
+    const again = login(cached, 'lmtp@example.com');
+    expect(again).not.toBeInstanceOf(Promise);
+    expect(again).toMatchObject({ kind: 'ok', endpoint: { port: 24 }, useMaster: false });
+    expect(cached.counters.hits).toBe(1);
+    // An unknown user, once the directory has said so, fails in the same turn too.
+    await login(cached, 'who@example.com');
+    expect(login(cached, 'who@example.com')).toEqual({ kind: 'failed' });
+    expect(cached.counters.negativeHits).toBe(1);
+  });
+});

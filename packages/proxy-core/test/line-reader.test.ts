@@ -41,6 +41,15 @@ describe('LineReader of a plain backend', () => {
     socket.destroy();
   });
 
+  it('takes a line that came with the one before it without waiting; none while no line is whole', async () => {
+    const socket = await backend((s) => s.write('* ID NIL\r\nH1 OK ID done\r\nH2 OK Logg'));
+    const reader = new LineReader(socket, 1000);
+    expect((await reader.readLine()).toString()).toBe('* ID NIL');
+    expect(reader.takeLine()?.toString()).toBe('H1 OK ID done');
+    expect(reader.takeLine()).toBeUndefined();
+    socket.destroy();
+  });
+
   it('says the connection closed when the backend closes before a whole line', async () => {
     const socket = await backend((s) => s.end('* OK ready\r\npartial'));
     const reader = new LineReader(socket, 1000);
