@@ -8,7 +8,7 @@
  * SMTP messages per second through homing's MX against Dovecot's LMTP, with a check that
  * every accepted message arrived once. `npm run bench` at the repository root builds first.
  * BENCH_SECONDS (default 5) is how long each side is measured per login concurrency and for
- * SMTP; BENCH_WARM_UP_SECONDS (default 20) how long each side serves logins before IMAP's and
+ * SMTP; BENCH_WARM_UP_SECONDS (default 40) how long each side serves logins before IMAP's and
  * POP3's rows (half that with TLS before the TLS rows); BENCH_SESSIONS (default: as many as the
  * limits allow) the idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before
  * them and BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them;
@@ -49,7 +49,12 @@ const loginConcurrency = [1, 50];
 /** The TLS rows at the concurrency the comparison is about. */
 const tlsConcurrency = [50];
 const warmUpConcurrency = 8;
-const warmUpSeconds = positiveNumber('BENCH_WARM_UP_SECONDS', 20);
+/**
+ * A worker sees half the logins of one process and compiles its code over twice the time: after
+ * 8 s two workers were still spending 12% of their samples in V8's optimizing compiler (about
+ * 0.03 ms per IMAP login), so every side gets 40 s.
+ */
+const warmUpSeconds = positiveNumber('BENCH_WARM_UP_SECONDS', 40);
 /** Turns of about 5 s each (three at least), so that each turn's CPU per login shows the trend. */
 const warmUpLoad: WarmUpLoad = {
   seconds: warmUpSeconds,

@@ -8,7 +8,7 @@
  * and reversing as in the main bench): measured one pool after the other, two workers read
  * 0.91x of one for IMAP logins, and 1.21x and 1.15x in turns in the next two runs.
  * BENCH_SECONDS (default 5) is each side's time at a login figure, in four slices, after
- * BENCH_WARM_UP_SECONDS (default 20) of logins unmeasured. Build first (npm run build).
+ * BENCH_WARM_UP_SECONDS (default 40) of logins unmeasured. Build first (npm run build).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,7 +26,7 @@ import { processTreeCpuMs } from './tree-cpu.js';
 import { roundTurns, slicesPerSide } from './turns.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const warmUpSeconds = Number(process.env.BENCH_WARM_UP_SECONDS ?? 20);
+const warmUpSeconds = Number(process.env.BENCH_WARM_UP_SECONDS ?? 40);
 const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
 const concurrency = 50;
 const fetchRounds = 5;
