@@ -96,10 +96,9 @@ export class LookupCache<V extends object> {
    */
   async get(key: string, signal?: AbortSignal, timeoutMs?: number): Promise<CacheResult<V>> {
     if (signal?.aborted) throw abortError(signal);
-    const fresh = this.getFresh(key);
-    if (fresh !== undefined) return fresh;
     const now = this.#now();
     const cached = this.#lru.get(key);
+    if (cached && now - cached.storedAt < this.#ttl(cached)) return this.#hit(cached, now);
     if (cached && !this.#servableStale(cached, now)) this.#lru.delete(key);
     if (cached && now < this.#sourceDownUntil && this.#servableStale(cached, now)) {
       this.counters.staleServed += 1;
@@ -130,7 +129,11 @@ export class LookupCache<V extends object> {
     const cached = this.#lru.get(key);
     if (cached === undefined) return undefined;
     const now = this.#now();
-    if (now - cached.storedAt >= this.#ttl(cached)) return undefined;
+    return now - cached.storedAt < this.#ttl(cached) ? this.#hit(cached, now) : undefined;
+  }
+
+  /** A fresh entry's answer, counted. */
+  #hit(cached: Entry<V>, now: number): CacheResult<V> {
     if (cached.value === undefined) this.counters.negativeHits += 1;
     else this.counters.hits += 1;
     return {
