@@ -7,9 +7,19 @@ import type { Duplex } from 'node:stream';
  */
 export const keepAliveSweepMs = 1000;
 
-/** Backend sockets spliced since the last sweep, and those of the sweep before, each with its idle time. */
-let spliced: (Duplex | number)[] = [];
-let waited: (Duplex | number)[] = [];
+/**
+ * Backend sockets waiting for their keepalive, in reused slots, each with its idle time and
+ * the sweep it came after. Only open sessions' sockets are here: a session that ends empties
+ * its slot (keepAliveEnded). A socket held a second or two past its session, or in a Map's
+ * table left behind in the old generation, stayed alive through every young-generation
+ * collection with all it points to, and was promoted for a full collection to find dead.
+ */
+const waiting: (Duplex | undefined)[] = [];
+const idleTimes: number[] = [];
+const cameAfter: number[] = [];
+const freeSlots: number[] = [];
+let sweeps = 0;
+let held = 0;
 let sweeping = false;
 
 /**
@@ -19,23 +29,48 @@ let sweeping = false;
  * sockets still open then: most sessions (a client that fetches its new mail and leaves) are
  * over by then, and each that is saves four setsockopt() calls. The first probe is due
  * `idleMs` (minutes) after the splice, so a second's delay changes nothing for one that lasts.
+ * Returns the socket's slot for keepAliveEnded; -1 when keepalive is off.
  */
-export function keepAliveSoon(idleMs: number, stream: Duplex): void {
-  if (!(idleMs > 0)) return;
-  spliced.push(stream, idleMs);
-  if (sweeping) return;
-  sweeping = true;
-  setTimeout(sweep, keepAliveSweepMs).unref();
+export function keepAliveSoon(idleMs: number, stream: Duplex): number {
+  if (!(idleMs > 0)) return -1;
+  const slot = freeSlots.pop() ?? waiting.length;
+  waiting[slot] = stream;
+  idleTimes[slot] = idleMs;
+  cameAfter[slot] = sweeps;
+  held += 1;
+  if (!sweeping) {
+    sweeping = true;
+    setTimeout(sweep, keepAliveSweepMs).unref();
+  }
+  return slot;
+}
+
+/** The session of a socket given to keepAliveSoon has ended: it needs no keepalive. */
+export function keepAliveEnded(slot: number, stream: Duplex): void {
+  if (slot >= 0 && waiting[slot] === stream) release(slot);
+}
+
+/** Backend sockets waiting for a sweep (the session list's tests read it). */
+export function keepAliveWaiting(): number {
+  return held;
+}
+
+function release(slot: number): void {
+  waiting[slot] = undefined;
+  freeSlots.push(slot);
+  held -= 1;
 }
 
 function sweep(): void {
-  for (let i = 0; i < waited.length; i += 2) {
-    const stream = waited[i] as Duplex;
-    if (!stream.destroyed) setKeepAlive(stream, waited[i + 1] as number);
+  sweeps += 1;
+  for (let slot = 0; slot < waiting.length; slot++) {
+    const stream = waiting[slot];
+    // One that came since the sweep before this has not lasted a whole sweep yet.
+    if (stream === undefined || (cameAfter[slot] as number) >= sweeps - 1) continue;
+    if (!stream.destroyed) setKeepAlive(stream, idleTimes[slot] as number);
+    release(slot);
   }
-  waited = spliced;
-  spliced = [];
-  sweeping = waited.length > 0;
+  sweeping = held > 0;
   if (sweeping) setTimeout(sweep, keepAliveSweepMs).unref();
 }
 

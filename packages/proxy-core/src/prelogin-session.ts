@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Route } from '@homing/directory';
 import type { Logger } from 'pino';
-import { clientKeepAlive, keepAliveSoon } from './keepalive.js';
+import { clientKeepAlive } from './keepalive.js';
 import type { Limits } from './limits.js';
 import { type ClientConnection, ignoreErrors } from './listener.js';
 import type { BackendConversation, LoginResult } from './login-path.js';
@@ -258,7 +258,6 @@ export abstract class PreloginSession<Event> {
 
     this.#spliced = true;
     this.closed = true;
-    keepAliveSoon(this.limits.tcpKeepaliveMs, login.backend);
     clientKeepAlive(client, this.conn.keepAliveMs, this.limits.tcpKeepaliveMs);
     // The fields the session's logger would add, written here: no logger is made for it.
     this.conn.listenerLog.info(
@@ -281,6 +280,7 @@ export abstract class PreloginSession<Event> {
       metrics: this.conn.metrics,
       registry: this.#registry,
       release: login.release,
+      backendKeepAliveMs: this.limits.tcpKeepaliveMs,
     });
   }
 

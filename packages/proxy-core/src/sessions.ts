@@ -21,33 +21,57 @@ export interface SessionEntry {
   readonly drain?: (() => void) | undefined;
 }
 
-/** Live sessions of this node: listed by the admin API, kicked by user. */
+/**
+ * Live sessions of this node: listed by the admin API, kicked by user.
+ *
+ * The sessions sit in reused slots, and a Map holds only each id's slot. A Map of the sessions
+ * themselves rebuilt its table every few dozen logins on a busy node, and each table it left
+ * in the old generation still pointed at the sessions it had held: every young-generation
+ * collection kept those (and their sockets, streams and timers) alive and promoted them, for
+ * a full collection to find dead later.
+ */
 export class SessionRegistry {
-  readonly #sessions = new Map<string, SessionEntry>();
-
-  add(info: SessionInfo, kick: (reason: string) => void, drain?: () => void): () => void {
-    this.#sessions.set(info.id, { info, kick, drain });
-    return () => this.#sessions.delete(info.id);
-  }
+  readonly #entries: (SessionEntry | undefined)[] = [];
+  readonly #slots = new Map<string, number>();
+  readonly #free: number[] = [];
 
   /**
-   * A session that is its own entry (a spliced one, which has no closures to spare); it takes
-   * the place of the entry its id had before the splice. `remove` it when it ends.
+   * Adds a session, or puts it in the place of the entry its id had (a spliced session takes
+   * its pre-login entry's). `remove` it when it ends.
    */
   put(entry: SessionEntry): void {
-    this.#sessions.set(entry.info.id, entry);
+    const id = entry.info.id;
+    const slot = this.#slots.get(id);
+    if (slot !== undefined) {
+      this.#entries[slot] = entry;
+      return;
+    }
+    const free = this.#free.pop() ?? this.#entries.length;
+    this.#slots.set(id, free);
+    this.#entries[free] = entry;
   }
 
   remove(id: string): void {
-    this.#sessions.delete(id);
+    const slot = this.#slots.get(id);
+    if (slot === undefined) return;
+    this.#slots.delete(id);
+    this.#entries[slot] = undefined;
+    this.#free.push(slot);
   }
 
   get size(): number {
-    return this.#sessions.size;
+    return this.#slots.size;
+  }
+
+  /** The sessions now, in a list of their own (kicking one changes the registry). */
+  #all(): SessionEntry[] {
+    const all: SessionEntry[] = [];
+    for (const entry of this.#entries) if (entry !== undefined) all.push(entry);
+    return all;
   }
 
   list(filter: { user?: string; backend?: string } = {}): SessionInfo[] {
-    return [...this.#sessions.values()]
+    return this.#all()
       .map((e) => e.info)
       .filter(
         (s) =>
@@ -59,7 +83,7 @@ export class SessionRegistry {
   /** Closes every session of the user; returns how many. */
   kick(user: string, reason = 'kicked'): number {
     let n = 0;
-    for (const entry of [...this.#sessions.values()]) {
+    for (const entry of this.#all()) {
       if (entry.info.user === user) {
         entry.kick(reason);
         n += 1;
@@ -73,7 +97,7 @@ export class SessionRegistry {
    * SMTP sessions close after their transaction, spliced sessions go on until they end.
    */
   drain(): void {
-    for (const entry of [...this.#sessions.values()]) {
+    for (const entry of this.#all()) {
       if (entry.drain) entry.drain();
       else if (entry.info.user === undefined) entry.kick('shutdown');
     }
@@ -82,7 +106,7 @@ export class SessionRegistry {
   /** Resolves when no session is left, or after `timeoutMs` (false then). */
   async idle(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (this.#sessions.size > 0) {
+    while (this.#slots.size > 0) {
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -91,6 +115,6 @@ export class SessionRegistry {
 
   /** Closes every session (drain timeout, shutdown). */
   kickAll(reason: string): void {
-    for (const entry of [...this.#sessions.values()]) entry.kick(reason);
+    for (const entry of this.#all()) entry.kick(reason);
   }
 }

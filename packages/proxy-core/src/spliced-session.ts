@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { keepAliveEnded, keepAliveSoon } from './keepalive.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { SessionEntry, SessionInfo, SessionProtocol, SessionRegistry } from './sessions.js';
 import { Splice, type SpliceResult } from './splice.js';
@@ -20,6 +21,8 @@ export interface SplicedSessionSpec {
   readonly registry: SessionRegistry;
   /** Called when the session ends (e.g. a per-user session slot). */
   readonly release: () => void;
+  /** TCP keepalive idle time for the backend socket, set a second or two on (keepalive.ts); 0: none. */
+  readonly backendKeepAliveMs: number;
 }
 
 /**
@@ -38,6 +41,7 @@ export class SplicedSession extends Splice implements SessionInfo, SessionEntry 
   readonly #metrics: ProxyMetrics;
   readonly #registry: SessionRegistry;
   readonly #release: () => void;
+  readonly #keepAliveSlot: number;
 
   constructor(client: Duplex, backend: Duplex, spec: SplicedSessionSpec) {
     super(client, backend);
@@ -52,6 +56,7 @@ export class SplicedSession extends Splice implements SessionInfo, SessionEntry 
     this.#registry = spec.registry;
     this.#release = spec.release;
     this.#registry.put(this);
+    this.#keepAliveSlot = keepAliveSoon(spec.backendKeepAliveMs, backend);
   }
 
   get info(): SessionInfo {
@@ -67,6 +72,7 @@ export class SplicedSession extends Splice implements SessionInfo, SessionEntry 
   }
 
   protected override ended(result: SpliceResult): void {
+    keepAliveEnded(this.#keepAliveSlot, this.backendSide);
     this.#release();
     this.#registry.remove(this.id);
     this.#metrics.spliced(this.protocol, result.up, result.down);

@@ -1,6 +1,12 @@
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { clientKeepAlive, keepAliveSoon, keepAliveSweepMs } from '../src/keepalive.js';
+import {
+  clientKeepAlive,
+  keepAliveEnded,
+  keepAliveSoon,
+  keepAliveSweepMs,
+  keepAliveWaiting,
+} from '../src/keepalive.js';
 
 class Probe extends Duplex {
   readonly calls: [boolean, number | undefined][] = [];
@@ -46,6 +52,38 @@ describe('keepAliveSoon', () => {
     // Once: later sweeps leave it be.
     vi.advanceTimersByTime(5 * keepAliveSweepMs);
     expect(lasting.calls).toHaveLength(1);
+  });
+
+  it('holds no socket of a session that ended, and gives it no keepalive', () => {
+    vi.useFakeTimers();
+    const lasting = new Probe();
+    const ended = new Probe();
+    const endedLater = new Probe();
+    const lastingSlot = keepAliveSoon(300_000, lasting);
+    const endedSlot = keepAliveSoon(300_000, ended);
+    const endedLaterSlot = keepAliveSoon(300_000, endedLater);
+    expect(keepAliveWaiting()).toBe(3);
+    // Its session ended; the socket itself was not destroyed (it lingers).
+    keepAliveEnded(endedSlot, ended);
+    expect(keepAliveWaiting()).toBe(2);
+    vi.advanceTimersByTime(keepAliveSweepMs);
+    // Between the sweeps: it has moved to the second generation and goes from there.
+    keepAliveEnded(endedLaterSlot, endedLater);
+    expect(keepAliveWaiting()).toBe(1);
+    vi.advanceTimersByTime(keepAliveSweepMs);
+    expect(lasting.calls).toEqual([[true, 300_000]]);
+    expect(ended.calls).toEqual([]);
+    expect(endedLater.calls).toEqual([]);
+    // Once given its keepalive, the socket is no longer held either.
+    expect(keepAliveWaiting()).toBe(0);
+    keepAliveEnded(lastingSlot, lasting);
+    expect(keepAliveWaiting()).toBe(0);
+    // Its slot is taken again, and an ended session's stale slot does not empty it.
+    const next = new Probe();
+    expect(keepAliveSoon(300_000, next)).toBe(lastingSlot);
+    keepAliveEnded(lastingSlot, lasting);
+    expect(keepAliveWaiting()).toBe(1);
+    keepAliveEnded(lastingSlot, next);
   });
 
   it('sets none when keepalive is off', () => {

@@ -3,6 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { keepAliveWaiting } from '../src/keepalive.js';
 import { noMetrics, type ProxyMetrics } from '../src/metrics.js';
 import { SessionRegistry } from '../src/sessions.js';
 import { SplicedSession } from '../src/spliced-session.js';
@@ -77,7 +78,10 @@ describe('SplicedSession', () => {
       release: () => {
         released += 1;
       },
+      backendKeepAliveMs: 300_000,
     });
+    // The backend socket waits for its keepalive while the session lasts...
+    expect(keepAliveWaiting()).toBe(1);
 
     user.write('a1 NOOP\r\n');
     await once(server, 'data');
@@ -99,6 +103,8 @@ describe('SplicedSession', () => {
     await userEnded;
     await expect.poll(() => registry.size).toBe(0);
     expect(released).toBe(1);
+    // ...and is let go when it ends, not a sweep or two later.
+    expect(keepAliveWaiting()).toBe(0);
     expect(spliced).toEqual([['imap', 9, 7]]);
     expect(lines).toEqual([
       expect.objectContaining({
