@@ -70,14 +70,15 @@ export class SessionRegistry {
     return all;
   }
 
+  /** The sessions, oldest first (slots are reused, so their order says nothing). */
   list(filter: { user?: string; backend?: string } = {}): SessionInfo[] {
-    return this.#all()
-      .map((e) => e.info)
-      .filter(
-        (s) =>
-          (filter.user === undefined || s.user === filter.user) &&
-          (filter.backend === undefined || s.backend === filter.backend),
-      );
+    const found: { at: number; info: SessionInfo }[] = [];
+    for (const { info } of this.#all()) {
+      if (filter.user !== undefined && info.user !== filter.user) continue;
+      if (filter.backend !== undefined && info.backend !== filter.backend) continue;
+      found.push({ at: info.since.getTime(), info });
+    }
+    return found.sort((a, b) => a.at - b.at).map((f) => f.info);
   }
 
   /** Closes every session of the user; returns how many. */

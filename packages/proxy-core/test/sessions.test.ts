@@ -1,17 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { type SessionEntry, type SessionInfo, SessionRegistry } from '../src/sessions.js';
 
+let started = 0;
+
 function entry(id: string, user?: string, kicked: string[] = []): SessionEntry {
-  const info: SessionInfo = { id, protocol: 'imap', client: '192.0.2.1', since: new Date(0), user };
+  started += 1000;
+  const info: SessionInfo = {
+    id,
+    protocol: 'imap',
+    client: '192.0.2.1',
+    since: new Date(started),
+    user,
+  };
   return { info, kick: (reason) => kicked.push(`${id}:${reason}`) };
 }
 
 describe('SessionRegistry', () => {
   it('puts a session in the place of the entry its id had, and lists each once', () => {
     const registry = new SessionRegistry();
-    registry.put(entry('a'));
+    const before = entry('a');
+    registry.put(before);
     registry.put(entry('b'));
-    registry.put(entry('a', 'alice@example.com'));
+    // Logged in: the same session, now with its user (a spliced session keeps its start).
+    registry.put({ ...before, info: { ...before.info, user: 'alice@example.com' } });
     expect(registry.size).toBe(2);
     expect(registry.list().map((s) => [s.id, s.user])).toEqual([
       ['a', 'alice@example.com'],
@@ -32,8 +43,8 @@ describe('SessionRegistry', () => {
     expect(registry.list().map((s) => s.id)).toEqual(['b']);
     expect(registry.kick('alice@example.com')).toBe(0);
     registry.put(entry('c', 'alice@example.com', kicked));
-    // c takes a's place.
-    expect(registry.list().map((s) => s.id)).toEqual(['c', 'b']);
+    // c takes a's place, and is still listed after b, which came before it.
+    expect(registry.list().map((s) => s.id)).toEqual(['b', 'c']);
     expect(registry.kick('alice@example.com')).toBe(1);
     expect(kicked).toEqual(['c:kicked']);
   });
