@@ -77,38 +77,41 @@ export class ImapBackend {
     this.#tag += 1;
     const tag = `H${this.#tag}`;
     let head = `${tag} ${name}`;
-    for (const arg of args) {
-      if (typeof arg === 'string') head += ` ${arg}`;
-      else if ('quoted' in arg) head += ` ${arg.quoted}`;
-      else return this.#withLiterals(tag, name, args, signal, onContinue);
+    for (let i = 0; i < args.length; i += 1) {
+      const arg = args[i] as string | Astring;
+      if (isLiteral(arg)) return this.#withLiterals(tag, head, args.slice(i), signal, onContinue);
+      head += wordOf(arg);
     }
     this.#write(`${head}\r\n`);
     return this.#until(tag, signal, onContinue);
   }
 
-  /** `command` with literals: each rides along (LITERAL+) or waits for the backend's "+". */
+  /**
+   * `command` from its first literal on (`head`: the command up to it): each literal rides along
+   * (LITERAL+) or waits for the backend's "+".
+   */
   async #withLiterals(
     tag: string,
-    name: string,
+    commandHead: string,
     args: (string | Astring)[],
     signal: Cancellation,
     onContinue?: (line: string) => Buffer | undefined,
   ): Promise<TaggedResponse> {
-    let head = `${tag} ${name}`;
+    let head = commandHead;
     const literals: { head: string; bytes: Buffer }[] = [];
     // The capability list is parsed only for a command that has literals to send.
     let literalPlus: boolean | undefined;
     for (const arg of args) {
-      if (typeof arg === 'string') head += ` ${arg}`;
-      else if ('quoted' in arg) head += ` ${arg.quoted}`;
-      else {
-        literalPlus ??= this.capabilities.has('LITERAL+');
-        literals.push({
-          head: `${head} {${arg.literal.length}${literalPlus ? '+' : ''}}\r\n`,
-          bytes: arg.literal,
-        });
-        head = '';
+      if (!isLiteral(arg)) {
+        head += wordOf(arg);
+        continue;
       }
+      literalPlus ??= this.capabilities.has('LITERAL+');
+      literals.push({
+        head: `${head} {${arg.literal.length}${literalPlus ? '+' : ''}}\r\n`,
+        bytes: arg.literal,
+      });
+      head = '';
     }
     // Each literal either rides along (LITERAL+) or waits for the backend's "+".
     for (const literal of literals) {
@@ -154,8 +157,8 @@ export class ImapBackend {
     for (;;) {
       // A line that came with the one before it is taken in this turn, without a promise.
       const raw = this.#lines.reader.takeLine() ?? (await this.#lines.reader.readLine(signal));
-      let line = raw.toString('utf8');
-      if (line.endsWith('}')) line = await this.#foldLiterals(line, signal);
+      const text = this.#text(raw, signal);
+      const line = typeof text === 'string' ? text : await text;
       const sentAhead = /^(\S+) /.exec(line)?.[1];
       if (sentAhead && this.#ahead.delete(sentAhead)) {
         untagged = []; // what came before belonged to the command sent ahead
@@ -194,7 +197,12 @@ export class ImapBackend {
 
   /** Reads a line, folding in any literal it announces (`{n}` at its end). */
   async #readLine(signal: Cancellation): Promise<string> {
-    const line = (await this.#lines.reader.readLine(signal)).toString('utf8');
+    return this.#text(await this.#lines.reader.readLine(signal), signal);
+  }
+
+  /** A line as text; one that announces literals waits for them to be folded in. */
+  #text(raw: Buffer, signal: Cancellation): string | Promise<string> {
+    const line = raw.toString('utf8');
     return line.endsWith('}') ? this.#foldLiterals(line, signal) : line;
   }
 
@@ -217,4 +225,13 @@ export class ImapBackend {
     this.#capabilityText = match[1] as string;
     this.#capabilities = undefined;
   }
+}
+
+function isLiteral(arg: string | Astring): arg is { readonly literal: Buffer } {
+  return typeof arg !== 'string' && 'literal' in arg;
+}
+
+/** An argument that is not a literal as it goes on the command line, with its leading space. */
+function wordOf(arg: string | { readonly quoted: string }): string {
+  return typeof arg === 'string' ? ` ${arg}` : ` ${arg.quoted}`;
 }
