@@ -175,6 +175,7 @@ export async function startCluster(
     smtp: number,
     workers: Workers,
     sources: readonly string[],
+    balance: HomingConfig['balance'] = 'fill',
   ) => {
     const config = join(dir.path, `${name}.yaml`);
     writeFileSync(
@@ -188,6 +189,7 @@ export async function startCluster(
         ticketKeys,
         workers,
         sources,
+        balance,
       }),
     );
     const started = await HomingProcess.start(
@@ -211,7 +213,10 @@ export async function startCluster(
       number,
       number,
     ];
-    const other = await homingNode(name, { imap, imaps, pop3, pop3s }, smtp, workers, sources);
+    // Spread from the first session: a filled worker keeps its lead and would be full first,
+    // and the idle part fills every worker to its capacity.
+    const ports = { imap, imaps, pop3, pop3s };
+    const other = await homingNode(name, ports, smtp, workers, sources, 'spread');
     return { homing: other.homing, imapPort: imap };
   };
 
@@ -326,6 +331,8 @@ export interface HomingConfig {
   readonly ticketKeys: string;
   readonly workers: Workers;
   readonly sources: readonly string[];
+  /** `worker_balance.new_connections`: homing's default, fill, but for the idle part. */
+  readonly balance: 'fill' | 'spread';
 }
 
 /**
@@ -340,6 +347,7 @@ export function homingConfig(c: HomingConfig): string {
   const { ports, dovecot, certs } = c;
   return `log: { level: info, format: json }
 workers: ${c.workers}
+worker_balance: { new_connections: ${c.balance} }
 directory:
   source: ldap
   ldap:

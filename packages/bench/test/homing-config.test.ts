@@ -21,6 +21,7 @@ const base: HomingConfig = {
   ticketKeys,
   workers: 1,
   sources: [],
+  balance: 'fill',
 };
 
 /** The config the bench writes, as homing reads it. */
@@ -35,6 +36,11 @@ describe("the bench's homing config", () => {
     expect(loaded({ ...base, workers: 2 }).workers).toBe(2);
     expect(loaded({ ...base, workers: 1 }).workers).toBe(1);
     expect(loaded({ ...base, workers: 'auto' }).workers).toBe('auto');
+  });
+
+  it('fills one worker first, as homing does by default, but spreads where asked (the idle part)', () => {
+    expect(loaded(base).worker_balance.new_connections).toBe('fill');
+    expect(loaded({ ...base, balance: 'spread' }).worker_balance.new_connections).toBe('spread');
   });
 
   it("gives all of a node's processes one session-ticket key", () => {

@@ -30,6 +30,7 @@ async function startHoming(workers: number): Promise<HomingProcess> {
       ticketKeys,
       workers,
       sources: [],
+      balance: 'fill',
     }),
   );
   return HomingProcess.start(config, join(dir.path, `homing-${workers}.log`), repoRoot, []);

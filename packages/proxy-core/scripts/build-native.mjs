@@ -1,7 +1,9 @@
-// Builds the kernel relay (native/splice.c) into dist/splice.node with the system's C compiler
+// Builds the kernel relay (native/splice.c) into dist/splice.node, and the steering of a worker
+// pool's new connections (native/steer.c) into dist/steer.node, with the system's C compiler
 // and the Node-API headers from npm: Node-API is stable across Node's majors, so one build
 // serves every Node homing runs on. Without Linux or a C compiler homing relays spliced
-// sessions in Node, and this says so.
+// sessions in Node and a worker pool spreads new connections by the kernel's hash, and this says
+// so.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,8 +23,9 @@ try {
   execFileSync(compiler, ['--version'], { stdio: 'ignore' });
 } catch {
   console.warn(
-    `proxy-core: no C compiler (${compiler}): spliced sessions go through Node. ` +
-      'Install one (Debian: apt-get install -y gcc) and build again for the kernel relay.',
+    `proxy-core: no C compiler (${compiler}): spliced sessions go through Node, and a pool's ` +
+      'new connections are spread over its workers. Install one (Debian: apt-get install -y ' +
+      'gcc) and build again for the kernel relay and worker_balance fill.',
   );
   process.exit(0);
 }
@@ -30,21 +33,24 @@ const headers = dirname(
   createRequire(import.meta.url).resolve('node-api-headers/include/node_api.h'),
 );
 mkdirSync(join(root, 'dist'), { recursive: true });
-execFileSync(
-  compiler,
-  [
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-shared',
-    '-fPIC',
-    '-fvisibility=hidden',
-    `-I${headers}`,
-    join(root, 'native/splice.c'),
-    '-o',
-    join(root, 'dist/splice.node'),
-    '-lpthread',
-  ],
-  { stdio: 'inherit' },
-);
+// The relay, and the steering of a worker pool's new connections (native/steer.c).
+for (const name of ['splice', 'steer']) {
+  execFileSync(
+    compiler,
+    [
+      '-O2',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      '-shared',
+      '-fPIC',
+      '-fvisibility=hidden',
+      `-I${headers}`,
+      join(root, `native/${name}.c`),
+      '-o',
+      join(root, `dist/${name}.node`),
+      '-lpthread',
+    ],
+    { stdio: 'inherit' },
+  );
+}

@@ -111,6 +111,7 @@ export { SourceAddresses, sourceAddresses } from './source-addresses.js';
 export { Splice, type SpliceResult } from './splice.js';
 export { SplicedSession, type SplicedSessionSpec } from './spliced-session.js';
 export { BackendLines } from './starttls.js';
+export { steeringAvailable, steerListener } from './steering.js';
 export {
   backendTlsOptions,
   type CertificateSpec,

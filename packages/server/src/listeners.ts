@@ -17,6 +17,8 @@ import {
   ServerTls,
   SessionRegistry,
   sourceAddresses,
+  steeringAvailable,
+  steerListener,
 } from '@homing/proxy-core';
 import { type DeliveryJournal, startSmtpListener } from '@homing/smtp-proxy';
 import type { Logger } from 'pino';
@@ -50,6 +52,8 @@ function listenerName(l: ListenerConfig): string {
 interface Running {
   readonly server: Server;
   readonly fingerprint: string;
+  /** It has a socket of its own in the pool's SO_REUSEPORT group (reuse-port.ts). */
+  readonly reusePort: boolean;
 }
 
 /** A reload's listeners and certificates, ready: switched to all at once, or undone. */
@@ -138,6 +142,8 @@ export class ListenerSet {
   #tls: ServerTls | undefined;
   #isOwnAddress: (host: string, port: number) => boolean;
   readonly #servers = new Map<string, Running>();
+  /** Where the pool's primary last said new connections go (worker-balance.ts); unset: hash. */
+  #filling: boolean | undefined;
   /** Per listener name; kept across restarts so the counts only grow. */
   readonly #connections = new Map<string, { protocol: string; accepted: number; open: number }>();
 
@@ -161,6 +167,29 @@ export class ListenerSet {
 
   get size(): number {
     return this.#servers.size;
+  }
+
+  /** Whether every listener can be steered: sockets of their own, and the native module. */
+  get steerable(): boolean {
+    return steeringAvailable() && [...this.#servers.values()].every((running) => running.reusePort);
+  }
+
+  /** What the listeners were last told: fill one worker (true), spread (false), or nothing. */
+  get filling(): boolean | undefined {
+    return this.#filling;
+  }
+
+  /**
+   * Where the kernel puts the next connections of every listener's SO_REUSEPORT group: one
+   * worker (`fill`) or all by its hash. Listeners started later (a reload) are told at start.
+   */
+  steer(fill: boolean): boolean {
+    this.#filling = fill;
+    let all = true;
+    for (const running of this.#servers.values()) {
+      if (running.reusePort) all = steerListener(running.server, fill) && all;
+    }
+    return all;
   }
 
   /** Prepares and switches at once: the node's start, where there is nothing to keep. */
@@ -310,12 +339,19 @@ export class ListenerSet {
 
   #started(key: string, running: Running, l: ListenerConfig | undefined): void {
     this.#servers.set(key, running);
+    if (running.reusePort && this.#filling !== undefined) {
+      steerListener(running.server, this.#filling);
+    }
     if (l) this.#count(running.server, l);
     this.log.info({ listener: key, tls: l?.tls, proxy_protocol: l?.proxy_protocol }, 'listening');
   }
 
   async #bind(l: ListenerConfig, config: Config, tls: ServerTls | undefined): Promise<Running> {
-    return { server: await this.#start(l, config, tls), fingerprint: fingerprint(l, config) };
+    return {
+      server: await this.#start(l, config, tls),
+      fingerprint: fingerprint(l, config),
+      reusePort: reusePortFor(splitListen(l.listen).port),
+    };
   }
 
   #start(l: ListenerConfig, config: Config, tls: ServerTls | undefined): Promise<Server> {

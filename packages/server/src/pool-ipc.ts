@@ -17,7 +17,9 @@ export interface PoolRequest {
     | 'backends'
     | 'reload'
     | 'reload-refused'
-    | 'drain';
+    | 'drain'
+    | 'load'
+    | 'steer';
   readonly args: unknown[];
 }
 

@@ -11,6 +11,7 @@ import { nodeMoveContext } from './move/node-context.js';
 import { HomingNode } from './node.js';
 import { askWorkers, listenToWorkers, serveWorker } from './pool-ipc.js';
 import { checkFree, checkPortsFree } from './reuse-port.js';
+import { WorkerBalancer, type WorkerLoad } from './worker-balance.js';
 
 export function workerCount(config: Config): number {
   return config.workers === 'auto' ? availableParallelism() : config.workers;
@@ -45,6 +46,7 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
     // A worker that dies at once, again and again, should not spin the CPU: slow down.
     setTimeout(fork, restarts.length > 5 ? 5000 : 200);
   });
+  const balancer = new WorkerBalancer(() => current.worker_balance, askWorkers, log);
   const ready = new Promise<void>((resolve) => {
     let online = 0;
     cluster.on('message', (_worker, message: { type?: string }) => {
@@ -53,6 +55,7 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
   });
   for (let i = 0; i < count; i += 1) fork();
   await ready;
+  balancer.start();
 
   const aggregator = new AggregatorRegistry();
   const admin: AdminNode = {
@@ -173,6 +176,7 @@ export async function runPrimary(path: string, config: Config, log: Logger): Pro
     process.once('SIGINT', resolve);
   });
   stopping = true;
+  balancer.stop();
   log.info({ signal, drain_timeout_ms: config.drain_timeout }, 'stopping: draining sessions');
   await askWorkers('drain', [], config.drain_timeout + 10_000);
   for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
@@ -203,6 +207,21 @@ export async function runWorker(path: string, config: Config, log: Logger): Prom
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   const admin = node.admin;
+  let loop = performance.eventLoopUtilization();
+  // What the primary's balancer weighs (worker-balance.ts): since it last asked.
+  const load = (): WorkerLoad => {
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, loop).utilization;
+    loop = now;
+    const { listeners } = node;
+    return {
+      busy,
+      sessions: listeners.admission.open,
+      capacity: listeners.admission.capacity,
+      steerable: listeners.steerable,
+      filling: listeners.filling,
+    };
+  };
   serveWorker(async (op, args) => {
     switch (op) {
       case 'metrics':
@@ -230,6 +249,10 @@ export async function runWorker(path: string, config: Config, log: Logger): Prom
       case 'reload-refused':
         node.reloads.record('refused');
         return false;
+      case 'load':
+        return load();
+      case 'steer':
+        return node.listeners.steer(args[0] === true);
       case 'drain':
         await node.drain(node.config.drain_timeout);
         setImmediate(() => process.exit(0));

@@ -10,8 +10,14 @@ export class NodeProcess {
   readonly exited: Promise<number | null>;
 
   /** `wrapper`: a command that runs node, e.g. `prlimit --nofile=…`. */
-  constructor(config: string, env: NodeJS.ProcessEnv = {}, wrapper: readonly string[] = []) {
-    const command = [...wrapper, process.execPath, homingBin, 'start', '-c', config];
+  /** `node`: the Node.js binary homing runs on, the test's own by default. */
+  constructor(
+    config: string,
+    env: NodeJS.ProcessEnv = {},
+    wrapper: readonly string[] = [],
+    node = process.execPath,
+  ) {
+    const command = [...wrapper, node, homingBin, 'start', '-c', config];
     this.child = spawn(command[0] as string, command.slice(1), {
       env: { ...process.env, ...env },
     });

@@ -54,11 +54,15 @@ function workerPids(output: string): number[] {
 
 const configPath = join(dir.path, 'homing.yaml');
 
-function writeConfig(extra = '') {
+/** Logins over both workers from the start (worker-balance.int.test.ts has filling). */
+const spreading = 'worker_balance: { new_connections: spread }';
+
+function writeConfig(extra = '', balance = spreading) {
   writeFileSync(
     configPath,
     `log: { level: info, format: json }
 workers: 2
+${balance}
 drain_timeout: 1s
 admin: { listen: 127.0.0.1:${ports.admin}, token: workers-token-0123456789 }
 directory:

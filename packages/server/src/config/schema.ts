@@ -21,6 +21,44 @@ export const configSchema = z
       .describe(
         'processes serving the listeners: a number, or auto for one per CPU; with more than one, a primary process supervises them',
       ),
+    worker_balance: z
+      .strictObject({
+        new_connections: z
+          .enum(['fill', 'spread'])
+          .default('fill')
+          .describe(
+            "fill: the kernel gives every new connection to one worker until that worker is busy while CPUs are idle, or holds its share of sessions; then it spreads them over all, and gives them to one again once one could take the whole load; spread: always over all workers by the kernel's hash. One process costs less CPU per login than two each woken for half the logins: a second worker pays where the first is busy and a CPU is free for it. Needs Linux, Node 22.12 or later (a socket of its own for each worker) and homing's native module; otherwise spread",
+          ),
+        busy: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.7)
+          .describe(
+            "fill: spread once the worker taking the connections is busy this share of its time (its event loop's utilization over the last interval), if idle_cpus are idle",
+          ),
+        idle_cpus: z
+          .number()
+          .min(0)
+          .default(0.5)
+          .describe(
+            'fill: CPUs of the machine that must have been idle over the last interval for a busy worker to spread: a second worker on cores that are already busy costs more CPU and serves no more',
+          ),
+        sessions: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.1)
+          .describe(
+            "fill: spread once the worker taking the connections holds this share of its session capacity (its descriptors), whatever its load: idle IMAP sessions fill a process's descriptors without making it busy. That worker keeps its lead, so a filled pool holds up to half this share fewer sessions at its limit than one spread from the start",
+          ),
+        interval: duration(
+          "fill: how often the primary looks at its workers' load and decides where new connections go (at least 100ms)",
+          '1s',
+        ),
+      })
+      .prefault({})
+      .describe('with more than one worker: which worker takes new connections'),
     relay: z
       .enum(['kernel', 'node'])
       .default('kernel')

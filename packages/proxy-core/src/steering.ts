@@ -1,0 +1,37 @@
+import { createRequire } from 'node:module';
+import type { Server } from 'node:net';
+
+/** The native module (native/steer.c, built into dist/steer.node). */
+interface SteerModule {
+  steer(fd: number, pack: boolean): void;
+}
+
+function load(): SteerModule | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    // Beside dist/ from both src/ (tests) and dist/ (the build).
+    return createRequire(import.meta.url)('../dist/steer.node') as SteerModule;
+  } catch {
+    return undefined;
+  }
+}
+
+const loaded = load();
+
+/** Whether this process can steer the new connections of its SO_REUSEPORT listeners. */
+export function steeringAvailable(): boolean {
+  return loaded !== undefined;
+}
+
+/**
+ * Where the kernel puts the next connections of the SO_REUSEPORT group `server` listens in:
+ * `pack`, all on one socket of the group (the first bound that is still open); otherwise spread
+ * by the kernel's hash. The setting is the group's: one call from any member's process does it
+ * for every worker. False when it cannot be done here (no native module, not listening).
+ */
+export function steerListener(server: Server, pack: boolean): boolean {
+  const fd = (server as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+  if (!loaded || fd === undefined || fd < 0) return false;
+  loaded.steer(fd, pack);
+  return true;
+}
