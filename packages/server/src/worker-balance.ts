@@ -6,9 +6,9 @@ import type { Config } from './config/schema.js';
 export interface WorkerLoad {
   /** Its event loop's utilization since the primary last asked, 0–1. */
   readonly busy: number;
-  /** Client connections it has open, and how many it takes at most (Infinity: no bound). */
+  /** Client connections it has open, and how many it takes at most (null: no bound). */
   readonly sessions: number;
-  readonly capacity: number;
+  readonly capacity: number | null;
   /** False where its listeners cannot be steered (no native module, no SO_REUSEPORT). */
   readonly steerable: boolean;
   /** What its listeners were last told: fill (true), spread (false), or nothing yet. */
@@ -44,7 +44,7 @@ export function nextBalance(
   if (s.new_connections === 'spread') return spread('worker_balance.new_connections is spread');
   if (loads.length < 2) return spread('fewer than two workers answered');
   if (loads.some((l) => !l.steerable)) return spread('a worker cannot steer its listeners');
-  const full = loads.find((l) => l.sessions >= s.sessions * l.capacity);
+  const full = loads.find((l) => l.capacity !== null && l.sessions >= s.sessions * l.capacity);
   if (filling) {
     if (full) return spread(`a worker holds ${full.sessions} of its ${full.capacity} sessions`);
     const busiest = Math.max(...loads.map((l) => l.busy));
@@ -55,7 +55,7 @@ export function nextBalance(
   }
   if (intervalsSpread < spreadAtLeast) return spread('spread lately');
   const sessions = loads.reduce((sum, l) => sum + l.sessions, 0);
-  const capacity = Math.min(...loads.map((l) => l.capacity));
+  const capacity = Math.min(...loads.map((l) => l.capacity ?? Number.POSITIVE_INFINITY));
   if (sessions >= (s.sessions * capacity) / 2) return spread('sessions for more than one worker');
   const total = loads.reduce((sum, l) => sum + l.busy, 0);
   if (total < s.busy * refillShare) {

@@ -217,7 +217,8 @@ export async function runWorker(path: string, config: Config, log: Logger): Prom
     return {
       busy,
       sessions: listeners.admission.open,
-      capacity: listeners.admission.capacity,
+      // Over IPC (JSON) Infinity would arrive as null: say "no bound" as that.
+      capacity: Number.isFinite(listeners.admission.capacity) ? listeners.admission.capacity : null,
       steerable: listeners.steerable,
       filling: listeners.filling,
     };

@@ -68,8 +68,13 @@ describe('nextBalance', () => {
     });
   });
 
-  it('a worker without a session bound never spreads the pool for its sessions', () => {
-    const unbounded = { ...idle(0, 1_000_000), capacity: Number.POSITIVE_INFINITY };
+  it('a worker without a session bound (null over IPC) never spreads the pool for its sessions', () => {
+    const unbounded = { ...idle(0, 1_000_000), capacity: null };
     expect(nextBalance(true, [unbounded, idle(0)], 0, 0, settings).fill).toBe(true);
+    const both = [unbounded, unbounded];
+    expect(nextBalance(false, both, 2, spreadAtLeast, settings)).toEqual({
+      fill: true,
+      reason: 'the pool is 0% busy: one worker can take it',
+    });
   });
 });
