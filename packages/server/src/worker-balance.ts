@@ -87,7 +87,8 @@ function idleMs(): number {
  */
 export class WorkerBalancer {
   #filling = false;
-  #intervalsSpread = 0;
+  /** As if spread long enough: a pool that starts idle fills one worker at the first look. */
+  #intervalsSpread = spreadAtLeast;
   #timer: NodeJS.Timeout | undefined;
   #idleBefore = idleMs();
   #at = performance.now();

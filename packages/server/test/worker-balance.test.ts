@@ -1,6 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import type { Logger } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
-import { nextBalance, spreadAtLeast, type WorkerLoad } from '../src/worker-balance.js';
+import {
+  nextBalance,
+  spreadAtLeast,
+  WorkerBalancer,
+  type WorkerLoad,
+} from '../src/worker-balance.js';
 
 const settings = configSchema.shape.worker_balance.parse({});
 const idle = (busy: number, sessions = 0): WorkerLoad => ({
@@ -76,5 +82,43 @@ describe('nextBalance', () => {
       fill: true,
       reason: 'the pool is 0% busy: one worker can take it',
     });
+  });
+});
+
+describe('WorkerBalancer', () => {
+  it('fills at its first look, tells only workers told otherwise, and spreads when a worker fills up', async () => {
+    vi.useFakeTimers();
+    try {
+      let loads = [idle(0), { ...idle(0), filling: undefined }];
+      const steered: unknown[] = [];
+      const ask = async (op: 'load' | 'steer', args: unknown[] = []) => {
+        if (op === 'steer') steered.push(args[0]);
+        return op === 'load' ? loads : [];
+      };
+      const lines: string[] = [];
+      const log = { info: (_: unknown, line: string) => lines.push(line) };
+      const balancer = new WorkerBalancer(
+        () => ({ ...settings, interval: 100 }),
+        ask,
+        log as unknown as Logger,
+      );
+      balancer.start();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(steered).toEqual([true]);
+      expect(lines).toEqual(['pool: one worker takes new connections']);
+      // Every worker now fills: nothing more to tell.
+      loads = [idle(0), idle(0)];
+      await vi.advanceTimersByTimeAsync(300);
+      expect(steered).toEqual([true]);
+      loads = [idle(0, 100), idle(0)];
+      await vi.advanceTimersByTimeAsync(100);
+      expect(steered).toEqual([true, false]);
+      expect(lines.at(-1)).toBe('pool: new connections spread');
+      balancer.stop();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(steered).toEqual([true, false]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
