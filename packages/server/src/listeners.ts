@@ -144,6 +144,8 @@ export class ListenerSet {
   readonly #servers = new Map<string, Running>();
   /** Where the pool's primary last said new connections go (worker-balance.ts); unset: hash. */
   #filling: boolean | undefined;
+  /** A listener could not be steered: the pool spreads (its primary hears it as not steerable). */
+  #steerRefused = false;
   /** Per listener name; kept across restarts so the counts only grow. */
   readonly #connections = new Map<string, { protocol: string; accepted: number; open: number }>();
 
@@ -169,9 +171,13 @@ export class ListenerSet {
     return this.#servers.size;
   }
 
-  /** Whether every listener can be steered: sockets of their own, and the native module. */
+  /**
+   * Whether every listener can be steered: sockets of their own, the native module, and no
+   * refusal by the kernel so far.
+   */
   get steerable(): boolean {
-    return steeringAvailable() && [...this.#servers.values()].every((running) => running.reusePort);
+    if (this.#steerRefused || !steeringAvailable()) return false;
+    return [...this.#servers.values()].every((running) => running.reusePort);
   }
 
   /** What the listeners were last told: fill one worker (true), spread (false), or nothing. */
@@ -185,11 +191,16 @@ export class ListenerSet {
    */
   steer(fill: boolean): boolean {
     this.#filling = fill;
-    let all = true;
-    for (const running of this.#servers.values()) {
-      if (running.reusePort) all = steerListener(running.server, fill) && all;
-    }
-    return all;
+    for (const running of this.#servers.values()) this.#steer(running);
+    return !this.#steerRefused;
+  }
+
+  #steer(running: Running): void {
+    if (!running.reusePort || this.#filling === undefined) return;
+    if (steerListener(running.server, this.#filling)) return;
+    if (!this.#steerRefused)
+      this.log.warn('worker_balance: a listener could not be steered; the pool spreads');
+    this.#steerRefused = true;
   }
 
   /** Prepares and switches at once: the node's start, where there is nothing to keep. */
@@ -339,9 +350,7 @@ export class ListenerSet {
 
   #started(key: string, running: Running, l: ListenerConfig | undefined): void {
     this.#servers.set(key, running);
-    if (running.reusePort && this.#filling !== undefined) {
-      steerListener(running.server, this.#filling);
-    }
+    this.#steer(running);
     if (l) this.#count(running.server, l);
     this.log.info({ listener: key, tls: l?.tls, proxy_protocol: l?.proxy_protocol }, 'listening');
   }
