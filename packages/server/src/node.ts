@@ -51,6 +51,7 @@ export class HomingNode {
       config: () => this.#config,
       connections: () => this.listeners.connections(),
       tlsHandshakeFailures: () => this.listeners.tlsHandshakeFailures,
+      filling: () => this.listeners.filling === true,
       sharedState: () => ('up' in this.#abuse ? (this.#abuse as { up: boolean }) : undefined),
     });
     this.reloads = new ReloadMetrics(this.metrics.registry);

@@ -17,6 +17,8 @@ export interface OperatorSources {
   readonly config: () => Config;
   readonly connections: () => readonly ListenerConnections[];
   readonly tlsHandshakeFailures: () => number;
+  /** What the pool's primary last told this worker's listeners (worker_balance): fill one. */
+  readonly filling: () => boolean;
   /** Redis of abuse.state: redis; undefined with state in memory. */
   readonly sharedState: () => { readonly up: boolean } | undefined;
   readonly directoryLatency: () => {
@@ -86,6 +88,16 @@ export function addOperatorMetrics(registry: Registry, sources: OperatorSources)
     collect() {
       this.reset();
       this.inc(sources.tlsHandshakeFailures());
+    },
+  });
+  new Gauge({
+    name: 'homing_worker_balance_filling',
+    help: 'With workers: 1 while new connections go to one worker (worker_balance fill), 0 while the kernel spreads them over all; 0 in a single process',
+    // Filled when every worker was told so.
+    aggregator: 'min',
+    registers,
+    collect() {
+      this.set(sources.filling() ? 1 : 0);
     },
   });
   new Counter({

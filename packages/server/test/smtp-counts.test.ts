@@ -13,6 +13,7 @@ const sources = {
   config: unused,
   connections: unused,
   tlsHandshakeFailures: unused,
+  filling: unused,
   sharedState: unused,
 } as unknown as MetricSources;
 

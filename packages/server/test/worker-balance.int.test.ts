@@ -10,6 +10,16 @@ const dir = tempDir('worker-balance');
 const configPath = join(dir.path, 'homing.yaml');
 let node: NodeProcess;
 let port = 0;
+let adminPort = 0;
+const token = 'balance-token-0123456789';
+
+/** The pool's homing_worker_balance_filling, as the primary's /metrics gives it. */
+async function filling(): Promise<string | undefined> {
+  const response = await fetch(`http://127.0.0.1:${adminPort}/metrics`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return /^homing_worker_balance_filling (\d)$/m.exec(await response.text())?.[1];
+}
 
 /**
  * Steering needs a socket of its own for each worker (Node 22.12+): on an older Node running
@@ -27,6 +37,7 @@ function writeConfig(balance: string) {
     configPath,
     `log: { level: info, format: json, flush_interval: 0 }
 workers: 2
+admin: { listen: 127.0.0.1:${adminPort}, token: ${token} }
 worker_balance: { interval: 100ms${balance} }
 directory:
   source: file
@@ -64,6 +75,7 @@ async function sessionsOn(count: number): Promise<number[]> {
 beforeAll(async () => {
   writeFileSync(join(dir.path, 'users.yaml'), 'users: {}\n');
   port = await freePort();
+  adminPort = await freePort();
   writeConfig('');
   node = new NodeProcess(configPath, {}, [], nodeWithReusePort());
   await node.waitFor('homing ready', 20_000);
@@ -78,6 +90,7 @@ afterAll(async () => {
 describe('worker balance', () => {
   it('fills one worker with new connections while the pool is not busy (the default)', async () => {
     await node.waitFor('pool: one worker takes new connections');
+    await expect.poll(filling).toBe('1');
     // Spread by the kernel's hash, sixteen connections would all reach one of two workers
     // once in 32768 runs.
     expect(await sessionsOn(16)).toHaveLength(1);
@@ -93,6 +106,7 @@ describe('worker balance', () => {
     expect(node.output.slice(from)).toMatch(
       /"reason":"a worker is \d+% busy and [\d.]+ CPUs idle"/,
     );
+    await expect.poll(filling).toBe('0');
     expect(await sessionsOn(16)).toHaveLength(2);
   });
 
