@@ -87,6 +87,16 @@ afterAll(async () => {
   dir.remove();
 });
 
+/** Reloads with `balance` added to worker_balance; the log from then once `line` is in it. */
+async function reload(balance: string, line: string): Promise<string> {
+  const from = node.output.length;
+  writeConfig(balance);
+  node.signal('SIGHUP');
+  await node.waitFor('config reloaded by every worker', 10_000, from);
+  await node.waitFor(line, 10_000, from);
+  return node.output.slice(from);
+}
+
 describe('worker balance', () => {
   it('fills one worker with new connections while the pool is not busy (the default)', async () => {
     await node.waitFor('pool: one worker takes new connections');
@@ -96,31 +106,21 @@ describe('worker balance', () => {
     expect(await sessionsOn(16)).toHaveLength(1);
   });
 
-  it('spreads them once the worker taking them is busy while CPUs are idle', async () => {
-    const from = node.output.length;
-    // Busy from 0 with 0 CPUs idle: the next look at the load spreads.
-    writeConfig(', busy: 0, idle_cpus: 0');
-    node.signal('SIGHUP');
-    await node.waitFor('config reloaded by every worker', 10_000, from);
-    await node.waitFor('pool: new connections spread', 10_000, from);
-    expect(node.output.slice(from)).toMatch(
-      /"reason":"a worker is \d+% busy and [\d.]+ CPUs idle"/,
-    );
+  it('spreads them where set so, and fills one again when set back', async () => {
+    const spread = await reload(', new_connections: spread', 'pool: new connections spread');
+    expect(spread).toContain('"reason":"worker_balance.new_connections is spread"');
     await expect.poll(filling).toBe('0');
     expect(await sessionsOn(16)).toHaveLength(2);
+    const filled = await reload('', 'pool: one worker takes new connections');
+    expect(filled).toContain('"reason":"the pool is');
+    expect(await sessionsOn(16)).toHaveLength(1);
   });
 
-  it('spreads them from the start where set so, and fills again when set back', async () => {
-    let from = node.output.length;
-    writeConfig(', new_connections: spread');
-    node.signal('SIGHUP');
-    await node.waitFor('config reloaded by every worker', 10_000, from);
+  it('spreads them once the worker taking them is busy while CPUs are idle', async () => {
+    // Busy from 0 with 0 CPUs idle: the next look at the load spreads.
+    const log = await reload(', busy: 0, idle_cpus: 0', 'pool: new connections spread');
+    expect(log).toMatch(/"reason":"a worker is \d+% busy and [\d.]+ CPUs idle"/);
+    await expect.poll(filling).toBe('0');
     expect(await sessionsOn(16)).toHaveLength(2);
-    from = node.output.length;
-    writeConfig('');
-    node.signal('SIGHUP');
-    await node.waitFor('pool: one worker takes new connections', 10_000, from);
-    expect(node.output.slice(from)).toContain('"reason":"the pool is');
-    expect(await sessionsOn(16)).toHaveLength(1);
   });
 });
