@@ -1,6 +1,8 @@
 /**
  * Does a pool of workers serve more than one process? IMAP and POP3 logins per second and IMAP
- * FETCH throughput through homing with `workers: 1`, then 2 (BENCH_WORKERS=1,2,4 for others),
+ * FETCH throughput through homing with `workers: 1`, then 2 (BENCH_WORKERS=1,2,4 for others), each
+ * pool once filling one worker first (homing's default) and once spreading every connection
+ * (BENCH_BALANCE=fill or spread for one of them),
  * against the same slapd and Dovecot, with the CPU time of homing's primary and of its workers
  * per login: a primary that hands every connection to a worker shows up there. Dovecot is the
  * main bench's, tuned as large sites run it. Every pool runs from the start, each on ports of its
@@ -28,6 +30,8 @@ import { roundTurns, slicesPerSide } from './turns.js';
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const warmUpSeconds = Number(process.env.BENCH_WARM_UP_SECONDS ?? 40);
 const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
+/** worker_balance.new_connections of each pool of more than one worker: a pool of each. */
+const balances = (process.env.BENCH_BALANCE ?? 'fill,spread').split(',');
 const concurrency = 50;
 const fetchRounds = 5;
 /** A FETCH turn repeats the FETCH (or the parallel FETCHes) until it has taken this long. */
@@ -92,10 +96,18 @@ try {
 
   const config = readFileSync(join(dirname(cluster.homing.logFile), 'homing.yaml'), 'utf8');
   const sides: Side[] = [{ name: 'direct', imap: ports.imap.direct, pop3: ports.pop3.direct }];
-  for (const count of workerCounts) {
+  const pools = workerCounts.flatMap((count) =>
+    count > 1 ? balances.map((balance) => ({ count, balance })) : [{ count, balance: '' }],
+  );
+  for (const { count, balance } of pools) {
     // Ports of its own for every listener, so that the pools can all run at once.
     const free = await freePorts(5);
-    let own = config.replace(/^workers: .*$/m, `workers: ${count}`);
+    let own = config
+      .replace(/^workers: .*$/m, `workers: ${count}`)
+      .replace(
+        /^worker_balance: .*$/m,
+        `worker_balance: { new_connections: ${balance || 'fill'} }`,
+      );
     const moved = [
       ports.imap.homing,
       ports.pop3.homing,
@@ -106,12 +118,13 @@ try {
     moved.forEach((port, i) => {
       own = own.replace(`127.0.0.1:${port}`, `127.0.0.1:${free[i]}`);
     });
-    const path = join(dirname(cluster.homing.logFile), `homing-${count}.yaml`);
+    const name = balance ? `${count} ${balance}` : `${count}`;
+    const path = join(dirname(cluster.homing.logFile), `homing-${name.replace(' ', '-')}.yaml`);
     writeFileSync(path, own);
     const homing = await HomingProcess.start(path, `${path}.log`, repoRoot, []);
     cleanup.add(() => homing.stop());
     sides.push({
-      name: `workers ${count}`,
+      name: `workers ${name}`,
       imap: free[0] as number,
       pop3: free[1] as number,
       homing,
@@ -127,10 +140,10 @@ try {
     row('FETCH MB/s', fetch1, fetchCpu),
     row('FETCH MB/s, 2 at once', fetch2, fetchCpu),
   ];
-  const header = ['', 'direct', ...workerCounts.map((n) => `workers ${n}`)];
-  console.log(header.map((cell, i) => (i === 0 ? cell.padEnd(22) : cell.padStart(11))).join(''));
+  const header = ['', 'direct', ...sides.slice(1).map((side) => side.name)];
+  console.log(header.map((cell, i) => (i === 0 ? cell.padEnd(22) : cell.padStart(18))).join(''));
   for (const row of rows) {
-    const cells = [row.direct, ...row.byWorkers].map((v) => rate(v).padStart(11));
+    const cells = [row.direct, ...row.byWorkers].map((v) => rate(v).padStart(18));
     console.log(`${row.label.padEnd(22)}${cells.join('')}   ${row.notes.join('; ')}`);
   }
   console.log(
