@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
+import { loadNative } from './native.js';
 
 /** The native module (native/splice.c, built into dist/splice.node). */
 interface SpliceModule {
@@ -42,18 +42,7 @@ function noReads(): number {
   return 0;
 }
 
-function load(): { module?: SpliceModule; why: string } {
-  if (process.platform !== 'linux') return { why: `not on ${process.platform}` };
-  try {
-    // Beside dist/ from both src/ (tests) and dist/ (the build).
-    const module = createRequire(import.meta.url)('../dist/splice.node') as SpliceModule;
-    return { module, why: 'built' };
-  } catch (error) {
-    return { why: `not built (${(error as Error).message.split('\n')[0]})` };
-  }
-}
-
-const loaded = load();
+const loaded = loadNative<SpliceModule>('splice');
 let enabled = loaded.module !== undefined;
 
 /** Whether spliced sessions can go through the kernel here, and if not, why. */

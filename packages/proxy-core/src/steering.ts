@@ -1,22 +1,12 @@
-import { createRequire } from 'node:module';
 import type { Server } from 'node:net';
+import { loadNative } from './native.js';
 
 /** The native module (native/steer.c, built into dist/steer.node). */
 interface SteerModule {
   steer(fd: number, pack: boolean): void;
 }
 
-function load(): SteerModule | undefined {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    // Beside dist/ from both src/ (tests) and dist/ (the build).
-    return createRequire(import.meta.url)('../dist/steer.node') as SteerModule;
-  } catch {
-    return undefined;
-  }
-}
-
-const loaded = load();
+const loaded = loadNative<SteerModule>('steer').module;
 
 /** Whether this process can steer the new connections of its SO_REUSEPORT listeners. */
 export function steeringAvailable(): boolean {
