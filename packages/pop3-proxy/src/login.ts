@@ -1,11 +1,12 @@
 import {
   type Cancellation,
   encodePlain,
-  forwardClient,
   type LoginDialect,
   plainReplay,
   type Replay,
   type ReplayVerdict,
+  xclientFields,
+  xclientRefused,
 } from '@homing/proxy-core';
 import { Pop3Backend } from './backend.js';
 import { hasControlCharacters } from './command.js';
@@ -24,13 +25,15 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
   },
   async replay(session, login, signal): Promise<ReplayVerdict<Pop3Reply>> {
     if (login.endpoint.forward === 'xclient') {
-      await forwardClient(login.connection, session.xclient, async (f) => {
-        const reply = await session.command(
-          `XCLIENT ADDR=${f.ADDR} PORT=${f.PORT} SESSION=${f.SESSION}`,
-          signal,
-        );
-        return reply.status === 'ok' ? undefined : reply.raw.toString('utf8');
-      });
+      const { connection } = login;
+      const f = xclientFields(connection, session.xclient);
+      // Only Dovecot offers XCLIENT in its greeting, and its POP3 takes pipelined commands
+      // (CAPA says PIPELINING): XCLIENT goes out with the login, one round trip less.
+      if (f) {
+        session.sendAhead(`XCLIENT ADDR=${f.ADDR} PORT=${f.PORT} SESSION=${f.SESSION}`, (reply) => {
+          if (reply.status !== 'ok') xclientRefused(connection, reply.raw.toString('utf8'));
+        });
+      }
     }
     const reply = await replay(session, login, signal);
     if (reply.status === 'ok') return { kind: 'ok', reply };

@@ -129,7 +129,7 @@ beforeAll(async () => {
       },
       'fake-dovecot': {
         host: '127.0.0.1',
-        endpoints: { pop3: { port: fakeDovecot.port, tls: 'none', forward: 'none' } },
+        endpoints: { pop3: { port: fakeDovecot.port, tls: 'none', forward: 'xclient' } },
         tls: { verify: true },
       },
     },
@@ -474,6 +474,11 @@ describe('login and splice', () => {
     await quit(c);
     expect(fakeDovecot.lines).toContain(`AUTH PLAIN ${b64('\0frank@example.com\0frank-pw')}`);
     expect(fakeDovecot.lines.filter((l) => /^(USER|PASS) /.test(l))).toEqual([]);
+    // XCLIENT went out with the login, in one write; the fake refused it, which is logged.
+    expect(fakeDovecot.chunks).toContainEqual(
+      expect.stringMatching(/^XCLIENT ADDR=127\.0\.0\.1 PORT=\d+ SESSION=\S+\r\nAUTH PLAIN \S+\r\n$/),
+    );
+    expect(logLines.some((l) => l.includes('backend refused XCLIENT'))).toBe(true);
 
     const d = await connect(port.plain);
     expect(await userPass(d, 'erin@example.com', 'erin-pw')).toBe(
@@ -723,6 +728,8 @@ interface FakeBackend {
   readonly port: number;
   /** Every line it was sent. */
   readonly lines: string[];
+  /** What each read of a connection brought, as text. */
+  readonly chunks: string[];
   /** Connections open now. */
   connections(): number;
   close(): Promise<void>;
@@ -734,6 +741,7 @@ interface FakeBackend {
  */
 async function startFakeBackend(greeting: string): Promise<FakeBackend> {
   const lines: string[] = [];
+  const chunks: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -743,6 +751,7 @@ async function startFakeBackend(greeting: string): Promise<FakeBackend> {
     let buffer = '';
     let challenged = false;
     socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk.toString('latin1'));
       buffer += chunk.toString('latin1');
       for (let end = buffer.indexOf('\r\n'); end !== -1; end = buffer.indexOf('\r\n')) {
         const line = buffer.slice(0, end);
@@ -776,6 +785,7 @@ async function startFakeBackend(greeting: string): Promise<FakeBackend> {
   return {
     port: address.port,
     lines,
+    chunks,
     connections: () => sockets.size,
     close: () =>
       new Promise<void>((resolve) => {
