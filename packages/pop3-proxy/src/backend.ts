@@ -16,10 +16,6 @@ export class Pop3Backend {
   }
   /** The greeting offered XCLIENT (Dovecot's POP3 says `+OK [XCLIENT] …` to trusted peers). */
   xclient = false;
-  /** Commands sent ahead, written with the next command: one write, one segment. */
-  #pending = '';
-  /** What to do with the replies of the commands sent ahead, in the order they were sent. */
-  readonly #ahead: ((reply: Pop3Reply) => void)[] = [];
 
   constructor(
     socket: Socket | TLSSocket,
@@ -44,25 +40,10 @@ export class Pop3Backend {
     return true;
   }
 
-  /** Sends one command line (after any sent ahead) and reads its status line. */
+  /** Sends one command line and reads its status line. */
   command(line: string, signal: Cancellation): Promise<Pop3Reply> {
-    if (this.#pending === '') {
-      this.socket.write(`${line}\r\n`);
-      return this.#read(signal);
-    }
-    this.socket.write(`${this.#pending}${line}\r\n`);
-    this.#pending = '';
-    return this.#afterAhead(signal);
-  }
-
-  /**
-   * Queues a command that goes out with the next one, without waiting for its reply (RFC 2449
-   * §6.6, PIPELINING); `onReply` gets that reply, read before the next command's own. Only for
-   * a backend known to take pipelined commands.
-   */
-  sendAhead(line: string, onReply: (reply: Pop3Reply) => void): void {
-    this.#pending += `${line}\r\n`;
-    this.#ahead.push(onReply);
+    this.socket.write(`${line}\r\n`);
+    return this.#read(signal);
   }
 
   /**
@@ -87,13 +68,6 @@ export class Pop3Backend {
   /** Stops reading; returns bytes that arrived after the last reply. */
   detach(): Buffer {
     return this.#lines.reader.detach();
-  }
-
-  async #afterAhead(signal: Cancellation): Promise<Pop3Reply> {
-    for (let onReply = this.#ahead.shift(); onReply; onReply = this.#ahead.shift()) {
-      onReply(await this.#read(signal));
-    }
-    return this.#read(signal);
   }
 
   async #read(signal: Cancellation): Promise<Pop3Reply> {

@@ -1,12 +1,11 @@
 import {
   type Cancellation,
   encodePlain,
+  forwardClient,
   type LoginDialect,
   plainReplay,
   type Replay,
   type ReplayVerdict,
-  xclientFields,
-  xclientRefused,
 } from '@homing/proxy-core';
 import { Pop3Backend } from './backend.js';
 import { hasControlCharacters } from './command.js';
@@ -24,16 +23,17 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
     return session;
   },
   async replay(session, login, signal): Promise<ReplayVerdict<Pop3Reply>> {
+    // XCLIENT waits for its reply before the login goes: Dovecot 2.3's pop3-login leaves a
+    // command pipelined behind XCLIENT unread for about 40 ms (a POP3 login at one at a time
+    // took 44 ms instead of 2 through homing), so the round trip saved costs far more.
     if (login.endpoint.forward === 'xclient') {
-      const { connection } = login;
-      const f = xclientFields(connection, session.xclient);
-      // Only Dovecot offers XCLIENT in its greeting, and its POP3 takes pipelined commands
-      // (CAPA says PIPELINING): XCLIENT goes out with the login, one round trip less.
-      if (f) {
-        session.sendAhead(`XCLIENT ADDR=${f.ADDR} PORT=${f.PORT} SESSION=${f.SESSION}`, (reply) => {
-          if (reply.status !== 'ok') xclientRefused(connection, reply.raw.toString('utf8'));
-        });
-      }
+      await forwardClient(login.connection, session.xclient, async (f) => {
+        const reply = await session.command(
+          `XCLIENT ADDR=${f.ADDR} PORT=${f.PORT} SESSION=${f.SESSION}`,
+          signal,
+        );
+        return reply.status === 'ok' ? undefined : reply.raw.toString('utf8');
+      });
     }
     const reply = await replay(session, login, signal);
     if (reply.status === 'ok') return { kind: 'ok', reply };

@@ -18,26 +18,11 @@ export async function forwardClient(
   offered: boolean,
   send: (fields: XclientFields) => Promise<string | undefined>,
 ): Promise<void> {
-  const fields = xclientFields(connection, offered);
-  if (fields === undefined) return;
-  const refusal = await send(fields);
-  if (refusal !== undefined) xclientRefused(connection, refusal);
-}
-
-/** The fields to send, or undefined (with a warning) when the backend does not offer XCLIENT. */
-export function xclientFields(
-  connection: LoginClient,
-  offered: boolean,
-): XclientFields | undefined {
   if (!offered) {
     connection.log.warn('backend does not offer XCLIENT: it sees the proxy as the client');
-    return undefined;
+    return;
   }
   const { client } = connection;
-  return { ADDR: client.address, PORT: client.port, SESSION: connection.id };
-}
-
-/** A backend that refused XCLIENT sees the proxy as the client: logged with its reply line. */
-export function xclientRefused(connection: LoginClient, reply: string): void {
-  connection.log.warn({ reply }, 'backend refused XCLIENT');
+  const refusal = await send({ ADDR: client.address, PORT: client.port, SESSION: connection.id });
+  if (refusal !== undefined) connection.log.warn({ reply: refusal }, 'backend refused XCLIENT');
 }

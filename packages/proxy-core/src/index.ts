@@ -12,12 +12,7 @@ export {
   type HomeSources,
   type UnavailableReason,
 } from './find-home.js';
-export {
-  forwardClient,
-  type XclientFields,
-  xclientFields,
-  xclientRefused,
-} from './forward-client.js';
+export { forwardClient, type XclientFields } from './forward-client.js';
 export type { ProbeVerdict } from './health.js';
 export {
   BackendHealth,
