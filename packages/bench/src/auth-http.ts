@@ -3,14 +3,17 @@
  * apart from nginx's. It looks the user up in the same LDAP as homing, through @homing/directory
  * with its cache, built from homing's own config file as homing builds it (LDAP source, catalog,
  * cache settings), and answers with the home backend's address and port. The password is left
- * to Dovecot, as homing leaves it: nginx logs in there with it. Arguments: homing's config file
- * and the port to listen on (127.0.0.1).
+ * to Dovecot, as homing leaves it: nginx logs in there with it. nginx hands Dovecot the
+ * client's address with a PROXY header, which Dovecot takes on listeners of their own: the
+ * answer names the one for the backend's port. Arguments: homing's config file, the port to
+ * listen on (127.0.0.1), and JSON of the backend ports and their PROXY listeners' ports.
  */
 import { createServer } from 'node:http';
 import { Catalog, Directory, LdapSource } from '@homing/directory';
 import { loadConfig } from '@homing/server';
 
-const [configFile, portText] = process.argv.slice(2);
+const [configFile, portText, proxyPortsText] = process.argv.slice(2);
+const proxyPorts = JSON.parse(proxyPortsText ?? '{}') as Record<string, number>;
 const { config } = loadConfig(configFile ?? '');
 const ldap = config.directory.ldap;
 if (!ldap) throw new Error('auth-http: the config has no directory.ldap');
@@ -96,7 +99,7 @@ const server = createServer((request, response) => {
       response.writeHead(200, {
         'Auth-Status': 'OK',
         'Auth-Server': route.backend.host,
-        'Auth-Port': String(endpoint.port),
+        'Auth-Port': String(proxyPorts[endpoint.port] ?? endpoint.port),
       });
       response.end();
     },

@@ -133,6 +133,8 @@ export async function startCluster(
     users: users.map((u) => ({ user: u.address, password: u.password })),
     tls: { cert: certs.cert, key: certs.key },
     tuned: true,
+    // Listeners that take a PROXY header: nginx's way to hand over the client's address.
+    haproxy: true,
   });
   // Both are awaited before either can throw past here, so neither is left running.
   const [slapd, dovecot] = await Promise.allSettled([slapdStart, dovecotStart]);
@@ -237,7 +239,14 @@ export async function startCluster(
   const authHttp = await nodeService(
     'auth_http',
     authHttpScript,
-    [config, String(authPort)],
+    [
+      config,
+      String(authPort),
+      JSON.stringify({
+        [direct.imapPort]: direct.imapProxyPort,
+        [direct.pop3Port]: direct.pop3ProxyPort,
+      }),
+    ],
     'auth_http ready',
   );
   const pipeSpec = (ports: Record<Listener, number>, pool?: PipeSpec['pool']): PipeSpec => ({

@@ -16,6 +16,11 @@ export interface Usage {
   readonly cpuMs: Readonly<Record<string, number>>;
   /** All CPUs together, 0 to 1, from /proc/stat (anything running counts, not only the bench). */
   readonly machineBusy: number;
+  /**
+   * CPU ms of the whole machine, every process (proxy, Dovecot, load generator) and the kernel's
+   * own work: what an operation costs, wherever the kernel charged it.
+   */
+  readonly machineMs: number;
 }
 
 export function addUsage(a: Usage, b: Usage): Usage {
@@ -26,10 +31,11 @@ export function addUsage(a: Usage, b: Usage): Usage {
     wallMs,
     cpuMs,
     machineBusy: wallMs > 0 ? (a.machineBusy * a.wallMs + b.machineBusy * b.wallMs) / wallMs : 0,
+    machineMs: a.machineMs + b.machineMs,
   };
 }
 
-export const noUsage: Usage = { wallMs: 0, cpuMs: {}, machineBusy: 0 };
+export const noUsage: Usage = { wallMs: 0, cpuMs: {}, machineBusy: 0, machineMs: 0 };
 
 /** All CPU ms of a usage, every group together. */
 export function totalCpuMs(usage: Usage): number {
@@ -53,7 +59,8 @@ export async function measured<T>(
   const machineAfter = machineTicks();
   const total = machineAfter.total - machineBefore.total;
   const idle = machineAfter.idle - machineBefore.idle;
-  return { result, usage: { wallMs, cpuMs, machineBusy: total > 0 ? 1 - idle / total : 0 } };
+  const machineBusy = total > 0 ? 1 - idle / total : 0;
+  return { result, usage: { wallMs, cpuMs, machineBusy, machineMs: (total - idle) * 10 } };
 }
 
 /**

@@ -189,7 +189,8 @@ function describeSides(cluster: Cluster): void {
     `nginx: ${nginxVersion()} mail proxy, ${processCount(workers + 1)}: a master and ` +
       `worker_processes ${workers} (one per CPU it may use); and auth_http, one Node process ` +
       "that looks the user up in the same LDAP through @homing/directory (cached, as homing's); " +
-      "Dovecot sees nginx's address (nginx has no IMAP ID or POP3 XCLIENT)",
+      'client address to Dovecot in a PROXY header (proxy_protocol on; nginx has no IMAP ID or ' +
+      'POP3 XCLIENT)',
   );
   const relay = kernelRelayAvailable().available
     ? 'in the kernel (relay: kernel, splice(2))'

@@ -71,9 +71,12 @@ export async function startNginx(options: NginxStart): Promise<ServiceProcess> {
  * Workers as many as the CPUs nginx may use; each takes up to 20000 connections (a proxied
  * session is two). TLS sessions resume from the shared cache (TLS 1.2) or from tickets, whose
  * key the master makes once for all workers. nginx has no IMAP ID or POP3 XCLIENT towards the
- * backend (its xclient is for SMTP only), so Dovecot sees nginx's address, not the client's.
- * Nor does its mail module set TCP_NODELAY on either socket, and no directive asks for it: a
- * short last segment of a reply can wait for the peer's delayed ACK (up to 40 ms on Linux).
+ * backend (its xclient is for SMTP only): it hands Dovecot the client's address with a PROXY
+ * header (`proxy_protocol`, nginx 1.19.8), on Dovecot's listeners that expect one, as homing
+ * hands it over with ID and XCLIENT; without it Dovecot would log, check and penalize nginx's
+ * address for every user. Nor does its mail module set TCP_NODELAY on either socket, and no
+ * directive asks for it: a short last segment of a reply can wait for the peer's delayed ACK
+ * (up to 40 ms on Linux).
  */
 function nginxConf(o: NginxStart): string {
   const listen = (port: number, tls: boolean, protocol: string, extra: string[] = []) => [
@@ -96,6 +99,7 @@ function nginxConf(o: NginxStart): string {
     '  server_name localhost;',
     `  auth_http 127.0.0.1:${o.authPort}/auth;`,
     '  proxy_pass_error_message on;',
+    '  proxy_protocol on;',
     `  ssl_certificate ${o.cert};`,
     `  ssl_certificate_key ${o.key};`,
     '  ssl_protocols TLSv1.2 TLSv1.3;',

@@ -110,7 +110,8 @@ export interface SideFigures {
 /**
  * Lines for one measurement of several sides: each side's rate and its ratio to direct; the
  * median latency when there is one; each proxy's CPU per operation, its processes apart when
- * it has several (nginx and its auth_http service); how busy the machine's CPUs were.
+ * it has several (nginx and its auth_http service); how busy the machine's CPUs were, and the
+ * whole machine's CPU per operation.
  */
 export function sideLines(
   label: string,
@@ -144,6 +145,10 @@ export function sideLines(
     });
   const busy = present.map((side) => `${side} ${percent(of(side).usage.machineBusy)}`);
   lines.push(`  proxy CPU ms/${unit}: ${cpu.join(' · ')}; CPUs busy ${busy.join(' · ')}`);
+  const machine = present.map(
+    (side) => `${side} ${(of(side).usage.machineMs / of(side).operations).toFixed(2)}`,
+  );
+  lines.push(`  machine CPU ms/${unit}: ${machine.join(' · ')}`);
   if (notes.length > 0) lines.push(`  ${notes.join('; ')}`);
   return lines;
 }
