@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { proxyWorkers } from '../src/placement.js';
-import { homingProcesses } from '../src/report.js';
+import { homingProcesses, sideLines } from '../src/report.js';
 import { comparedSides, loginSides, roundTurns } from '../src/turns.js';
 
 describe('the sides of the rows', () => {
@@ -34,5 +34,29 @@ describe('the worker processes of each proxy', () => {
     expect(homingProcesses(2, '22.12.0')).toContain('SO_REUSEPORT');
     expect(homingProcesses(2, '22.11.0')).toContain("the primary's socket");
     expect(homingProcesses(2, '20.20.2')).toContain("the primary's socket");
+  });
+});
+
+describe('the lines of a row', () => {
+  it("give each proxy's CPU per operation and the whole machine's for every side", () => {
+    const usage = (cpuMs: Record<string, number>, machineMs: number) => ({
+      wallMs: 1000,
+      cpuMs,
+      machineBusy: machineMs / 2000,
+      machineMs,
+    });
+    const lines = sideLines('IMAP logins/s c=50', 'login', ['direct', 'nginx', 'homing'], {
+      direct: { rate: 1000, usage: usage({}, 1500), operations: 1000 },
+      nginx: { rate: 800, usage: usage({ nginx: 300, auth_http: 200 }, 1840), operations: 800 },
+      homing: { rate: 750, usage: usage({ homing: 450 }, 1800), operations: 750 },
+    });
+    expect(lines[0]).toBe(
+      'IMAP logins/s c=50             direct 1000 · nginx 800 (0.80) · homing 750 (0.75)',
+    );
+    expect(lines).toContain(
+      '  proxy CPU ms/login: nginx 0.63 (nginx 0.38 + auth_http 0.25) · homing 0.60; ' +
+        'CPUs busy direct 75% · nginx 92% · homing 90%',
+    );
+    expect(lines).toContain('  machine CPU ms/login: direct 1.50 · nginx 2.30 · homing 2.40');
   });
 });
