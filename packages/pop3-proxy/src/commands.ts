@@ -52,6 +52,7 @@ function user(session: Pop3Session, argument: string | undefined): void {
   // Said of every name alike: whether the user exists is answered only after PASS.
   session.pendingUser = argument;
   session.reply(r.userTaken.line);
+  session.userGiven(argument);
 }
 
 function pass(session: Pop3Session, argument: string | undefined): Promise<void> | undefined {

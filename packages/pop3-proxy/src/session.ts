@@ -2,8 +2,10 @@ import {
   answerSaslResponse,
   type ClientConnection,
   type Credentials,
+  type EarlyBackend,
   failedLogin,
   login,
+  openEarly,
   PreloginSession,
   type ProtocolListenerOptions,
   preloginTexts,
@@ -11,6 +13,7 @@ import {
   type SaslAnswers,
   type SaslMechanism,
 } from '@homing/proxy-core';
+import type { Pop3Backend } from './backend.js';
 import { preauthCapabilities } from './capabilities.js';
 import { parseCommand } from './command.js';
 import { commandSpec } from './commands.js';
@@ -43,6 +46,8 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
   #awaitingSasl: SaslMechanism | undefined;
   /** The name from USER, waiting for PASS (RFC 1939 §7). */
   pendingUser: string | undefined;
+  /** The backend of the name from USER, opened while PASS is on its way. */
+  #early: EarlyBackend<Pop3Backend> | undefined;
 
   constructor(connection: ClientConnection, options: Pop3SessionOptions) {
     super(connection, options.limits, options.registry);
@@ -80,6 +85,16 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
     this.reply('+ ');
   }
 
+  /** USER was answered: the user's backend is opened while the client sends PASS. */
+  userGiven(name: string): void {
+    this.#early?.drop();
+    this.#early = openEarly(this.#options, pop3Dialect, this.conn, name);
+  }
+
+  protected override ended(): void {
+    this.#early?.drop();
+  }
+
   async startTls(): Promise<void> {
     const tls = this.#options.tls;
     if (!tls || !this.#canStartTls()) {
@@ -89,6 +104,8 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
     this.reply(r.beginTls.line);
     // RFC 2595 §4: forget what the client said before TLS.
     this.pendingUser = undefined;
+    this.#early?.drop();
+    this.#early = undefined;
     await this.upgradeTls(tls);
   }
 
@@ -103,6 +120,10 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
   }
 
   async login(credentials: Credentials): Promise<void> {
+    // Only a login by USER and PASS is for the name USER gave.
+    const early = credentials.mechanism === 'USER' ? this.#early : undefined;
+    if (!early) this.#early?.drop();
+    this.#early = undefined;
     const result = await login(
       this.#options,
       pop3Dialect,
@@ -110,6 +131,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
       credentials,
       undefined,
       () => this.closed,
+      early,
     );
     return this.answerLogin(result, answers);
   }

@@ -490,6 +490,38 @@ describe('login and splice', () => {
     expect(fake.lines.filter((l) => l.startsWith('AUTH PLAIN '))).toEqual([]);
   });
 
+  it("opens a cached user's backend while PASS is on its way, and closes it when no login comes", async () => {
+    const warm = await connect(port.plain); // the directory caches frank
+    expect(await userPass(warm, 'frank@example.com', 'frank-pw')).toBe('+OK Logged in (fake).');
+    await quit(warm);
+    await until(() => fakeDovecot.connections() === 0);
+    const before = fakeDovecot.accepted();
+
+    const c = await connect(port.plain);
+    expect(await command(c, 'USER frank@example.com')).toBe('+OK');
+    await until(() => fakeDovecot.accepted() === before + 1);
+    expect(await command(c, 'PASS frank-pw')).toBe('+OK Logged in (fake).');
+    expect(await command(c, 'STAT')).toBe('+OK 0 0');
+    expect(fakeDovecot.accepted()).toBe(before + 1); // the login took that connection
+    await quit(c);
+
+    const d = await connect(port.plain);
+    expect(await command(d, 'USER frank@example.com')).toBe('+OK');
+    await until(() => fakeDovecot.accepted() === before + 2);
+    expect(await command(d, 'USER nobody@example.com')).toBe('+OK'); // the name changed
+    await until(() => fakeDovecot.connections() === 0);
+    expect(await command(d, 'USER frank@example.com')).toBe('+OK');
+    await until(() => fakeDovecot.connections() === 1);
+    await quit(d); // and no PASS came
+    await until(() => fakeDovecot.connections() === 0);
+    // An unknown name opens nothing, and its answer is the same.
+    const e = await connect(port.plain);
+    expect(await command(e, 'USER nobody@example.com')).toBe('+OK');
+    expect(await command(e, 'PASS x')).toBe(AUTH_FAILED);
+    expect(fakeDovecot.accepted()).toBe(before + 3);
+    await quit(e);
+  });
+
   it('passes XOAUTH2 through and relays a backend -ERR [IN-USE] unchanged', async () => {
     const token = b64('user=erin@example.com\x01auth=Bearer tok123\x01\x01');
     const c = await connect(port.secure, { tls: true });
@@ -733,6 +765,8 @@ interface FakeBackend {
   readonly chunks: string[];
   /** Connections open now. */
   connections(): number;
+  /** Connections taken so far. */
+  accepted(): number;
   close(): Promise<void>;
 }
 
@@ -744,7 +778,9 @@ async function startFakeBackend(greeting: string): Promise<FakeBackend> {
   const lines: string[] = [];
   const chunks: string[] = [];
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server = createServer((socket) => {
+    accepted += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
@@ -788,6 +824,7 @@ async function startFakeBackend(greeting: string): Promise<FakeBackend> {
     lines,
     chunks,
     connections: () => sockets.size,
+    accepted: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

@@ -4,6 +4,7 @@ export { type BackendTarget, connectBackend } from './backend.js';
 export { type Credentials, passwordOf } from './credentials.js';
 export { type Cancellation, Deadline } from './deadline.js';
 export { atLeast } from './delay.js';
+export { EarlyBackend, openEarly } from './early-backend.js';
 export {
   type FindHomeOptions,
   findHome,

@@ -5,6 +5,7 @@ import { gateLogin } from './abuse/login.js';
 import { type Credentials, passwordOf } from './credentials.js';
 import { type Cancellation, Deadline } from './deadline.js';
 import { atLeast } from './delay.js';
+import type { EarlyBackend } from './early-backend.js';
 import { findHome, HomeQuery } from './find-home.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
@@ -107,6 +108,24 @@ export async function login<S extends BackendConversation, R, X>(
   credentials: Credentials,
   extra: X,
   closed: () => boolean,
+  /** A connection to the user's backend opened before the password came (POP3's USER). */
+  early?: EarlyBackend<S>,
+): Promise<LoginResult<S, R>> {
+  try {
+    return await loginWith(path, dialect, connection, credentials, extra, closed, early);
+  } finally {
+    early?.drop(); // a no-op once the login took it
+  }
+}
+
+async function loginWith<S extends BackendConversation, R, X>(
+  path: LoginPath,
+  dialect: LoginDialect<S, R, X>,
+  connection: LoginClient,
+  credentials: Credentials,
+  extra: X,
+  closed: () => boolean,
+  early: EarlyBackend<S> | undefined,
 ): Promise<LoginResult<S, R>> {
   const { guard } = connection;
   const { protocol } = dialect;
@@ -148,16 +167,19 @@ export async function login<S extends BackendConversation, R, X>(
 
   // One timer and signal for the backend's connect and then its login, each with its own limit.
   const deadline = new Deadline(path.limits.backendConnectTimeoutMs);
-  const opened = await openBackend({
-    backend: route.backend,
-    deadline,
-    endpoint,
-    protocol,
-    connection,
-    limits: path.limits,
-    health: path.health,
-    greet: (socket, tls, signal) => dialect.greet(socket, tls, endpoint, path.limits, signal),
-  });
+  const ready = early && (await early.take(user, route, endpoint));
+  const opened = ready
+    ? { ok: true as const, session: ready }
+    : await openBackend({
+        backend: route.backend,
+        deadline,
+        endpoint,
+        protocol,
+        connection,
+        limits: path.limits,
+        health: path.health,
+        greet: (socket, tls, signal) => dialect.greet(socket, tls, endpoint, path.limits, signal),
+      });
   if (!opened.ok) {
     deadline.clear();
     if (opened.local) {

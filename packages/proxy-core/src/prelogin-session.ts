@@ -292,9 +292,13 @@ export abstract class PreloginSession<Event> {
     socket.resume();
   }
 
+  /** The session is over: what it holds for a login to come is let go (POP3's early backend). */
+  protected ended(): void {}
+
   #finish(reason: string, bytes: { up: number; down: number }): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.ended();
     clearTimeout(this.#timer);
     this.#registry.remove(this.conn.id);
     // `proto` and `listener` come with the listener's logger.

@@ -4,7 +4,7 @@ import { addressKey, userKey } from '../src/abuse/keys.js';
 import { MemoryStore } from '../src/abuse/memory-store.js';
 import { openAbuseStore } from '../src/abuse/open.js';
 import { type AbuseSettings, defaultAbuseSettings, penaltyDelay } from '../src/abuse/settings.js';
-import { type PoolEvent, parsePoolEvent } from '../src/abuse/store.js';
+import { type AbuseStore, type PoolEvent, parsePoolEvent } from '../src/abuse/store.js';
 import { AddressSet } from '../src/trusted.js';
 
 const minute = 60_000;
@@ -225,6 +225,22 @@ describe('AbuseGuard with state in this process', () => {
     expect(guard.connect('192.0.2.1')).toEqual({ ok: false, reason: 'blocked' });
     clock.now += defaultAbuseSettings.blockMs + 1;
     expect(guard.connect('192.0.2.1')).toMatchObject({ ok: true });
+  });
+
+  it('says whether a login would go ahead at once, as beforeLogin would, counting nothing', async () => {
+    const { guard, clock, settings } = setup({ blockAddressAfterFailures: 5 });
+    expect(guard.wouldPassNow('192.0.2.1', 'alice')).toBe(true);
+    await fail(guard, '192.0.2.1', 'bob', 3); // the fourth try would be held a second
+    expect(guard.wouldPassNow('192.0.2.1', 'alice')).toBe(false);
+    expect(guard.wouldPassNow('192.0.2.2', 'alice')).toBe(true);
+    await fail(guard, '192.0.2.1', 'bob', 2); // blocked
+    expect(guard.wouldPassNow('192.0.2.1', 'alice')).toBe(false);
+    expect(guard.counters()).toMatchObject({ penaltiesApplied: 0, loginsBlocked: 0 });
+    clock.now += settings.blockMs;
+    expect(guard.wouldPassNow('192.0.2.1', 'alice')).toBe(true);
+    // State shared through Redis would take a round trip to ask: no.
+    const shared = new AbuseGuard(settings, {} as AbuseStore);
+    expect(shared.wouldPassNow('192.0.2.1', 'alice')).toBe(false);
   });
 
   it("forgets a pair's typos on success without a promise", async () => {

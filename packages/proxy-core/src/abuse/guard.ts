@@ -117,6 +117,26 @@ export class AbuseGuard {
    * When a login attempt (LOGIN, AUTHENTICATE, USER/PASS) is complete, before checking it.
    * Answered at once (no promise) when the state is in this process.
    */
+  /**
+   * Whether a login of `user` from `address` would go ahead at once (neither blocked nor held
+   * for a penalty), answered from this process's memory and counted nowhere; false where the
+   * state is shared (Redis) and asking would take a round trip.
+   */
+  wouldPassNow(address: string, user: string): boolean {
+    const local = this.#local;
+    if (!local) return false;
+    const a = this.#addressKey(address);
+    const u = userKey(user);
+    const window = this.settings.failureWindowMs;
+    if (a !== undefined && local.blockedForNow('address', a) > 0) return false;
+    if (this.#userBlockNow(local, address, u) > 0) return false;
+    const addressFailures = a === undefined ? 0 : local.failuresNow('address', a, window);
+    return (
+      penaltyDelay(this.settings, addressFailures) === 0 &&
+      penaltyDelay(this.settings, local.failuresNow('user', u, window)) === 0
+    );
+  }
+
   beforeLogin(address: string, user: string | undefined): LoginGate | Promise<LoginGate> {
     const a = this.#addressKey(address);
     const u = user === undefined ? undefined : userKey(user);

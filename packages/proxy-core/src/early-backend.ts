@@ -1,0 +1,124 @@
+import type { Endpoint, Route } from '@homing/directory';
+import { Deadline } from './deadline.js';
+import { healthKey } from './health.js';
+import type { BackendConversation, LoginClient, LoginDialect, LoginPath } from './login-path.js';
+import { openBackend } from './open-backend.js';
+
+/**
+ * A backend connection opened for a user before their password came (POP3's USER, answered
+ * `+OK` at once whatever the name): its connect and greeting run while the client sends PASS,
+ * and the login takes it if the same user's home is still that backend. Nothing about it
+ * reaches the client.
+ */
+export class EarlyBackend<S extends BackendConversation> {
+  #session: S | undefined;
+  #taken = false;
+  #dropped = false;
+
+  constructor(
+    readonly user: string,
+    readonly backend: string,
+    readonly port: number,
+    readonly opened: Promise<S | undefined>,
+  ) {
+    opened.then((session) => {
+      this.#session = session;
+      if (this.#taken) return;
+      // Dropped before it was ready: nobody will use it.
+      if (this.#dropped) session?.socket.destroy();
+    });
+  }
+
+  /**
+   * The connection, for a login of `user` at `route`'s `endpoint`; undefined (and the
+   * connection closed) when it is for someone or somewhere else, failed or has since closed.
+   */
+  async take(user: string, route: Route, endpoint: Endpoint): Promise<S | undefined> {
+    if (user !== this.user || route.backend.name !== this.backend || endpoint.port !== this.port) {
+      this.drop();
+      return undefined;
+    }
+    this.#taken = true;
+    const session = await this.opened;
+    if (!session) return undefined;
+    if (session.socket.destroyed || session.socket.readyState !== 'open') {
+      session.socket.destroy();
+      return undefined;
+    }
+    return session;
+  }
+
+  /** Closes the connection unless a login took it (a new USER, STLS, the session's end). */
+  drop(): void {
+    if (this.#taken || this.#dropped) return;
+    this.#dropped = true;
+    this.#session?.socket.destroy();
+  }
+}
+
+/**
+ * Opens the user's backend ahead of the login where that is free of side effects the client
+ * could see or use: the directory has the user cached (no lookup is started for a name that
+ * may not exist), the abuse guard answers from memory that neither the address nor the user is
+ * blocked or held, the user is not being moved, and the backend is not marked down. Undefined
+ * otherwise: the login then opens it itself, as always.
+ */
+export function openEarly<S extends BackendConversation, R, X>(
+  path: LoginPath,
+  dialect: LoginDialect<S, R, X>,
+  connection: LoginClient,
+  user: string,
+): EarlyBackend<S> | undefined {
+  const { guard } = connection;
+  if (guard && !guard.wouldPassNow(connection.client.address, user)) return undefined;
+  const { protocol } = dialect;
+  const home = cachedHome(path, protocol, user);
+  if (!home) return undefined;
+  const { route, endpoint } = home;
+  if (guard && guard.frozen(route.login) !== false) return undefined;
+  const deadline = new Deadline(path.limits.backendConnectTimeoutMs);
+  const opened = openBackend({
+    backend: route.backend,
+    deadline,
+    endpoint,
+    protocol,
+    connection,
+    limits: path.limits,
+    health: path.health,
+    greet: (socket, tls, signal) => dialect.greet(socket, tls, endpoint, path.limits, signal),
+  }).then(
+    (result) => {
+      deadline.clear();
+      return result.ok ? result.session : undefined;
+    },
+    () => {
+      deadline.clear();
+      return undefined;
+    },
+  );
+  return new EarlyBackend(user, route.backend.name, endpoint.port, opened);
+}
+
+/** The user's home from the directory's cache alone, silently: undefined for anything else. */
+function cachedHome(
+  path: LoginPath,
+  protocol: LoginDialect<BackendConversation, unknown, unknown>['protocol'],
+  user: string,
+): { route: Route; endpoint: Endpoint } | undefined {
+  if (protocol === 'submission') return undefined;
+  let found: ReturnType<LoginPath['directory']['lookupNow']>;
+  try {
+    found = path.directory.lookupNow(user, {
+      timeoutMs: path.limits.directoryTimeoutMs,
+      kind: 'login',
+      isHealthy: (name) => !path.health.isDown(healthKey(name, protocol)),
+    });
+  } catch {
+    return undefined;
+  }
+  const route = found?.route;
+  const endpoint = route?.backend.endpoints[protocol];
+  if (!route || !endpoint || found?.stale) return undefined;
+  if (path.isOwnAddress(route.backend.host, endpoint.port)) return undefined;
+  return { route, endpoint };
+}
