@@ -4,6 +4,7 @@ import {
   type Credentials,
   type EarlyBackend,
   failedLogin,
+  type LoginResult,
   login,
   openEarly,
   PreloginSession,
@@ -20,6 +21,7 @@ import { commandSpec } from './commands.js';
 import { pop3Dialect } from './login.js';
 import { Pop3Reader, type ReadEvent } from './reader.js';
 import { invalidCommand, type Pop3OwnReply, pop3Replies as r, saslErrors } from './replies.js';
+import type { Pop3Reply } from './reply.js';
 
 /** A session needs what its listener was started with, less the listener's own parts. */
 export type Pop3SessionOptions = Omit<ProtocolListenerOptions, 'spec' | 'log'>;
@@ -124,15 +126,20 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
     const early = credentials.mechanism === 'USER' ? this.#early : undefined;
     if (!early) this.#early?.drop();
     this.#early = undefined;
-    const result = await login(
-      this.#options,
-      pop3Dialect,
-      this.conn,
-      credentials,
-      undefined,
-      () => this.closed,
-      early,
-    );
+    let result: LoginResult<Pop3Backend, Pop3Reply>;
+    try {
+      result = await login(
+        this.#options,
+        pop3Dialect,
+        this.conn,
+        credentials,
+        undefined,
+        () => this.closed,
+        early,
+      );
+    } finally {
+      early?.drop(); // a no-op once the login took it
+    }
     return this.answerLogin(result, answers);
   }
 

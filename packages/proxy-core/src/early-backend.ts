@@ -1,8 +1,13 @@
 import type { Endpoint, Route } from '@homing/directory';
 import { Deadline } from './deadline.js';
 import { healthKey } from './health.js';
-import type { BackendConversation, LoginClient, LoginDialect, LoginPath } from './login-path.js';
-import { openBackend } from './open-backend.js';
+import {
+  type BackendConversation,
+  type LoginClient,
+  type LoginDialect,
+  type LoginPath,
+  openHome,
+} from './login-path.js';
 
 /**
  * A backend connection opened for a user before their password came (POP3's USER, answered
@@ -77,16 +82,7 @@ export function openEarly<S extends BackendConversation, R, X>(
   const { route, endpoint } = home;
   if (guard && guard.frozen(route.login) !== false) return undefined;
   const deadline = new Deadline(path.limits.backendConnectTimeoutMs);
-  const opened = openBackend({
-    backend: route.backend,
-    deadline,
-    endpoint,
-    protocol,
-    connection,
-    limits: path.limits,
-    health: path.health,
-    greet: (socket, tls, signal) => dialect.greet(socket, tls, endpoint, path.limits, signal),
-  }).then(
+  const opened = openHome(path, dialect, connection, route, endpoint, deadline).then(
     (result) => {
       deadline.clear();
       return result.ok ? result.session : undefined;

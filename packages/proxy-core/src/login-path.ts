@@ -10,7 +10,7 @@ import { findHome, HomeQuery } from './find-home.js';
 import type { BackendHealth } from './health.js';
 import type { Limits } from './limits.js';
 import type { ClientConnection } from './listener.js';
-import { loginOnBackend, openBackend } from './open-backend.js';
+import { loginOnBackend, type OpenBackendResult, openBackend } from './open-backend.js';
 import { encodePlain } from './sasl.js';
 
 /** What a login needs of its listener: the same for every session, made once. */
@@ -108,24 +108,11 @@ export async function login<S extends BackendConversation, R, X>(
   credentials: Credentials,
   extra: X,
   closed: () => boolean,
-  /** A connection to the user's backend opened before the password came (POP3's USER). */
+  /**
+   * A connection to the user's backend opened before the password came (POP3's USER), taken
+   * when it is the same user's at the same backend; its owner drops it after the login.
+   */
   early?: EarlyBackend<S>,
-): Promise<LoginResult<S, R>> {
-  try {
-    return await loginWith(path, dialect, connection, credentials, extra, closed, early);
-  } finally {
-    early?.drop(); // a no-op once the login took it
-  }
-}
-
-async function loginWith<S extends BackendConversation, R, X>(
-  path: LoginPath,
-  dialect: LoginDialect<S, R, X>,
-  connection: LoginClient,
-  credentials: Credentials,
-  extra: X,
-  closed: () => boolean,
-  early: EarlyBackend<S> | undefined,
 ): Promise<LoginResult<S, R>> {
   const { guard } = connection;
   const { protocol } = dialect;
@@ -170,16 +157,7 @@ async function loginWith<S extends BackendConversation, R, X>(
   const ready = early && (await early.take(user, route, endpoint));
   const opened = ready
     ? { ok: true as const, session: ready }
-    : await openBackend({
-        backend: route.backend,
-        deadline,
-        endpoint,
-        protocol,
-        connection,
-        limits: path.limits,
-        health: path.health,
-        greet: (socket, tls, signal) => dialect.greet(socket, tls, endpoint, path.limits, signal),
-      });
+    : await openHome(path, dialect, connection, route, endpoint, deadline);
   if (!opened.ok) {
     deadline.clear();
     if (opened.local) {
@@ -246,6 +224,27 @@ async function loginWith<S extends BackendConversation, R, X>(
   }
   connection.metrics.login(protocol, 'ok');
   return { kind: 'ok', route, session, reply: verdict.reply, release: slot?.release ?? noRelease };
+}
+
+/** openBackend for `route`'s `endpoint`, greeted as `dialect` greets. */
+export function openHome<S extends BackendConversation, R, X>(
+  path: LoginPath,
+  dialect: LoginDialect<S, R, X>,
+  connection: LoginClient,
+  route: Route,
+  endpoint: Endpoint,
+  deadline: Deadline,
+): Promise<OpenBackendResult<S>> {
+  return openBackend({
+    backend: route.backend,
+    deadline,
+    endpoint,
+    protocol: dialect.protocol,
+    connection,
+    limits: path.limits,
+    health: path.health,
+    greet: (socket, tls, signal) => dialect.greet(socket, tls, endpoint, path.limits, signal),
+  });
 }
 
 /**

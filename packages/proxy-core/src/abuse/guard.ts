@@ -117,39 +117,12 @@ export class AbuseGuard {
    * When a login attempt (LOGIN, AUTHENTICATE, USER/PASS) is complete, before checking it.
    * Answered at once (no promise) when the state is in this process.
    */
-  /**
-   * Whether a login of `user` from `address` would go ahead at once (neither blocked nor held
-   * for a penalty), answered from this process's memory and counted nowhere; false where the
-   * state is shared (Redis) and asking would take a round trip.
-   */
-  wouldPassNow(address: string, user: string): boolean {
-    const local = this.#local;
-    if (!local) return false;
-    const a = this.#addressKey(address);
-    const u = userKey(user);
-    const window = this.settings.failureWindowMs;
-    if (a !== undefined && local.blockedForNow('address', a) > 0) return false;
-    if (this.#userBlockNow(local, address, u) > 0) return false;
-    const addressFailures = a === undefined ? 0 : local.failuresNow('address', a, window);
-    return (
-      penaltyDelay(this.settings, addressFailures) === 0 &&
-      penaltyDelay(this.settings, local.failuresNow('user', u, window)) === 0
-    );
-  }
-
   beforeLogin(address: string, user: string | undefined): LoginGate | Promise<LoginGate> {
+    const local = this.#local;
+    if (local) return this.#gate(...this.#countsNow(local, address, user));
     const a = this.#addressKey(address);
     const u = user === undefined ? undefined : userKey(user);
     const window = this.settings.failureWindowMs;
-    const local = this.#local;
-    if (local) {
-      return this.#gate(
-        a === undefined ? 0 : local.blockedForNow('address', a),
-        u === undefined ? 0 : this.#userBlockNow(local, address, u),
-        a === undefined ? 0 : local.failuresNow('address', a, window),
-        u === undefined ? 0 : local.failuresNow('user', u, window),
-      );
-    }
     return Promise.all([
       a === undefined ? 0 : this.#store.blockedFor('address', a),
       u === undefined ? 0 : this.#userBlock(address, u),
@@ -157,6 +130,48 @@ export class AbuseGuard {
       u === undefined ? 0 : this.#store.failures('user', u, window),
     ]).then(([addressBlock, userBlock, addressFailures, userFailures]) =>
       this.#gate(addressBlock, userBlock, addressFailures, userFailures),
+    );
+  }
+
+  /**
+   * Whether a login of `user` from `address` would go ahead at once (neither blocked nor held
+   * for a penalty), from this process's memory and counted nowhere; false where the state is
+   * shared (Redis) and asking would take a round trip.
+   */
+  wouldPassNow(address: string, user: string): boolean {
+    const local = this.#local;
+    if (!local) return false;
+    const [addressBlock, userBlock, addressFailures, userFailures] = this.#countsNow(
+      local,
+      address,
+      user,
+    );
+    return (
+      addressBlock === 0 && userBlock === 0 && this.#delay(addressFailures, userFailures) === 0
+    );
+  }
+
+  /** The address's and user's blocks and failures, from memory. */
+  #countsNow(
+    local: MemoryStore,
+    address: string,
+    user: string | undefined,
+  ): [number, number, number, number] {
+    const a = this.#addressKey(address);
+    const u = user === undefined ? undefined : userKey(user);
+    const window = this.settings.failureWindowMs;
+    return [
+      a === undefined ? 0 : local.blockedForNow('address', a),
+      u === undefined ? 0 : this.#userBlockNow(local, address, u),
+      a === undefined ? 0 : local.failuresNow('address', a, window),
+      u === undefined ? 0 : local.failuresNow('user', u, window),
+    ];
+  }
+
+  #delay(addressFailures: number, userFailures: number): number {
+    return Math.max(
+      penaltyDelay(this.settings, addressFailures),
+      penaltyDelay(this.settings, userFailures),
     );
   }
 
@@ -176,10 +191,7 @@ export class AbuseGuard {
         delayMs: this.settings.maxDelayMs,
       };
     }
-    const delayMs = Math.max(
-      penaltyDelay(this.settings, addressFailures),
-      penaltyDelay(this.settings, userFailures),
-    );
+    const delayMs = this.#delay(addressFailures, userFailures);
     if (delayMs === 0) return open;
     this.#counters.penaltiesApplied += 1;
     return { blocked: false, delayMs };
