@@ -125,17 +125,17 @@ export class LookupCache<V extends object> {
    * The answer in this turn when the cache holds a fresh one (counted as `get` counts it),
    * else undefined: the common case of a login needs no promise.
    */
-  getFresh(key: string): CacheResult<V> | undefined {
+  getFresh(key: string, counted = true): CacheResult<V> | undefined {
     const cached = this.#lru.get(key);
     if (cached === undefined) return undefined;
     const now = this.#now();
-    return now - cached.storedAt < this.#ttl(cached) ? this.#hit(cached, now) : undefined;
+    return now - cached.storedAt < this.#ttl(cached) ? this.#hit(cached, now, counted) : undefined;
   }
 
-  /** A fresh entry's answer, counted. */
-  #hit(cached: Entry<V>, now: number): CacheResult<V> {
-    if (cached.value === undefined) this.counters.negativeHits += 1;
-    else this.counters.hits += 1;
+  /** A fresh entry's answer, counted unless asked not to be. */
+  #hit(cached: Entry<V>, now: number, counted = true): CacheResult<V> {
+    if (counted && cached.value === undefined) this.counters.negativeHits += 1;
+    else if (counted) this.counters.hits += 1;
     return {
       value: cached.value,
       outcome: cached.value ? 'hit' : 'negative-hit',

@@ -51,6 +51,8 @@ export interface LookupOptions {
    * health for the caller's protocol. Overrides DirectoryOptions.isHealthy.
    */
   readonly isHealthy?: ((backendName: string) => boolean) | undefined;
+  /** A look ahead of the lookup that counts (POP3's USER before PASS): not in the cache's hits. */
+  readonly uncounted?: boolean | undefined;
 }
 
 /** The one question every proxy asks: "where is this user's home?" — normalized and cached. */
@@ -123,7 +125,7 @@ export class Directory {
     const address = normalizeAddress(input, this.#rules, options.kind ?? 'login');
     if (!address)
       return { key: undefined, route: undefined, origin: 'cache', stale: false, ageMs: 0 };
-    const result = this.#cache.getFresh(address.key);
+    const result = this.#cache.getFresh(address.key, options.uncounted !== true);
     return result === undefined ? undefined : this.#result(address.key, result, options);
   }
 

@@ -167,6 +167,11 @@ describe('LookupCache', () => {
     await cache.get('alice');
     expect(cache.counters).toMatchObject({ hits: 1, misses: 1 });
     expect(cache.sourceLatency.count).toBe(1);
+    // A look ahead (POP3's USER) answers from the cache without counting.
+    expect(cache.getFresh('alice', false)?.value).toEqual({ home: 'a' });
+    expect(cache.counters).toMatchObject({ hits: 1, misses: 1 });
+    expect(cache.getFresh('alice')?.value).toEqual({ home: 'a' });
+    expect(cache.counters).toMatchObject({ hits: 2, misses: 1 });
   });
 
   it('treats a TTL of zero as "always ask the source"', async () => {

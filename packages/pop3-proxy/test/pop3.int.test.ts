@@ -496,6 +496,7 @@ describe('login and splice', () => {
     await quit(warm);
     await until(() => fakeDovecot.connections() === 0);
     const before = fakeDovecot.accepted();
+    const hits = directory.counters.hits;
 
     const c = await connect(port.plain);
     expect(await command(c, 'USER frank@example.com')).toBe('+OK');
@@ -503,6 +504,7 @@ describe('login and splice', () => {
     expect(await command(c, 'PASS frank-pw')).toBe('+OK Logged in (fake).');
     expect(await command(c, 'STAT')).toBe('+OK 0 0');
     expect(fakeDovecot.accepted()).toBe(before + 1); // the login took that connection
+    expect(directory.counters.hits).toBe(hits + 1); // one login, one cache hit
     await quit(c);
 
     const d = await connect(port.plain);

@@ -107,6 +107,7 @@ function cachedHome(
     found = path.directory.lookupNow(user, {
       timeoutMs: path.limits.directoryTimeoutMs,
       kind: 'login',
+      uncounted: true,
       isHealthy: (name) => !path.health.isDown(healthKey(name, protocol)),
     });
   } catch {
