@@ -30,6 +30,9 @@ export interface LoginFailure {
   readonly blocked: readonly ('address' | 'user')[];
 }
 
+/** A login's address block, user block, address failures and user failures. */
+type Counts = [number, number, number, number];
+
 /** Counts since start, for metrics. */
 export interface AbuseCounters {
   /** Login attempts answered with an extra delay. */
@@ -119,7 +122,7 @@ export class AbuseGuard {
    */
   beforeLogin(address: string, user: string | undefined): LoginGate | Promise<LoginGate> {
     const local = this.#local;
-    if (local) return this.#gate(...this.#countsNow(local, address, user));
+    if (local) return this.#gate(this.#countsNow(local, address, user));
     const a = this.#addressKey(address);
     const u = user === undefined ? undefined : userKey(user);
     const window = this.settings.failureWindowMs;
@@ -128,9 +131,7 @@ export class AbuseGuard {
       u === undefined ? 0 : this.#userBlock(address, u),
       a === undefined ? 0 : this.#store.failures('address', a, window),
       u === undefined ? 0 : this.#store.failures('user', u, window),
-    ]).then(([addressBlock, userBlock, addressFailures, userFailures]) =>
-      this.#gate(addressBlock, userBlock, addressFailures, userFailures),
-    );
+    ]).then((counts) => this.#gate(counts));
   }
 
   /**
@@ -152,11 +153,7 @@ export class AbuseGuard {
   }
 
   /** The address's and user's blocks and failures, from memory. */
-  #countsNow(
-    local: MemoryStore,
-    address: string,
-    user: string | undefined,
-  ): [number, number, number, number] {
+  #countsNow(local: MemoryStore, address: string, user: string | undefined): Counts {
     const a = this.#addressKey(address);
     const u = user === undefined ? undefined : userKey(user);
     const window = this.settings.failureWindowMs;
@@ -175,12 +172,8 @@ export class AbuseGuard {
     );
   }
 
-  #gate(
-    addressBlock: number,
-    userBlock: number,
-    addressFailures: number,
-    userFailures: number,
-  ): LoginGate {
+  /** The gate for [address block, user block, address failures, user failures]. */
+  #gate([addressBlock, userBlock, addressFailures, userFailures]: Counts): LoginGate {
     if (addressBlock > 0 || userBlock > 0) {
       this.#counters.loginsBlocked += 1;
       return {
