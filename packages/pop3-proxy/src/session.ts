@@ -122,9 +122,7 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
   }
 
   async login(credentials: Credentials): Promise<void> {
-    // Only a login by USER and PASS is for the name USER gave.
-    const early = credentials.mechanism === 'USER' ? this.#early : undefined;
-    if (!early) this.#early?.drop();
+    const held = this.#early;
     this.#early = undefined;
     let result: LoginResult<Pop3Backend, Pop3Reply>;
     try {
@@ -135,10 +133,11 @@ export class Pop3Session extends PreloginSession<ReadEvent> implements SaslAnswe
         credentials,
         undefined,
         () => this.closed,
-        early,
+        // Only a login by USER and PASS is for the name USER gave.
+        credentials.mechanism === 'USER' ? held : undefined,
       );
     } finally {
-      early?.drop(); // a no-op once the login took it
+      held?.drop(); // a no-op once the login took it
     }
     return this.answerLogin(result, answers);
   }

@@ -1,6 +1,6 @@
 import type { Endpoint, Route } from '@homing/directory';
 import { Deadline } from './deadline.js';
-import { healthKey } from './health.js';
+import { cachedHome } from './find-home.js';
 import {
   type BackendConversation,
   type LoginClient,
@@ -77,6 +77,7 @@ export function openEarly<S extends BackendConversation, R, X>(
   const { guard } = connection;
   if (guard && !guard.wouldPassNow(connection.client.address, user)) return undefined;
   const { protocol } = dialect;
+  if (protocol === 'submission') return undefined;
   const home = cachedHome(path, protocol, user);
   if (!home) return undefined;
   const { route, endpoint } = home;
@@ -93,29 +94,4 @@ export function openEarly<S extends BackendConversation, R, X>(
     },
   );
   return new EarlyBackend(user, route.backend.name, endpoint.port, opened);
-}
-
-/** The user's home from the directory's cache alone, silently: undefined for anything else. */
-function cachedHome(
-  path: LoginPath,
-  protocol: LoginDialect<BackendConversation, unknown, unknown>['protocol'],
-  user: string,
-): { route: Route; endpoint: Endpoint } | undefined {
-  if (protocol === 'submission') return undefined;
-  let found: ReturnType<LoginPath['directory']['lookupNow']>;
-  try {
-    found = path.directory.lookupNow(user, {
-      timeoutMs: path.limits.directoryTimeoutMs,
-      kind: 'login',
-      uncounted: true,
-      isHealthy: (name) => !path.health.isDown(healthKey(name, protocol)),
-    });
-  } catch {
-    return undefined;
-  }
-  const route = found?.route;
-  const endpoint = route?.backend.endpoints[protocol];
-  if (!route || !endpoint || found?.stale) return undefined;
-  if (path.isOwnAddress(route.backend.host, endpoint.port)) return undefined;
-  return { route, endpoint };
 }

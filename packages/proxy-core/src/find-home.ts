@@ -102,11 +102,7 @@ export function findHome(options: FindHomeOptions): HomeResult | Promise<HomeRes
   const lookup: LookupOptions = {
     timeoutMs: limits.directoryTimeoutMs,
     kind: options.kind ?? 'login',
-    isHealthy:
-      fallback === undefined
-        ? (name) => !health.isDown(healthKey(name, protocol))
-        : (name) =>
-            !health.isDown(healthKey(name, protocol)) || !health.isDown(healthKey(name, fallback)),
+    isHealthy: healthyFor(health, protocol, fallback),
   };
   let found: LookupResult | undefined;
   try {
@@ -115,6 +111,46 @@ export function findHome(options: FindHomeOptions): HomeResult | Promise<HomeRes
     return directoryUnavailable(options, error);
   }
   return found === undefined ? findHomeLater(options, lookup) : homeOf(options, found);
+}
+
+/** Whether a pool member may get a user now: its service for `protocol` (or `fallback`) is up. */
+function healthyFor(
+  health: BackendHealth,
+  protocol: Protocol,
+  fallback: Protocol | undefined,
+): (name: string) => boolean {
+  return fallback === undefined
+    ? (name) => !health.isDown(healthKey(name, protocol))
+    : (name) =>
+        !health.isDown(healthKey(name, protocol)) || !health.isDown(healthKey(name, fallback));
+}
+
+/**
+ * A login's home from the directory's cache alone, with no line logged and no cache hit
+ * counted (a look ahead of the login, POP3's USER): undefined where findHome would ask the
+ * source, fail, refuse a loop or use a stale route.
+ */
+export function cachedHome(
+  sources: HomeSources,
+  protocol: Protocol,
+  user: string,
+): { route: Route; endpoint: Endpoint } | undefined {
+  let found: LookupResult | undefined;
+  try {
+    found = sources.directory.lookupNow(user, {
+      timeoutMs: sources.limits.directoryTimeoutMs,
+      kind: 'login',
+      uncounted: true,
+      isHealthy: healthyFor(sources.health, protocol, undefined),
+    });
+  } catch {
+    return undefined;
+  }
+  const route = found?.route;
+  const endpoint = route?.backend.endpoints[protocol];
+  if (!route || !endpoint || found?.stale) return undefined;
+  if (sources.isOwnAddress(route.backend.host, endpoint.port)) return undefined;
+  return { route, endpoint };
 }
 
 /** findHome when the directory must ask its source. */
