@@ -16,6 +16,8 @@ export class Pop3Backend {
   }
   /** The greeting offered XCLIENT (Dovecot's POP3 says `+OK [XCLIENT] …` to trusted peers). */
   xclient = false;
+  /** The client's address was handed over (or could not be): the login does not do it again. */
+  forwarded = false;
 
   constructor(
     socket: Socket | TLSSocket,

@@ -1,7 +1,9 @@
+import type { Endpoint } from '@homing/directory';
 import {
   type Cancellation,
   encodePlain,
   forwardClient,
+  type LoginClient,
   type LoginDialect,
   plainReplay,
   type Replay,
@@ -23,18 +25,7 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
     return session;
   },
   async replay(session, login, signal): Promise<ReplayVerdict<Pop3Reply>> {
-    // XCLIENT waits for its reply before the login goes: pipelined, Dovecot 2.3's pop3-login
-    // writes both replies at once and the second waits (Nagle) for the ACK of the first, which
-    // this side delays by 40 ms (a POP3 login at one at a time took 44 ms instead of 2).
-    if (login.endpoint.forward === 'xclient') {
-      await forwardClient(login.connection, session.xclient, async (f) => {
-        const reply = await session.command(
-          `XCLIENT ADDR=${f.ADDR} PORT=${f.PORT} SESSION=${f.SESSION}`,
-          signal,
-        );
-        return reply.status === 'ok' ? undefined : reply.raw.toString('utf8');
-      });
-    }
+    if (!session.forwarded) await forward(session, login.connection, login.endpoint, signal);
     const reply = await replay(session, login, signal);
     if (reply.status === 'ok') return { kind: 'ok', reply };
     // RFC 3206 §4: [AUTH] is a credentials problem; a bare -ERR may be one too.
@@ -43,7 +34,30 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
       ? { kind: 'rejected', detail: reply.text }
       : { kind: 'refused', reply, detail: reply.raw.toString('utf8') };
   },
+  forward,
 };
+
+/**
+ * XCLIENT waits for its reply before the login goes: pipelined, Dovecot 2.3's pop3-login writes
+ * both replies at once and the second waits (Nagle) for the ACK of the first, which this side
+ * delays by 40 ms (a POP3 login at one at a time took 44 ms instead of 2).
+ */
+async function forward(
+  session: Pop3Backend,
+  connection: LoginClient,
+  endpoint: Endpoint,
+  signal: Cancellation,
+): Promise<void> {
+  session.forwarded = true;
+  if (endpoint.forward !== 'xclient') return;
+  await forwardClient(connection, session.xclient, async (f) => {
+    const reply = await session.command(
+      `XCLIENT ADDR=${f.ADDR} PORT=${f.PORT} SESSION=${f.SESSION}`,
+      signal,
+    );
+    return reply.status === 'ok' ? undefined : reply.raw.toString('utf8');
+  });
+}
 
 function replay(
   session: Pop3Backend,

@@ -497,13 +497,18 @@ describe('login and splice', () => {
     await until(() => fakeDovecot.connections() === 0);
     const before = fakeDovecot.accepted();
     const hits = directory.counters.hits;
+    const xclients = () => fakeDovecot.lines.filter((l) => l.startsWith('XCLIENT ')).length;
+    const sent = xclients();
 
     const c = await connect(port.plain);
     expect(await command(c, 'USER frank@example.com')).toBe('+OK');
     await until(() => fakeDovecot.accepted() === before + 1);
+    // The client's address goes before PASS comes, so that the login is one round trip.
+    await until(() => xclients() === sent + 1);
     expect(await command(c, 'PASS frank-pw')).toBe('+OK Logged in (fake).');
     expect(await command(c, 'STAT')).toBe('+OK 0 0');
     expect(fakeDovecot.accepted()).toBe(before + 1); // the login took that connection
+    expect(xclients()).toBe(sent + 1); // and did not send XCLIENT again
     expect(directory.counters.hits).toBe(hits + 1); // one login, one cache hit
     await quit(c);
 

@@ -84,14 +84,22 @@ export function openEarly<S extends BackendConversation, R, X>(
   if (guard && guard.frozen(route.login) !== false) return undefined;
   const deadline = new Deadline(path.limits.backendConnectTimeoutMs);
   const opened = openHome(path, dialect, connection, route, endpoint, deadline).then(
-    (result) => {
-      deadline.clear();
-      return result.ok ? result.session : undefined;
+    async (result) => {
+      if (!result.ok) return undefined;
+      const { session } = result;
+      if (!dialect.forward) return session;
+      deadline.restart(path.limits.backendLoginTimeoutMs);
+      // The client's address goes now, so that PASS needs one round trip to the backend.
+      return dialect.forward(session, connection, endpoint, deadline.signal).then(
+        () => session,
+        () => {
+          session.socket.destroy();
+          return undefined;
+        },
+      );
     },
-    () => {
-      deadline.clear();
-      return undefined;
-    },
+    () => undefined,
   );
+  opened.then(() => deadline.clear());
   return new EarlyBackend(user, route.backend.name, endpoint.port, opened);
 }

@@ -73,6 +73,16 @@ export interface LoginDialect<S extends BackendConversation, R, X> {
   ): Promise<S>;
   /** Forwards the client address and replays the login within `signal`. */
   replay(session: S, replay: Replay<X>, signal: Cancellation): Promise<ReplayVerdict<R>>;
+  /**
+   * Hands the backend the client's address where that takes a round trip of its own (POP3's
+   * XCLIENT), for a backend opened ahead of the login: the replay then skips it.
+   */
+  forward?(
+    session: S,
+    connection: LoginClient,
+    endpoint: Endpoint,
+    signal: Cancellation,
+  ): Promise<void>;
 }
 
 export type LoginResult<S, R> =
