@@ -17,7 +17,13 @@ import type { ProcessGroup } from './cpu.js';
 import { HomingProcess } from './homing-process.js';
 import { startNginx } from './nginx.js';
 import type { PipeSpec } from './pipe.js';
-import { type Placement, pinnedPrefix, pinProcessTree, proxyWorkers } from './placement.js';
+import {
+  type Placement,
+  pinnedPrefix,
+  pinProcessTree,
+  priorityPrefix,
+  proxyWorkers,
+} from './placement.js';
 import { ServiceProcess } from './service-process.js';
 import { comparedSides, loginSides, type Side } from './turns.js';
 
@@ -116,6 +122,8 @@ export async function startCluster(
   users: readonly BenchUser[],
   placement: Placement,
   cleanup: Cleanup,
+  /** The proxies' nice value (priorityFrom). */
+  priority: number,
 ): Promise<Cluster> {
   const dir = tempDir('bench');
   cleanup.add(() => dir.remove());
@@ -192,6 +200,7 @@ export async function startCluster(
         workers,
         sources,
         balance,
+        priority,
       }),
     );
     const started = await HomingProcess.start(
@@ -222,7 +231,7 @@ export async function startCluster(
     return { homing: other.homing, imapPort: imap };
   };
 
-  const prefix = pinnedPrefix(placement);
+  const prefix = [...pinnedPrefix(placement), ...priorityPrefix(priority)];
   const nodeService = async (name: string, script: string, args: string[], ready: string) => {
     const [command, ...rest] = [...prefix, process.execPath, '--import', 'tsx', script, ...args];
     const service = await ServiceProcess.start({
@@ -342,6 +351,8 @@ export interface HomingConfig {
   readonly sources: readonly string[];
   /** `worker_balance.new_connections`: homing's default, fill, but for the idle part. */
   readonly balance: 'fill' | 'spread';
+  /** `process_priority`, left out at 0. */
+  readonly priority: number;
 }
 
 /**
@@ -357,7 +368,7 @@ export function homingConfig(c: HomingConfig): string {
   return `log: { level: info, format: json }
 workers: ${c.workers}
 worker_balance: { new_connections: ${c.balance} }
-directory:
+${c.priority === 0 ? '' : `process_priority: ${c.priority}\n`}directory:
   source: ldap
   ldap:
     urls: [${c.ldapUrl}]

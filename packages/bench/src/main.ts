@@ -13,7 +13,8 @@
  * limits allow) the idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before
  * them and BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them;
  * BENCH_ONLY picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own, with
- * one worker each (placement.ts); HOMING_NODE_ARGS are node arguments for the homing processes
+ * one worker each, and BENCH_PRIORITY (default -5) is the nice value of every proxy alike
+ * (placement.ts); HOMING_NODE_ARGS are node arguments for the homing processes
  * (`--cpu-prof`). The Node processes run on the Node.js that runs this script: scripts/run.sh
  * picks it (BENCH_NODE, default 24).
  */
@@ -25,7 +26,7 @@ import { bigMailbox, fetchRows, type IdleOptions, idleSessions } from './imap.js
 import { loginRows, type WarmUpLoad, warmUpAll, warmUpUnderLoad } from './login-rows.js';
 import type { MailboxContents } from './mailbox.js';
 import { partsFrom } from './parts.js';
-import { pinBench, placementFrom, placementLine } from './placement.js';
+import { pinBench, placementFrom, placementLine, priorityFrom, priorityLine } from './placement.js';
 import { retrRows } from './pop3.js';
 import {
   dovecotVersion,
@@ -93,7 +94,9 @@ try {
   pinBench(placement);
   console.log(systemLine());
   console.log(placementLine(placement));
-  const cluster = await startCluster([...users, bigbox], placement, cleanup);
+  const priority = priorityFrom(process.env.BENCH_PRIORITY);
+  console.log(priorityLine(priority));
+  const cluster = await startCluster([...users, bigbox], placement, cleanup, priority);
   cleanup.add(() => {
     holders.current?.kill();
   });

@@ -49,6 +49,35 @@ export function placementLine(placement: Placement): string {
     : `CPUs split: load generator, slapd and Dovecot on CPU 0, the proxy being measured alone on CPU ${cpus().length - 1}`;
 }
 
+/**
+ * The nice value of the proxies (BENCH_PRIORITY, -5 by default), the same for each: homing's
+ * `process_priority`, and nginx, its auth_http service and the pipes started through `nice`.
+ * Dovecot, slapd and the load generator stay at 0. A proxy that shares its cores with the
+ * mailbox server is run ahead of it (deploy/systemd's unit gives homing Nice=-5): on shared
+ * cores a proxy waiting for a CPU holds up both the client and Dovecot.
+ */
+export function priorityFrom(text: string | undefined): number {
+  if (text === undefined || text.trim() === '') return -5;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < -20 || value > 19) {
+    throw new Error(
+      `BENCH_PRIORITY must be a nice value from -20 to 19, not ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+/** What to start a proxy other than homing through so that it runs at `priority`. */
+export function priorityPrefix(priority: number): string[] {
+  return priority === 0 ? [] : ['nice', '-n', String(priority)];
+}
+
+export function priorityLine(priority: number): string {
+  return priority === 0
+    ? 'priority: every process at nice 0 (BENCH_PRIORITY=-5 runs the proxies ahead of Dovecot)'
+    : `priority: the proxies at nice ${priority}, each alike (homing: process_priority: ${priority}; nginx, its auth_http service and the pipes: nice -n ${priority}); Dovecot, slapd and the load generator at 0 (BENCH_PRIORITY=0: every process at 0)`;
+}
+
 function pin(pid: number, cpu: number): void {
   try {
     execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', String(cpu), String(pid)], {

@@ -22,6 +22,7 @@ import { HomingProcess } from './homing-process.js';
 import { imapLoginCycle } from './imap-client.js';
 import { type LoginCycle, loginSample, warmUp } from './logins.js';
 import { fillMailbox, type MailboxContents } from './mailbox.js';
+import { priorityFrom, priorityLine } from './placement.js';
 import { pop3LoginCycle } from './pop3-client.js';
 import { dovecotVersion, median, rate, systemLine } from './report.js';
 import { processTreeCpuMs } from './tree-cpu.js';
@@ -75,7 +76,9 @@ interface Tally {
 
 try {
   console.log(systemLine());
-  const cluster = await startCluster([...users, bigbox], 'shared', cleanup);
+  const priority = priorityFrom(process.env.BENCH_PRIORITY);
+  console.log(priorityLine(priority));
+  const cluster = await startCluster([...users, bigbox], 'shared', cleanup, priority);
   // Only its config and ports are wanted: each worker count gets a homing of its own.
   await cluster.homing.stop();
   await cluster.homingAlone.stop();

@@ -22,6 +22,7 @@ const base: HomingConfig = {
   workers: 1,
   sources: [],
   balance: 'fill',
+  priority: 0,
 };
 
 /** The config the bench writes, as homing reads it. */
@@ -36,6 +37,11 @@ describe("the bench's homing config", () => {
     expect(loaded({ ...base, workers: 2 }).workers).toBe(2);
     expect(loaded({ ...base, workers: 1 }).workers).toBe(1);
     expect(loaded({ ...base, workers: 'auto' }).workers).toBe('auto');
+  });
+
+  it("sets process_priority to the proxies' priority, and leaves it out at 0", () => {
+    expect(loaded({ ...base, priority: -5 }).process_priority).toBe(-5);
+    expect(loaded(base).process_priority).toBeUndefined();
   });
 
   it('fills one worker first, as homing does by default, but spreads where asked (the idle part)', () => {

@@ -31,6 +31,7 @@ async function startHoming(workers: number): Promise<HomingProcess> {
       workers,
       sources: [],
       balance: 'fill',
+      priority: 0,
     }),
   );
   return HomingProcess.start(config, join(dir.path, `homing-${workers}.log`), repoRoot, []);

@@ -252,6 +252,9 @@ export class HomingNode {
     if (JSON.stringify(next.admin) !== JSON.stringify(this.#config.admin)) {
       this.log.warn('admin API changes apply at the next restart');
     }
+    if (next.process_priority !== this.#config.process_priority) {
+      this.log.warn('a process_priority change applies at the next restart');
+    }
     this.#config = next;
     await prepared.listeners.commit();
   }

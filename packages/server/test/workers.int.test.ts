@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -52,6 +52,14 @@ function workerPids(output: string): number[] {
   return [...new Set([...output.matchAll(/"worker":(\d+)/g)].map((m) => Number(m[1])))];
 }
 
+/** The nice value of each thread of `pid` (/proc/PID/task/TID/stat, the 19th field). */
+function niceValues(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
 const configPath = join(dir.path, 'homing.yaml');
 
 /** Logins over both workers from the start (worker-balance.int.test.ts has filling). */
@@ -63,6 +71,7 @@ function writeConfig(extra = '', balance = spreading) {
     `log: { level: info, format: json }
 workers: 2
 ${balance}
+process_priority: 3
 drain_timeout: 1s
 admin: { listen: 127.0.0.1:${ports.admin}, token: workers-token-0123456789 }
 directory:
@@ -92,6 +101,11 @@ beforeAll(async () => {
   writeConfig();
   node = new NodeProcess(configPath);
   await node.waitFor('homing ready', 20_000);
+  // The tests find the workers by their log lines, which each writes within log.flush_interval.
+  const deadline = Date.now() + 10_000;
+  while (workerPids(node.output).length < 2 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 });
 
 afterAll(async () => {
@@ -152,6 +166,17 @@ describe('workers', () => {
     const { client, reply } = await login();
     expect(reply).toMatch(/^a OK /);
     client.close();
+  });
+
+  it('runs every thread of the primary and of each worker at process_priority', async () => {
+    expect(node.output).toContain('process priority set');
+    const pids = [node.child.pid as number, ...workerPids(node.output)];
+    expect(pids).toHaveLength(3);
+    for (const pid of pids) {
+      const values = niceValues(pid);
+      expect(values.length).toBeGreaterThan(1); // V8's threads, started before the value was set
+      expect(values).toEqual(values.map(() => 3));
+    }
   });
 
   it('accepts connections in the workers, not in the primary', async () => {

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../logger.js';
 import { HomingNode } from '../node.js';
+import { applyPriority } from '../priority.js';
 import { runningConfig, runPrimary, runWorker, workerCount } from '../workers.js';
 import { reportError } from './errors.js';
 
@@ -15,6 +16,17 @@ export async function start(path: string): Promise<number> {
     return reportError(error);
   }
   const log = createLogger(config);
+  // Before the workers fork and the relay's thread starts: they take it from this thread.
+  const priority = config.process_priority;
+  if (priority !== undefined && cluster.isPrimary) {
+    const refused = applyPriority(priority);
+    if (refused) {
+      log.warn(
+        { process_priority: priority, reason: refused },
+        'process_priority not applied (a value below the one homing started with needs CAP_SYS_NICE; systemd: Nice= in the unit): running at the priority it started with',
+      );
+    } else log.info({ process_priority: priority }, 'process priority set');
+  }
   if (workerCount(config) > 1 && cluster.isPrimary) return runPrimary(path, config, log);
   if (cluster.isWorker) {
     await runWorker(path, config, log.child({ worker: process.pid }));

@@ -65,6 +65,15 @@ export const configSchema = z
       .describe(
         "how a logged-in session's bytes move between client and backend: kernel: splice(2), on Node's event loop and, once a session has moved 64 KiB, on a thread of homing's own, the bytes never copied through Node, for plain TCP on both sides (a session with TLS on either side always goes through Node); node: through Node; kernel where it is not built (not Linux, or no C compiler at build time) is node with a warning at start",
       ),
+    process_priority: z
+      .number()
+      .int()
+      .min(-20)
+      .max(19)
+      .optional()
+      .describe(
+        "nice value of homing's processes and threads, set at start; unset: as started (systemd: Nice= in the unit). Below 0 runs homing ahead of other work on the same CPUs, such as a mailbox server: a proxy in the path of every session that waits for a CPU holds up both its sides. Lowering it below the value homing started with needs CAP_SYS_NICE; without it homing warns and runs as started. A change applies at the next restart",
+      ),
     drain_timeout: duration(
       'on SIGTERM, how long spliced sessions and SMTP transactions may go on before they are closed',
       '30s',
