@@ -26,6 +26,7 @@ import { bigMailbox, fetchRows, type IdleOptions, idleSessions } from './imap.js
 import { loginRows, type WarmUpLoad, warmUpAll, warmUpUnderLoad } from './login-rows.js';
 import type { MailboxContents } from './mailbox.js';
 import { partsFrom } from './parts.js';
+import { passWaitRow } from './pass-wait.js';
 import { pinBench, placementFrom, placementLine, priorityFrom, priorityLine } from './placement.js';
 import { retrRows } from './pop3.js';
 import {
@@ -70,6 +71,8 @@ const tlsWarmUpLoad: WarmUpLoad = {
   turns: Math.max(2, Math.round(warmUpSeconds / 10)),
 };
 const pauseMs = 250;
+/** POP3 logins per side in the row of answers to PASS (pass-wait.ts), about 7 ms each. */
+const passWaitLogins = 400;
 
 const users = Array.from({ length: userCount }, (_, i) =>
   benchUser(`user${String(i + 1).padStart(4, '0')}`),
@@ -126,7 +129,7 @@ try {
     return mailbox;
   };
   if (only.has('fetch')) await fetchRows(cluster, bigbox, await theMailbox(), 'plain');
-  if (['pop3-logins', 'retr', 'tls'].some((p) => only.has(p as never))) {
+  if (['pop3-logins', 'pop3-pass', 'retr', 'tls'].some((p) => only.has(p as never))) {
     await warmUpAll(cluster, 'pop3', users, warmUpConcurrency);
     console.log(`warm-up: each user logged in with POP3 once on every side`);
   }
@@ -139,6 +142,7 @@ try {
       ...rows,
     });
   }
+  if (only.has('pop3-pass')) await passWaitRow(cluster, users, passWaitLogins, pauseMs);
   if (only.has('retr')) await retrRows(cluster, bigbox, await theMailbox(), 'plain');
   if (only.has('tls')) {
     console.log(await warmUpUnderLoad(cluster, 'imap', users, tlsWarmUpLoad, 'tls'));

@@ -5,6 +5,7 @@ export const parts = [
   'imap-logins',
   'fetch',
   'pop3-logins',
+  'pop3-pass',
   'retr',
   'tls',
   'smtp',
