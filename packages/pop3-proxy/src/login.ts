@@ -25,7 +25,7 @@ export const pop3Dialect: LoginDialect<Pop3Backend, Pop3Reply, undefined> = {
     return session;
   },
   async replay(session, login, signal): Promise<ReplayVerdict<Pop3Reply>> {
-    if (!session.forwarded) await forward(session, login.connection, login.endpoint, signal);
+    await forward(session, login.connection, login.endpoint, signal);
     const reply = await replay(session, login, signal);
     if (reply.status === 'ok') return { kind: 'ok', reply };
     // RFC 3206 §4: [AUTH] is a credentials problem; a bare -ERR may be one too.
@@ -48,6 +48,7 @@ async function forward(
   endpoint: Endpoint,
   signal: Cancellation,
 ): Promise<void> {
+  if (session.forwarded) return; // on the connection opened at USER
   session.forwarded = true;
   if (endpoint.forward !== 'xclient') return;
   await forwardClient(connection, session.xclient, async (f) => {

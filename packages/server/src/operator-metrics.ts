@@ -33,7 +33,7 @@ const { version } = JSON.parse(
 ) as { version: string };
 
 /** How often the event-loop lag is sampled (nodejs_eventloop_lag_*). */
-export const lagSampleMs = 100;
+const lagSampleMs = 100;
 
 /**
  * What an operator watches beside the proxy's own figures: the process (file descriptors,
