@@ -59,13 +59,12 @@ export function passWaitLines(
   waits: Readonly<Record<Side, readonly number[]>>,
 ): string[] {
   const present = sides.filter((side) => waits[side].length > 0);
-  const at = (side: Side, share: number) => {
-    const sorted = [...waits[side]].sort((a, b) => a - b);
-    return (sorted[Math.floor(share * (sorted.length - 1))] as number).toFixed(2);
-  };
-  const direct = waits.direct.length > 0 ? median(waits.direct) : undefined;
+  const sorted = bySide((side) => [...waits[side]].sort((a, b) => a - b));
+  const at = (side: Side, share: number) =>
+    (sorted[side][Math.floor(share * (sorted[side].length - 1))] as number).toFixed(2);
+  const direct = waits.direct.length > 0 ? median(sorted.direct) : undefined;
   const medians = present.map((side) => {
-    const own = median(waits[side]);
+    const own = median(sorted[side]);
     const ratio =
       side === 'direct' || direct === undefined ? '' : ` (${(own / direct).toFixed(2)})`;
     return `${side} ${own.toFixed(2)}${ratio}`;

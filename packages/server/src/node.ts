@@ -24,6 +24,12 @@ import { ReloadMetrics } from './reload-metrics.js';
 /** How long an old directory stays open after a reload replaced it (lookups in flight). */
 const RETIRE_DIRECTORY_MS = 30_000;
 
+/** Settings a reload takes but a running node cannot change, with how the warning names them. */
+const restartOnly = [
+  ['admin', 'admin API changes'],
+  ['process_priority', 'process_priority changes'],
+] as const satisfies readonly (readonly [keyof Config, string])[];
+
 /** One homing node: directory, listeners, admin API; reloadable and drainable. */
 export class HomingNode {
   readonly metrics: Metrics;
@@ -249,11 +255,10 @@ export class HomingNode {
       setTimeout(() => void old.close(), RETIRE_DIRECTORY_MS).unref();
     }
     this.log.level = next.log.level;
-    if (JSON.stringify(next.admin) !== JSON.stringify(this.#config.admin)) {
-      this.log.warn('admin API changes apply at the next restart');
-    }
-    if (next.process_priority !== this.#config.process_priority) {
-      this.log.warn('a process_priority change applies at the next restart');
+    for (const [key, what] of restartOnly) {
+      if (JSON.stringify(next[key]) !== JSON.stringify(this.#config[key])) {
+        this.log.warn(`${what} apply at the next restart`);
+      }
     }
     this.#config = next;
     await prepared.listeners.commit();
