@@ -113,6 +113,8 @@ describe('worker balance', () => {
     expect(await sessionsOn(16)).toHaveLength(2);
     const filled = await reload('', 'pool: one worker takes new connections');
     expect(filled).toContain('"reason":"the pool is');
+    // As after the start: the workers' sockets take the program before connections count.
+    await expect.poll(filling).toBe('1');
     expect(await sessionsOn(16)).toHaveLength(1);
   });
 
