@@ -14,6 +14,7 @@ import {
   tempDir,
 } from '@homing/testkit';
 import type { ProcessGroup } from './cpu.js';
+import { startHaproxy } from './haproxy.js';
 import { HomingProcess } from './homing-process.js';
 import { startNginx } from './nginx.js';
 import type { PipeSpec } from './pipe.js';
@@ -25,7 +26,7 @@ import {
   proxyWorkers,
 } from './placement.js';
 import { ServiceProcess } from './service-process.js';
-import { comparedSides, loginSides, type Side } from './turns.js';
+import { comparedSides, loginSides, type Side, transferSides } from './turns.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 /** Lets the bench start a full garbage collection in homing (SIGUSR2) before it reads RSS. */
@@ -48,11 +49,12 @@ export function benchHome(index: number): 'mbox-a' | 'mbox-b' {
 
 /** The client-facing listeners every side has for IMAP and POP3. */
 export type Listener = 'imap' | 'imaps' | 'pop3' | 'pop3s';
+const listeners: readonly Listener[] = ['imap', 'imaps', 'pop3', 'pop3s'];
 
 /**
  * slapd, one Dovecot (backend `mbox-a`, tuned as large sites run it) and, in front of it, a
- * homing node, nginx's mail proxy with its auth_http service, and the bare pipe; all on
- * loopback.
+ * homing node, nginx's mail proxy with its auth_http service, the bare pipe and HAProxy; all
+ * on loopback.
  */
 export interface Cluster {
   readonly slapd: Slapd;
@@ -70,6 +72,8 @@ export interface Cluster {
    * pipe in as many processes; with Node 22.12 and later, which give each its own socket).
    */
   readonly loginSides: readonly Side[];
+  /** The sides of the plaintext FETCH and RETR rows: `sides` and HAProxy's splice. */
+  readonly transferSides: readonly Side[];
   /** The test CA the clients check every side's certificate against. */
   readonly caPem: string;
   /** Each listener's port on each side: Dovecot's own (direct), or the proxy's. */
@@ -152,7 +156,7 @@ export async function startCluster(
   if (dovecot.status === 'rejected') throw dovecot.reason;
   const direct = dovecot.value;
 
-  const free = await freePorts(23);
+  const free = await freePorts(27);
   const take = (): number => free.shift() as number;
   const four = (): Record<Listener, number> => ({
     imap: take(),
@@ -165,6 +169,7 @@ export async function startCluster(
   const nginxPorts = four();
   const pipePorts = four();
   const pipesPorts = four();
+  const haproxyPorts = four();
   const smtpPort = take();
   const aloneSmtpPort = take();
   const authPort = take();
@@ -259,7 +264,7 @@ export async function startCluster(
     'auth_http ready',
   );
   const pipeSpec = (ports: Record<Listener, number>, pool?: PipeSpec['pool']): PipeSpec => ({
-    listeners: (['imap', 'imaps', 'pop3', 'pop3s'] as const).map((listener) => ({
+    listeners: listeners.map((listener) => ({
       protocol: listener.startsWith('imap') ? 'imap' : 'pop3',
       port: ports[listener],
       tls: listener.endsWith('s'),
@@ -302,6 +307,15 @@ export async function startCluster(
     pop3: direct.pop3Port,
     pop3s: direct.pop3sPort as number,
   };
+  const haproxyDir = join(dir.path, 'haproxy');
+  mkdirSync(haproxyDir);
+  const haproxy = await startHaproxy({
+    dir: haproxyDir,
+    routes: listeners.map((l) => ({ port: haproxyPorts[l], backendPort: directPorts[l] })),
+    threads: workers,
+    prefix,
+  });
+  cleanup.add(() => haproxy.stop());
   const byListener = (listener: Listener): Record<Side, number> => ({
     direct: directPorts[listener],
     nginx: nginxPorts[listener],
@@ -309,6 +323,7 @@ export async function startCluster(
     'homing/1': alonePorts[listener],
     pipe: pipePorts[listener],
     pipes: pipesPorts[listener],
+    haproxy: haproxyPorts[listener],
   });
   return {
     slapd: slapd.value,
@@ -318,6 +333,7 @@ export async function startCluster(
     proxyWorkers: workers,
     sides: comparedSides,
     loginSides: loginSides(workers, pipesServe),
+    transferSides,
     caPem: certs.caCertPem,
     ports: {
       imap: byListener('imap'),
@@ -333,6 +349,7 @@ export async function startCluster(
       'homing/1': [homingAlone],
       pipe: [pipe],
       pipes,
+      haproxy: [haproxy],
     },
     startHoming,
   };

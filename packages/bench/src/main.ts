@@ -1,25 +1,26 @@
 /**
- * IMAP and POP3 straight to Dovecot (tuned as large sites run it) against the same through
- * nginx's mail proxy, through homing (with as many worker processes as nginx; beside it in the
- * login rows, homing with one process) and through a bare Node pipe, in one run on
- * loopback: logins per second (plaintext, and implicit TLS with full and with resumed
- * handshakes), FETCH and RETR throughput of a large mailbox, each proxy's CPU per operation
- * (homing's: its primary's and its workers'); homing's memory per idle spliced IMAP session;
- * SMTP messages per second through homing's MX against Dovecot's LMTP, with a check that
- * every accepted message arrived once. `npm run bench` at the repository root builds first.
- * BENCH_SECONDS (default 5) is how long each side is measured per login concurrency and for
- * SMTP; BENCH_WARM_UP_SECONDS (default 40) how long each side serves logins before IMAP's and
- * POP3's rows (half that with TLS before the TLS rows); BENCH_SESSIONS (default: as many as the
- * limits allow) the idle sessions wanted, BENCH_LOGINS (default 20000) the logins served before
- * them and BENCH_IDLE_WORKERS (default auto) the workers of the homing that holds them;
- * BENCH_ONLY picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of its own, with
- * one worker each, and BENCH_PRIORITY (default -5) is the nice value of every proxy alike
- * (placement.ts); HOMING_NODE_ARGS are node arguments for the homing processes
+ * IMAP and POP3 straight to Dovecot (tuned as large sites run it) against the same through nginx's
+ * mail proxy, through homing (with as many worker processes as nginx; beside it in the login rows,
+ * homing with one process), through a bare Node pipe and, in the plaintext FETCH and RETR rows,
+ * through HAProxy splicing in TCP mode, in one run on loopback: logins per second (plaintext, and
+ * implicit TLS with full and with resumed handshakes), FETCH and RETR throughput of a large
+ * mailbox, each proxy's CPU per operation (homing's: its primary's and its workers'); homing's
+ * memory per idle spliced IMAP session; SMTP messages per second through homing's MX against
+ * Dovecot's LMTP, with a check that every accepted message arrived once. `npm run bench` at the
+ * repository root builds first. BENCH_SECONDS (default 5) is how long each side is measured per
+ * login concurrency and for SMTP; BENCH_WARM_UP_SECONDS (default 40) how long each side serves
+ * logins before IMAP's and POP3's rows (half that with TLS before the TLS rows); BENCH_SESSIONS
+ * (default: as many as the limits allow) the idle sessions wanted, BENCH_LOGINS (default 20000)
+ * the logins served before them and BENCH_IDLE_WORKERS (default auto) the workers of the homing
+ * that holds them; BENCH_ONLY picks parts (parts.ts); BENCH_CPUS=split puts each proxy on a CPU of
+ * its own, with one worker each, and BENCH_PRIORITY (default -5) is the nice value of every proxy
+ * alike (placement.ts); HOMING_NODE_ARGS are node arguments for the homing processes
  * (`--cpu-prof`). The Node processes run on the Node.js that runs this script: scripts/run.sh
  * picks it (BENCH_NODE, default 24).
  */
 import { kernelRelayAvailable } from '@homing/proxy-core';
 import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './cluster.js';
+import { haproxyVersion } from './haproxy.js';
 import type { SessionHolders } from './holders.js';
 import type { HomingProcess } from './homing-process.js';
 import { bigMailbox, fetchRows, type IdleOptions, idleSessions } from './imap.js';
@@ -224,6 +225,12 @@ function describeSides(cluster: Cluster): void {
         'in the login rows only: the floor of a pool of Node processes',
     );
   }
+  console.log(
+    `haproxy: HAProxy ${haproxyVersion()} in TCP mode, nbthread ${workers}, every session to the ` +
+      'one Dovecot (it reads no login), bytes moved with splice(2) both ways through pipes of ' +
+      "1 MiB, as homing's kernel relay moves them; in the plaintext FETCH and RETR rows only: " +
+      'what any proxy in the path costs a download on this machine',
+  );
 }
 
 function workersFrom(text: string | undefined): Workers {

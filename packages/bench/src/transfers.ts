@@ -44,7 +44,8 @@ export async function compareTransfers(
   transfer: (endpoint: Endpoint) => Promise<TransferRun>,
 ): Promise<void> {
   const endpoints = endpointsOf(cluster, protocol, transport);
-  const { sides } = cluster;
+  // HAProxy would pass TLS through to Dovecot untouched: not a proxy's TLS row.
+  const sides = transport === 'plain' ? cluster.transferSides : cluster.sides;
   for (const side of sides) await transfer(endpoints[side]);
   const { results, usage } = await takeTurns(
     cluster.processes,

@@ -5,12 +5,21 @@ import { addUsage, measured, noUsage, type ProcessGroup, type Usage } from './cp
  * measured, with as many processes serving as nginx has workers; `homing/1` the same node with
  * one process, in the login rows only (when the two differ). `pipe` is the bare Node pipe in one
  * process; `pipes` the same pipe in as many processes as homing's workers, each accepting on a
- * socket of its own, in the login rows only: the floor for a pool of processes.
+ * socket of its own, in the login rows only: the floor for a pool of processes. `haproxy` is
+ * HAProxy passing every session to the one Dovecot, in the plaintext transfer rows only.
  */
-export type Side = 'direct' | 'nginx' | 'homing' | 'homing/1' | 'pipe' | 'pipes';
+export type Side = 'direct' | 'nginx' | 'homing' | 'homing/1' | 'pipe' | 'pipes' | 'haproxy';
 
 /** Every side, in the order of a row. */
-export const allSides: readonly Side[] = ['direct', 'nginx', 'homing', 'homing/1', 'pipe', 'pipes'];
+export const allSides: readonly Side[] = [
+  'direct',
+  'nginx',
+  'homing',
+  'homing/1',
+  'pipe',
+  'pipes',
+  'haproxy',
+];
 
 /** The sides of most rows: direct and one of each proxy. */
 export const comparedSides: readonly Side[] = ['direct', 'nginx', 'homing', 'pipe'];
@@ -22,8 +31,12 @@ export const comparedSides: readonly Side[] = ['direct', 'nginx', 'homing', 'pip
  */
 export function loginSides(homingWorkers: number, pipesServe: boolean): readonly Side[] {
   if (homingWorkers === 1) return comparedSides;
-  return pipesServe ? allSides : allSides.filter((side) => side !== 'pipes');
+  const sides = allSides.filter((side) => side !== 'haproxy');
+  return pipesServe ? sides : sides.filter((side) => side !== 'pipes');
 }
+
+/** The sides of the plaintext FETCH and RETR rows: the compared ones and HAProxy's splice. */
+export const transferSides: readonly Side[] = [...comparedSides, 'haproxy'];
 
 /** Each side's time at one measurement is split in this many slices, taken in turns. */
 export const slicesPerSide = 4;

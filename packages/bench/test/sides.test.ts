@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { proxyWorkers } from '../src/placement.js';
 import { homingProcesses, sideLines } from '../src/report.js';
-import { comparedSides, loginSides, roundTurns } from '../src/turns.js';
+import { comparedSides, loginSides, roundTurns, transferSides } from '../src/turns.js';
 
 describe('the sides of the rows', () => {
   it('put homing with one process and the pipe with as many beside a homing with workers', () => {
@@ -11,6 +11,15 @@ describe('the sides of the rows', () => {
     expect(loginSides(1, true)).toEqual(['direct', 'nginx', 'homing', 'pipe']);
     expect(comparedSides).not.toContain('homing/1');
     expect(comparedSides).not.toContain('pipes');
+  });
+
+  it('put HAProxy, which reads no login, in the transfer rows only', () => {
+    expect(transferSides).toEqual(['direct', 'nginx', 'homing', 'pipe', 'haproxy']);
+    for (const workers of [1, 2]) {
+      expect(loginSides(workers, true)).not.toContain('haproxy');
+      expect(loginSides(workers, false)).not.toContain('haproxy');
+    }
+    expect(comparedSides).not.toContain('haproxy');
   });
 
   it('take turns, each side once a round, the order turning and reversing', () => {
