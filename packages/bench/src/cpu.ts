@@ -5,6 +5,11 @@ export interface ProcessGroup {
   readonly name: string;
   /** User + system CPU time so far, in ms (10 ms ticks: compare over a second or more). */
   cpuMs(): number;
+  /**
+   * The same by process, where the group's processes are worth telling apart (homing's primary
+   * and each worker), the names the same from one reading to the next.
+   */
+  cpuMsByProcess?(): Readonly<Record<string, number>>;
   /** Throws when the process has exited, with what it last logged. */
   assertRunning(): void;
 }
@@ -48,19 +53,32 @@ export async function measured<T>(
   work: () => Promise<T>,
 ): Promise<{ result: T; usage: Usage }> {
   const machineBefore = machineTicks();
-  const before = groups.map((g) => g.cpuMs());
+  const before = groups.map(readingOf);
   const started = performance.now();
   const result = await work();
   const wallMs = performance.now() - started;
   const cpuMs: Record<string, number> = {};
   groups.forEach((g, i) => {
-    cpuMs[g.name] = g.cpuMs() - (before[i] ?? 0);
+    for (const [name, ms] of Object.entries(readingOf(g))) {
+      cpuMs[name] = ms - (before[i]?.[name] ?? 0);
+    }
   });
   const machineAfter = machineTicks();
   const total = machineAfter.total - machineBefore.total;
   const idle = machineAfter.idle - machineBefore.idle;
   const machineBusy = total > 0 ? 1 - idle / total : 0;
   return { result, usage: { wallMs, cpuMs, machineBusy, machineMs: (total - idle) * 10 } };
+}
+
+/** A group's CPU ms so far under its name, or under its name and each process's. */
+function readingOf(group: ProcessGroup): Record<string, number> {
+  const byProcess = group.cpuMsByProcess?.();
+  if (byProcess === undefined || Object.keys(byProcess).length < 2) {
+    return { [group.name]: group.cpuMs() };
+  }
+  return Object.fromEntries(
+    Object.entries(byProcess).map(([name, ms]) => [`${group.name} ${name}`, ms]),
+  );
 }
 
 /**

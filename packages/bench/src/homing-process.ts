@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProcessGroup } from './cpu.js';
-import { processTreeCpuMs } from './tree-cpu.js';
+import { processCpuMsOrZero, processTreeCpuMs } from './tree-cpu.js';
 
 const bin = fileURLToPath(new URL('../../server/bin/homing.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -120,6 +120,21 @@ export class HomingProcess implements ProcessGroup {
   cpuMs(): number {
     const { self, children } = processTreeCpuMs(this.pid);
     return self + children;
+  }
+
+  /**
+   * The primary's and each worker's (`w1`, `w2` in the order of their process ids), so that a
+   * row shows which worker a filled pool gave the connections and what the rest cost beside it.
+   */
+  cpuMsByProcess(): Record<string, number> {
+    const [primary, ...workers] = this.pids();
+    const parts: Record<string, number> = { primary: processCpuMsOrZero(primary as number) };
+    workers
+      .sort((a, b) => a - b)
+      .forEach((pid, i) => {
+        parts[`w${i + 1}`] = processCpuMsOrZero(pid);
+      });
+    return parts;
   }
 
   /**

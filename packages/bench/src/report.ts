@@ -139,8 +139,13 @@ export function sideLines(
       const { usage, operations } = of(side);
       const per = (ms: number) => (ms / operations).toFixed(2);
       const parts = Object.entries(usage.cpuMs);
+      // homing's `homing primary`, `homing w1`: the side's name once is enough.
+      const partName = (name: string) =>
+        name.startsWith(`${side} `) ? name.slice(side.length + 1) : name;
       const detail =
-        parts.length > 1 ? ` (${parts.map(([name, ms]) => `${name} ${per(ms)}`).join(' + ')})` : '';
+        parts.length > 1
+          ? ` (${parts.map(([name, ms]) => `${partName(name)} ${per(ms)}`).join(' + ')})`
+          : '';
       return `${side} ${per(totalCpuMs(usage))}${detail}`;
     });
   const busy = present.map((side) => `${side} ${percent(of(side).usage.machineBusy)}`);

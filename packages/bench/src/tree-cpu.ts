@@ -11,13 +11,13 @@ export function processTreeCpuMs(pid: number): { self: number; children: number 
     ? readFileSync(childrenFile, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
     : [];
   return {
-    self: cpuMs(pid),
-    children: children.reduce((sum, child) => sum + cpuMs(child), 0),
+    self: processCpuMsOrZero(pid),
+    children: children.reduce((sum, child) => sum + processCpuMsOrZero(child), 0),
   };
 }
 
-/** A process that is gone (or going) counts nothing. */
-function cpuMs(pid: number): number {
+/** A process's CPU ms; one that is gone (or going) counts nothing. */
+export function processCpuMsOrZero(pid: number): number {
   try {
     return processCpuMs(pid);
   } catch {

@@ -68,4 +68,19 @@ describe('the lines of a row', () => {
     );
     expect(lines).toContain('  machine CPU ms/login: direct 1.50 · nginx 2.30 · homing 2.40');
   });
+
+  it("name a pool's primary and workers without the side's name again", () => {
+    const usage = {
+      wallMs: 1000,
+      cpuMs: { 'homing primary': 5, 'homing w1': 600, 'homing w2': 10 },
+      machineBusy: 0.9,
+      machineMs: 1800,
+    };
+    const lines = sideLines('IMAP logins/s c=50', 'login', ['homing'], {
+      homing: { rate: 1000, usage, operations: 1000 },
+    });
+    expect(lines).toContain(
+      '  proxy CPU ms/login: homing 0.61 (primary 0.01 + w1 0.60 + w2 0.01); CPUs busy homing 90%',
+    );
+  });
 });
