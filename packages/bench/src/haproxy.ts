@@ -8,8 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDebianPackages, waitForPort } from '@homing/testkit';
-import { ServiceProcess } from './service-process.js';
+import { ensureDebianPackages } from '@homing/testkit';
+import { portsAccept, ServiceProcess } from './service-process.js';
 
 /** Bytes a splice pipe holds: homing's kernel relay uses pipes of this size too. */
 export const haproxyPipeBytes = 1024 * 1024;
@@ -40,14 +40,7 @@ export async function startHaproxy(options: HaproxyStart): Promise<ServiceProces
     args,
     cwd: options.dir,
     logFile: join(options.dir, 'haproxy.out'),
-    ready: async () => {
-      try {
-        for (const { port } of options.routes) await waitForPort(port, 200);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    ready: portsAccept(options.routes.map((r) => r.port)),
   });
 }
 

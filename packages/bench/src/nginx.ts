@@ -6,8 +6,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDebianPackages, waitForPort } from '@homing/testkit';
-import { ServiceProcess } from './service-process.js';
+import { ensureDebianPackages } from '@homing/testkit';
+import { portsAccept, ServiceProcess } from './service-process.js';
 
 const mailModule = '/usr/lib/nginx/modules/ngx_mail_module.so';
 
@@ -49,21 +49,13 @@ export async function startNginx(options: NginxStart): Promise<ServiceProcess> {
     '-g',
     'daemon off;',
   ];
-  const ports = Object.values(options.ports);
   return ServiceProcess.start({
     name: 'nginx',
     command: command as string,
     args,
     cwd: options.dir,
     logFile: join(options.dir, 'nginx.out'),
-    ready: async () => {
-      try {
-        for (const port of ports) await waitForPort(port, 200);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    ready: portsAccept(Object.values(options.ports)),
   });
 }
 

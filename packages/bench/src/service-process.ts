@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { waitForPort } from '@homing/testkit';
 import { type ProcessGroup, processCpuMs, processTree } from './cpu.js';
 
 const readyTimeoutMs = 15_000;
@@ -14,6 +15,18 @@ export interface ServiceStart {
   readonly logFile: string;
   /** Resolves once the service takes connections; polled until it does or time runs out. */
   readonly ready: (service: ServiceProcess) => Promise<boolean> | boolean;
+}
+
+/** A `ready` for a service that is ready once every one of `ports` takes connections. */
+export function portsAccept(ports: readonly number[]): () => Promise<boolean> {
+  return async () => {
+    try {
+      for (const port of ports) await waitForPort(port, 200);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 }
 
 /**
