@@ -49,6 +49,13 @@ describe('HomingProcess', () => {
       expect(each).toBeGreaterThan(50);
       // The processes are idle now; /proc counts 10 ms ticks.
       expect(Math.abs(homing.cpuMs() - (own + each))).toBeLessThanOrEqual(30);
+      // And apart: the primary, then the workers in the order of their process ids.
+      const [first, second] = [...workers].sort((x, y) => x - y) as [number, number];
+      const parts = homing.cpuMsByProcess();
+      expect(Object.keys(parts)).toEqual(['primary', 'w1', 'w2']);
+      expect(Math.abs((parts.primary ?? -1) - own)).toBeLessThanOrEqual(30);
+      expect(Math.abs((parts.w1 ?? -1) - processCpuMs(first))).toBeLessThanOrEqual(30);
+      expect(Math.abs((parts.w2 ?? -1) - processCpuMs(second))).toBeLessThanOrEqual(30);
     } finally {
       await homing.stop();
     }
