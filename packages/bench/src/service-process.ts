@@ -30,8 +30,9 @@ export function portsAccept(ports: readonly number[]): () => Promise<boolean> {
 }
 
 /**
- * A process the bench starts beside homing (nginx, its auth_http service, the bare pipe), its
- * output in a log file. Its CPU time is its own and its children's (nginx's workers).
+ * A process the bench starts beside homing (nginx, its auth_http service, the bare pipe,
+ * HAProxy), its output in a log file. Its CPU time is its own and its children's (nginx's
+ * workers).
  */
 export class ServiceProcess implements ProcessGroup {
   readonly name: string;
