@@ -73,9 +73,9 @@ export async function measured<T>(
 /** A group's CPU ms so far under its name, or under its name and each process's. */
 function readingOf(group: ProcessGroup): Record<string, number> {
   const byProcess = group.cpuMsByProcess?.();
-  if (byProcess === undefined || Object.keys(byProcess).length < 2) {
-    return { [group.name]: group.cpuMs() };
-  }
+  if (byProcess === undefined) return { [group.name]: group.cpuMs() };
+  const parts = Object.values(byProcess);
+  if (parts.length < 2) return { [group.name]: parts[0] ?? 0 };
   return Object.fromEntries(
     Object.entries(byProcess).map(([name, ms]) => [`${group.name} ${name}`, ms]),
   );

@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProcessGroup } from './cpu.js';
-import { processCpuMsOrZero, processTreeCpuMs } from './tree-cpu.js';
+import { processCpuMsOrZero } from './tree-cpu.js';
 
 const bin = fileURLToPath(new URL('../../server/bin/homing.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -118,8 +118,7 @@ export class HomingProcess implements ProcessGroup {
    * its workers.
    */
   cpuMs(): number {
-    const { self, children } = processTreeCpuMs(this.pid);
-    return self + children;
+    return Object.values(this.cpuMsByProcess()).reduce((sum, ms) => sum + ms, 0);
   }
 
   /**

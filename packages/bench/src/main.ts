@@ -20,7 +20,7 @@
  */
 import { kernelRelayAvailable } from '@homing/proxy-core';
 import { benchUser, Cleanup, type Cluster, startCluster, type Workers } from './cluster.js';
-import { haproxyVersion } from './haproxy.js';
+import { haproxyPipeBytes, haproxyVersion } from './haproxy.js';
 import type { SessionHolders } from './holders.js';
 import type { HomingProcess } from './homing-process.js';
 import { bigMailbox, fetchRows, type IdleOptions, idleSessions } from './imap.js';
@@ -228,8 +228,9 @@ function describeSides(cluster: Cluster): void {
   console.log(
     `haproxy: HAProxy ${haproxyVersion()} in TCP mode, nbthread ${workers}, every session to the ` +
       'one Dovecot (it reads no login), bytes moved with splice(2) both ways through pipes of ' +
-      "1 MiB, as homing's kernel relay moves them; in the plaintext FETCH and RETR rows only: " +
-      'what any proxy in the path costs a download on this machine',
+      `${haproxyPipeBytes / 1024 / 1024} MiB, as homing's kernel relay moves them; in the ` +
+      'plaintext FETCH and RETR rows only: what any proxy in the path costs a download on this ' +
+      'machine',
   );
 }
 
