@@ -15,6 +15,7 @@ interface SpliceModule {
   counts(handle: KernelRelayHandle): [number, number];
   kick(handle: KernelRelayHandle): void;
   setLinger(ms: number): void;
+  setThreadAfter(bytes: number): number;
 }
 
 /** A relay the kernel runs; valid until its owner hears that it ended. */
@@ -137,6 +138,16 @@ export function relayInKernel(
     if (headDown) backendSocket.unshift(headDown);
     return undefined;
   }
+}
+
+/**
+ * How many bytes a relay moves on the JavaScript thread before it goes on to the relay's own
+ * thread (64 KiB); Infinity keeps every relay on the JavaScript thread. For tests of either:
+ * returns what it was.
+ */
+export function relayThreadAfter(bytes: number): number {
+  const was = loaded.module?.setThreadAfter(Number.isFinite(bytes) ? bytes : -1) ?? -1;
+  return was < 0 ? Number.POSITIVE_INFINITY : was;
 }
 
 export function kernelCounts(handle: KernelRelayHandle): { up: number; down: number } {

@@ -7,7 +7,12 @@ import { promisify } from 'node:util';
 import { makeCertificates, tempDir } from '@homing/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectWithOwnReads } from '../src/backend-reads.js';
-import { kernelRelayAvailable, lingerInKernel, useKernelRelay } from '../src/kernel-relay.js';
+import {
+  kernelRelayAvailable,
+  lingerInKernel,
+  relayThreadAfter,
+  useKernelRelay,
+} from '../src/kernel-relay.js';
 import { Splice, type SpliceResult } from '../src/splice.js';
 
 const run = promisify(execFile);
@@ -87,16 +92,21 @@ function collect(socket: Socket): Promise<Buffer> {
 }
 
 describe.each([
-  ['in Node, a backend socket as it comes', false, false],
-  ['in Node, a backend whose reads homing manages', false, true],
-  ['in the kernel, a backend socket as it comes', true, false],
-  ['in the kernel, a backend whose reads homing manages', true, true],
-])('splice %s', (_, kernel, ownReads) => {
+  ['in Node, a backend socket as it comes', false, false, false],
+  ['in Node, a backend whose reads homing manages', false, true, false],
+  ['in the kernel, a backend socket as it comes', true, false, false],
+  ['in the kernel, a backend whose reads homing manages', true, true, false],
+  // Every relay stays where a login's does, waits for a slow side included.
+  ['in the kernel, on the JavaScript thread only', true, false, true],
+])('splice %s', (_, kernel, ownReads, jsThreadOnly) => {
+  let threadAfter = 0;
   beforeAll(() => {
     useKernelRelay(kernel);
+    if (jsThreadOnly) threadAfter = relayThreadAfter(Number.POSITIVE_INFINITY);
   });
   afterAll(() => {
     useKernelRelay(true);
+    if (jsThreadOnly) relayThreadAfter(threadAfter);
   });
 
   it('moves the bytes where it says (the kernel relay: none through Node)', async () => {
