@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProcessGroup } from './cpu.js';
-import { processCpuMsOrZero } from './tree-cpu.js';
+import { childPids, processCpuMsOrZero } from './tree-cpu.js';
 
 const bin = fileURLToPath(new URL('../../server/bin/homing.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -67,12 +67,7 @@ export class HomingProcess implements ProcessGroup {
 
   /** homing's processes: the one process, or the primary and its workers (node's cluster). */
   pids(): number[] {
-    const pid = this.pid;
-    const children = `/proc/${pid}/task/${pid}/children`;
-    const workers = existsSync(children)
-      ? readFileSync(children, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-      : [];
-    return [pid, ...workers];
+    return [this.pid, ...childPids(this.pid)];
   }
 
   /**
