@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProcessGroup } from './cpu.js';
+import { type PoolChange, poolChanges } from './pool-log.js';
 import { childPids, processCpuMsOrZero } from './tree-cpu.js';
 
 const bin = fileURLToPath(new URL('../../server/bin/homing.js', import.meta.url));
@@ -154,6 +155,11 @@ export class HomingProcess implements ProcessGroup {
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /** Where the pool sent new connections, each change as logged (none for one process). */
+  poolChanges(): PoolChange[] {
+    return existsSync(this.logFile) ? poolChanges(readFileSync(this.logFile, 'utf8')) : [];
   }
 
   /** Throws when homing has exited: its end and the last lines it logged. */

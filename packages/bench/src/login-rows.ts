@@ -3,6 +3,7 @@ import { measured, totalCpuMs } from './cpu.js';
 import type { Endpoint } from './endpoint.js';
 import { imapLoginCycle } from './imap-client.js';
 import { compareLogins, type LoginCycle, loginSample, warmUp } from './logins.js';
+import { poolNote } from './pool-log.js';
 import { pop3LoginCycle } from './pop3-client.js';
 import { endpointsOf, resumedNote, type Transport, transportNames } from './sides.js';
 import { bySide, roundTurns, type Side, sleep, slicesPerSide } from './turns.js';
@@ -34,6 +35,8 @@ export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
     for (const side of sides) await warmUp(cycles[side], r.users.slice(0, 1), 1);
     resumedNote(endpoints, sides);
   }
+  // Each level's row says where homing's pool sent new connections since the row before.
+  let rowFrom = Date.now();
   console.log(
     `${name} logins, ${transportNames[r.transport]}: one login = ${describe[r.protocol]}; ` +
       `users in turn; ${r.seconds} s each side per level, in ${slicesPerSide} slices taking turns`,
@@ -46,7 +49,15 @@ export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
     concurrencyLevels: r.concurrencyLevels,
     seconds: r.seconds,
     pauseMs: r.pauseMs,
-    notes: () => (resumed ? [resumedNote(endpoints, sides)] : []),
+    notes: () => {
+      const notes = resumed ? [resumedNote(endpoints, sides)] : [];
+      const now = Date.now();
+      const pool = sides.includes('homing')
+        ? poolNote(cluster.homing.poolChanges(), rowFrom, now)
+        : undefined;
+      rowFrom = now;
+      return pool ? [...notes, pool] : notes;
+    },
   });
 }
 
