@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProcessGroup } from './cpu.js';
-import { type PoolChange, poolChanges } from './pool-log.js';
+import { type PoolChange, PoolLog } from './pool-log.js';
 import { childPids, processCpuMsOrZero } from './tree-cpu.js';
 
 const bin = fileURLToPath(new URL('../../server/bin/homing.js', import.meta.url));
@@ -19,6 +19,7 @@ export class HomingProcess implements ProcessGroup {
   readonly #child: ChildProcess;
   readonly #exited: Promise<void>;
   #exit: string | undefined;
+  readonly #poolLog: PoolLog;
 
   private constructor(
     child: ChildProcess,
@@ -27,6 +28,7 @@ export class HomingProcess implements ProcessGroup {
     readonly memoryPrefix: string,
   ) {
     this.#child = child;
+    this.#poolLog = new PoolLog(logFile);
     this.#exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.#exit = signal ? `signal ${signal}` : `exit code ${code}`;
@@ -158,8 +160,8 @@ export class HomingProcess implements ProcessGroup {
   }
 
   /** Where the pool sent new connections, each change as logged (none for one process). */
-  poolChanges(): PoolChange[] {
-    return existsSync(this.logFile) ? poolChanges(readFileSync(this.logFile, 'utf8')) : [];
+  poolChanges(): readonly PoolChange[] {
+    return this.#poolLog.read();
   }
 
   /** Throws when homing has exited: its end and the last lines it logged. */

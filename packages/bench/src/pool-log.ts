@@ -1,3 +1,5 @@
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+
 /** A change of where a homing pool's new connections go, as its primary logged it. */
 export interface PoolChange {
   /** When it was logged, ms since the epoch (pino's `time`). */
@@ -52,4 +54,36 @@ export function poolNote(
   );
   const start = before ? state(before.fill) : 'not yet decided';
   return `homing's new connections: ${start}, then ${steps.join(', then ')}`;
+}
+
+/**
+ * The pool changes of a log file that grows by two lines a session: each read takes only what
+ * was added since the last one, and whole lines only.
+ */
+export class PoolLog {
+  readonly #changes: PoolChange[] = [];
+  #read = 0;
+  /** The start of a line still being written (or a character cut in two): read with its rest. */
+  #rest = Buffer.alloc(0);
+
+  constructor(readonly path: string) {}
+
+  read(): readonly PoolChange[] {
+    if (!existsSync(this.path)) return this.#changes;
+    const fd = openSync(this.path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      if (size <= this.#read) return this.#changes;
+      const added = Buffer.alloc(size - this.#read);
+      const got = readSync(fd, added, 0, added.length, this.#read);
+      this.#read += got;
+      const bytes = Buffer.concat([this.#rest, added.subarray(0, got)]);
+      const end = bytes.lastIndexOf(0x0a) + 1;
+      this.#rest = bytes.subarray(end);
+      this.#changes.push(...poolChanges(bytes.subarray(0, end).toString('utf8')));
+      return this.#changes;
+    } finally {
+      closeSync(fd);
+    }
+  }
 }

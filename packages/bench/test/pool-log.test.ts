@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { poolChanges, poolNote } from '../src/pool-log.js';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PoolLog, poolChanges, poolNote } from '../src/pool-log.js';
 
 const line = (time: number, msg: string, reason = 'why') =>
   JSON.stringify({ level: 30, time, node: 'n', reason, msg });
@@ -74,5 +77,32 @@ describe('poolNote', () => {
     ],
   ])('%s', (_name, list, from, to, expected) => {
     expect(poolNote(list, from, to)).toBe(expected);
+  });
+});
+
+describe('PoolLog', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('reads what the log gained since the last read, a line and a character cut in two included', () => {
+    dir = mkdtempSync(join(tmpdir(), 'pool-log-'));
+    const path = join(dir, 'homing.log');
+    const log = new PoolLog(path);
+    expect(log.read()).toEqual([]);
+    const spreadLine = Buffer.from(`${line(2000, spread, 'busy → spread')}\n`);
+    // The arrow is three bytes in UTF-8: cut after its first.
+    const cut = spreadLine.indexOf('→') + 1;
+    appendFileSync(path, `${line(1000, fill, 'idle')}\n${line(1500, 'logged in')}\n`);
+    appendFileSync(path, spreadLine.subarray(0, cut));
+    expect(log.read()).toEqual([{ atMs: 1000, fill: true, reason: 'idle' }]);
+    appendFileSync(path, spreadLine.subarray(cut));
+    expect(log.read()).toEqual([
+      { atMs: 1000, fill: true, reason: 'idle' },
+      { atMs: 2000, fill: false, reason: 'busy → spread' },
+    ]);
+    expect(log.read()).toHaveLength(2);
   });
 });
