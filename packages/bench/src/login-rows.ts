@@ -52,9 +52,7 @@ export async function loginRows(cluster: Cluster, r: LoginRows): Promise<void> {
     notes: () => {
       const notes = resumed ? [resumedNote(endpoints, sides)] : [];
       const now = Date.now();
-      const pool = sides.includes('homing')
-        ? poolNote(cluster.homing.poolChanges(), rowFrom, now)
-        : undefined;
+      const pool = poolNote(cluster.homing.poolChanges(), rowFrom, now);
       rowFrom = now;
       return pool ? [...notes, pool] : notes;
     },
